@@ -1,0 +1,33 @@
+# bayesrf — every target creates/reuses .venv with Python 3.12 by itself.
+PYTHON ?= $(shell command -v python3.12 || pyenv which python3.12 2>/dev/null || echo python3.12)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# one BLAS thread per process: measured 5x faster for NUTS chains, and the ML fits do not lose
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export MPLBACKEND ?= Agg
+
+.PHONY: help demo test bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)  ## fit the bundled neuron; write figures/ and results/
+	$(BIN)/python -m bayesrf.demo
+
+test: $(STAMP)  ## run the whole test suite (CI runs exactly this)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)  ## print the speed and accuracy tables of benchmarks/
+	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:  ## remove the virtual environment and outputs
+	rm -rf $(VENV) figures results

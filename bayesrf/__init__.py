@@ -1,0 +1,33 @@
+"""bayesrf: Bayesian linear-nonlinear-Poisson receptive fields with uncertainty."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .data import from_arrays, from_counts, load_recording, save_recording, validate_recording
+from .design import Design, make_design
+from .errors import BayesRFError, BayesRFWarning, DataError, FitError, SpecError
+from .ml import fit_ml
+from .simulate import simulate
+from .svd import rf_svd
+
+try:
+    __version__ = version("bayesrf")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BayesRFError",
+    "BayesRFWarning",
+    "DataError",
+    "Design",
+    "FitError",
+    "SpecError",
+    "fit_ml",
+    "from_arrays",
+    "from_counts",
+    "load_recording",
+    "make_design",
+    "rf_svd",
+    "save_recording",
+    "simulate",
+    "validate_recording",
+]

@@ -1,0 +1,384 @@
+"""Load, build and validate recordings.
+
+A *recording* is an :class:`xarray.Dataset` with
+
+``stim``      (time, y, x) float64
+    The stimulus frame shown during each frame interval; binary frames are
+    centred to -1/+1.
+``counts``    (time,) int64
+    Number of spikes in each frame interval.
+``duration``  (time,) float64, seconds
+    How long each frame was on screen (differences of the trigger times).
+
+The ``time`` coordinate is the onset of each frame in seconds; ``y`` and
+``x`` are pixel indices.  Attributes record the source file, its sha256, and
+everything that was dropped on the way (spikes outside the trigger range,
+stored frames that were never fully shown).
+
+Frame ``k`` is on screen from trigger ``k`` to trigger ``k + 1``; the spikes
+in that interval are ``counts[k]``.  The lag convention built on this is in
+:mod:`bayesrf.design`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.io
+import xarray as xr
+
+from .errors import DataError
+
+__all__ = [
+    "BUNDLED_RECORDING",
+    "from_arrays",
+    "from_counts",
+    "load_recording",
+    "save_recording",
+    "validate_recording",
+]
+
+BUNDLED_RECORDING = Path(__file__).resolve().parent.parent / "data" / "nda_ex_6_data.mat"
+"""Path of the real neuron shipped with the package (see ``data/README.md``)."""
+
+MAT_VARIABLES = ("DN_spiketimes", "DN_triggertimes", "DN_stim")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _as_1d_finite(name: str, values: Any) -> np.ndarray:
+    """Return ``values`` as a 1-D float array, refusing NaN/inf and 2-D input."""
+    arr = np.asarray(values)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.reshape(-1)  # MATLAB column/row vectors: no data is lost
+    if arr.ndim != 1:
+        raise DataError(f"{name} must be a 1-D array of times in seconds; got shape {arr.shape}.")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise DataError(f"{name} must be real numbers; got dtype {arr.dtype}.")
+    arr = arr.astype(np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise DataError(
+            f"{name} contains {bad.sum()} NaN/inf value(s) (first at index {np.flatnonzero(bad)[0]}); "
+            "remove or repair them before building a recording."
+        )
+    return arr
+
+
+def _check_strictly_increasing(name: str, times: np.ndarray, allow_ties: bool) -> None:
+    steps = np.diff(times)
+    bad = steps < 0 if allow_ties else steps <= 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        what = "unsorted" if steps[i] < 0 else "duplicate"
+        raise DataError(
+            f"{name} must be sorted in increasing order{'' if allow_ties else ' without duplicates'}; "
+            f"found {what} values at index {i}, {i + 1} ({times[i]!r}, {times[i + 1]!r}). "
+            "Sort them (np.sort) or remove duplicated triggers."
+        )
+
+
+def _center_frames(frames: np.ndarray) -> tuple[np.ndarray, str]:
+    """Map binary 0/1 frames to -1/+1; leave other real-valued frames as they are."""
+    values = np.unique(frames)
+    if np.all(np.isin(values, (0, 1))):
+        return 2.0 * frames.astype(np.float64) - 1.0, "binary 0/1 mapped to -1/+1 (2*s - 1)"
+    return frames.astype(np.float64), "as given"
+
+
+def _check_frames(frames: Any, frame_axis: int) -> np.ndarray:
+    arr = np.asarray(frames)
+    if arr.ndim != 3:
+        raise DataError(
+            f"frames must be a 3-D array (frames, y, x) or (y, x, frames) with frame_axis set; "
+            f"got {arr.ndim}-D with shape {arr.shape}."
+        )
+    if arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8)
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise DataError(f"frames must be real numbers; got dtype {arr.dtype}.")
+    if not -arr.ndim <= frame_axis < arr.ndim:
+        raise DataError(f"frame_axis={frame_axis} is out of range for frames of shape {arr.shape}.")
+    arr = np.moveaxis(arr, frame_axis, 0)
+    if not np.isfinite(arr).all():
+        raise DataError("frames contain NaN or inf values; every pixel of every frame must be finite.")
+    return arr
+
+
+def from_arrays(
+    spike_times: Any,
+    trigger_times: Any,
+    frames: Any,
+    *,
+    frame_axis: int = 0,
+    source: str = "arrays",
+) -> xr.Dataset:
+    """Bin spikes by frame triggers and build a recording.
+
+    Parameters
+    ----------
+    spike_times : array_like, shape (n_spikes,)
+        Spike times in seconds, sorted (ties allowed).
+    trigger_times : array_like, shape (n_triggers,)
+        Times in seconds at which a new stimulus frame appeared, strictly
+        increasing. ``n_triggers - 1`` complete frame intervals are used.
+    frames : array_like, shape (n_frames, ny, nx)
+        Stimulus frames in presentation order (see ``frame_axis``). Needs
+        ``n_frames >= n_triggers - 1``; frames beyond that were never shown
+        completely and are dropped (counted in ``attrs["n_frames_unshown"]``).
+        Binary 0/1 frames are centred to -1/+1.
+    frame_axis : int, default 0
+        Axis of ``frames`` that indexes frames (the MAT file uses 2).
+    source : str, default "arrays"
+        Recorded in ``attrs["source"]``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The recording layout described in :mod:`bayesrf.data`.
+
+    Raises
+    ------
+    DataError
+        Unsorted or duplicate triggers, unsorted spikes, NaN/inf, too few
+        frames, wrong shapes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rec = from_arrays([0.05, 0.12, 0.31], [0.0, 0.1, 0.2, 0.3], np.ones((3, 2, 2)))
+    >>> rec.counts.values.tolist(), rec.sizes["time"]
+    ([1, 1, 0], 3)
+    >>> rec.attrs["n_spikes_after_last_trigger"]
+    1
+    """
+    spikes = _as_1d_finite("spike_times", spike_times)
+    triggers = _as_1d_finite("trigger_times", trigger_times)
+    _check_strictly_increasing("trigger_times", triggers, allow_ties=False)
+    _check_strictly_increasing("spike_times", spikes, allow_ties=True)
+    if triggers.size < 2:
+        raise DataError(f"need at least 2 trigger times to form one frame interval; got {triggers.size}.")
+    stack = _check_frames(frames, frame_axis)
+    n_intervals = triggers.size - 1
+    if stack.shape[0] < n_intervals:
+        raise DataError(
+            f"fewer frames ({stack.shape[0]}) than trigger intervals ({n_intervals}): every interval "
+            "between consecutive triggers needs the frame shown during it. Check frame_axis "
+            f"(currently {frame_axis}) and that the frames belong to these triggers."
+        )
+    counts, _ = np.histogram(spikes, bins=triggers)
+    stim, encoding = _center_frames(stack[:n_intervals])
+    ds = _assemble(stim, counts, np.diff(triggers), onsets=triggers[:-1])
+    ds.attrs.update(
+        source=source,
+        stim_encoding=encoding,
+        n_spikes_total=int(spikes.size),
+        n_spikes_before_first_trigger=int((spikes < triggers[0]).sum()),
+        n_spikes_after_last_trigger=int((spikes >= triggers[-1]).sum()),
+        n_frames_unshown=int(stack.shape[0] - n_intervals),
+    )
+    return validate_recording(ds)
+
+
+def _assemble(stim: np.ndarray, counts: np.ndarray, duration: np.ndarray, onsets: np.ndarray) -> xr.Dataset:
+    ny, nx = stim.shape[1:]
+    coords = {
+        "time": ("time", onsets, {"units": "s", "long_name": "frame onset"}),
+        "y": ("y", np.arange(ny), {"units": "pixel"}),
+        "x": ("x", np.arange(nx), {"units": "pixel"}),
+    }
+    return xr.Dataset(
+        {
+            "stim": (("time", "y", "x"), stim, {"long_name": "stimulus frame"}),
+            "counts": ("time", counts.astype(np.int64), {"long_name": "spike count per frame", "units": "spikes"}),
+            "duration": ("time", duration.astype(np.float64), {"long_name": "frame duration", "units": "s"}),
+        },
+        coords=coords,
+    )
+
+
+def from_counts(
+    stim: Any,
+    counts: Any,
+    duration: Any,
+    *,
+    source: str = "binned arrays",
+) -> xr.Dataset:
+    """Build a recording from already-binned data.
+
+    Parameters
+    ----------
+    stim : array_like, shape (n_time, ny, nx)
+        Stimulus frame of each time bin, real-valued (binary 0/1 is centred).
+    counts : array_like of int, shape (n_time,)
+        Non-negative spike counts per bin.
+    duration : float or array_like, shape (n_time,)
+        Bin durations in seconds, all > 0.
+    source : str
+        Recorded in ``attrs["source"]``.
+
+    Returns
+    -------
+    xarray.Dataset
+        A validated recording.
+    """
+    stim_arr = _check_frames(stim, 0)
+    counts_arr = np.asarray(counts)
+    if counts_arr.ndim != 1 or counts_arr.shape[0] != stim_arr.shape[0]:
+        raise DataError(
+            f"counts must have shape ({stim_arr.shape[0]},) to match the {stim_arr.shape[0]} frames; "
+            f"got {counts_arr.shape}."
+        )
+    dur = np.broadcast_to(np.asarray(duration, dtype=np.float64), counts_arr.shape)
+    _check_counts(counts_arr)
+    stim_c, encoding = _center_frames(stim_arr)
+    onsets = np.concatenate([[0.0], np.cumsum(dur)[:-1]])
+    ds = _assemble(stim_c, counts_arr.astype(np.int64), dur.copy(), onsets)
+    ds.attrs.update(source=source, stim_encoding=encoding)
+    return validate_recording(ds)
+
+
+def _check_counts(counts: np.ndarray) -> None:
+    if not np.issubdtype(counts.dtype, np.number) or np.issubdtype(counts.dtype, np.complexfloating):
+        raise DataError(f"counts must be numeric; got dtype {counts.dtype}.")
+    if not np.isfinite(counts).all():
+        raise DataError("counts contain NaN or inf; every bin needs a finite spike count.")
+    if (counts < 0).any():
+        i = int(np.flatnonzero(counts < 0)[0])
+        raise DataError(f"counts must be >= 0; found {counts[i]!r} at time index {i}.")
+    if not np.equal(np.round(counts), counts).all():
+        i = int(np.flatnonzero(np.round(counts) != counts)[0])
+        raise DataError(
+            f"counts must be whole numbers of spikes; found {counts[i]!r} at time index {i}. "
+            "Pass spike counts, not rates."
+        )
+
+
+def validate_recording(ds: xr.Dataset) -> xr.Dataset:
+    """Check that ``ds`` follows the recording layout; return it unchanged.
+
+    Raises
+    ------
+    DataError
+        Naming every missing variable, wrong dims, NaN/inf, negative or
+        non-integer counts, or non-positive durations.
+    """
+    if not isinstance(ds, xr.Dataset):
+        raise DataError(f"a recording must be an xarray.Dataset; got {type(ds).__name__}.")
+    expected = {"stim": ("time", "y", "x"), "counts": ("time",), "duration": ("time",)}
+    problems = [f"missing variable {name!r}" for name in expected if name not in ds]
+    problems += [
+        f"{name} has dims {ds[name].dims}, expected {dims}"
+        for name, dims in expected.items()
+        if name in ds and ds[name].dims != dims
+    ]
+    if problems:
+        raise DataError("not a bayesrf recording: " + "; ".join(problems) + ".")
+    if ds.sizes["time"] < 1:
+        raise DataError("the recording has no time bins.")
+    if not np.isfinite(ds["stim"].values).all():
+        raise DataError("stim contains NaN or inf values.")
+    _check_counts(ds["counts"].values)
+    duration = ds["duration"].values
+    if not np.isfinite(duration).all() or (duration <= 0).any():
+        i = int(np.flatnonzero(~(duration > 0) | ~np.isfinite(duration))[0])
+        raise DataError(
+            f"frame durations must be finite and > 0 s; found {duration[i]!r} at time index {i} "
+            "(repeated or unsorted trigger times produce zero or negative durations)."
+        )
+    return ds
+
+
+def _load_mat(path: Path) -> xr.Dataset:
+    try:
+        mat = scipy.io.loadmat(path, variable_names=MAT_VARIABLES)
+    except NotImplementedError as exc:  # MATLAB v7.3 files are HDF5
+        raise DataError(f"{path} is a MATLAB v7.3 file; save it with -v7 or convert it to NetCDF.") from exc
+    except Exception as exc:  # scipy raises many types for corrupt files
+        raise DataError(
+            f"{path} could not be read as a MATLAB file ({type(exc).__name__}: {exc}); "
+            "it may be truncated or not a .mat file."
+        ) from exc
+    missing = [name for name in MAT_VARIABLES if name not in mat]
+    if missing:
+        raise DataError(
+            f"{path} lacks the variable(s) {', '.join(missing)}; a recording needs "
+            f"{', '.join(MAT_VARIABLES)} (spike times, trigger times, frames y x n)."
+        )
+    ds = from_arrays(
+        mat["DN_spiketimes"], mat["DN_triggertimes"], mat["DN_stim"], frame_axis=2, source=str(path)
+    )
+    ds.attrs["sha256"] = _sha256(path)
+    return ds
+
+
+def _load_netcdf(path: Path) -> xr.Dataset:
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as f:
+            ds = f.load()
+    except Exception as exc:  # h5py/h5netcdf raise OSError, ValueError, KeyError...
+        raise DataError(f"{path} could not be read as NetCDF ({type(exc).__name__}: {exc}).") from exc
+    ds = validate_recording(ds)
+    if "sha256" in ds.attrs:  # keep the checksum of the file the recording came from
+        ds.attrs.setdefault("origin_sha256", ds.attrs["sha256"])
+    ds.attrs.setdefault("source", str(path))
+    ds.attrs["sha256"] = _sha256(path)
+    return ds
+
+
+def load_recording(path: str | Path | None = None) -> xr.Dataset:
+    """Load a recording from a MATLAB file or a NetCDF file written by bayesrf.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        ``None`` loads the bundled real neuron (``data/nda_ex_6_data.mat``).
+        A ``.mat`` file must hold ``DN_spiketimes``, ``DN_triggertimes`` and
+        ``DN_stim`` (y, x, frames); a NetCDF file must hold the recording
+        layout (see :func:`save_recording`).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``stim`` (time, y, x), ``counts`` (time), ``duration`` (time, s);
+        ``attrs["sha256"]`` is the file's checksum.
+
+    Examples
+    --------
+    >>> rec = load_recording()
+    >>> dict(rec.sizes), int(rec.counts.sum())
+    ({'time': 1488, 'y': 20, 'x': 15}, 5493)
+    """
+    file = BUNDLED_RECORDING if path is None else Path(path)
+    if not file.is_file():
+        raise DataError(f"no recording file at {file}.")
+    with open(file, "rb") as fh:
+        head = fh.read(128)
+    if head.startswith(_HDF5_MAGIC):
+        return _load_netcdf(file)
+    if head.startswith(b"MATLAB 5.0") or file.suffix.lower() == ".mat":
+        return _load_mat(file)
+    if head.startswith(b"CDF"):
+        raise DataError(f"{file} is a NetCDF-3 file; bayesrf reads NetCDF-4 (HDF5) written by save_recording.")
+    raise DataError(f"{file} is neither a MATLAB .mat file nor a NetCDF-4 file written by bayesrf.")
+
+
+def save_recording(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write a recording (real or simulated) to NetCDF-4 so that :func:`load_recording` reads it.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    validate_recording(ds)
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ds.to_netcdf(out, engine="h5netcdf")
+    return out

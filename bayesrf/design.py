@@ -1,0 +1,165 @@
+"""Lagged stimulus design with a causal lag convention.
+
+Convention
+----------
+Frame ``k`` is on screen from trigger ``k`` to trigger ``k + 1`` and the
+spike count of that interval is ``counts[k]``. With ``n_lags = L`` the count
+in interval ``k`` depends on frames ``k, k-1, ..., k-L+1``: **lag 0 is the
+frame on screen during the count, lag l is the frame shown l frames
+earlier**. Nothing later than the count can enter, so the model is causal.
+
+The course lab this package grew from paired count ``k`` with frame
+``k + 1`` as its "delta 0"; its delta ``d`` is lag ``d - 1`` here, and its
+delta 0 (the next frame) is acausal and has no counterpart.
+
+The first ``L - 1`` intervals lack a full stimulus history. They are
+**dropped** from every fit (never zero-padded) and the number dropped is
+reported as :attr:`Design.n_dropped`.
+
+Weights are flattened lag-major: ``w_flat[l * P + p]`` with
+``p = y * nx + x`` (C order), i.e. ``rf.reshape(L, ny * nx)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import xarray as xr
+
+from .data import validate_recording
+from .errors import DataError
+
+__all__ = ["Design", "make_design"]
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    """A recording prepared for fitting with ``n_lags`` lags.
+
+    Attributes
+    ----------
+    frames : ndarray, shape (n_time, n_pixels)
+        All stimulus frames, flattened in C order (``y`` major).
+    counts : ndarray of int64, shape (n_obs,)
+        Counts of the intervals that have a full history
+        (``n_obs = n_time - n_lags + 1``).
+    offset : ndarray, shape (n_obs,)
+        ``log(duration)`` of those intervals (the Poisson exposure).
+    n_lags, ny, nx : int
+        Number of lags and the frame grid.
+    time : ndarray, shape (n_obs,)
+        Onset times (s) of the kept intervals.
+    frame_duration : float
+        Median frame duration in seconds (to express lags in seconds).
+    """
+
+    frames: np.ndarray
+    counts: np.ndarray
+    offset: np.ndarray
+    n_lags: int
+    ny: int
+    nx: int
+    time: np.ndarray
+    frame_duration: float
+
+    @property
+    def n_pixels(self) -> int:
+        """Pixels per frame, ``ny * nx``."""
+        return self.ny * self.nx
+
+    @property
+    def n_obs(self) -> int:
+        """Number of intervals used in the likelihood."""
+        return self.counts.shape[0]
+
+    @property
+    def n_dropped(self) -> int:
+        """Leading intervals dropped for lack of stimulus history (``n_lags - 1``)."""
+        return self.n_lags - 1
+
+    @property
+    def n_weights(self) -> int:
+        """RF weights, ``n_lags * n_pixels``."""
+        return self.n_lags * self.n_pixels
+
+    @cached_property
+    def lagged(self) -> np.ndarray:
+        """Read-only view, shape (n_obs, n_lags, n_pixels): ``lagged[k, l] = frames[k + L - 1 - l]``."""
+        window = np.lib.stride_tricks.sliding_window_view(self.frames, self.n_lags, axis=0)
+        return window[..., ::-1].transpose(0, 2, 1)
+
+    def matrix(self) -> np.ndarray:
+        """The dense design matrix, shape (n_obs, n_lags * n_pixels), lag-major columns."""
+        return np.ascontiguousarray(self.lagged).reshape(self.n_obs, self.n_weights)
+
+    def drive(self, weights: np.ndarray) -> np.ndarray:
+        """Linear drive ``sum_l w_l . s_{t-l}`` for weights of shape (n_lags, n_pixels).
+
+        Computed as one product ``frames @ weights.T`` (n_time, n_lags) and a sum of
+        shifted columns, without forming the lagged design.
+        """
+        per_lag = self.frames @ np.asarray(weights).T
+        L, n = self.n_lags, self.n_obs
+        return sum(per_lag[L - 1 - lag : L - 1 - lag + n, lag] for lag in range(L))
+
+    def lag_coords(self) -> dict[str, xr.Variable]:
+        """Coordinates ``lag`` (frames, with seconds in ``lag_s``), ``y``, ``x``."""
+        lag = np.arange(self.n_lags)
+        return {
+            "lag": xr.Variable("lag", lag, {"units": "frames", "long_name": "lag (frames before the count)"}),
+            "lag_s": xr.Variable("lag", lag * self.frame_duration, {"units": "s"}),
+            "y": xr.Variable("y", np.arange(self.ny), {"units": "pixel"}),
+            "x": xr.Variable("x", np.arange(self.nx), {"units": "pixel"}),
+        }
+
+
+def make_design(recording: xr.Dataset, n_lags: int = 5) -> Design:
+    """Prepare a recording for fitting with lags ``0 .. n_lags - 1``.
+
+    Parameters
+    ----------
+    recording : xarray.Dataset
+        See :mod:`bayesrf.data`.
+    n_lags : int, default 5
+        Number of lags (frames of history), >= 1.
+
+    Returns
+    -------
+    Design
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesrf.data import from_counts
+    >>> rec = from_counts(np.arange(8.0).reshape(4, 1, 2), [0, 1, 2, 3], 0.1)
+    >>> d = make_design(rec, n_lags=2)
+    >>> d.n_obs, d.n_dropped
+    (3, 1)
+    >>> d.matrix()[0].tolist()  # count 1 sees frame 1 (lag 0) and frame 0 (lag 1)
+    [2.0, 3.0, 0.0, 1.0]
+    """
+    validate_recording(recording)
+    if not isinstance(n_lags, (int, np.integer)) or n_lags < 1:
+        raise DataError(f"n_lags must be a positive integer; got {n_lags!r}.")
+    n_time = recording.sizes["time"]
+    if n_time < n_lags + 1:
+        raise DataError(
+            f"{n_time} frame interval(s) cannot support {n_lags} lags: at least n_lags + 1 = "
+            f"{n_lags + 1} are needed (the first n_lags - 1 are dropped for lack of history)."
+        )
+    ny, nx = recording.sizes["y"], recording.sizes["x"]
+    frames = np.ascontiguousarray(recording["stim"].values.reshape(n_time, ny * nx), dtype=np.float64)
+    keep = slice(n_lags - 1, None)
+    duration = recording["duration"].values
+    return Design(
+        frames=frames,
+        counts=recording["counts"].values[keep].astype(np.int64),
+        offset=np.log(duration[keep]),
+        n_lags=int(n_lags),
+        ny=ny,
+        nx=nx,
+        time=recording["time"].values[keep],
+        frame_duration=float(np.median(duration)),
+    )

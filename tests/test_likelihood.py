@@ -1,0 +1,47 @@
+"""Likelihood, gradient and Hessian against scipy and finite differences."""
+
+import numpy as np
+import pytest
+from scipy.differentiate import hessian
+from scipy.optimize import check_grad
+from scipy.stats import poisson
+
+from bayesrf.likelihood import poisson_grad, poisson_hessian, poisson_nll
+
+
+@pytest.fixture
+def problem(rng):
+    n, p = 200, 6
+    A = np.hstack([np.ones((n, 1)), rng.choice([-1.0, 1.0], size=(n, p - 1))])
+    offset = np.log(rng.uniform(0.05, 0.2, n))
+    theta_true = np.r_[np.log(20.0), 0.3 * rng.normal(size=p - 1)]
+    counts = rng.poisson(np.exp(A @ theta_true + offset))
+    return A, counts, offset, theta_true + 0.1 * rng.normal(size=p)
+
+
+def test_nll_equals_scipy_poisson(problem):
+    A, counts, offset, theta = problem
+    expected = -poisson.logpmf(counts, np.exp(A @ theta + offset)).sum()
+    assert poisson_nll(theta, A, counts, offset) == pytest.approx(expected, rel=1e-12)
+
+
+def test_nll_handles_large_counts_without_overflow():
+    A = np.ones((1, 1))
+    value = poisson_nll(np.array([np.log(500.0)]), A, np.array([500]), np.zeros(1))
+    assert value == pytest.approx(-poisson.logpmf(500, 500.0), rel=1e-10)
+
+
+def test_gradient_matches_finite_differences(problem):
+    A, counts, offset, theta = problem
+    err = check_grad(poisson_nll, poisson_grad, theta, A, counts, offset)
+    assert err < 1e-4 * np.linalg.norm(poisson_grad(theta, A, counts, offset)) + 1e-3
+
+
+def test_hessian_matches_numerical_hessian(problem):
+    A, counts, offset, theta = problem
+
+    def f(t):  # scipy.differentiate vectorises over trailing axes
+        return np.apply_along_axis(lambda v: poisson_nll(v, A, counts, offset), 0, t)
+
+    numeric = hessian(f, theta).ddf
+    np.testing.assert_allclose(poisson_hessian(theta, A, counts, offset), numeric, rtol=1e-6, atol=1e-6)
