@@ -7,15 +7,17 @@ and decomposed ``W = sum_k s_k v_k u_k^T``: ``v_k`` (over lags) is the
 norm; the amplitude lives in ``s_k``.
 
 Centring (``center``)
-    ``"space"`` (default) subtracts each lag's mean over pixels, i.e. the
-    response to the full-field luminance of that lag. This keeps a
-    separable RF separable (``v (u - mean(u))^T``), leaves the time course
-    untouched, and stops one shared offset from becoming a spurious
-    component. ``"time"`` subtracts each pixel's mean over lags (removes
-    pixel offsets that are constant over lags, such as those soaking up a
-    drifting baseline, but shifts the time course). ``"none"`` does not
-    centre. The course lab subtracted one global mean, which makes a
-    separable RF rank 2; it is not offered.
+    ``"time"`` (default) subtracts each pixel's mean over lags. On real data
+    a pixel whose frame-average happens to drift with the neuron's slow
+    firing-rate drift picks up the same weight at every lag; that
+    lag-constant offset is not a receptive field, yet on the bundled
+    neuron it makes up the largest SVD component of a ridge fit. This
+    centring removes it and keeps a separable RF separable
+    (``(v - mean(v)) u^T``); the price is that the time course is shown
+    relative to its mean over lags. ``"space"`` subtracts each lag's mean
+    over pixels (the full-field luminance response; keeps the time course
+    as it is). ``"none"`` does not centre. The course lab subtracted one
+    global mean, which makes a separable RF rank 2; it is not offered.
 
 Sign convention
     Singular vectors are defined up to a joint sign flip of ``(u_k, v_k)``.
@@ -36,7 +38,7 @@ from .errors import DataError
 
 __all__ = ["CENTERINGS", "rf_svd"]
 
-CENTERINGS = ("space", "time", "none")
+CENTERINGS = ("time", "space", "none")
 
 
 def _center(W: xr.DataArray, center: str) -> xr.DataArray:
@@ -74,7 +76,7 @@ def _signs(spatial: xr.DataArray, temporal: xr.DataArray, reference: xr.Dataset 
 def rf_svd(
     rf: xr.DataArray,
     n_components: int = 2,
-    center: str = "space",
+    center: str = "time",
     reference: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """SVD of a receptive field (or of every draw of one) into space and time.
@@ -85,7 +87,7 @@ def rf_svd(
         Dims ``lag, y, x`` plus any batch dims (e.g. ``chain, draw``).
     n_components : int, default 2
         Components to keep (<= min(n_lags, n_pixels)).
-    center : {"space", "time", "none"}
+    center : {"time", "space", "none"}
         Mean subtracted before the SVD (see the module docstring).
     reference : xarray.Dataset, optional
         A decomposition (``spatial`` (component, y, x), ``temporal``
