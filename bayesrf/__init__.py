@@ -5,7 +5,11 @@ from importlib.metadata import PackageNotFoundError, version
 from .data import from_arrays, from_counts, load_recording, save_recording, validate_recording
 from .design import Design, make_design
 from .errors import BayesRFError, BayesRFWarning, DataError, FitError, SpecError
+from .inference import fit_map, sample
 from .ml import fit_ml
+from .model import build_model
+from .priors import PriorSpec, load_prior
+from .results import load, predict, save
 from .simulate import simulate
 from .svd import rf_svd
 
@@ -21,7 +25,15 @@ __all__ = [
     "Design",
     "FitError",
     "SpecError",
+    "PriorSpec",
+    "build_model",
+    "fit_map",
     "fit_ml",
+    "load",
+    "load_prior",
+    "predict",
+    "sample",
+    "save",
     "from_arrays",
     "from_counts",
     "load_recording",

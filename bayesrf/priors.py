@@ -1,0 +1,254 @@
+"""Prior specifications: small declarative TOML files in ``models/``.
+
+A spec file looks like::
+
+    schema_version = 1
+    description = "..."
+    [prior]                  # the RF weights
+    family = "normal"        # "flat" | "normal" | "laplace"
+    scale = 0.02             # sigma (normal) or b (laplace), log-rate per unit contrast
+    hierarchical = false     # true: one scale per lag, learned (scale not used)
+    hyper_family = "halfnormal"
+    hyper_scale = 0.05       # scale of the hyperprior on the per-lag scales
+    [intercept]
+    family = "normal"        # "flat" | "normal"
+    mu = "auto"              # number, or "auto" = log of the data's mean rate (spikes/s)
+    sigma = 10.0
+
+Relation to the penalised fits of :func:`bayesrf.fit_ml` (``n_obs`` = intervals
+used): ``normal(scale=sigma)`` has MAP = ridge with ``alpha = 1/(n_obs sigma^2)``;
+``laplace(scale=b)`` has MAP = lasso with ``alpha = 1/(n_obs b)``; ``flat`` has
+MAP = plain ML. See :func:`alpha_for`.
+
+Files are data: they are parsed with :mod:`tomllib`, nothing is evaluated, and
+every problem is reported in one :class:`~bayesrf.SpecError`.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Any
+
+from .errors import SpecError
+
+__all__ = ["MODELS_DIR", "PriorSpec", "alpha_for", "load_prior", "parse_overrides", "prior_names"]
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+SCHEMA_VERSION = 1
+WEIGHT_FAMILIES = ("flat", "normal", "laplace")
+INTERCEPT_FAMILIES = ("flat", "normal")
+HYPER_FAMILIES = ("halfnormal",)
+_KNOWN = {
+    "": {"schema_version", "description", "prior", "intercept"},
+    "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale"},
+    "intercept": {"family", "mu", "sigma"},
+}
+
+
+@dataclass(frozen=True)
+class PriorSpec:
+    """A validated prior specification (immutable; see the module docstring)."""
+
+    name: str
+    family: str
+    scale: float | None = None
+    hierarchical: bool = False
+    hyper_family: str = "halfnormal"
+    hyper_scale: float | None = None
+    intercept_family: str = "normal"
+    intercept_mu: float | str = "auto"
+    intercept_sigma: float | None = 10.0
+    description: str = ""
+
+    def to_json(self) -> str:
+        """Canonical JSON text (stored in results to rebuild and check the model)."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> PriorSpec:
+        """Inverse of :meth:`to_json`."""
+        return cls(**json.loads(text))
+
+
+def alpha_for(spec: PriorSpec, n_obs: int) -> float:
+    """The ``fit_ml`` penalty strength whose optimum is this prior's MAP.
+
+    ``1 / (n_obs sigma^2)`` for a Normal, ``1 / (n_obs b)`` for a Laplace prior,
+    0 for flat. Hierarchical priors have no fixed alpha.
+    """
+    if spec.hierarchical:
+        raise SpecError(f"prior {spec.name!r} learns its scale: it has no fixed penalty alpha.")
+    if spec.family == "flat":
+        return 0.0
+    assert spec.scale is not None
+    return 1.0 / (n_obs * spec.scale**2) if spec.family == "normal" else 1.0 / (n_obs * spec.scale)
+
+
+def prior_names() -> list[str]:
+    """Names of the specs shipped in ``models/``."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise SpecError(f"no prior spec file at {path}.")
+        return path
+    candidate = MODELS_DIR / f"{name_or_path}.toml"
+    if candidate.is_file():
+        return candidate
+    names = prior_names()
+    close = get_close_matches(str(name_or_path), names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise SpecError(f"unknown prior {str(name_or_path)!r}; shipped priors are {', '.join(names)}.{hint}")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Turn ``["prior.scale=0.3", "intercept.mu=auto"]`` into a nested dict.
+
+    Values are parsed as TOML values (numbers, booleans, quoted strings);
+    anything else is taken as a plain string. Nothing is evaluated.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(f"override {item!r} must look like section.field=value (e.g. prior.scale=0.3).")
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        node = out
+        *parents, leaf = key.strip().split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        merged[key] = _merge(base.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _problems(raw: dict[str, Any]) -> list[str]:
+    problems = []
+    for section, known in _KNOWN.items():
+        table = raw if not section else raw.get(section, {})
+        if not isinstance(table, dict):
+            problems.append(f"[{section}] must be a table")
+            continue
+        for key in set(table) - known - set(_KNOWN if not section else ()):
+            close = get_close_matches(key, known, n=1)
+            problems.append(f"unknown field {section + '.' if section else ''}{key}"
+                            + (f" (did you mean {close[0]!r}?)" if close else ""))
+    if raw.get("schema_version") != SCHEMA_VERSION:
+        problems.append(f"schema_version must be {SCHEMA_VERSION}, got {raw.get('schema_version')!r}")
+    prior, intercept = raw.get("prior"), raw.get("intercept", {})
+    if not isinstance(prior, dict):
+        return problems + ["missing [prior] table"]
+    family = prior.get("family")
+    if family not in WEIGHT_FAMILIES:
+        close = get_close_matches(str(family), WEIGHT_FAMILIES, n=1)
+        problems.append(f"prior.family must be one of {WEIGHT_FAMILIES}, got {family!r}"
+                        + (f" (did you mean {close[0]!r}?)" if close else ""))
+    hier = prior.get("hierarchical", False)
+    if not isinstance(hier, bool):
+        problems.append(f"prior.hierarchical must be true or false, got {hier!r}")
+    elif hier:
+        if family == "flat":
+            problems.append("a flat prior cannot be hierarchical")
+        if prior.get("hyper_family", "halfnormal") not in HYPER_FAMILIES:
+            problems.append(f"prior.hyper_family must be one of {HYPER_FAMILIES}, got {prior.get('hyper_family')!r}")
+        if not _positive(prior.get("hyper_scale")):
+            problems.append(f"prior.hyper_scale must be a number > 0, got {prior.get('hyper_scale')!r}")
+    elif family in ("normal", "laplace") and not _positive(prior.get("scale")):
+        problems.append(f"prior.scale must be a number > 0 for a {family} prior, got {prior.get('scale')!r}")
+    if isinstance(intercept, dict):
+        i_family = intercept.get("family", "normal")
+        if i_family not in INTERCEPT_FAMILIES:
+            problems.append(f"intercept.family must be one of {INTERCEPT_FAMILIES}, got {i_family!r}")
+        if i_family == "normal":
+            if not _positive(intercept.get("sigma", 10.0)):
+                problems.append(f"intercept.sigma must be a number > 0, got {intercept.get('sigma')!r}")
+            mu = intercept.get("mu", "auto")
+            if mu != "auto" and not (isinstance(mu, (int, float)) and not isinstance(mu, bool)):
+                problems.append(f"intercept.mu must be a number or \"auto\", got {mu!r}")
+    return problems
+
+
+def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[str, Any] | list[str] | None = None) -> PriorSpec:
+    """Load and validate a prior spec by name (``models/<name>.toml``) or path.
+
+    Parameters
+    ----------
+    name_or_path : str, Path or PriorSpec
+        ``"ridge"``, ``"lasso"``, ``"flat"``, ``"ridge-hier"``, ``"lasso-hier"``, a
+        path to a TOML file, or an already loaded spec (returned with overrides applied).
+    overrides : dict or list of "section.field=value", optional
+        E.g. ``{"prior": {"scale": 0.3}}`` or ``["prior.scale=0.3"]``.
+
+    Returns
+    -------
+    PriorSpec
+
+    Raises
+    ------
+    SpecError
+        Listing every problem of the file and overrides at once.
+
+    Examples
+    --------
+    >>> spec = load_prior("ridge", ["prior.scale=0.3"])
+    >>> spec.family, spec.scale
+    ('normal', 0.3)
+    """
+    if isinstance(overrides, list):
+        overrides = parse_overrides(overrides)
+    if isinstance(name_or_path, PriorSpec):
+        base = name_or_path
+        raw = {
+            "schema_version": SCHEMA_VERSION, "description": base.description,
+            "prior": {"family": base.family, "hierarchical": base.hierarchical, "hyper_family": base.hyper_family}
+            | ({"scale": base.scale} if base.scale is not None else {})
+            | ({"hyper_scale": base.hyper_scale} if base.hyper_scale is not None else {}),
+            "intercept": {"family": base.intercept_family, "mu": base.intercept_mu}
+            | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
+        }
+        name = base.name
+    else:
+        path = _resolve(name_or_path)
+        try:
+            raw = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SpecError(f"prior spec {path} is not valid TOML: {exc}") from exc
+        name = path.stem
+    raw = _merge(raw, overrides or {})
+    problems = _problems(raw)
+    if problems:
+        raise SpecError(f"invalid prior spec {name!r}: " + "; ".join(problems) + ".")
+    prior, intercept = raw["prior"], raw.get("intercept", {})
+    hier = prior.get("hierarchical", False)
+    return PriorSpec(
+        name=name,
+        family=prior["family"],
+        scale=None if hier or prior["family"] == "flat" else float(prior["scale"]),
+        hierarchical=hier,
+        hyper_family=prior.get("hyper_family", "halfnormal"),
+        hyper_scale=float(prior["hyper_scale"]) if hier else None,
+        intercept_family=intercept.get("family", "normal"),
+        intercept_mu=intercept.get("mu", "auto"),
+        intercept_sigma=float(intercept.get("sigma", 10.0)) if intercept.get("family", "normal") == "normal" else None,
+        description=raw.get("description", ""),
+    )
