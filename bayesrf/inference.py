@@ -215,7 +215,7 @@ def _nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, 
         return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
                              progress_bar=progress, save_warmup=False, cores=min(chains, os.cpu_count() or 1))
     return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, nuts_sampler="pymc",
-                     initvals=start, model=model, progressbar=progress, cores=min(chains, os.cpu_count() or 1),
+                     initvals=start, init="adapt_diag", model=model, progressbar=progress, cores=min(chains, os.cpu_count() or 1),
                      compute_convergence_checks=False)
 
 

@@ -52,11 +52,17 @@ def _intercept(spec: PriorSpec, design: Design) -> pt.TensorVariable:
 
 
 def log_rate(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable) -> pt.TensorVariable:
-    """Symbolic ``eta`` (n_obs,) from the frames, without a lagged design matrix."""
+    """Symbolic ``eta`` (n_obs,) from the frames, without a lagged design matrix.
+
+    Frames and log durations enter as ``pm.Data`` (shared, not constants baked into
+    the compiled code).
+    """
     L, n = design.n_lags, design.n_obs
-    per_lag = pt.dot(pt.constant(design.frames), rf.reshape((L, design.n_pixels)).T)  # (n_time, L)
+    frames = pm.Data("frames", design.frames, dims=("frame", "pixel"))
+    offset = pm.Data("log_duration", design.offset, dims="time")
+    per_lag = pt.dot(frames, rf.reshape((L, design.n_pixels)).T)  # (n_frame, L)
     drive = pt.sum(pt.stack([per_lag[L - 1 - lag : L - 1 - lag + n, lag] for lag in range(L)]), axis=0)
-    return intercept + drive + pt.constant(design.offset)
+    return intercept + drive + offset
 
 
 def build_model(
@@ -84,8 +90,8 @@ def build_model(
     --------
     >>> from bayesrf import simulate
     >>> m = build_model(simulate(n_frames=200, shape=(4, 4), lags=2), "ridge", lags=2)
-    >>> sorted(m.named_vars)
-    ['counts', 'intercept', 'rf']
+    >>> sorted(v.name for v in m.free_RVs)
+    ['intercept', 'rf']
     """
     design = data if isinstance(data, Design) else make_design(data, lags)
     spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
@@ -94,6 +100,8 @@ def build_model(
         "y": np.arange(design.ny),
         "x": np.arange(design.nx),
         "time": design.time,
+        "frame": np.arange(design.frames.shape[0]),
+        "pixel": np.arange(design.n_pixels),
     }
     with pm.Model(coords=coords) as model:
         intercept = _intercept(spec, design)

@@ -1,0 +1,100 @@
+"""MAP of the PyMC model == penalised ML (sim and real neuron, joint and per lag)."""
+
+import glum
+import numpy as np
+import pytest
+
+import bayesrf
+from bayesrf.design import make_design
+from bayesrf.priors import alpha_for
+
+TOL = 1e-4
+FLAT_INTERCEPT = {"intercept": {"family": "flat"}}
+
+
+def _theta(tree):
+    post = tree["posterior"]
+    return np.r_[np.ravel(post["intercept"].values), post["rf"].values.ravel()]
+
+
+def _ml_theta(fit):
+    return np.r_[np.ravel(fit.intercept.values), fit.rf.values.ravel()]
+
+
+def _model_logp(model, point):
+    return float(model.compile_logp()(point))
+
+
+@pytest.mark.parametrize("prior", ["flat", "ridge"])
+def test_map_equals_ml_on_simulation(small_sim, prior):
+    spec = bayesrf.load_prior(prior, FLAT_INTERCEPT)
+    n_obs = make_design(small_sim, 3).n_obs
+    mapfit = bayesrf.fit_map(small_sim, spec, lags=3)
+    ml = bayesrf.fit_ml(small_sim, lags=3, penalty=None if prior == "flat" else "l2", alpha=alpha_for(spec, n_obs))
+    np.testing.assert_allclose(_theta(mapfit), _ml_theta(ml), atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize("per_lag", [False, True])
+def test_ridge_map_equals_ml_on_real_neuron(real, per_lag):
+    spec = bayesrf.load_prior("ridge", FLAT_INTERCEPT)
+    alpha = alpha_for(spec, make_design(real, 5).n_obs)
+    mapfit = bayesrf.fit_map(real, spec, lags=5, per_lag=per_lag)
+    ml = bayesrf.fit_ml(real, lags=5, penalty="l2", alpha=alpha, per_lag=per_lag)
+    np.testing.assert_allclose(_theta(mapfit), _ml_theta(ml), atol=TOL, rtol=0)
+
+
+def test_flat_map_equals_ml_per_lag_on_real_neuron(real):
+    mapfit = bayesrf.fit_map(real, "flat", lags=5, per_lag=True)
+    ml = bayesrf.fit_ml(real, lags=5, per_lag=True)
+    np.testing.assert_allclose(_theta(mapfit), _ml_theta(ml), atol=TOL, rtol=0)
+
+
+def test_ridge_map_is_a_stationary_point_of_the_pymc_model(small_sim):
+    """Independent of our solver: PyMC's own gradient of its log-posterior vanishes at our MAP."""
+    mapfit = bayesrf.fit_map(small_sim, "ridge", lags=3)
+    model = bayesrf.build_model(small_sim, "ridge", lags=3)
+    point = {"intercept": mapfit.posterior.intercept.values[0, 0], "rf": mapfit.posterior.rf.values[0, 0]}
+    grad = model.compile_dlogp()(point)
+    assert np.max(np.abs(grad)) < 1e-6
+
+
+@pytest.mark.filterwarnings("ignore:Line search failed:sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("data_name", ["small_sim", "real"])
+def test_lasso_map_equals_glum_and_beats_it_on_the_pymc_log_posterior(request, data_name):
+    data = request.getfixturevalue(data_name)
+    lags = 3 if data_name == "small_sim" else 5
+    spec = bayesrf.load_prior("lasso", FLAT_INTERCEPT | {"prior": {"scale": 0.02}})
+    design = make_design(data, lags)
+    alpha = alpha_for(spec, design.n_obs)
+    mapfit = bayesrf.fit_map(data, spec, lags=lags)
+    ref = glum.GeneralizedLinearRegressor(family="poisson", alpha=alpha, l1_ratio=1.0, gradient_tol=1e-8, max_iter=1000)
+    ref.fit(design.matrix(), design.counts, offset=design.offset)
+    np.testing.assert_allclose(_theta(mapfit), np.r_[ref.intercept_, ref.coef_], atol=TOL, rtol=0)
+    model = bayesrf.build_model(design, spec)
+    ours = {"intercept": mapfit.posterior.intercept.values[0, 0], "rf": mapfit.posterior.rf.values[0, 0]}
+    theirs = {"intercept": np.asarray(ref.intercept_), "rf": ref.coef_.reshape(ours["rf"].shape)}
+    assert _model_logp(model, ours) >= _model_logp(model, theirs) - 1e-9
+
+
+def test_hierarchical_map_is_a_stationary_point(small_sim):
+    mapfit = bayesrf.fit_map(small_sim, "ridge-hier", lags=3)
+    post = mapfit.posterior
+    assert post.rf_scale.dims == ("chain", "draw", "lag") and (post.rf_scale > 0).all()
+    model = bayesrf.build_model(small_sim, "ridge-hier", lags=3)
+    point = {"intercept": post.intercept.values[0, 0], "rf_z": post.rf_z.values[0, 0],
+             "rf_scale_log__": np.log(post.rf_scale.values[0, 0])}
+    grad = model.compile_dlogp()(point)
+    assert np.max(np.abs(grad)) < 1e-2 * np.sqrt(grad.size)
+
+
+def test_map_result_is_a_one_draw_posterior(small_sim):
+    tree = bayesrf.fit_map(small_sim, "lasso", lags=3)
+    assert tree.posterior.rf.dims == ("chain", "draw", "lag", "y", "x")
+    assert tree.posterior.sizes["chain"] == 1 and tree.posterior.sizes["draw"] == 1
+    assert {"observed_data", "constant_data"} <= set(tree.children)
+    assert bayesrf.PriorSpec.from_json(tree.attrs["bayesrf_spec"]) == bayesrf.load_prior("lasso")
+
+
+def test_flat_joint_on_real_neuron_is_refused(real):
+    with pytest.raises(bayesrf.FitError, match="improper posterior"):
+        bayesrf.fit_map(real, bayesrf.load_prior("flat"), lags=5)

@@ -1,0 +1,134 @@
+"""NUTS and Laplace posteriors: schema, reproducibility, I/O, calibration, accuracy."""
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import bayesrf
+
+GROUPS = {"posterior", "sample_stats", "log_likelihood", "log_prior", "observed_data", "constant_data"}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return bayesrf.simulate(n_frames=1500, shape=(4, 4), lags=2, spatial="gaussian", rf_norm=1.0, rate=20.0,
+                            jitter=0.2, seed=7)
+
+
+@pytest.fixture(scope="module")
+def nuts_ridge(tiny):
+    return bayesrf.sample(tiny, "ridge", lags=2, draws=1000, tune=1000, chains=2, seed=5)
+
+
+@pytest.mark.slow
+def test_schema_and_attrs(nuts_ridge, tiny):
+    assert GROUPS <= set(nuts_ridge.children)
+    post = nuts_ridge.posterior
+    assert post.rf.dims == ("chain", "draw", "lag", "y", "x")
+    assert post.sizes["chain"] == 2 and post.sizes["draw"] == 1000
+    assert nuts_ridge.log_likelihood.counts.dims == ("chain", "draw", "time")
+    attrs = nuts_ridge.attrs
+    assert attrs["sampler"] == "nutpie" and attrs["seed"] == 5
+    assert bayesrf.PriorSpec.from_json(attrs["bayesrf_spec"]).name == "ridge"
+    assert attrs["n_divergent"] == 0 and attrs["max_rhat"] < 1.01 and attrs["diagnostics_ok"] == 1
+    np.testing.assert_array_equal(nuts_ridge.observed_data.counts.values, tiny.counts.values[1:])
+
+
+@pytest.mark.slow
+def test_same_seed_same_draws(tiny, nuts_ridge):
+    again = bayesrf.sample(tiny, "ridge", lags=2, draws=1000, tune=1000, chains=2, seed=5)
+    np.testing.assert_array_equal(again.posterior.rf.values, nuts_ridge.posterior.rf.values)
+
+
+@pytest.mark.slow
+def test_save_load_round_trip_and_spec_check(nuts_ridge, tmp_path):
+    path = bayesrf.save(nuts_ridge, tmp_path / "fit.nc")
+    back = bayesrf.load(path)
+    for group in GROUPS:
+        xr.testing.assert_identical(back[group].to_dataset(), nuts_ridge[group].to_dataset())
+    assert back.attrs == nuts_ridge.attrs
+    assert xr.open_datatree(path, engine="h5netcdf")["posterior"]["rf"].shape == nuts_ridge.posterior.rf.shape
+    bayesrf.load(path, prior=bayesrf.load_prior("ridge"))
+    with pytest.raises(bayesrf.DataError, match="was fitted with prior spec"):
+        bayesrf.load(path, prior=bayesrf.load_prior("lasso"))
+
+
+@pytest.mark.slow
+def test_laplace_matches_nuts_on_ridge(tiny, nuts_ridge):
+    lap = bayesrf.sample(tiny, "ridge", lags=2, draws=2000, chains=1, seed=1, method="laplace")
+    nuts_mean, nuts_sd = nuts_ridge.posterior.rf.mean(("chain", "draw")), nuts_ridge.posterior.rf.std(("chain", "draw"))
+    lap_mean, lap_sd = lap.posterior.rf.mean(("chain", "draw")), lap.posterior.rf.std(("chain", "draw"))
+    # Monte Carlo error of the NUTS mean is about sd / sqrt(ESS) (ESS ~ 500): allow 0.25 sd
+    assert float(abs(nuts_mean - lap_mean).max() / nuts_sd.mean()) < 0.25
+    np.testing.assert_allclose(lap_sd.values, nuts_sd.values, rtol=0.2)
+
+
+@pytest.mark.slow
+def test_laplace_on_lasso_is_documented_as_wrong_at_zero(tiny):
+    lap = bayesrf.sample(tiny, "lasso", lags=2, draws=200, chains=1, seed=1, method="laplace")
+    assert "kink at 0" in lap.attrs["note"]
+    assert float((lap.posterior.rf == 0).mean()) == 0.0
+
+
+@pytest.mark.slow
+def test_too_short_run_warns_with_advice(tiny):
+    with pytest.warns(bayesrf.BayesRFWarning, match="ESS .* Try more tune/draws"):
+        tree = bayesrf.sample(tiny, "ridge", lags=2, draws=20, tune=20, chains=2, seed=1)
+    assert tree.attrs["diagnostics_ok"] == 0
+
+
+IGNORE_DIAGNOSTICS = "ignore::bayesrf.BayesRFWarning"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # rejected leapfrog steps
+def test_pymc_fallback_sampler(tiny):
+    tree = bayesrf.sample(tiny, "ridge", lags=2, draws=200, tune=200, chains=2, seed=3, sampler="pymc")
+    assert tree.attrs["sampler"] == "pymc" and GROUPS <= set(tree.children)
+
+
+@pytest.mark.slow
+def test_predict_rates_match_manual_computation(nuts_ridge, tiny):
+    stim = tiny.stim.isel(time=slice(0, 30))
+    rate = bayesrf.predict(nuts_ridge, stim)
+    post = nuts_ridge.posterior.isel(chain=0, draw=3)
+    w = post.rf.values
+    manual = np.exp(post.intercept.values + np.einsum("yx,yx", stim.values[10], w[0]) + np.einsum("yx,yx", stim.values[9], w[1]))
+    assert rate.isel(chain=0, draw=3).sel(time=stim.time.values[10]).item() == pytest.approx(manual)
+    counts = bayesrf.predict(nuts_ridge, stim, kind="counts", duration=0.1)
+    assert counts.shape == rate.shape and counts.dtype.kind == "i"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)
+def test_calibration_with_prior_matching_the_simulation():
+    """Weights drawn from the Normal prior: 95 % intervals cover 90-99 %, 50 % cover 43-57 %."""
+    sigma, rng = 0.15, np.random.default_rng(0)
+    inside95, inside50 = [], []
+    for seed in range(4):
+        truth = rng.normal(0, sigma, size=(2, 5, 5))
+        rec = bayesrf.simulate(n_frames=800, shape=(5, 5), lags=2, rf=truth, rate=15.0, dt=0.1, seed=100 + seed)
+        tree = bayesrf.sample(rec, bayesrf.load_prior("ridge", {"prior": {"scale": sigma}}), lags=2,
+                              draws=500, tune=500, chains=2, seed=seed)
+        draws = tree.posterior.rf.stack(sample=("chain", "draw")).values
+        for prob, store in ((0.95, inside95), (0.5, inside50)):
+            lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=-1)
+            store.append((lo <= truth) & (truth <= hi))
+    cover95, cover50 = np.mean(inside95), np.mean(inside50)
+    print(f"coverage 95%: {cover95:.3f}, 50%: {cover50:.3f} over {np.size(inside95)} weights")
+    assert 0.90 <= cover95 <= 0.99
+    assert 0.43 <= cover50 <= 0.57
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)
+def test_hierarchical_ridge_beats_ml_on_a_smooth_gabor():
+    rec = bayesrf.simulate(n_frames=1500, shape=(8, 8), lags=3, spatial="gabor", rf_norm=1.0, rate=20.0, seed=2)
+    ml = bayesrf.fit_ml(rec, lags=3)
+    tree = bayesrf.sample(rec, "ridge-hier", lags=3, draws=500, tune=500, chains=2, seed=0)
+    mean = tree.posterior.rf.mean(("chain", "draw"))
+    err_ml = float(np.linalg.norm(ml.rf - rec.rf_true))
+    err_post = float(np.linalg.norm(mean - rec.rf_true))
+    print(f"||ML - truth|| = {err_ml:.3f}, ||posterior mean - truth|| = {err_post:.3f}")
+    assert err_post < err_ml
