@@ -9,7 +9,9 @@ import argparse
 import time
 from pathlib import Path
 
-from . import fit_ml, load_recording, rf_svd
+import arviz_stats as azs
+
+from . import fit_ml, load_recording, rf_svd, sample, save
 from .plots import plot_rf_rows, plot_svd
 
 RIDGE_ALPHA = 3.0
@@ -20,6 +22,9 @@ held-out log-likelihood of 5-fold contiguous-block cross-validation on this neur
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("figures"), help="figure folder (default: figures)")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="posterior folder (default: results)")
+    parser.add_argument("--draws", type=int, default=1000, help="NUTS draws per chain (default: 1000)")
+    parser.add_argument("--chains", type=int, default=4, help="NUTS chains (default: 4)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -40,6 +45,27 @@ def main(argv: list[str] | None = None) -> None:
         print(f"SVD component {k + 1}: explains {100 * float(svd.explained_variance[k]):.1f} %, "
               f"time course over lags 0-4: {course}")
     print(f"wrote {args.out / 'rf_lags.png'} and {args.out / 'svd.png'} in {time.perf_counter() - start:.1f} s")
+    bayes_demo(rec, args)
+
+
+def bayes_demo(rec, args: argparse.Namespace) -> None:
+    """NUTS posterior with the ridge-hier prior: save it, draw mean and credible maps."""
+    print(f"sampling the ridge-hier posterior (nutpie, {args.chains} chains x {args.draws} draws)...", flush=True)
+    tree = sample(rec, "ridge-hier", lags=5, draws=args.draws, tune=args.draws, chains=args.chains, seed=0)
+    path = save(tree, args.results / "posterior_ridge-hier.nc")
+    rf = tree.posterior.rf
+    hdi = azs.hdi(rf, prob=0.94, dim=["chain", "draw"])
+    lower, upper = hdi.sel(ci_bound="lower"), hdi.sel(ci_bound="upper")
+    mean = rf.mean(("chain", "draw"))
+    credible = mean.where((lower > 0) | (upper < 0))
+    fig = plot_rf_rows([("posterior mean", mean), ("mean where the\n94 % HDI excludes 0", credible)],
+                       title="Real neuron, ridge-hier posterior (grey: 94 % HDI includes 0)")
+    fig.savefig(args.out / "posterior_rf.png", dpi=110)
+    a = tree.attrs
+    print(f"posterior: {a['wall_time_s']:.0f} s, max R-hat {a['max_rhat']:.3f}, min bulk ESS {a['min_ess_bulk']:.0f}, "
+          f"{a['n_divergent']} divergences; {int(credible.notnull().sum())} of {credible.size} weights credibly != 0")
+    print(f"learned prior scale per lag: {', '.join(f'{v:.4f}' for v in tree.posterior.rf_scale.mean(('chain', 'draw')).values)}")
+    print(f"wrote {path} and {args.out / 'posterior_rf.png'}")
 
 
 if __name__ == "__main__":
