@@ -141,14 +141,13 @@ def _map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[st
         return values, info
     sols = _solve_blocks(design, spec, per_lag)
     thetas = [s.theta for _, s in sols]
-    L, shape = design.n_lags, (design.n_lags, design.ny, design.nx)
+    shape = (design.n_lags, design.ny, design.nx)
     values = {
         "intercept": np.array([t[0] for t in thetas]) if per_lag else np.asarray(thetas[0][0]),
         "rf": np.stack([t[1:] for t in thetas]).reshape(shape) if per_lag else thetas[0][1:].reshape(shape),
     }
     info = {"solver": sols[0][1].solver, "converged": int(all(s.converged for _, s in sols)),
             "n_iter": int(sum(s.n_iter for _, s in sols)), "neg_log_posterior_kernel": float(sum(s.objective for _, s in sols))}
-    del L
     return values, info
 
 
