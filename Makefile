@@ -26,7 +26,6 @@ test: $(STAMP)  ## run the whole test suite (CI runs exactly this)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)  ## print the speed and accuracy tables of benchmarks/
-	$(BIN)/python -m pip install --quiet -e ".[test,bench]"
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:  ## remove the virtual environment and outputs
