@@ -6,10 +6,12 @@ from .data import from_arrays, from_counts, load_recording, save_recording, vali
 from .design import Design, make_design
 from .errors import BayesRFError, BayesRFWarning, DataError, FitError, SpecError
 from .inference import fit_map, sample
+from .heldout import block_split, heldout_log_likelihood
 from .ml import fit_ml
 from .model import build_model
 from .priors import PriorSpec, load_prior
-from .results import load, predict, save
+from .posterior import compare_estimates, posterior_svd, rf_summary, summary, svd_summary
+from .results import load, posterior_predictive, predict, save
 from .simulate import simulate
 from .svd import rf_svd
 
@@ -26,7 +28,15 @@ __all__ = [
     "FitError",
     "SpecError",
     "PriorSpec",
+    "block_split",
     "build_model",
+    "compare_estimates",
+    "heldout_log_likelihood",
+    "posterior_predictive",
+    "posterior_svd",
+    "rf_summary",
+    "summary",
+    "svd_summary",
     "fit_map",
     "fit_ml",
     "load",

@@ -1,4 +1,4 @@
-"""``make demo``: fit the bundled neuron and write its figures.
+"""``make demo``: fit the bundled neuron, write its posterior and figures, print the summary.
 
 Run as ``python -m bayesrf.demo [--out figures]``.
 """
@@ -9,10 +9,9 @@ import argparse
 import time
 from pathlib import Path
 
-import arviz_stats as azs
-
 from . import fit_ml, load_recording, rf_svd, sample, save
-from .plots import plot_rf_rows, plot_svd
+from .plots import plot_rf_rows, plot_svd, write_figures
+from .posterior import format_summary, summary
 
 RIDGE_ALPHA = 3.0
 """Ridge strength of the demo (NLL/n scale; see :func:`bayesrf.fit_ml`), near the best
@@ -37,35 +36,26 @@ def main(argv: list[str] | None = None) -> None:
         [("ML, one lag at a time", per_lag.rf), (f"ridge, all lags (alpha={RIDGE_ALPHA})", ridge.rf)],
         title="Real neuron: RF at lags 0-4",
     )
-    fig.savefig(args.out / "rf_lags.png", dpi=110)
-    svd = rf_svd(ridge.rf, n_components=2)
-    plot_svd(svd, title="Real neuron (ridge fit): first space-time component").savefig(args.out / "svd.png", dpi=110)
+    fig.savefig(args.out / "ml_rf_lags.png", dpi=110)
+    svd = rf_svd(ridge.rf, n_components=2, center="time")  # ML has no drift term: remove lag-constant offsets
+    plot_svd(svd, title="Real neuron (ridge fit): first space-time component").savefig(args.out / "ml_svd.png", dpi=110)
     for k in range(2):
         course = ", ".join(f"{v:+.2f}" for v in svd.temporal.sel(component=k).values)
         print(f"SVD component {k + 1}: explains {100 * float(svd.explained_variance[k]):.1f} %, "
               f"time course over lags 0-4: {course}")
-    print(f"wrote {args.out / 'rf_lags.png'} and {args.out / 'svd.png'} in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {args.out / 'ml_rf_lags.png'} and {args.out / 'ml_svd.png'} in {time.perf_counter() - start:.1f} s")
     bayes_demo(rec, args)
 
 
 def bayes_demo(rec, args: argparse.Namespace) -> None:
-    """NUTS posterior with the ridge-hier prior: save it, draw mean and credible maps."""
+    """NUTS posterior with the default ridge-hier prior: save it, summarise it, draw every figure."""
     print(f"sampling the ridge-hier posterior (nutpie, {args.chains} chains x {args.draws} draws)...", flush=True)
     tree = sample(rec, "ridge-hier", lags=5, draws=args.draws, tune=args.draws, chains=args.chains, seed=0)
     path = save(tree, args.results / "posterior_ridge-hier.nc")
-    rf = tree.posterior.rf
-    hdi = azs.hdi(rf, prob=0.94, dim=["chain", "draw"])
-    lower, upper = hdi.sel(ci_bound="lower"), hdi.sel(ci_bound="upper")
-    mean = rf.mean(("chain", "draw"))
-    credible = mean.where((lower > 0) | (upper < 0))
-    fig = plot_rf_rows([("posterior mean", mean), ("mean where the\n94 % HDI excludes 0", credible)],
-                       title="Real neuron, ridge-hier posterior (grey: 94 % HDI includes 0)")
-    fig.savefig(args.out / "posterior_rf.png", dpi=110)
-    a = tree.attrs
-    print(f"posterior: {a['wall_time_s']:.0f} s, max R-hat {a['max_rhat']:.3f}, min bulk ESS {a['min_ess_bulk']:.0f}, "
-          f"{a['n_divergent']} divergences; {int(credible.notnull().sum())} of {credible.size} weights credibly != 0")
-    print(f"learned prior scale per lag: {', '.join(f'{v:.4f}' for v in tree.posterior.rf_scale.mean(('chain', 'draw')).values)}")
-    print(f"wrote {path} and {args.out / 'posterior_rf.png'}")
+    print(format_summary(summary(tree)))
+    print(f"wrote {path}")
+    for figure in write_figures(tree, args.out):
+        print(f"wrote {figure}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ delta 0 (the next frame) is acausal and has no counterpart.
 
 The first ``L - 1`` intervals lack a full stimulus history. They are
 **dropped** from every fit (never zero-padded) and the number dropped is
-reported as :attr:`Design.n_dropped`.
+reported as :attr:`Design.n_dropped`. A ``keep`` mask can leave further
+intervals out of the likelihood (e.g. a held-out block); their frames still
+serve as history for the intervals that are kept.
 
 Weights are flattened lag-major: ``w_flat[l * P + p]`` with
 ``p = y * nx + x`` (C order), i.e. ``rf.reshape(L, ny * nx)``.
@@ -53,6 +55,10 @@ class Design:
         Onset times (s) of the kept intervals.
     frame_duration : float
         Median frame duration in seconds (to express lags in seconds).
+    rows : ndarray of int, shape (n_obs,)
+        Index of each kept interval among the ``n_time - n_lags + 1`` with a full history.
+    session : (float, float)
+        First onset and last offset (s) of the whole recording (the spline baseline's range).
     """
 
     frames: np.ndarray
@@ -63,6 +69,8 @@ class Design:
     nx: int
     time: np.ndarray
     frame_duration: float
+    rows: np.ndarray
+    session: tuple[float, float]
 
     @property
     def n_pixels(self) -> int:
@@ -88,7 +96,8 @@ class Design:
     def lagged(self) -> np.ndarray:
         """Read-only view, shape (n_obs, n_lags, n_pixels): ``lagged[k, l] = frames[k + L - 1 - l]``."""
         window = np.lib.stride_tricks.sliding_window_view(self.frames, self.n_lags, axis=0)
-        return window[..., ::-1].transpose(0, 2, 1)
+        lagged = window[..., ::-1].transpose(0, 2, 1)
+        return lagged if self.rows.size == lagged.shape[0] else lagged[self.rows]
 
     def matrix(self) -> np.ndarray:
         """The dense design matrix, shape (n_obs, n_lags * n_pixels), lag-major columns."""
@@ -101,8 +110,28 @@ class Design:
         shifted columns, without forming the lagged design.
         """
         per_lag = self.frames @ np.asarray(weights).T
-        L, n = self.n_lags, self.n_obs
-        return sum(per_lag[L - 1 - lag : L - 1 - lag + n, lag] for lag in range(L))
+        L, n = self.n_lags, self.frames.shape[0] - self.n_lags + 1
+        return sum(per_lag[L - 1 - lag : L - 1 - lag + n, lag] for lag in range(L))[self.rows]
+
+    def spline_basis(self, n_basis: int) -> np.ndarray:
+        """Drift basis for a slow baseline, shape (n_obs, n_basis - 1).
+
+        Cubic B-splines ``B_k(t)`` with equally spaced knots over the session; column
+        ``j`` is ``sum_{k >= j} B_k(t)`` for ``j = 1 .. n_basis - 1`` (so independent
+        coefficients ``delta_j`` are the steps of a random walk over the B-spline
+        coefficients), centred over the session so that the intercept keeps the
+        meaning "mean log-rate". The column ``j = 0`` would be the constant and is
+        left to the intercept.
+        """
+        from scipy.interpolate import BSpline
+
+        degree = 3
+        start, stop = self.session
+        inner = np.linspace(start, stop, n_basis - degree + 1)
+        knots = np.r_[[start] * degree, inner, [stop] * degree]
+        B = BSpline.design_matrix(np.clip(self.time, start, stop), knots, degree).toarray()
+        Z = np.cumsum(B[:, ::-1], axis=1)[:, ::-1][:, 1:]
+        return Z - Z.mean(axis=0)
 
     def lag_coords(self) -> dict[str, xr.Variable]:
         """Coordinates ``lag`` (frames, with seconds in ``lag_s``), ``y``, ``x``."""
@@ -115,7 +144,7 @@ class Design:
         }
 
 
-def make_design(recording: xr.Dataset, n_lags: int = 5) -> Design:
+def make_design(recording: xr.Dataset, n_lags: int = 5, keep: np.ndarray | None = None) -> Design:
     """Prepare a recording for fitting with lags ``0 .. n_lags - 1``.
 
     Parameters
@@ -124,6 +153,9 @@ def make_design(recording: xr.Dataset, n_lags: int = 5) -> Design:
         See :mod:`bayesrf.data`.
     n_lags : int, default 5
         Number of lags (frames of history), >= 1.
+    keep : ndarray of bool, shape (n_time,), optional
+        Intervals to use in the likelihood (default all); the first
+        ``n_lags - 1`` are never used.
 
     Returns
     -------
@@ -151,15 +183,23 @@ def make_design(recording: xr.Dataset, n_lags: int = 5) -> Design:
         )
     ny, nx = recording.sizes["y"], recording.sizes["x"]
     frames = np.ascontiguousarray(recording["stim"].values.reshape(n_time, ny * nx), dtype=np.float64)
-    keep = slice(n_lags - 1, None)
+    use = np.ones(n_time, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    if use.shape != (n_time,):
+        raise DataError(f"keep must be a boolean mask of shape ({n_time},); got {use.shape}.")
+    idx = np.flatnonzero(use[n_lags - 1 :]) + n_lags - 1
+    if idx.size == 0:
+        raise DataError("keep leaves no interval with a full stimulus history to fit.")
     duration = recording["duration"].values
+    onsets = recording["time"].values
     return Design(
         frames=frames,
-        counts=recording["counts"].values[keep].astype(np.int64),
-        offset=np.log(duration[keep]),
+        counts=recording["counts"].values[idx].astype(np.int64),
+        offset=np.log(duration[idx]),
         n_lags=int(n_lags),
         ny=ny,
         nx=nx,
-        time=recording["time"].values[keep],
+        time=onsets[idx],
         frame_duration=float(np.median(duration)),
+        rows=idx - (n_lags - 1),
+        session=(float(onsets[0]), float(onsets[-1] + duration[-1])),
     )

@@ -5,7 +5,10 @@
   proximal Newton for Laplace, which handles the kink at 0) on the PyMC
   model's exact log-posterior; for hierarchical priors it maximises the
   model's log-density in its unconstrained, non-centred parameters with
-  L-BFGS.
+  L-BFGS. That joint mode of a hierarchical model tends to large scales
+  (the weights' prior is N(0, 1) on ``rf_z``), unlike the posterior: on the
+  real neuron it gives ``rf_scale`` ~0.2 where NUTS gives 0.002-0.012. Use
+  :func:`sample` for hierarchical priors.
 * :func:`sample` — NUTS with nutpie (default) or PyMC's sampler, started at
   the MAP (nutpie's default U(-1, 1) jitter makes the log-rate overflow), or
   ``method="laplace"``: a Gaussian at the MAP with the exact Hessian.
@@ -36,12 +39,13 @@ from .results import assemble, check_diagnostics
 __all__ = ["fit_map", "sample"]
 
 SAMPLERS = ("nutpie", "pymc")
+POSTERIOR_VARS = ("intercept", "rf", "rf_scale", "rf_z", "baseline_coef")
 METHODS = ("nuts", "laplace")
 
 
-def _prepare(data: xr.Dataset, prior: str | PriorSpec, lags: int) -> tuple[Design, PriorSpec, str]:
+def _prepare(data: xr.Dataset, prior: str | PriorSpec, lags: int, keep: np.ndarray | None = None) -> tuple[Design, PriorSpec, str]:
     spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
-    return make_design(data, lags), spec, data_checksum(data)
+    return make_design(data, lags, keep), spec, data_checksum(data)
 
 
 def data_checksum(data: xr.Dataset) -> str:
@@ -54,25 +58,48 @@ def data_checksum(data: xr.Dataset) -> str:
     return digest.hexdigest()
 
 
+def _n_baseline(spec: PriorSpec) -> int:
+    return spec.baseline_n_basis - 1 if spec.baseline_kind == "spline" else 0
+
+
 def prior_penalty(spec: PriorSpec, design: Design, n_weights: int) -> Penalty:
-    """Negative log-prior of a fixed-scale spec as a :class:`Penalty` on ``[intercept, w]``."""
+    """Negative log-prior of a fixed-scale spec as a :class:`Penalty` on ``[intercept, w, baseline_coef]``."""
     if spec.hierarchical:
         raise SpecError(f"prior {spec.name!r} is hierarchical; its log-prior is not a fixed penalty.")
-    quad, center, l1 = np.zeros(n_weights + 1), np.zeros(n_weights + 1), np.zeros(n_weights + 1)
+    p = 1 + n_weights + _n_baseline(spec)
+    quad, center, l1 = np.zeros(p), np.zeros(p), np.zeros(p)
+    weights = slice(1, 1 + n_weights)
     if spec.intercept_family == "normal":
         quad[0], center[0] = spec.intercept_sigma**-2, intercept_mu(spec, design)
     if spec.family == "normal":
-        quad[1:] = spec.scale**-2
+        quad[weights] = spec.scale**-2
     elif spec.family == "laplace":
-        l1[1:] = 1.0 / spec.scale
+        l1[weights] = 1.0 / spec.scale
+    quad[1 + n_weights :] = spec.baseline_scale**-2
     return Penalty(quad=quad, center=center, l1=l1)
+
+
+def full_design(design: Design, spec: PriorSpec, X: np.ndarray) -> np.ndarray:
+    """``[1, X, Z]``: intercept column, stimulus design, spline baseline basis (if any)."""
+    A = with_intercept(X)
+    return np.hstack([A, design.spline_basis(spec.baseline_n_basis)]) if _n_baseline(spec) else A
+
+
+def _split(theta: np.ndarray, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:
+    """``theta`` (..., 1 + D + K) -> ``intercept``, ``rf`` (..., lag, y, x), ``baseline_coef`` (..., K)."""
+    D = design.n_weights
+    out = {"intercept": theta[..., 0],
+           "rf": theta[..., 1 : 1 + D].reshape(*theta.shape[:-1], design.n_lags, design.ny, design.nx)}
+    if _n_baseline(spec):
+        out["baseline_coef"] = theta[..., 1 + D :]
+    return out
 
 
 def _solve_blocks(design: Design, spec: PriorSpec, per_lag: bool) -> list[tuple[np.ndarray, Solution]]:
     blocks = [design.lagged[:, lag, :] for lag in range(design.n_lags)] if per_lag else [design.matrix()]
     out = []
     for X in blocks:
-        A = with_intercept(X)
+        A = full_design(design, spec, X)
         pen = prior_penalty(spec, design, X.shape[1])
         if spec.family == "flat" and spec.intercept_family == "flat" and A.shape[0] < A.shape[1]:
             raise FitError(
@@ -106,8 +133,10 @@ def _hier_start(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, n
     tau = np.full(design.n_lags, spec.hyper_scale)
     start = model.initial_point()
     start["intercept"] = np.asarray(sol.theta[0])
-    start["rf_z"] = sol.theta[1:].reshape(design.n_lags, design.ny, design.nx) / tau[:, None, None]
+    start["rf_z"] = _split(sol.theta, design, ridge)["rf"] / tau[:, None, None]
     start["rf_scale_log__"] = np.log(tau)
+    if "baseline_coef" in start:
+        start["baseline_coef"] = sol.theta[1 + design.n_weights :]
     return start
 
 
@@ -127,6 +156,8 @@ def _map_pymc(model: pm.Model, start: dict[str, np.ndarray]) -> tuple[dict[str, 
     scale = np.exp(point["rf_scale_log__"])
     values = {"intercept": point["intercept"], "rf": point["rf_z"] * scale[:, None, None],
               "rf_scale": scale, "rf_z": point["rf_z"]}
+    if "baseline_coef" in point:
+        values["baseline_coef"] = point["baseline_coef"]
     return values, res
 
 
@@ -141,11 +172,13 @@ def _map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[st
         return values, info
     sols = _solve_blocks(design, spec, per_lag)
     thetas = [s.theta for _, s in sols]
-    shape = (design.n_lags, design.ny, design.nx)
-    values = {
-        "intercept": np.array([t[0] for t in thetas]) if per_lag else np.asarray(thetas[0][0]),
-        "rf": np.stack([t[1:] for t in thetas]).reshape(shape) if per_lag else thetas[0][1:].reshape(shape),
-    }
+    if per_lag:
+        if _n_baseline(spec):
+            raise SpecError("per_lag fits take a constant baseline; set baseline.kind = \"constant\".")
+        shape = (design.n_lags, design.ny, design.nx)
+        values = {"intercept": np.array([t[0] for t in thetas]), "rf": np.stack([t[1:] for t in thetas]).reshape(shape)}
+    else:
+        values = _split(thetas[0], design, spec)
     info = {"solver": sols[0][1].solver, "converged": int(all(s.converged for _, s in sols)),
             "n_iter": int(sum(s.n_iter for _, s in sols)), "neg_log_posterior_kernel": float(sum(s.objective for _, s in sols))}
     return values, info
@@ -156,6 +189,7 @@ def fit_map(
     prior: str | PriorSpec = "ridge",
     lags: int = 5,
     per_lag: bool = False,
+    keep: np.ndarray | None = None,
 ) -> xr.DataTree:
     """Posterior mode (MAP) of the RF model, as a one-chain, one-draw posterior.
 
@@ -173,6 +207,8 @@ def fit_map(
     lags : int
     per_lag : bool
         One lag at a time, each with its own intercept (``intercept`` then has dim ``lag``).
+    keep : ndarray of bool (time,), optional
+        Intervals used in the likelihood (default all), e.g. to hold out a test set.
 
     Returns
     -------
@@ -180,7 +216,7 @@ def fit_map(
         Groups ``posterior`` (chain=1, draw=1), ``observed_data``,
         ``constant_data``; attrs include the optimiser info.
     """
-    design, spec, sha = _prepare(data, prior, lags)
+    design, spec, sha = _prepare(data, prior, lags, keep)
     values, info = _map_values(design, spec, per_lag)
     batched = {k: np.asarray(v)[None, None] for k, v in values.items()}
     return assemble(batched, design, spec, method="map", sampler=str(info["solver"]), seed=None,
@@ -194,12 +230,11 @@ def _laplace(design: Design, spec: PriorSpec, draws: int, chains: int, seed: int
     ((A, sol),) = _solve_blocks(design, spec, per_lag=False)
     r = np.exp(A @ sol.theta + design.offset)
     B = A * np.sqrt(r)[:, None]
-    H = B.T @ B + np.diag(prior_penalty(spec, design, A.shape[1] - 1).quad)
+    H = B.T @ B + np.diag(prior_penalty(spec, design, design.n_weights).quad)
     chol, _ = cho_factor(H, lower=True)
     z = np.random.default_rng(seed).standard_normal((chains, draws, A.shape[1]))
     theta = sol.theta + solve_triangular(chol.T, z.reshape(-1, A.shape[1]).T, lower=False).T.reshape(z.shape)
-    shape = (chains, draws, design.n_lags, design.ny, design.nx)
-    return {"intercept": theta[..., 0], "rf": theta[..., 1:].reshape(shape)}, {"note": (
+    return _split(theta, design, spec), {"note": (
         "Laplace approximation: Gaussian at the MAP with the exact Hessian. For Laplace (lasso) priors the "
         "prior has no curvature and a kink at 0, so the Gaussian ignores the prior's shrinkage: its SDs are "
         "too wide for weights at 0 and it never puts mass exactly at 0.")}
@@ -219,14 +254,15 @@ def _nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, 
 
 
 def _start_point(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:
+    """MAP for fixed-scale priors; for hierarchical ones the ridge MAP at the hyperprior scale
+    (the joint mode of a hierarchical model is not typical of its posterior)."""
+    if spec.hierarchical:
+        return {k: np.asarray(v, dtype=float) for k, v in _hier_start(model, design, spec).items()}
     values, _ = _map_values(design, spec, per_lag=False)
     start = model.initial_point()
-    if spec.hierarchical:
-        start["intercept"] = values["intercept"]
-        start["rf_z"] = values["rf_z"]
-        start["rf_scale_log__"] = np.log(values["rf_scale"])
-    else:
-        start["intercept"], start["rf"] = values["intercept"], values["rf"]
+    start["intercept"], start["rf"] = values["intercept"], values["rf"]
+    if "baseline_coef" in values:
+        start["baseline_coef"] = values["baseline_coef"]
     return {k: np.asarray(v, dtype=float) for k, v in start.items()}
 
 
@@ -241,6 +277,7 @@ def sample(
     sampler: str = "nutpie",
     method: str = "nuts",
     progress: bool = False,
+    keep: np.ndarray | None = None,
 ) -> xr.DataTree:
     """Sample the posterior of the RF.
 
@@ -261,6 +298,8 @@ def sample(
         about a second), in the same schema.
     progress : bool
         Show the sampler's progress bar.
+    keep : ndarray of bool (time,), optional
+        Intervals used in the likelihood (default all).
 
     Returns
     -------
@@ -273,7 +312,7 @@ def sample(
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
     if method not in METHODS:
         raise SpecError(f"method must be one of {METHODS}; got {method!r}.")
-    design, spec, sha = _prepare(data, prior, lags)
+    design, spec, sha = _prepare(data, prior, lags, keep)
     started = time.perf_counter()
     model = build_model(design, spec)
     if method == "laplace":
@@ -281,14 +320,14 @@ def sample(
         tree = assemble(values, design, spec, method="laplace", sampler="laplace", seed=seed, data_sha256=sha, attrs=info)
     else:
         raw = _nuts(model, _start_point(model, design, spec), draws, tune, chains, seed, sampler, progress)
-        names = [n for n in ("intercept", "rf", "rf_scale", "rf_z") if n in raw["posterior"]]
+        names = [n for n in POSTERIOR_VARS if n in raw["posterior"]]
         values = {n: raw["posterior"][n].values for n in names}
         tree = assemble(values, design, spec, method="nuts", sampler=sampler, seed=seed, data_sha256=sha,
                         sample_stats=raw["sample_stats"].to_dataset())
     tree = _add_log_densities(tree, model)
     tree.attrs["wall_time_s"] = time.perf_counter() - started
     if method == "nuts":
-        tree.attrs.update(check_diagnostics(tree, [n for n in ("intercept", "rf", "rf_scale") if n in tree["posterior"]]))
+        tree.attrs.update(check_diagnostics(tree, [n for n in POSTERIOR_VARS if n in tree["posterior"] and n != "rf_z"]))
     return tree
 
 

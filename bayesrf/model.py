@@ -8,7 +8,11 @@ computed as one matrix product of the (n_time, n_pixels) frames with the
 (n_pixels, n_lags) weights followed by a sum of ``n_lags`` shifted columns —
 the T x (lags * pixels) design matrix is never formed.
 
-Variables (dims): ``intercept`` (), ``rf`` (lag, y, x); hierarchical priors add
+With ``[baseline] kind = "spline"`` a slow drift ``Z_t . baseline_coef`` is
+added (see :meth:`bayesrf.design.Design.spline_basis`); it is not part of the RF.
+
+Variables (dims): ``intercept`` (), ``rf`` (lag, y, x), ``baseline_coef`` (knot)
+for a spline baseline; hierarchical priors add
 ``rf_scale`` (lag) and the standardised weights ``rf_z`` (lag, y, x) with
 ``rf = rf_z * rf_scale`` (non-centred). The likelihood is ``counts`` (time).
 """
@@ -51,17 +55,27 @@ def _intercept(spec: PriorSpec, design: Design) -> pt.TensorVariable:
     return pm.Normal("intercept", intercept_mu(spec, design), spec.intercept_sigma)
 
 
+def _baseline(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
+    if spec.baseline_kind == "constant":
+        return 0.0
+    basis = pm.Data("baseline_basis", design.spline_basis(spec.baseline_n_basis), dims=("time", "knot"))
+    coef = pm.Normal("baseline_coef", 0.0, spec.baseline_scale, dims="knot")
+    return pt.dot(basis, coef)
+
+
 def log_rate(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable) -> pt.TensorVariable:
     """Symbolic ``eta`` (n_obs,) from the frames, without a lagged design matrix.
 
     Frames and log durations enter as ``pm.Data`` (shared, not constants baked into
     the compiled code).
     """
-    L, n = design.n_lags, design.n_obs
+    L, n = design.n_lags, design.frames.shape[0] - design.n_lags + 1
     frames = pm.Data("frames", design.frames, dims=("frame", "pixel"))
     offset = pm.Data("log_duration", design.offset, dims="time")
     per_lag = pt.dot(frames, rf.reshape((L, design.n_pixels)).T)  # (n_frame, L)
     drive = pt.sum(pt.stack([per_lag[L - 1 - lag : L - 1 - lag + n, lag] for lag in range(L)]), axis=0)
+    if design.rows.size != n:  # some intervals held out of the likelihood
+        drive = drive[pt.constant(design.rows)]
     return intercept + drive + offset
 
 
@@ -90,8 +104,8 @@ def build_model(
     --------
     >>> from bayesrf import simulate
     >>> m = build_model(simulate(n_frames=200, shape=(4, 4), lags=2), "ridge", lags=2)
-    >>> sorted(v.name for v in m.free_RVs)
-    ['intercept', 'rf']
+    >>> sorted(v.name for v in m.free_RVs)  # the shipped ridge has a spline baseline
+    ['baseline_coef', 'intercept', 'rf']
     """
     design = data if isinstance(data, Design) else make_design(data, lags)
     spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
@@ -102,10 +116,11 @@ def build_model(
         "time": design.time,
         "frame": np.arange(design.frames.shape[0]),
         "pixel": np.arange(design.n_pixels),
+        "knot": np.arange(1, spec.baseline_n_basis),
     }
     with pm.Model(coords=coords) as model:
         intercept = _intercept(spec, design)
         rf = _weights(spec, ("lag", "y", "x"))
-        eta = log_rate(design, intercept, rf)
+        eta = log_rate(design, intercept, rf) + _baseline(spec, design)
         pm.Poisson("counts", mu=pt.exp(eta), observed=design.counts, dims="time")
     return model

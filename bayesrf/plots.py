@@ -7,7 +7,9 @@ frames are shown) and lags labelled in frames and milliseconds.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib
 
@@ -18,7 +20,8 @@ import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-__all__ = ["plot_rf_rows", "plot_svd"]
+__all__ = ["plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows", "plot_svd",
+           "write_figures"]
 
 CMAP = "RdBu_r"
 
@@ -39,6 +42,8 @@ def plot_rf_rows(
     title: str = "",
     units: str = "weight (log-rate per unit contrast)",
     vmax: float | None = None,
+    cmap: str = CMAP,
+    symmetric: bool = True,
 ) -> Figure:
     """One row of lag maps per RF, all on one colour scale centred at 0.
 
@@ -52,6 +57,10 @@ def plot_rf_rows(
         Colourbar label.
     vmax : float, optional
         Half-range of the colour scale; default the largest |weight| shown.
+    cmap : str
+        Colour map (diverging by default).
+    symmetric : bool
+        Centre the scale at 0 (``-vmax .. vmax``); False gives ``0 .. vmax`` (for SDs).
 
     Returns
     -------
@@ -64,11 +73,12 @@ def plot_rf_rows(
         len(rows), n_lags, figsize=(2.1 * n_lags + 1.2, 2.4 * len(rows) + 0.6), squeeze=False,
         layout="constrained",
     )
-    cmap = plt.get_cmap(CMAP).with_extremes(bad="0.8")
+    colors = plt.get_cmap(cmap).with_extremes(bad="0.8")
+    vmin = -vmax if symmetric else 0.0
     for i, (label, rf) in enumerate(rows):
         for j, lag in enumerate(rf.lag.values):
             ax = axes[i, j]
-            image = ax.imshow(rf.sel(lag=lag).values, cmap=cmap, vmin=-vmax, vmax=vmax, origin="upper")
+            image = ax.imshow(rf.sel(lag=lag).values, cmap=colors, vmin=vmin, vmax=vmax, origin="upper")
             ax.set_title(_lag_label(rf, int(lag)) if i == 0 else "", fontsize=9)
             ax.set_xlabel("x (pixel)" if i == len(rows) - 1 else "", fontsize=8)
             ax.set_ylabel(f"{label}\ny (pixel)" if j == 0 else "", fontsize=8)
@@ -85,6 +95,7 @@ def plot_svd(
     title: str = "",
     band: tuple[xr.DataArray, xr.DataArray] | None = None,
     component: int = 0,
+    spatial_sd: xr.DataArray | None = None,
 ) -> Figure:
     """Spatial map and time course of one SVD component.
 
@@ -97,9 +108,19 @@ def plot_svd(
         Credible band of the time course (dims ``lag``), drawn shaded.
     component : int
         Which component to draw.
+    spatial_sd : DataArray (component, y, x), optional
+        Posterior SD of the spatial map, drawn as a third panel.
     """
-    fig, (ax_s, ax_t) = plt.subplots(1, 2, figsize=(9.5, 3.8), layout="constrained",
-                                     gridspec_kw={"width_ratios": [1, 1.4]})
+    ncols = 2 if spatial_sd is None else 3
+    fig, axes = plt.subplots(1, ncols, figsize=(4.6 * ncols + 0.3, 3.8), layout="constrained",
+                             gridspec_kw={"width_ratios": [1, 1.4] if ncols == 2 else [1, 1, 1.4]})
+    ax_s, ax_t = axes[0], axes[-1]
+    if spatial_sd is not None:
+        sd = spatial_sd.sel(component=component)
+        image_sd = axes[1].imshow(sd.values, cmap="viridis", vmin=0)
+        axes[1].set(xlabel="x (pixel)", ylabel="y (pixel)", title="posterior SD of the spatial map")
+        _integer_ticks(axes[1])
+        fig.colorbar(image_sd, ax=axes[1], label="SD (unit norm)")
     spatial = svd.spatial.sel(component=component)
     vmax = float(np.abs(spatial).max()) or 1.0
     image = ax_s.imshow(spatial.values, cmap=CMAP, vmin=-vmax, vmax=vmax)
@@ -122,3 +143,89 @@ def plot_svd(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def plot_rf_posterior(rfs: xr.Dataset, title: str = "") -> tuple[Figure, Figure]:
+    """Posterior RF maps from :func:`bayesrf.posterior.rf_summary`.
+
+    Returns
+    -------
+    (Figure, Figure)
+        Mean and mean-masked-where-the-HDI-includes-0 on one diverging scale;
+        posterior SD on a sequential scale.
+    """
+    pct = int(round(100 * rfs.attrs.get("hdi_prob", 0.94)))
+    masked = rfs["mean"].where(rfs["credible"])
+    means = plot_rf_rows([("posterior mean", rfs["mean"]), (f"mean where the\n{pct} % HDI excludes 0", masked)],
+                         title=f"{title} (grey: {pct} % HDI includes 0)".strip())
+    sds = plot_rf_rows([("posterior SD", rfs["sd"])], title=f"{title}: posterior SD".strip(), cmap="viridis",
+                       symmetric=False, units="SD (log-rate per unit contrast)")
+    return means, sds
+
+
+def plot_compare(estimates: xr.Dataset, title: str = "") -> Figure:
+    """ML (per lag), MAP and posterior mean side by side on one colour scale."""
+    rows = [("ML, each lag alone", estimates["ml_per_lag"]), ("MAP", estimates["map"]),
+            ("posterior mean", estimates["posterior_mean"])]
+    return plot_rf_rows(rows, title=title or "Point estimates compared")
+
+
+def plot_ppc(result: xr.DataTree) -> Figure:
+    """Rootogram of observed vs posterior-predictive spike counts (arviz-plots)."""
+    import arviz_plots as azp
+
+    pc = azp.plot_ppc_rootogram(result, var_names=["counts"], backend="matplotlib")
+    fig = pc.viz["figure"].item()
+    fig.suptitle("Posterior predictive check: spike counts per frame interval (dots: observed)")
+    fig.subplots_adjust(top=0.8)
+    return fig
+
+
+def plot_diagnostics(result: xr.DataTree) -> dict[str, Figure]:
+    """ArviZ diagnostics of the scalar parameters: trace + rank, ESS, energy (NUTS only)."""
+    import arviz_plots as azp
+
+    names = [v for v in ("intercept", "rf_scale") if v in result["posterior"]]
+    post = result["posterior"].to_dataset()[names].drop_vars("lag_s", errors="ignore")
+    tree = xr.DataTree.from_dict({"posterior": post, "sample_stats": result["sample_stats"].to_dataset()})
+    figures = {}
+    for key, fn in (("trace", azp.plot_trace_dist), ("rank", azp.plot_rank), ("ess", azp.plot_ess)):
+        figures[key] = fn(tree, backend="matplotlib").viz["figure"].item()
+    figures["energy"] = azp.plot_energy(tree, backend="matplotlib").viz["figure"].item()
+    return figures
+
+
+def write_figures(result: xr.DataTree, out_dir: str | Path, prob: float = 0.94, dpi: int = 110) -> list[Path]:
+    """Write every figure of a fit to ``out_dir``; return the paths.
+
+    ``rf_posterior.png`` (mean, credible mean), ``rf_sd.png``, ``svd.png`` (first
+    component with credible band and spatial SD), ``compare.png`` (ML per lag,
+    MAP, posterior mean), ``ppc.png`` (rootogram), and for NUTS fits
+    ``diagnostics_{trace,rank,ess,energy}.png``.
+    """
+    from .posterior import compare_estimates, posterior_svd, rf_summary, svd_summary
+    from .results import posterior_predictive
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = json.loads(result.attrs["bayesrf_spec"])["name"]
+    figures: dict[str, Figure] = {}
+    figures["rf_posterior"], figures["rf_sd"] = plot_rf_posterior(rf_summary(result, prob), title=f"RF, {name} prior")
+    svd = svd_summary(posterior_svd(result), prob)
+    svd_view = xr.Dataset({"spatial": svd.spatial_mean, "temporal": svd.temporal_mean,
+                           "explained_variance": svd.explained_mean})
+    figures["svd"] = plot_svd(svd_view, title=f"First space-time component ({name} prior; "
+                              f"band: {int(round(100 * prob))} % HDI)",
+                              band=(svd.temporal_lower.sel(component=0), svd.temporal_upper.sel(component=0)),
+                              spatial_sd=svd.spatial_sd)
+    figures["compare"] = plot_compare(compare_estimates(result), title=f"ML vs MAP vs posterior mean ({name} prior)")
+    figures["ppc"] = plot_ppc(posterior_predictive(result))
+    if result.attrs.get("method") == "nuts":
+        figures |= {f"diagnostics_{k}": f for k, f in plot_diagnostics(result).items()}
+    paths = []
+    for key, fig in figures.items():
+        path = out / f"{key}.png"
+        fig.savefig(path, dpi=dpi)
+        plt.close(fig)
+        paths.append(path)
+    return paths

@@ -14,6 +14,10 @@ A spec file looks like::
     family = "normal"        # "flat" | "normal"
     mu = "auto"              # number, or "auto" = log of the data's mean rate (spikes/s)
     sigma = 10.0
+    [baseline]               # optional; default kind = "constant"
+    kind = "spline"          # "constant" | "spline": slow drift of the log-rate over the session
+    n_basis = 8              # cubic B-splines over the session
+    scale = 0.3              # SD of each random-walk step between spline coefficients (log-rate)
 
 Relation to the penalised fits of :func:`bayesrf.fit_ml` (``n_obs`` = intervals
 used): ``normal(scale=sigma)`` has MAP = ridge with ``alpha = 1/(n_obs sigma^2)``;
@@ -43,10 +47,12 @@ WEIGHT_FAMILIES = ("flat", "normal", "laplace")
 INTERCEPT_FAMILIES = ("flat", "normal")
 HYPER_FAMILIES = ("halfnormal",)
 _KNOWN = {
-    "": {"schema_version", "description", "prior", "intercept"},
+    "": {"schema_version", "description", "prior", "intercept", "baseline"},
     "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale"},
     "intercept": {"family", "mu", "sigma"},
+    "baseline": {"kind", "n_basis", "scale"},
 }
+BASELINE_KINDS = ("constant", "spline")
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,9 @@ class PriorSpec:
     intercept_family: str = "normal"
     intercept_mu: float | str = "auto"
     intercept_sigma: float | None = 10.0
+    baseline_kind: str = "constant"
+    baseline_n_basis: int = 8
+    baseline_scale: float = 0.3
     description: str = ""
 
     def to_json(self) -> str:
@@ -167,6 +176,9 @@ def _problems(raw: dict[str, Any]) -> list[str]:
     if not isinstance(hier, bool):
         problems.append(f"prior.hierarchical must be true or false, got {hier!r}")
     elif hier:
+        if "scale" in prior:
+            problems.append("prior.scale is not used when prior.hierarchical = true (the scales are learned; "
+                            "set prior.hyper_scale instead)")
         if family == "flat":
             problems.append("a flat prior cannot be hierarchical")
         if prior.get("hyper_family", "halfnormal") not in HYPER_FAMILIES:
@@ -185,6 +197,15 @@ def _problems(raw: dict[str, Any]) -> list[str]:
             mu = intercept.get("mu", "auto")
             if mu != "auto" and not (isinstance(mu, (int, float)) and not isinstance(mu, bool)):
                 problems.append(f"intercept.mu must be a number or \"auto\", got {mu!r}")
+    baseline = raw.get("baseline", {})
+    if isinstance(baseline, dict):
+        if baseline.get("kind", "constant") not in BASELINE_KINDS:
+            problems.append(f"baseline.kind must be one of {BASELINE_KINDS}, got {baseline.get('kind')!r}")
+        n_basis = baseline.get("n_basis", 8)
+        if not isinstance(n_basis, int) or isinstance(n_basis, bool) or n_basis < 4:
+            problems.append(f"baseline.n_basis must be an integer >= 4, got {n_basis!r}")
+        if not _positive(baseline.get("scale", 0.3)):
+            problems.append(f"baseline.scale must be a number > 0, got {baseline.get('scale')!r}")
     return problems
 
 
@@ -225,6 +246,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             | ({"hyper_scale": base.hyper_scale} if base.hyper_scale is not None else {}),
             "intercept": {"family": base.intercept_family, "mu": base.intercept_mu}
             | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
+            "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
         }
         name = base.name
     else:
@@ -238,7 +260,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
     problems = _problems(raw)
     if problems:
         raise SpecError(f"invalid prior spec {name!r}: " + "; ".join(problems) + ".")
-    prior, intercept = raw["prior"], raw.get("intercept", {})
+    prior, intercept, baseline = raw["prior"], raw.get("intercept", {}), raw.get("baseline", {})
     hier = prior.get("hierarchical", False)
     return PriorSpec(
         name=name,
@@ -250,5 +272,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         intercept_family=intercept.get("family", "normal"),
         intercept_mu=intercept.get("mu", "auto"),
         intercept_sigma=float(intercept.get("sigma", 10.0)) if intercept.get("family", "normal") == "normal" else None,
+        baseline_kind=baseline.get("kind", "constant"),
+        baseline_n_basis=int(baseline.get("n_basis", 8)),
+        baseline_scale=float(baseline.get("scale", 0.3)),
         description=raw.get("description", ""),
     )

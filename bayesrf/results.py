@@ -40,24 +40,37 @@ def _version() -> str:
 
 def _posterior_dataset(values: dict[str, np.ndarray], design: Design) -> xr.Dataset:
     """Arrays with leading (chain, draw) axes -> posterior Dataset with named dims."""
-    dims = {"intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",)}
+    dims = {"intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",),
+            "baseline_coef": ("knot",)}
     data = {}
     for name, arr in values.items():
         extra = dims[name] if arr.ndim - 2 == len(dims[name]) else ("lag",)  # per-lag intercepts
         data[name] = (("chain", "draw", *extra), np.asarray(arr, dtype=np.float64))
     ds = xr.Dataset(data)
+    if "knot" in ds.dims:
+        ds = ds.assign_coords(knot=np.arange(1, ds.sizes["knot"] + 1))
     n_chain, n_draw = next(iter(values.values())).shape[:2]
     return ds.assign_coords(chain=np.arange(n_chain), draw=np.arange(n_draw), **design.lag_coords())
 
 
-def data_groups(design: Design, recording_sha: str) -> dict[str, xr.Dataset]:
-    """``observed_data`` and ``constant_data`` of a fit (everything needed to refit or predict)."""
+def data_groups(design: Design, spec: PriorSpec) -> dict[str, xr.Dataset]:
+    """``observed_data`` and ``constant_data`` of a fit (everything needed to refit or predict).
+
+    ``constant_data`` holds every frame (``stim`` (frame, y, x)), each fitted interval's
+    ``duration`` and ``row`` (index among the intervals with a full history), and the
+    spline ``baseline_basis`` (time, knot) when the spec has one.
+    """
     t_all = design.frames.shape[0]
     observed = xr.Dataset({"counts": ("time", design.counts)}, coords={"time": design.time})
+    extra = {}
+    if spec.baseline_kind == "spline":
+        extra["baseline_basis"] = (("time", "knot"), design.spline_basis(spec.baseline_n_basis))
     constant = xr.Dataset(
         {
             "stim": (("frame", "y", "x"), design.frames.reshape(t_all, design.ny, design.nx)),
             "duration": ("time", np.exp(design.offset)),
+            "row": ("time", design.rows),
+            **extra,
         },
         coords={"time": design.time, "y": np.arange(design.ny), "x": np.arange(design.nx)},
         attrs={"note": "stim holds every frame; interval time[k] uses frames k .. k + n_lags - 1 (oldest first)"},
@@ -79,7 +92,7 @@ def assemble(
     attrs: dict[str, Any] | None = None,
 ) -> xr.DataTree:
     """Build the result DataTree (see the module docstring)."""
-    groups = {"posterior": _posterior_dataset(values, design), **data_groups(design, data_sha256)}
+    groups = {"posterior": _posterior_dataset(values, design), **data_groups(design, spec)}
     if sample_stats is not None:
         groups["sample_stats"] = sample_stats
     groups.update(extra_groups or {})
@@ -95,6 +108,8 @@ def assemble(
         n_obs=design.n_obs,
         n_dropped=design.n_dropped,
         frame_duration_s=design.frame_duration,
+        session_start_s=design.session[0],
+        session_stop_s=design.session[1],
         **(attrs or {}),
     )
     return tree
@@ -172,6 +187,11 @@ def predict(
     Returns
     -------
     DataArray (chain, draw, time)
+
+    Notes
+    -----
+    A spline baseline describes the drift of the fitted session; new frames get
+    its session average (the intercept).
     """
     if kind not in ("rate", "counts"):
         raise DataError(f"kind must be 'rate' or 'counts'; got {kind!r}.")
@@ -183,10 +203,7 @@ def predict(
     if stim.sizes["time"] < L:
         raise DataError(f"need at least {L} frames to predict with {L} lags; got {stim.sizes['time']}.")
     frames = stim.transpose("time", "y", "x").values.reshape(stim.sizes["time"], -1)
-    W = rf.transpose("chain", "draw", "lag", "y", "x").values.reshape(rf.sizes["chain"], rf.sizes["draw"], L, -1)
-    per_lag = np.einsum("tp,cdlp->cdtl", frames, W)
-    n = frames.shape[0] - L + 1
-    drive = sum(per_lag[:, :, L - 1 - lag : L - 1 - lag + n, lag] for lag in range(L))
+    drive = _drive_draws(rf, frames)
     intercept = post["intercept"].values
     if intercept.ndim == 3:
         raise DataError("predictions need a joint fit (per-lag fits have one intercept per lag).")
@@ -200,6 +217,61 @@ def predict(
     d = np.asarray(d.values[L - 1 :] if isinstance(d, xr.DataArray) else d, dtype=float)
     counts = np.random.default_rng(seed).poisson(rate * d)
     return out.copy(data=counts).assign_attrs(units="spikes", long_name="predicted counts")
+
+
+def design_from_result(result: xr.DataTree) -> Design:
+    """Rebuild the :class:`~bayesrf.design.Design` a result was fitted on (no recording needed)."""
+    const, obs, attrs = result["constant_data"], result["observed_data"], result.attrs
+    stim = const["stim"].values
+    return Design(
+        frames=np.ascontiguousarray(stim.reshape(stim.shape[0], -1)),
+        counts=obs["counts"].values.astype(np.int64),
+        offset=np.log(const["duration"].values),
+        n_lags=int(attrs["n_lags"]),
+        ny=stim.shape[1],
+        nx=stim.shape[2],
+        time=obs["time"].values,
+        frame_duration=float(attrs["frame_duration_s"]),
+        rows=const["row"].values,
+        session=(float(attrs["session_start_s"]), float(attrs["session_stop_s"])),
+    )
+
+
+def _drive_draws(rf: xr.DataArray, frames: np.ndarray) -> np.ndarray:
+    """``sum_l rf_l . s_{t-l}`` per draw, shape (chain, draw, n_frames - n_lags + 1)."""
+    L = rf.sizes["lag"]
+    W = rf.transpose("chain", "draw", "lag", "y", "x").values.reshape(rf.sizes["chain"], rf.sizes["draw"], L, -1)
+    per_lag = np.einsum("tp,cdlp->cdtl", frames, W)
+    n = frames.shape[0] - L + 1
+    return sum(per_lag[:, :, L - 1 - lag : L - 1 - lag + n, lag] for lag in range(L))
+
+
+def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: int = 500) -> xr.DataTree:
+    """Add a ``posterior_predictive`` group: simulated counts of the fitted intervals.
+
+    Uses everything the fit used (frames, durations, spline baseline). At most
+    ``max_draws`` evenly thinned draws per chain are used.
+
+    Returns
+    -------
+    DataTree
+        A new tree (the input is not modified) with ``posterior_predictive.counts``
+        (chain, draw, time).
+    """
+    const = result["constant_data"]
+    post = result["posterior"].to_dataset()
+    post = post.isel(draw=slice(None, None, max(1, post.sizes["draw"] // max_draws)))
+    stim = const["stim"].values
+    drive = _drive_draws(post["rf"], stim.reshape(stim.shape[0], -1))[:, :, const["row"].values]
+    eta = post["intercept"].values[:, :, None] + drive + np.log(const["duration"].values)
+    if "baseline_coef" in post:
+        eta = eta + np.einsum("tk,cdk->cdt", const["baseline_basis"].values, post["baseline_coef"].values)
+    counts = np.random.default_rng(seed).poisson(np.exp(eta))
+    out = result.copy()
+    ppc = xr.Dataset({"counts": (("chain", "draw", "time"), counts)},
+                     coords={"chain": post.chain, "draw": post.draw, "time": const["time"]})
+    out["posterior_predictive"] = xr.DataTree(ppc)
+    return out
 
 
 def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, float]:

@@ -122,6 +122,7 @@ def simulate(
     rate: float = 50.0,
     dt: float = 0.1,
     jitter: float = 0.0,
+    drift: float = 0.0,
     seed: int | None = 0,
 ) -> xr.Dataset:
     """Simulate a recording from an LNP neuron with a known RF.
@@ -154,6 +155,10 @@ def simulate(
         Frame duration in seconds (> 0).
     jitter : float
         Relative jitter of frame durations: ``d_t = dt * (1 + jitter * U(-1, 1))``, 0 <= jitter < 1.
+    drift : float
+        Slow baseline drift: the log-rate changes linearly by ``drift`` from the
+        first to the last frame around ``log(rate)`` (0 = constant; -0.7 halves the
+        rate over the session, as in the real neuron). Stored as ``baseline_true`` (time).
     seed : int or None
         Seeds a single ``numpy.random.Generator``; the same seed gives the same recording.
 
@@ -185,16 +190,18 @@ def simulate(
     )
     duration = dt * (1.0 + jitter * rng.uniform(-1.0, 1.0, n_frames))
     per_lag = frames.reshape(n_frames, -1) @ w.reshape(lags, -1).T  # (time, lag)
-    drive = np.zeros(n_frames)
+    baseline = drift * (np.linspace(0.0, 1.0, n_frames) - 0.5)
+    drive = baseline.copy()
     for lag in range(lags):
         drive[lag:] += per_lag[: n_frames - lag, lag]
     counts = rng.poisson(rate * np.exp(drive) * duration)
     ds = from_counts(frames, counts, duration, source="bayesrf.simulate")
     ds["rf_true"] = xr.DataArray(w, dims=("lag", "y", "x"), attrs={"long_name": "true receptive field"})
+    ds["baseline_true"] = xr.DataArray(baseline, dims="time", attrs={"long_name": "true log-rate drift"})
     ds = ds.assign_coords(lag=np.arange(lags))
     ds.attrs.update(
         spatial=spatial if rf is None else "custom", temporal=temporal if rf is None else "custom",
-        stimulus=stimulus, rate=rate, dt=dt, jitter=jitter, rf_norm=float(np.linalg.norm(w)),
+        stimulus=stimulus, rate=rate, dt=dt, jitter=jitter, drift=drift, rf_norm=float(np.linalg.norm(w)),
         intercept_true=float(np.log(rate)), seed=-1 if seed is None else int(seed), stim_encoding=stimulus,
     )
     return ds

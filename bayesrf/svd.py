@@ -7,17 +7,19 @@ and decomposed ``W = sum_k s_k v_k u_k^T``: ``v_k`` (over lags) is the
 norm; the amplitude lives in ``s_k``.
 
 Centring (``center``)
-    ``"time"`` (default) subtracts each pixel's mean over lags. On real data
-    a pixel whose frame-average happens to drift with the neuron's slow
-    firing-rate drift picks up the same weight at every lag; that
-    lag-constant offset is not a receptive field, yet on the bundled
-    neuron it makes up the largest SVD component of a ridge fit. This
-    centring removes it and keeps a separable RF separable
-    (``(v - mean(v)) u^T``); the price is that the time course is shown
-    relative to its mean over lags. ``"space"`` subtracts each lag's mean
-    over pixels (the full-field luminance response; keeps the time course
-    as it is). ``"none"`` does not centre. The course lab subtracted one
-    global mean, which makes a separable RF rank 2; it is not offered.
+    ``"space"`` (default) subtracts each lag's mean over pixels (the response
+    to the full-field luminance of that lag). It keeps a separable RF
+    separable (``v (u - mean(u))^T``) and leaves the time course as it is.
+    ``"time"`` subtracts each pixel's mean over lags. Use it for point
+    estimates fitted without a drifting baseline (:func:`bayesrf.fit_ml`):
+    on the bundled neuron, pixels whose frame-average happens to follow
+    the slow firing-rate drift pick up the same weight at every lag, and
+    that lag-constant offset (not a receptive field) is then the largest
+    SVD component. The price is that the time course is shown relative to
+    its mean over lags. The Bayesian models' spline baseline absorbs the
+    drift, so their posteriors do not need it. ``"none"`` does not centre.
+    The course lab subtracted one global mean, which makes a separable RF
+    rank 2; it is not offered.
 
 Sign convention
     Singular vectors are defined up to a joint sign flip of ``(u_k, v_k)``.
@@ -36,9 +38,9 @@ import xarray as xr
 
 from .errors import DataError
 
-__all__ = ["CENTERINGS", "rf_svd"]
+__all__ = ["CENTERINGS", "align_signs", "rf_svd"]
 
-CENTERINGS = ("time", "space", "none")
+CENTERINGS = ("space", "time", "none")
 
 
 def _center(W: xr.DataArray, center: str) -> xr.DataArray:
@@ -68,15 +70,38 @@ def _signs(spatial: xr.DataArray, temporal: xr.DataArray, reference: xr.Dataset 
         peak = abs(spatial).argmax("pixel")
         return xr.where(spatial.isel(pixel=peak) < 0, -1.0, 1.0)
     ref_u = reference["spatial"].stack(pixel=("y", "x")).drop_vars(["pixel", "y", "x"])
-    ref_v = reference["temporal"].drop_vars("lag", errors="ignore")
-    agreement = (spatial * ref_u).sum("pixel") + (temporal * ref_v).sum("lag")
+    ref_v = reference["temporal"].drop_vars(["lag", "lag_s"], errors="ignore")
+    agreement = (spatial * ref_u).sum("pixel") + (temporal.drop_vars(["lag", "lag_s"], errors="ignore") * ref_v).sum("lag")
     return xr.where(agreement < 0, -1.0, 1.0)
+
+
+def align_signs(svd: xr.Dataset, reference: xr.Dataset | None = None) -> xr.Dataset:
+    """Flip components of a decomposition (e.g. one per draw) to the sign convention.
+
+    Parameters
+    ----------
+    svd : xarray.Dataset
+        ``spatial`` (..., component, y, x) and ``temporal`` (..., component, lag).
+    reference : xarray.Dataset, optional
+        Align to it (``u . u_ref + v . v_ref >= 0``); default: largest spatial pixel positive.
+
+    Returns
+    -------
+    xarray.Dataset
+        A copy with ``spatial`` and ``temporal`` flipped jointly where needed.
+    """
+    spatial = svd["spatial"].stack(pixel=("y", "x")).drop_vars(["pixel", "y", "x"])
+    sign = _signs(spatial, svd["temporal"].drop_vars("lag_s", errors="ignore"), reference)
+    out = svd.copy()
+    out["spatial"] = svd["spatial"] * sign
+    out["temporal"] = svd["temporal"] * sign
+    return out
 
 
 def rf_svd(
     rf: xr.DataArray,
     n_components: int = 2,
-    center: str = "time",
+    center: str = "space",
     reference: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """SVD of a receptive field (or of every draw of one) into space and time.
@@ -87,7 +112,7 @@ def rf_svd(
         Dims ``lag, y, x`` plus any batch dims (e.g. ``chain, draw``).
     n_components : int, default 2
         Components to keep (<= min(n_lags, n_pixels)).
-    center : {"time", "space", "none"}
+    center : {"space", "time", "none"}
         Mean subtracted before the SVD (see the module docstring).
     reference : xarray.Dataset, optional
         A decomposition (``spatial`` (component, y, x), ``temporal``

@@ -9,7 +9,7 @@ from bayesrf.design import make_design
 from bayesrf.priors import alpha_for
 
 TOL = 1e-4
-FLAT_INTERCEPT = {"intercept": {"family": "flat"}}
+FLAT_INTERCEPT = {"intercept": {"family": "flat"}, "baseline": {"kind": "constant"}}
 
 
 def _theta(tree):
@@ -53,9 +53,12 @@ def test_ridge_map_is_a_stationary_point_of_the_pymc_model(small_sim):
     """Independent of our solver: PyMC's own gradient of its log-posterior vanishes at our MAP."""
     mapfit = bayesrf.fit_map(small_sim, "ridge", lags=3)
     model = bayesrf.build_model(small_sim, "ridge", lags=3)
-    point = {"intercept": mapfit.posterior.intercept.values[0, 0], "rf": mapfit.posterior.rf.values[0, 0]}
+    post = mapfit.posterior
+    point = {"intercept": post.intercept.values[0, 0], "rf": post.rf.values[0, 0],
+             "baseline_coef": post.baseline_coef.values[0, 0]}
     grad = model.compile_dlogp()(point)
-    assert np.max(np.abs(grad)) < 1e-6
+    # the log-posterior's curvature is ~ sum of expected counts (~6,000 here): 1e-4 is ~1e-8 relative
+    assert np.max(np.abs(grad)) < 1e-4
 
 
 @pytest.mark.filterwarnings("ignore:Line search failed:sklearn.exceptions.ConvergenceWarning")
@@ -82,7 +85,7 @@ def test_hierarchical_map_is_a_stationary_point(small_sim):
     assert post.rf_scale.dims == ("chain", "draw", "lag") and (post.rf_scale > 0).all()
     model = bayesrf.build_model(small_sim, "ridge-hier", lags=3)
     point = {"intercept": post.intercept.values[0, 0], "rf_z": post.rf_z.values[0, 0],
-             "rf_scale_log__": np.log(post.rf_scale.values[0, 0])}
+             "rf_scale_log__": np.log(post.rf_scale.values[0, 0]), "baseline_coef": post.baseline_coef.values[0, 0]}
     grad = model.compile_dlogp()(point)
     assert np.max(np.abs(grad)) < 1e-2 * np.sqrt(grad.size)
 
@@ -98,3 +101,39 @@ def test_map_result_is_a_one_draw_posterior(small_sim):
 def test_flat_joint_on_real_neuron_is_refused(real):
     with pytest.raises(bayesrf.FitError, match="improper posterior"):
         bayesrf.fit_map(real, bayesrf.load_prior("flat"), lags=5)
+
+
+def test_spline_baseline_map_equals_glum_with_per_coefficient_penalties(small_sim):
+    """Independent check: glum's ridge with a P2 vector (1/sigma^2 on weights, 1/tau^2 on the spline)."""
+    spec = bayesrf.load_prior("ridge", {"intercept": {"family": "flat"}, "prior": {"scale": 0.05}})
+    mapfit = bayesrf.fit_map(small_sim, spec, lags=3)
+    design = make_design(small_sim, 3)
+    Z = design.spline_basis(spec.baseline_n_basis)
+    n = design.n_obs
+    P2 = np.r_[np.full(design.n_weights, spec.scale**-2), np.full(Z.shape[1], spec.baseline_scale**-2)] / n
+    ref = glum.GeneralizedLinearRegressor(family="poisson", alpha=1.0, l1_ratio=0.0, P2=P2, gradient_tol=1e-10,
+                                          max_iter=1000)
+    ref.fit(np.hstack([design.matrix(), Z]), design.counts, offset=design.offset)
+    np.testing.assert_allclose(_theta(mapfit), np.r_[ref.intercept_, ref.coef_[: design.n_weights]], atol=TOL)
+    np.testing.assert_allclose(mapfit.posterior.baseline_coef.values.ravel(), ref.coef_[design.n_weights :], atol=TOL)
+
+
+def test_spline_basis_is_centred_and_spans_smooth_drifts(small_sim):
+    design = make_design(small_sim, 3)
+    Z = design.spline_basis(8)
+    assert Z.shape == (design.n_obs, 7)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-12)
+    t = (design.time - design.time.min()) / np.ptp(design.time)
+    for drift in (t - t.mean(), np.sin(2 * np.pi * t) - np.sin(2 * np.pi * t).mean()):
+        coef, *_ = np.linalg.lstsq(Z, drift, rcond=None)
+        assert np.max(np.abs(Z @ coef - drift)) < 0.02
+
+
+def test_spline_baseline_recovers_a_simulated_drift():
+    rec = bayesrf.simulate(n_frames=4000, shape=(5, 5), lags=2, spatial="gabor", rate=20.0, drift=-0.8, seed=4)
+    tree = bayesrf.fit_map(rec, bayesrf.load_prior("ridge", ["prior.scale=0.2"]), lags=2)
+    design = make_design(rec, 2)
+    fitted = design.spline_basis(8) @ tree.posterior.baseline_coef.values.ravel()
+    truth = rec.baseline_true.values[1:]
+    assert np.max(np.abs(fitted - (truth - truth.mean()))) < 0.1
+    assert tree.posterior.intercept.item() == pytest.approx(np.log(20.0), abs=0.05)

@@ -1,0 +1,153 @@
+"""The ``bayesrf`` command line: a thin layer over the library.
+
+    bayesrf fit [DATA] --prior ridge-hier --lags 5 --draws 1000 --tune 1000 --chains 4 --seed 0 --out results/fit.nc
+    bayesrf plot results/fit.nc --out figures/
+    bayesrf summary results/fit.nc [--json]
+    bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
+
+Errors print one line to stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from . import __version__
+from .data import load_recording, save_recording
+from .errors import BayesRFError, BayesRFWarning
+from .inference import SAMPLERS, fit_map, sample
+from .posterior import format_summary, summary
+from .priors import load_prior, prior_names
+from .results import load, save
+from .simulate import SPATIAL_SHAPES, TEMPORAL_SHAPES, simulate
+
+__all__ = ["main"]
+
+
+def _add_fit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="fit a recording (NUTS posterior, Laplace or MAP)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("data", nargs="?", default=None,
+                   help="recording (.mat or NetCDF from 'bayesrf simulate'); default: the bundled real neuron")
+    p.add_argument("--prior", default="ridge-hier", help=f"prior name ({', '.join(prior_names())}) or TOML path")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a prior field, e.g. --set prior.scale=0.3 (repeatable)")
+    p.add_argument("--lags", type=int, default=5, help="number of lags (frames of history)")
+    p.add_argument("--draws", type=int, default=1000, help="kept draws per chain")
+    p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain")
+    p.add_argument("--chains", type=int, default=4, help="number of chains")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same draws)")
+    p.add_argument("--sampler", choices=SAMPLERS, default="nutpie", help="NUTS implementation")
+    method = p.add_mutually_exclusive_group()
+    method.add_argument("--map", action="store_true", help="only the posterior mode (MAP)")
+    method.add_argument("--laplace", action="store_true", help="Gaussian approximation at the MAP (fixed-scale priors)")
+    p.add_argument("--no-progress", action="store_true", help="hide the sampler's progress bar")
+    p.add_argument("--out", type=Path, default=Path("results/fit.nc"), help="output NetCDF file")
+
+
+def _add_plot(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plot", help="write every figure of a fit", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("result", type=Path, help="NetCDF file written by 'bayesrf fit'")
+    p.add_argument("--out", type=Path, default=Path("figures"), help="figure folder")
+    p.add_argument("--prob", type=float, default=0.94, help="HDI probability of bands and masks")
+
+
+def _add_summary(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("summary", help="print diagnostics and posterior summaries of a fit",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("result", type=Path, help="NetCDF file written by 'bayesrf fit'")
+    p.add_argument("--prob", type=float, default=0.94, help="HDI probability")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("simulate", help="write a simulated LNP recording that 'fit' accepts",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="output NetCDF file")
+    p.add_argument("--frames", type=int, default=2000, help="number of frame intervals")
+    p.add_argument("--shape", type=int, nargs=2, default=[15, 15], metavar=("NY", "NX"), help="frame grid (pixels)")
+    p.add_argument("--lags", type=int, default=5, help="lags of the true RF")
+    p.add_argument("--spatial", choices=sorted(SPATIAL_SHAPES), default="gabor", help="spatial map")
+    p.add_argument("--temporal", choices=TEMPORAL_SHAPES, default="biphasic", help="time course")
+    p.add_argument("--rf-norm", type=float, default=1.0, help="L2 norm of the RF (log-rate per unit contrast)")
+    p.add_argument("--stimulus", choices=("binary", "gaussian"), default="binary", help="white-noise frames")
+    p.add_argument("--rate", type=float, default=20.0, help="baseline rate (spikes/s)")
+    p.add_argument("--dt", type=float, default=0.1, help="frame duration (s)")
+    p.add_argument("--jitter", type=float, default=0.0, help="relative jitter of frame durations")
+    p.add_argument("--drift", type=float, default=0.0, help="linear log-rate drift over the session")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``bayesrf`` (one sub-command per job)."""
+    parser = argparse.ArgumentParser(prog="bayesrf", description="Bayesian LNP receptive fields with uncertainty.")
+    parser.add_argument("--version", action="version", version=f"bayesrf {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_fit, _add_plot, _add_summary, _add_simulate):
+        add(sub)
+    return parser
+
+
+def _fit(args: argparse.Namespace) -> None:
+    rec = load_recording(args.data)
+    spec = load_prior(args.prior, args.overrides)
+    started = time.perf_counter()
+    if args.map:
+        tree = fit_map(rec, spec, lags=args.lags)
+    else:
+        progress = not args.no_progress and sys.stderr.isatty()
+        print(f"fitting {rec.sizes['time']} frames of {rec.sizes['y']}x{rec.sizes['x']} px with prior "
+              f"{spec.name!r}, {args.lags} lags...", file=sys.stderr, flush=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", BayesRFWarning)
+            tree = sample(rec, spec, lags=args.lags, draws=args.draws, tune=args.tune, chains=args.chains,
+                          seed=args.seed, sampler=args.sampler, method="laplace" if args.laplace else "nuts",
+                          progress=progress)
+        for w in caught:
+            print(f"bayesrf: warning: {w.message}", file=sys.stderr)
+    path = save(tree, args.out)
+    print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
+    print(format_summary(summary(tree)))
+
+
+def _plot(args: argparse.Namespace) -> None:
+    from .plots import write_figures
+
+    for path in write_figures(load(args.result), args.out, prob=args.prob):
+        print(path)
+
+
+def _summary(args: argparse.Namespace) -> None:
+    report = summary(load(args.result), prob=args.prob)
+    print(json.dumps(report, indent=2) if args.json else format_summary(report))
+
+
+def _simulate(args: argparse.Namespace) -> None:
+    rec = simulate(n_frames=args.frames, shape=tuple(args.shape), lags=args.lags, spatial=args.spatial,
+                   temporal=args.temporal, rf_norm=args.rf_norm, stimulus=args.stimulus, rate=args.rate, dt=args.dt,
+                   jitter=args.jitter, drift=args.drift, seed=args.seed)
+    path = save_recording(rec, args.out)
+    print(f"wrote {path}: {rec.sizes['time']} frames, {int(rec.counts.sum())} spikes")
+
+
+COMMANDS = {"fit": _fit, "plot": _plot, "summary": _summary, "simulate": _simulate}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``bayesrf`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except BayesRFError as exc:
+        print(f"bayesrf: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""Posterior analysis: SVD of every draw, credible RF maps, summaries.
+
+All functions take the DataTree returned by :func:`bayesrf.sample` (or
+:func:`bayesrf.fit_map`) and return xarray objects with named dims.
+Intervals are highest-density intervals from arviz-stats (``prob=0.94`` by
+default, ArviZ's convention).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import arviz_stats as azs
+import numpy as np
+import xarray as xr
+
+from .inference import _map_values, full_design, prior_penalty
+from .ml import Penalty, ml_penalty, solve_penalized, with_intercept
+from .priors import PriorSpec, load_prior
+from .results import design_from_result
+from .svd import rf_svd
+
+__all__ = ["compare_estimates", "posterior_svd", "rf_summary", "summary", "svd_summary"]
+
+SAMPLE_DIMS = ("chain", "draw")
+
+
+def posterior_svd(result: xr.DataTree, n_components: int = 2, center: str = "space") -> xr.Dataset:
+    """Space-time SVD of the RF on every posterior draw, signs aligned across draws.
+
+    Each draw's (lag x pixel) RF is centred (default: each lag's mean over
+    pixels, see :mod:`bayesrf.svd`) and decomposed with numpy's batched SVD.
+    Signs are aligned to the decomposition of the **posterior-mean RF**
+    (itself signed so its largest spatial pixel is positive): component k
+    of a draw is flipped when ``u.u_ref + v.v_ref < 0``.
+
+    Parameters
+    ----------
+    result : DataTree
+        A fit with ``posterior.rf`` (chain, draw, lag, y, x).
+    n_components : int
+    center : {"space", "time", "none"}
+
+    Returns
+    -------
+    xarray.Dataset
+        ``spatial`` (chain, draw, component, y, x), ``temporal`` (chain, draw,
+        component, lag), ``singular_value`` and ``explained_variance`` (chain,
+        draw, component); ``attrs["reference"] = "posterior mean"``.
+    """
+    rf = result["posterior"]["rf"]
+    reference = rf_svd(rf.mean(SAMPLE_DIMS), n_components, center)
+    out = rf_svd(rf, n_components, center, reference=reference)
+    out.attrs["reference"] = "posterior mean"
+    return out
+
+
+def compare_estimates(result: xr.DataTree) -> xr.Dataset:
+    """ML (one lag at a time), MAP and posterior mean of the RF on the data of a fit.
+
+    Returns
+    -------
+    xarray.Dataset (lag, y, x)
+        ``ml_per_lag`` (plain ML of each lag alone: the joint ML is often not
+        identifiable), ``map`` (the mode under the fit's prior; for hierarchical
+        priors the mode of the weights given the posterior-mean scales, because
+        the joint mode over weights and scales overfits, see :func:`bayesrf.fit_map`),
+        ``posterior_mean``.
+    """
+    design = design_from_result(result)
+    spec = PriorSpec.from_json(result.attrs["bayesrf_spec"])
+    shape = (design.n_lags, design.ny, design.nx)
+    ml = []
+    for lag in range(design.n_lags):
+        A = with_intercept(design.lagged[:, lag, :])
+        ml.append(solve_penalized(A, design.counts, design.offset, ml_penalty(A.shape[1], design.n_obs, None, 0.0)).theta[1:])
+    if spec.hierarchical:
+        map_rf = _mode_given_scales(design, spec, result["posterior"]["rf_scale"].mean(SAMPLE_DIMS).values)
+    else:
+        map_rf = np.asarray(_map_values(design, spec, per_lag=False)[0]["rf"])
+    mean = result["posterior"]["rf"].mean(SAMPLE_DIMS)
+    return xr.Dataset({
+        "ml_per_lag": (("lag", "y", "x"), np.stack(ml).reshape(shape)),
+        "map": (("lag", "y", "x"), map_rf.reshape(shape)),
+        "posterior_mean": mean,
+    })
+
+
+def _mode_given_scales(design, spec: PriorSpec, scales: np.ndarray) -> np.ndarray:
+    """Mode of the weights with the per-lag prior scales fixed (Normal or Laplace per lag)."""
+    fixed = load_prior(spec, {"prior": {"hierarchical": False, "scale": 1.0}})
+    A = full_design(design, fixed, design.matrix())
+    pen = prior_penalty(fixed, design, design.n_weights)
+    per_weight = np.repeat(scales, design.n_pixels)
+    weights = slice(1, 1 + design.n_weights)
+    quad, l1 = pen.quad.copy(), pen.l1.copy()
+    if spec.family == "normal":
+        quad[weights] = per_weight**-2.0
+    else:
+        l1[weights] = 1.0 / per_weight
+    sol = solve_penalized(A, design.counts, design.offset, Penalty(quad=quad, center=pen.center, l1=l1))
+    return sol.theta[weights]
+
+
+def _hdi(da: xr.DataArray, prob: float) -> tuple[xr.DataArray, xr.DataArray]:
+    bounds = azs.hdi(da, prob=prob, dim=list(SAMPLE_DIMS))
+    return bounds.sel(ci_bound="lower", drop=True), bounds.sel(ci_bound="upper", drop=True)
+
+
+def rf_summary(result: xr.DataTree, prob: float = 0.94) -> xr.Dataset:
+    """Per pixel and lag: mean, SD, HDI, probability of direction, credibility.
+
+    Returns
+    -------
+    xarray.Dataset (lag, y, x)
+        ``mean``, ``sd``, ``hdi_lower``, ``hdi_upper``, ``p_direction`` (posterior
+        probability of the sign of the mean, 0.5-1) and ``credible`` (the HDI
+        excludes 0).
+    """
+    rf = result["posterior"]["rf"]
+    lower, upper = _hdi(rf, prob)
+    mean = rf.mean(SAMPLE_DIMS)
+    positive = (rf > 0).mean(SAMPLE_DIMS)
+    out = xr.Dataset({
+        "mean": mean,
+        "sd": rf.std(SAMPLE_DIMS, ddof=1) if rf.sizes["draw"] * rf.sizes["chain"] > 1 else xr.zeros_like(mean),
+        "hdi_lower": lower,
+        "hdi_upper": upper,
+        "p_direction": np.maximum(positive, 1 - positive),
+        "credible": (lower > 0) | (upper < 0),
+    })
+    out.attrs["hdi_prob"] = prob
+    return out
+
+
+def svd_summary(svd: xr.Dataset, prob: float = 0.94) -> xr.Dataset:
+    """Posterior summaries of :func:`posterior_svd`: means, SDs and HDIs.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``temporal_mean``, ``temporal_lower``, ``temporal_upper`` (component, lag);
+        ``spatial_mean``, ``spatial_sd`` (component, y, x);
+        ``explained_mean``, ``explained_lower``, ``explained_upper`` (component).
+    """
+    t_lo, t_hi = _hdi(svd["temporal"], prob)
+    e_lo, e_hi = _hdi(svd["explained_variance"], prob)
+    out = xr.Dataset({
+        "temporal_mean": svd["temporal"].mean(SAMPLE_DIMS),
+        "temporal_lower": t_lo,
+        "temporal_upper": t_hi,
+        "spatial_mean": svd["spatial"].mean(SAMPLE_DIMS),
+        "spatial_sd": svd["spatial"].std(SAMPLE_DIMS),
+        "explained_mean": svd["explained_variance"].mean(SAMPLE_DIMS),
+        "explained_lower": e_lo,
+        "explained_upper": e_hi,
+    })
+    out.attrs["hdi_prob"] = prob
+    return out
+
+
+def summary(result: xr.DataTree, prob: float = 0.94) -> dict[str, Any]:
+    """A report of a fit: settings, diagnostics, scalars, RF and SVD summaries.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable: ``fit`` (prior, method, sampler, draws, wall time),
+        ``diagnostics`` (max R-hat, min bulk/tail ESS, divergences; NUTS only),
+        ``parameters`` (mean, sd, HDI, R-hat, ESS of intercept, hyperparameters
+        and baseline coefficients, from ``arviz_stats.summary``), ``rf`` (number
+        of credible weights per lag, peak weight and where), ``svd`` (time course
+        mean and HDI per lag, explained variance with HDI, per component).
+    """
+    post = result["posterior"]
+    attrs = result.attrs
+    spec = attrs.get("bayesrf_spec", "{}")
+    n_samples = post.sizes["chain"] * post.sizes["draw"]
+    report: dict[str, Any] = {
+        "fit": {
+            "prior": json.loads(spec).get("name"),
+            "method": attrs.get("method"),
+            "sampler": attrs.get("sampler"),
+            "chains": post.sizes["chain"],
+            "draws": post.sizes["draw"],
+            "wall_time_s": attrs.get("wall_time_s"),
+            "n_obs": attrs.get("n_obs"),
+            "hdi_prob": prob,
+        },
+    }
+    if attrs.get("method") == "nuts":
+        report["diagnostics"] = {k: attrs[k] for k in ("max_rhat", "min_ess_bulk", "min_ess_tail", "n_divergent",
+                                                        "diagnostics_ok") if k in attrs}
+    scalars = [v for v in ("intercept", "rf_scale", "baseline_coef") if v in post]
+    if n_samples > 3:
+        scalar_post = post.to_dataset()[scalars].drop_vars("lag_s", errors="ignore")
+        table = azs.summary(xr.DataTree.from_dict({"posterior": scalar_post}), ci_prob=prob, ci_kind="hdi")
+        report["parameters"] = {
+            str(idx): {str(col): float(val) for col, val in row.items()} for idx, row in table.iterrows()
+        }
+        rfs = rf_summary(result, prob)
+        svd = svd_summary(posterior_svd(result), prob)
+        report["rf"] = _rf_report(rfs)
+        report["svd"] = _svd_report(svd)
+    else:
+        report["parameters"] = {v: np.asarray(post[v].values).ravel().tolist() for v in scalars}
+    return _plain(report)
+
+
+def _plain(obj: Any) -> Any:
+    """numpy scalars (e.g. attrs read back from NetCDF) -> Python numbers, recursively."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    return obj.item() if isinstance(obj, np.generic) else obj
+
+
+def _rf_report(rfs: xr.Dataset) -> dict[str, Any]:
+    peak = abs(rfs["mean"]).argmax(("lag", "y", "x"))
+    where = {d: int(peak[d]) for d in ("lag", "y", "x")}
+    return {
+        "n_credible_per_lag": [int(v) for v in rfs["credible"].sum(("y", "x")).values],
+        "peak": where | {"mean": float(rfs["mean"].isel(where)), "sd": float(rfs["sd"].isel(where))},
+    }
+
+
+def _svd_report(svd: xr.Dataset) -> list[dict[str, Any]]:
+    return [
+        {
+            "component": int(k),
+            "explained": [float(svd[f"explained_{s}"].sel(component=k)) for s in ("mean", "lower", "upper")],
+            "temporal_mean": svd["temporal_mean"].sel(component=k).values.round(4).tolist(),
+            "temporal_hdi": np.stack([svd["temporal_lower"].sel(component=k).values,
+                                      svd["temporal_upper"].sel(component=k).values], axis=1).round(4).tolist(),
+        }
+        for k in svd.component.values
+    ]
+
+
+def format_summary(report: dict[str, Any]) -> str:
+    """Plain-text rendering of :func:`summary` for the terminal."""
+    fit = report["fit"]
+    lines = [f"prior {fit['prior']} | {fit['method']} ({fit['sampler']}) | {fit['chains']} chains x {fit['draws']} "
+             f"draws | {fit['n_obs']} intervals"]
+    if "diagnostics" in report:
+        d = report["diagnostics"]
+        lines.append(f"diagnostics: max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "
+                     f"min tail ESS {d['min_ess_tail']:.0f}, divergences {d['n_divergent']}"
+                     + ("" if d.get("diagnostics_ok") else "  << CHECK"))
+    pct = int(round(100 * fit["hdi_prob"]))
+    lines.append(f"{'parameter':22s} {'mean':>9s} {'sd':>8s} {pct:>3d}% HDI")
+    for name, row in report["parameters"].items():
+        if isinstance(row, dict):
+            lo = next((v for k, v in row.items() if k.endswith("lb") or k.startswith("hdi_") and "low" in k), None)
+            hi = next((v for k, v in row.items() if k.endswith("ub") or k.startswith("hdi_") and "up" in k), None)
+            interval = f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
+            lines.append(f"{name:22s} {row.get('mean', np.nan):9.4f} {row.get('sd', np.nan):8.4f} {interval}")
+        else:
+            lines.append(f"{name:22s} {', '.join(f'{v:.4f}' for v in row)}")
+    if "rf" in report:
+        rf = report["rf"]
+        lines.append(f"credible weights per lag ({pct}% HDI excludes 0): {rf['n_credible_per_lag']}")
+        p = rf["peak"]
+        lines.append(f"peak weight {p['mean']:+.4f} +/- {p['sd']:.4f} at lag {p['lag']}, y {p['y']}, x {p['x']}")
+    for comp in report.get("svd", []):
+        ev = comp["explained"]
+        lines.append(f"SVD component {comp['component'] + 1}: explains {100 * ev[0]:.0f}% "
+                     f"[{100 * ev[1]:.0f}, {100 * ev[2]:.0f}]; time course by lag:")
+        lines.append("   " + "  ".join(f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+                                       for m, (lo, hi) in zip(comp["temporal_mean"], comp["temporal_hdi"])))
+    return "\n".join(lines)

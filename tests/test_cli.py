@@ -1,0 +1,67 @@
+"""The command line end to end: simulate -> fit -> summary -> plot, and its errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bayesrf.cli import main
+
+
+def run(*args):
+    """Run ``bayesrf`` in a fresh process (as a user would) and return the completed process."""
+    return subprocess.run([sys.executable, "-m", "bayesrf.cli", *args], capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_simulate_fit_summary_plot(tmp_path):
+    sim, fit, figs = tmp_path / "sim.nc", tmp_path / "fit.nc", tmp_path / "figs"
+    assert main(["simulate", "--out", str(sim), "--frames", "1200", "--shape", "5", "4", "--lags", "2",
+                 "--seed", "1"]) == 0
+    assert main(["fit", str(sim), "--prior", "ridge-hier", "--lags", "2", "--draws", "300", "--tune", "300",
+                 "--chains", "2", "--seed", "3", "--out", str(fit), "--no-progress"]) == 0
+    done = run("summary", str(fit), "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["fit"]["prior"] == "ridge-hier" and report["fit"]["draws"] == 300
+    assert {"max_rhat", "min_ess_bulk", "n_divergent"} <= set(report["diagnostics"])
+    assert "SVD component 1" in run("summary", str(fit)).stdout
+    assert main(["plot", str(fit), "--out", str(figs)]) == 0
+    written = {p.name for p in figs.iterdir()}
+    assert {"rf_posterior.png", "rf_sd.png", "svd.png", "compare.png", "ppc.png", "diagnostics_trace.png"} <= written
+
+
+@pytest.mark.slow
+def test_fit_real_file_map_and_laplace(tmp_path, capsys):
+    real = "data/nda_ex_6_data.mat"
+    assert main(["fit", real, "--map", "--prior", "ridge", "--set", "prior.scale=0.02", "--out",
+                 str(tmp_path / "map.nc")]) == 0
+    assert main(["fit", "--laplace", "--prior", "ridge", "--draws", "200", "--chains", "1",
+                 "--out", str(tmp_path / "lap.nc")]) == 0
+    out = capsys.readouterr().out
+    assert "laplace" in out and "credible weights per lag" in out
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    done = run("fit", str(tmp_path / "absent.mat"), "--map")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "no recording file" in done.stderr
+    bad = run("fit", "--map", "--prior", "ridg")
+    assert bad.returncode == 2 and "Did you mean 'ridge'" in bad.stderr and "Traceback" not in bad.stderr
+    override = run("fit", "--map", "--prior", "ridge", "--set", "prior.scale=-1")
+    assert override.returncode == 2 and "prior.scale must be a number > 0" in override.stderr
+    unused = run("fit", "--map", "--set", "prior.scale=0.1")  # default prior ridge-hier learns its scales
+    assert unused.returncode == 2 and "prior.scale is not used" in unused.stderr
+
+
+@pytest.mark.parametrize("command", ["fit", "plot", "summary", "simulate"])
+def test_help_lists_options_with_defaults(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "--out" in text or "result" in text
+    if command == "fit":
+        for option in ("--prior", "--draws", "--tune", "--chains", "--seed", "--set", "--map", "(default: 1000)"):
+            assert option in text
