@@ -139,7 +139,7 @@ def plot_svd(
     ax_t.text(0.98, 0.95, f"explains {100 * ev:.0f} % of variance", transform=ax_t.transAxes,
               ha="right", va="top", fontsize=9)
     if band is not None:
-        ax_t.legend(loc="lower right", fontsize=8)
+        ax_t.legend(loc="best", fontsize=8)
     if title:
         fig.suptitle(title)
     return fig
@@ -189,9 +189,13 @@ def plot_diagnostics(result: xr.DataTree) -> dict[str, Figure]:
     post = result["posterior"].to_dataset()[names].drop_vars("lag_s", errors="ignore")
     tree = xr.DataTree.from_dict({"posterior": post, "sample_stats": result["sample_stats"].to_dataset()})
     figures = {}
-    for key, fn in (("trace", azp.plot_trace_dist), ("rank", azp.plot_rank), ("ess", azp.plot_ess)):
-        figures[key] = fn(tree, backend="matplotlib").viz["figure"].item()
-    figures["energy"] = azp.plot_energy(tree, backend="matplotlib").viz["figure"].item()
+    for key, fn in (("trace", azp.plot_trace_dist), ("rank", azp.plot_rank), ("ess", azp.plot_ess),
+                    ("energy", azp.plot_energy)):
+        fig = fn(tree, backend="matplotlib").viz["figure"].item()
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(width, height * 1.3)  # room for two-line panel titles
+        fig.set_layout_engine("constrained")
+        figures[key] = fig
     return figures
 
 

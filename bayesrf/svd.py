@@ -45,9 +45,9 @@ CENTERINGS = ("space", "time", "none")
 
 def _center(W: xr.DataArray, center: str) -> xr.DataArray:
     if center == "space":
-        return W - W.mean("pixel")
+        return W - W.mean("pixel", skipna=False)
     if center == "time":
-        return W - W.mean("lag")
+        return W - W.mean("lag", skipna=False)
     if center == "none":
         return W
     raise DataError(f"center must be one of {CENTERINGS}; got {center!r}.")
@@ -71,7 +71,7 @@ def _signs(spatial: xr.DataArray, temporal: xr.DataArray, reference: xr.Dataset 
         return xr.where(spatial.isel(pixel=peak) < 0, -1.0, 1.0)
     ref_u = reference["spatial"].stack(pixel=("y", "x")).drop_vars(["pixel", "y", "x"])
     ref_v = reference["temporal"].drop_vars(["lag", "lag_s"], errors="ignore")
-    agreement = (spatial * ref_u).sum("pixel") + (temporal.drop_vars(["lag", "lag_s"], errors="ignore") * ref_v).sum("lag")
+    agreement = xr.dot(spatial, ref_u, dim="pixel") + xr.dot(temporal.drop_vars(["lag", "lag_s"], errors="ignore"), ref_v, dim="lag")
     return xr.where(agreement < 0, -1.0, 1.0)
 
 
@@ -145,7 +145,7 @@ def rf_svd(
     W = _center(rf.stack(pixel=("y", "x")).drop_vars(["pixel", "y", "x"]), center)
     temporal, S, spatial = _batched_svd(W, n_components)
     sign = _signs(spatial, temporal, reference)
-    total = (W**2).sum(("lag", "pixel"))
+    total = xr.dot(W, W, dim=("lag", "pixel"))
     spatial = sign * spatial
     spatial_img = xr.apply_ufunc(
         lambda a: a.reshape(*a.shape[:-1], ny, nx),
