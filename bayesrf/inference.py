@@ -123,7 +123,7 @@ class _Flat:
 
     def unravel(self, x: np.ndarray) -> dict[str, np.ndarray]:
         parts = np.split(x, np.cumsum(self.sizes)[:-1])
-        return {k: p.reshape(s) for k, p, s in zip(self.names, parts, self.shapes)}
+        return {k: p.reshape(s) for k, p, s in zip(self.names, parts, self.shapes, strict=True)}
 
 
 def _hier_start(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:

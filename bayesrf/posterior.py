@@ -269,5 +269,5 @@ def format_summary(report: dict[str, Any]) -> str:
         lines.append(f"SVD component {comp['component'] + 1}: explains {100 * ev[0]:.0f}% "
                      f"[{100 * ev[1]:.0f}, {100 * ev[2]:.0f}]; time course by lag:")
         lines.append("   " + "  ".join(f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
-                                       for m, (lo, hi) in zip(comp["temporal_mean"], comp["temporal_hdi"])))
+                                       for m, (lo, hi) in zip(comp["temporal_mean"], comp["temporal_hdi"], strict=True)))
     return "\n".join(lines)

@@ -33,6 +33,17 @@ def test_simulate_fit_summary_plot(tmp_path):
 
 
 @pytest.mark.slow
+def test_fit_summary_plot_on_the_real_file_with_few_draws(tmp_path):
+    fit = tmp_path / "real.nc"
+    done = run("fit", "data/nda_ex_6_data.mat", "--draws", "100", "--tune", "150", "--chains", "2",
+               "--out", str(fit), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "SVD component 1" in done.stdout and "diagnostics:" in done.stdout
+    assert main(["plot", str(fit), "--out", str(tmp_path / "figs")]) == 0
+    assert (tmp_path / "figs" / "rf_posterior.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
 def test_fit_real_file_map_and_laplace(tmp_path, capsys):
     real = "data/nda_ex_6_data.mat"
     assert main(["fit", real, "--map", "--prior", "ridge", "--set", "prior.scale=0.02", "--out",
