@@ -14,6 +14,7 @@ from .posterior import compare_estimates, posterior_svd, rf_summary, summary, sv
 from .results import load, posterior_predictive, predict, save
 from .simulate import simulate
 from .svd import rf_svd
+from .validate import sbc
 
 try:
     __version__ = version("bayesrf")
@@ -44,6 +45,7 @@ __all__ = [
     "predict",
     "sample",
     "save",
+    "sbc",
     "from_arrays",
     "from_counts",
     "load_recording",
