@@ -33,7 +33,17 @@ import xarray as xr
 from .data import validate_recording
 from .errors import DataError
 
-__all__ = ["Design", "make_design"]
+__all__ = ["Design", "make_design", "shift_sum"]
+
+
+def shift_sum(per_lag: np.ndarray, n_lags: int) -> np.ndarray:
+    """``sum_l per_lag[..., t + L - 1 - l, l]``: the drive of each interval with a full history.
+
+    ``per_lag`` (..., n_time, n_lags) holds ``frames @ w_l`` for every frame and lag;
+    the result has shape (..., n_time - n_lags + 1).
+    """
+    n = per_lag.shape[-2] - n_lags + 1
+    return sum(per_lag[..., n_lags - 1 - lag : n_lags - 1 - lag + n, lag] for lag in range(n_lags))
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,9 +119,7 @@ class Design:
         Computed as one product ``frames @ weights.T`` (n_time, n_lags) and a sum of
         shifted columns, without forming the lagged design.
         """
-        per_lag = self.frames @ np.asarray(weights).T
-        L, n = self.n_lags, self.frames.shape[0] - self.n_lags + 1
-        return sum(per_lag[L - 1 - lag : L - 1 - lag + n, lag] for lag in range(L))[self.rows]
+        return shift_sum(self.frames @ np.asarray(weights).T, self.n_lags)[self.rows]
 
     def spline_basis(self, n_basis: int) -> np.ndarray:
         """Drift basis for a slow baseline, shape (n_obs, n_basis - 1).

@@ -31,7 +31,7 @@ from scipy.optimize import minimize
 
 from .design import Design, make_design
 from .errors import FitError, SpecError
-from .ml import Penalty, Solution, solve_penalized, with_intercept
+from .ml import Penalty, Solution, smooth_derivatives, solve_penalized, with_intercept
 from .model import build_model, intercept_mu
 from .priors import PriorSpec, load_prior
 from .results import assemble, check_diagnostics
@@ -228,9 +228,7 @@ def _laplace(design: Design, spec: PriorSpec, draws: int, chains: int, seed: int
     if spec.hierarchical:
         raise SpecError("method='laplace' needs a fixed-scale prior (ridge, lasso, flat); use NUTS for hierarchical priors.")
     ((A, sol),) = _solve_blocks(design, spec, per_lag=False)
-    r = np.exp(A @ sol.theta + design.offset)
-    B = A * np.sqrt(r)[:, None]
-    H = B.T @ B + np.diag(prior_penalty(spec, design, design.n_weights).quad)
+    _, H = smooth_derivatives(sol.theta, A, design.counts, design.offset, prior_penalty(spec, design, design.n_weights))
     chol, _ = cho_factor(H, lower=True)
     z = np.random.default_rng(seed).standard_normal((chains, draws, A.shape[1]))
     theta = sol.theta + solve_triangular(chol.T, z.reshape(-1, A.shape[1]).T, lower=False).T.reshape(z.shape)

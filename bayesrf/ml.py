@@ -87,7 +87,7 @@ def _start(A: np.ndarray, counts: np.ndarray, offset: np.ndarray) -> np.ndarray:
     return theta
 
 
-def _smooth_derivatives(
+def smooth_derivatives(
     theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np.ndarray, pen: Penalty
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gradient and Hessian of ``NLL + quadratic penalty`` (the L1 part excluded)."""
@@ -106,7 +106,7 @@ def _newton(
     theta = _start(A, counts, offset)
     f = _objective(theta, A, counts, offset, pen)
     for it in range(1, max_iter + 1):
-        grad, hess = _smooth_derivatives(theta, A, counts, offset, pen)
+        grad, hess = smooth_derivatives(theta, A, counts, offset, pen)
         try:
             step = cho_solve(cho_factor(hess), grad)
         except LinAlgError as exc:
@@ -149,7 +149,7 @@ def _prox_newton(
     l1_now = float(pen.l1 @ np.abs(theta))
     last_step = 1.0
     for it in range(1, max_iter + 1):
-        grad, hess = _smooth_derivatives(theta, A, counts, offset, pen)
+        grad, hess = smooth_derivatives(theta, A, counts, offset, pen)
         # inexact inner solves while far from the optimum, exact near it
         inner_tol = max(tol * 1e-1, 1e-3 * last_step)
         z, _ = lasso_quadratic_cd(hess, grad, theta, pen.l1, inner_tol, 100_000)

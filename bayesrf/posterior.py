@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .inference import _map_values, full_design, prior_penalty
-from .ml import Penalty, ml_penalty, solve_penalized, with_intercept
+from .ml import Penalty, _fit_block, solve_penalized
 from .priors import PriorSpec, load_prior
 from .results import design_from_result
 from .svd import rf_svd
@@ -71,10 +71,7 @@ def compare_estimates(result: xr.DataTree) -> xr.Dataset:
     design = design_from_result(result)
     spec = PriorSpec.from_json(result.attrs["bayesrf_spec"])
     shape = (design.n_lags, design.ny, design.nx)
-    ml = []
-    for lag in range(design.n_lags):
-        A = with_intercept(design.lagged[:, lag, :])
-        ml.append(solve_penalized(A, design.counts, design.offset, ml_penalty(A.shape[1], design.n_obs, None, 0.0)).theta[1:])
+    ml = [_fit_block(design, design.lagged[:, lag, :], None, 0.0).theta[1:] for lag in range(design.n_lags)]
     if spec.hierarchical:
         map_rf = _mode_given_scales(design, spec, result["posterior"]["rf_scale"].mean(SAMPLE_DIMS).values)
     else:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .design import Design
+from .design import Design, shift_sum
 from .errors import BayesRFWarning, DataError
 from .priors import PriorSpec
 
@@ -241,9 +241,7 @@ def _drive_draws(rf: xr.DataArray, frames: np.ndarray) -> np.ndarray:
     """``sum_l rf_l . s_{t-l}`` per draw, shape (chain, draw, n_frames - n_lags + 1)."""
     L = rf.sizes["lag"]
     W = rf.transpose("chain", "draw", "lag", "y", "x").values.reshape(rf.sizes["chain"], rf.sizes["draw"], L, -1)
-    per_lag = np.einsum("tp,cdlp->cdtl", frames, W)
-    n = frames.shape[0] - L + 1
-    return sum(per_lag[:, :, L - 1 - lag : L - 1 - lag + n, lag] for lag in range(L))
+    return shift_sum(np.einsum("tp,cdlp->cdtl", frames, W), L)
 
 
 def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: int = 500) -> xr.DataTree:

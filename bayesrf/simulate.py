@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from .data import from_counts
+from .design import shift_sum
 from .errors import DataError
 
 __all__ = ["SPATIAL_SHAPES", "TEMPORAL_SHAPES", "simulate", "spatial_map", "temporal_profile", "separable_rf"]
@@ -190,10 +191,9 @@ def simulate(
     )
     duration = dt * (1.0 + jitter * rng.uniform(-1.0, 1.0, n_frames))
     per_lag = frames.reshape(n_frames, -1) @ w.reshape(lags, -1).T  # (time, lag)
+    padded = np.vstack([np.zeros((lags - 1, lags)), per_lag])  # grey frames before the first one
     baseline = drift * (np.linspace(0.0, 1.0, n_frames) - 0.5)
-    drive = baseline.copy()
-    for lag in range(lags):
-        drive[lag:] += per_lag[: n_frames - lag, lag]
+    drive = baseline + shift_sum(padded, lags)
     counts = rng.poisson(rate * np.exp(drive) * duration)
     ds = from_counts(frames, counts, duration, source="bayesrf.simulate")
     ds["rf_true"] = xr.DataArray(w, dims=("lag", "y", "x"), attrs={"long_name": "true receptive field"})
