@@ -127,9 +127,10 @@ class Design:
         Cubic B-splines ``B_k(t)`` with equally spaced knots over the session; column
         ``j`` is ``sum_{k >= j} B_k(t)`` for ``j = 1 .. n_basis - 1`` (so independent
         coefficients ``delta_j`` are the steps of a random walk over the B-spline
-        coefficients), centred over the session so that the intercept keeps the
-        meaning "mean log-rate". The column ``j = 0`` would be the constant and is
-        left to the intercept.
+        coefficients), centred to mean 0 over the session (on a fine uniform time
+        grid, so the basis does not depend on which intervals a ``keep`` mask selects)
+        so that the intercept keeps the meaning "mean log-rate". The column ``j = 0``
+        would be the constant and is left to the intercept.
         """
         from scipy.interpolate import BSpline
 
@@ -137,9 +138,12 @@ class Design:
         start, stop = self.session
         inner = np.linspace(start, stop, n_basis - degree + 1)
         knots = np.r_[[start] * degree, inner, [stop] * degree]
-        B = BSpline.design_matrix(np.clip(self.time, start, stop), knots, degree).toarray()
-        Z = np.cumsum(B[:, ::-1], axis=1)[:, ::-1][:, 1:]
-        return Z - Z.mean(axis=0)
+
+        def basis(t: np.ndarray) -> np.ndarray:
+            B = BSpline.design_matrix(np.clip(t, start, stop), knots, degree).toarray()
+            return np.cumsum(B[:, ::-1], axis=1)[:, ::-1][:, 1:]
+
+        return basis(self.time) - basis(np.linspace(start, stop, 2001)).mean(axis=0)
 
     def lag_coords(self) -> dict[str, xr.Variable]:
         """Coordinates ``lag`` (frames, with seconds in ``lag_s``), ``y``, ``x``."""
