@@ -4,6 +4,9 @@
     bayesrf plot results/fit.nc --out figures/
     bayesrf summary results/fit.nc [--json]
     bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
+    bayesrf sensitivity [DATA] --priors ridge lasso ridge-hier lasso-hier --scales 0.003 0.01 0.03 --out results/sensitivity.nc
+
+``plot`` and ``summary`` also take a sensitivity file.
 
 Errors print one line to stderr and exit with status 2.
 """
@@ -17,32 +20,41 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+import xarray as xr
+
 from . import __version__
 from .data import load_recording, save_recording
 from .errors import BayesRFError, BayesRFWarning
 from .inference import SAMPLERS, fit_map, sample
 from .posterior import format_summary, summary
 from .priors import load_prior, prior_names
-from .results import load, save
+from .results import check_result, read_tree, save
+from .sensitivity import DEFAULT_PRIORS, DEFAULT_SCALES, KIND, compare, format_report, report, sensitivity
 from .simulate import SPATIAL_SHAPES, TEMPORAL_SHAPES, simulate
 
 __all__ = ["main"]
 
 
-def _add_fit(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("fit", help="fit a recording (NUTS posterior, Laplace or MAP)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def _add_sampling(p: argparse.ArgumentParser, draws: int, tune: int) -> None:
+    """Data and sampling options shared by ``fit`` and ``sensitivity``."""
     p.add_argument("data", nargs="?", default=None,
                    help="recording (.mat or NetCDF from 'bayesrf simulate'); default: the bundled real neuron")
-    p.add_argument("--prior", default="ridge-hier", help=f"prior name ({', '.join(prior_names())}) or TOML path")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a prior field, e.g. --set prior.scale=0.3 (repeatable)")
     p.add_argument("--lags", type=int, default=5, help="number of lags (frames of history)")
-    p.add_argument("--draws", type=int, default=1000, help="kept draws per chain")
-    p.add_argument("--tune", type=int, default=1000, help="tuning steps per chain")
+    p.add_argument("--draws", type=int, default=draws, help="kept draws per chain")
+    p.add_argument("--tune", type=int, default=tune, help="tuning steps per chain")
     p.add_argument("--chains", type=int, default=4, help="number of chains")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same draws)")
     p.add_argument("--sampler", choices=SAMPLERS, default="nutpie", help="NUTS implementation")
+
+
+def _add_fit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit", help="fit a recording (NUTS posterior, Laplace or MAP)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_sampling(p, draws=1000, tune=1000)
+    p.add_argument("--prior", default="ridge-hier", help=f"prior name ({', '.join(prior_names())}) or TOML path")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a prior field, e.g. --set prior.scale=0.3 (repeatable)")
     method = p.add_mutually_exclusive_group()
     method.add_argument("--map", action="store_true", help="only the posterior mode (MAP)")
     method.add_argument("--laplace", action="store_true", help="Gaussian approximation at the MAP (fixed-scale priors)")
@@ -50,9 +62,23 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=Path("results/fit.nc"), help="output NetCDF file")
 
 
+def _add_sensitivity(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sensitivity", help="fit several priors and scales; compare them (resumable)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_sampling(p, draws=250, tune=500)
+    p.add_argument("--priors", nargs="+", default=list(DEFAULT_PRIORS), help="prior names or TOML paths")
+    p.add_argument("--scales", nargs="+", type=float, default=list(DEFAULT_SCALES),
+                   help="prior scales for the fixed-scale priors (hierarchical ones are fitted once)")
+    p.add_argument("--no-holdout", action="store_true", help="fit every interval (no held-out score)")
+    p.add_argument("--no-cv", action="store_true", help="skip glum's cross-validated alphas")
+    p.add_argument("--out", type=Path, default=Path("results/sensitivity.nc"),
+                   help="output file; rerunning with the same settings resumes it")
+    p.add_argument("--figures", type=Path, default=None, help="also write the study's figures to this folder")
+
+
 def _add_plot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plot", help="write every figure of a fit", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("result", type=Path, help="NetCDF file written by 'bayesrf fit'")
+    p.add_argument("result", type=Path, help="NetCDF file written by 'bayesrf fit' or 'bayesrf sensitivity'")
     p.add_argument("--out", type=Path, default=Path("figures"), help="figure folder")
     p.add_argument("--prob", type=float, default=0.94, help="HDI probability of bands and masks")
 
@@ -60,7 +86,7 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
 def _add_summary(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="print diagnostics and posterior summaries of a fit",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("result", type=Path, help="NetCDF file written by 'bayesrf fit'")
+    p.add_argument("result", type=Path, help="NetCDF file written by 'bayesrf fit' or 'bayesrf sensitivity'")
     p.add_argument("--prob", type=float, default=0.94, help="HDI probability")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -88,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bayesrf", description="Bayesian LNP receptive fields with uncertainty.")
     parser.add_argument("--version", action="version", version=f"bayesrf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_fit, _add_plot, _add_summary, _add_simulate):
+    for add in (_add_fit, _add_sensitivity, _add_plot, _add_summary, _add_simulate):
         add(sub)
     return parser
 
@@ -115,16 +141,48 @@ def _fit(args: argparse.Namespace) -> None:
     print(format_summary(summary(tree)))
 
 
-def _plot(args: argparse.Namespace) -> None:
-    from .plots import write_figures
+def _sensitivity(args: argparse.Namespace) -> None:
+    rec = load_recording(args.data)
+    test = np.zeros(rec.sizes["time"], dtype=bool) if args.no_holdout else None
+    sweep = sensitivity(rec, priors=args.priors, scales=args.scales, lags=args.lags, draws=args.draws,
+                        tune=args.tune, chains=args.chains, seed=args.seed, sampler=args.sampler, test=test,
+                        out=args.out, cv=not args.no_cv)
+    print(f"wrote {args.out}")
+    comparison = compare(sweep)
+    if args.figures is not None:
+        from .plots import write_sensitivity_figures
 
-    for path in write_figures(load(args.result), args.out, prob=args.prob):
+        for path in write_sensitivity_figures(comparison, args.figures):
+            print(path)
+    print(format_report(report(comparison)))
+
+
+def _open(path: Path) -> tuple[bool, xr.DataTree]:
+    """(is it a sensitivity study, its tree): ``plot`` and ``summary`` take both kinds of file."""
+    tree = read_tree(path)
+    return (True, tree) if tree.attrs.get("kind") == KIND else (False, check_result(tree, path))
+
+
+def _plot(args: argparse.Namespace) -> None:
+    from .plots import write_figures, write_sensitivity_figures
+
+    is_sweep, tree = _open(args.result)
+    if is_sweep:
+        paths = write_sensitivity_figures(compare(tree, prob=args.prob), args.out)
+    else:
+        paths = write_figures(tree, args.out, prob=args.prob)
+    for path in paths:
         print(path)
 
 
 def _summary(args: argparse.Namespace) -> None:
-    report = summary(load(args.result), prob=args.prob)
-    print(json.dumps(report, indent=2) if args.json else format_summary(report))
+    is_sweep, tree = _open(args.result)
+    if is_sweep:
+        rep = report(compare(tree, prob=args.prob))
+        print(json.dumps(rep, indent=2) if args.json else format_report(rep))
+    else:
+        rep = summary(tree, prob=args.prob)
+        print(json.dumps(rep, indent=2) if args.json else format_summary(rep))
 
 
 def _simulate(args: argparse.Namespace) -> None:
@@ -135,7 +193,7 @@ def _simulate(args: argparse.Namespace) -> None:
     print(f"wrote {path}: {rec.sizes['time']} frames, {int(rec.counts.sum())} spikes")
 
 
-COMMANDS = {"fit": _fit, "plot": _plot, "summary": _summary, "simulate": _simulate}
+COMMANDS = {"fit": _fit, "sensitivity": _sensitivity, "plot": _plot, "summary": _summary, "simulate": _simulate}
 
 
 def main(argv: list[str] | None = None) -> int:

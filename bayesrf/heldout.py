@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy.special import gammaln
+from scipy.special import gammaln, logsumexp
 
 from .design import make_design
 from .errors import DataError
-from .inference import fit_map, full_design
+from .inference import fit_map, full_design, pointwise_loglik
+from .model import build_model
 from .priors import PriorSpec, load_prior
 
-__all__ = ["block_split", "heldout_log_likelihood"]
+__all__ = ["block_split", "heldout_log_likelihood", "heldout_pointwise", "lpd"]
 
 
 def block_split(n_time: int, block: int = 50, every: int = 5, offset: int = 2) -> np.ndarray:
@@ -72,3 +73,43 @@ def heldout_log_likelihood(
     null = float(np.sum(c * eta0 - np.exp(eta0) - gammaln(c + 1.0)))
     return {"loglik": loglik, "per_interval": loglik / design.n_obs, "n_test": design.n_obs,
             "per_interval_null": null / design.n_obs}
+
+
+def heldout_pointwise(result: xr.DataTree, data: xr.Dataset, test: np.ndarray) -> xr.DataArray:
+    """Log-likelihood of held-out intervals under every posterior draw of a fit.
+
+    Parameters
+    ----------
+    result : DataTree
+        A fit (NUTS or Laplace) made with ``keep=~test`` on ``data``.
+    data : xarray.Dataset
+        The recording the fit was made on.
+    test : ndarray of bool (time,)
+        Held-out intervals.
+
+    Returns
+    -------
+    DataArray (chain, draw, time)
+        ``log p(counts_t | draw)`` in nats, the spline baseline evaluated at the
+        held-out times.
+    """
+    spec = PriorSpec.from_json(result.attrs["bayesrf_spec"])
+    model = build_model(make_design(data, int(result.attrs["n_lags"]), keep=np.asarray(test, dtype=bool)), spec)
+    return pointwise_loglik(result["posterior"].to_dataset(), model)["counts"]
+
+
+def lpd(pointwise: xr.DataArray, sample_dims: tuple[str, ...] = ("chain", "draw")) -> tuple[float, float]:
+    """Log pointwise predictive density of held-out data and its standard error.
+
+    ``sum_t log mean_s p(c_t | theta_s)`` over draws ``s``; the SE is
+    ``sqrt(n) * sd_t`` of the per-interval terms (as for ELPD-LOO).
+
+    Examples
+    --------
+    >>> ll = xr.DataArray(np.log(np.full((2, 3, 4), 0.5)), dims=("chain", "draw", "time"))
+    >>> round(lpd(ll)[0], 6) == round(4 * np.log(0.5), 6)
+    True
+    """
+    stacked = pointwise.stack(sample=sample_dims).transpose(..., "sample").values
+    terms = logsumexp(stacked, axis=-1) - np.log(stacked.shape[-1])
+    return float(terms.sum()), float(np.sqrt(terms.size) * terms.std(ddof=1))

@@ -335,12 +335,27 @@ def _as_dataset(obj: xr.Dataset | xr.DataTree, group: str) -> xr.Dataset:
     return obj
 
 
+def _probe(posterior: xr.Dataset, model: pm.Model) -> xr.DataTree:
+    return xr.DataTree.from_dict({"posterior": posterior[[rv.name for rv in model.free_RVs]]})
+
+
+def pointwise_loglik(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset:
+    """``log p(counts_t | draw)`` of ``model``'s observed intervals for every posterior draw.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``counts`` (chain, draw, time), in nats.
+    """
+    loglik = pm.compute_log_likelihood(_probe(posterior, model), model=model, extend_inferencedata=False, progressbar=False)
+    return _as_dataset(loglik, "log_likelihood")
+
+
 def _add_log_densities(tree: xr.DataTree, model: pm.Model) -> xr.DataTree:
     """Pointwise log-likelihood and log-prior (ArviZ's groups) computed by PyMC."""
-    free = [rv.name for rv in model.free_RVs]
-    probe = xr.DataTree.from_dict({"posterior": tree["posterior"].to_dataset()[free]})
-    loglik = pm.compute_log_likelihood(probe, model=model, extend_inferencedata=False, progressbar=False)
-    logprior = pm.stats.compute_log_prior(probe, model=model, extend_inferencedata=False, progressbar=False)
-    tree["log_likelihood"] = xr.DataTree(_as_dataset(loglik, "log_likelihood").assign_coords(time=tree["observed_data"]["time"]))
+    posterior = tree["posterior"].to_dataset()
+    logprior = pm.stats.compute_log_prior(_probe(posterior, model), model=model, extend_inferencedata=False, progressbar=False)
+    loglik = pointwise_loglik(posterior, model)
+    tree["log_likelihood"] = xr.DataTree(loglik.assign_coords(time=tree["observed_data"]["time"]))
     tree["log_prior"] = xr.DataTree(_as_dataset(logprior, "log_prior"))
     return tree

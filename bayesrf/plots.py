@@ -20,8 +20,8 @@ import xarray as xr  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-__all__ = ["plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows", "plot_svd",
-           "write_figures"]
+__all__ = ["plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows", "plot_support",
+           "plot_svd", "plot_timecourses", "write_figures", "write_sensitivity_figures"]
 
 CMAP = "RdBu_r"
 
@@ -226,6 +226,10 @@ def write_figures(result: xr.DataTree, out_dir: str | Path, prob: float = 0.94, 
     figures["ppc"] = plot_ppc(posterior_predictive(result))
     if result.attrs.get("method") == "nuts":
         figures |= {f"diagnostics_{k}": f for k, f in plot_diagnostics(result).items()}
+    return _save_all(figures, out, dpi)
+
+
+def _save_all(figures: dict[str, Figure], out: Path, dpi: int) -> list[Path]:
     paths = []
     for key, fig in figures.items():
         path = out / f"{key}.png"
@@ -233,3 +237,86 @@ def write_figures(result: xr.DataTree, out_dir: str | Path, prob: float = 0.94, 
         plt.close(fig)
         paths.append(path)
     return paths
+
+
+def _x_position(row: xr.Dataset) -> tuple[float, tuple[float, float]]:
+    """Where a fit sits on the prior-scale axis: its scale, or the geometric mean (and range)
+    of the per-lag scales a hierarchical prior learned."""
+    if bool(row["hierarchical"]):
+        learned = row["learned_scale"].values
+        return float(np.exp(np.log(learned).mean())), (float(learned.min()), float(learned.max()))
+    scale = float(row["scale"])
+    return scale, (scale, scale)
+
+
+def plot_support(comparison: xr.Dataset) -> Figure:
+    """ELPD-LOO and held-out log predictive density against the prior scale, with SEs.
+
+    Fixed-scale priors are lines over their scales; a hierarchical prior is a
+    marker at the geometric mean of its learned per-lag scales, with a
+    horizontal bar spanning them; dashed lines mark the scales glum's
+    cross-validation picks.
+    """
+    panels = [("elpd_loo", "elpd_loo_se", "ELPD-LOO (fitted intervals)")]
+    if np.isfinite(comparison["heldout_lpd"]).all():
+        panels.append(("heldout_lpd", "heldout_lpd_se", "held-out log predictive density"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 4.0), layout="constrained", squeeze=False)
+    colors = {name: f"C{i}" for i, name in enumerate(dict.fromkeys(comparison["prior"].values))}
+    for ax, (value, se, label) in zip(axes[0], panels, strict=True):
+        for name in colors:
+            rows = comparison.where(comparison["prior"] == name, drop=True)
+            xs = [_x_position(rows.isel(fit=i)) for i in range(rows.sizes["fit"])]
+            centre = np.array([x for x, _ in xs])
+            spread = np.array([[x - lo, hi - x] for x, (lo, hi) in xs]).T
+            hier = bool(rows["hierarchical"].values.any())
+            ax.errorbar(centre, rows[value].values, yerr=rows[se].values, xerr=spread if hier else None,
+                        fmt="s" if hier else "o-", color=colors[name], capsize=3, label=name)
+        for family, style in (("ridge", "--"), ("lasso", ":")):
+            if f"cv_scale_{family}" in comparison.attrs:
+                ax.axvline(comparison.attrs[f"cv_scale_{family}"], color="0.4", ls=style, lw=1,
+                           label=f"glum CV {family} scale")
+        ax.set(xscale="log", xlabel="prior scale (sigma or b; log-rate per unit contrast)", ylabel=f"{label} (nats)",
+               title=label)
+        ax.legend(fontsize=7)
+    fig.suptitle("Which prior do the data support? (error bars: SE)")
+    return fig
+
+
+def plot_timecourses(comparison: xr.Dataset, component: int = 0) -> Figure:
+    """Time courses of one SVD component of every fit, overlaid with their HDI bands."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    ms = 1000 * comparison.lag_s.values if "lag_s" in comparison.coords else comparison.lag.values
+    for i, label in enumerate(comparison.fit.values):
+        row = comparison.sel(fit=label, component=component)
+        ev = float(row["explained_variance"])
+        ax.fill_between(ms, row["temporal_lower"].values, row["temporal_upper"].values, color=f"C{i}", alpha=0.15)
+        ax.plot(ms, row["temporal"].values, "o-", color=f"C{i}", label=f"{label} ({100 * ev:.0f} %)")
+    ax.axhline(0, color="0.5", lw=0.8)
+    ax.set(xlabel="lag (ms before the count)" if "lag_s" in comparison.coords else "lag (frames)",
+           ylabel="temporal weight (unit norm)",
+           title=f"SVD component {component + 1} by prior (bands: {int(round(100 * comparison.attrs['prob']))} % HDI; "
+                 "% variance explained)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def write_sensitivity_figures(comparison: xr.Dataset, out_dir: str | Path, dpi: int = 110) -> list[Path]:
+    """Figures of a prior-sensitivity study (:func:`bayesrf.sensitivity.compare`).
+
+    ``sensitivity_rf_mean.png`` and ``sensitivity_rf_sd.png`` (rows = fits, columns
+    = lags, one colour scale), ``sensitivity_support.png`` (:func:`plot_support`),
+    ``sensitivity_timecourses.png`` (:func:`plot_timecourses`).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = [str(label) for label in comparison.fit.values]
+    figures = {
+        "sensitivity_rf_mean": plot_rf_rows([(label, comparison["rf_mean"].sel(fit=label)) for label in labels],
+                                            title="Posterior-mean RF by prior"),
+        "sensitivity_rf_sd": plot_rf_rows([(label, comparison["rf_sd"].sel(fit=label)) for label in labels],
+                                          title="Posterior SD of the RF by prior", units="posterior SD",
+                                          cmap="viridis", symmetric=False),
+        "sensitivity_support": plot_support(comparison),
+        "sensitivity_timecourses": plot_timecourses(comparison),
+    }
+    return _save_all(figures, out, dpi)

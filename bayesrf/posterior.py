@@ -26,7 +26,9 @@ __all__ = ["compare_estimates", "posterior_svd", "rf_summary", "summary", "svd_s
 SAMPLE_DIMS = ("chain", "draw")
 
 
-def posterior_svd(result: xr.DataTree, n_components: int = 2, center: str = "space") -> xr.Dataset:
+def posterior_svd(
+    result: xr.DataTree, n_components: int = 2, center: str = "space", reference: xr.Dataset | None = None
+) -> xr.Dataset:
     """Space-time SVD of the RF on every posterior draw, signs aligned across draws.
 
     Each draw's (lag x pixel) RF is centred (default: each lag's mean over
@@ -41,6 +43,10 @@ def posterior_svd(result: xr.DataTree, n_components: int = 2, center: str = "spa
         A fit with ``posterior.rf`` (chain, draw, lag, y, x).
     n_components : int
     center : {"space", "time", "none"}
+    reference : xarray.Dataset, optional
+        A decomposition (from :func:`bayesrf.rf_svd`, no batch dims) that the
+        posterior-mean decomposition is first signed to agree with, e.g. another
+        fit's, so that several fits are comparable.
 
     Returns
     -------
@@ -50,9 +56,9 @@ def posterior_svd(result: xr.DataTree, n_components: int = 2, center: str = "spa
         draw, component); ``attrs["reference"] = "posterior mean"``.
     """
     rf = result["posterior"]["rf"]
-    reference = rf_svd(rf.mean(SAMPLE_DIMS), n_components, center)
-    out = rf_svd(rf, n_components, center, reference=reference)
-    out.attrs["reference"] = "posterior mean"
+    mean_svd = rf_svd(rf.mean(SAMPLE_DIMS), n_components, center, reference=reference)
+    out = rf_svd(rf, n_components, center, reference=mean_svd)
+    out.attrs["reference"] = "posterior mean" + ("" if reference is None else ", signed to agree with the given reference")
     return out
 
 

@@ -128,6 +128,18 @@ def save(result: xr.DataTree, path: str | Path) -> Path:
     return out
 
 
+def read_tree(path: str | Path) -> xr.DataTree:
+    """Read any NetCDF DataTree into memory; a missing or unreadable file is a :class:`DataError`."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(f"no result file at {file}.")
+    try:
+        with xr.open_datatree(file, engine="h5netcdf") as tree:
+            return tree.load()
+    except Exception as exc:  # h5py/h5netcdf raise OSError, ValueError, KeyError...
+        raise DataError(f"{file} could not be read as a NetCDF result ({type(exc).__name__}: {exc}).") from exc
+
+
 def load(path: str | Path, prior: PriorSpec | None = None) -> xr.DataTree:
     """Read a result written by :func:`save`.
 
@@ -142,19 +154,18 @@ def load(path: str | Path, prior: PriorSpec | None = None) -> xr.DataTree:
     DataError
         Not a bayesrf result, or fitted with a different spec.
     """
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"no result file at {file}.")
-    try:
-        with xr.open_datatree(file, engine="h5netcdf") as tree:
-            result = tree.load()
-    except Exception as exc:  # h5py/h5netcdf raise OSError, ValueError, KeyError...
-        raise DataError(f"{file} could not be read as a NetCDF result ({type(exc).__name__}: {exc}).") from exc
+    return check_result(read_tree(path), path, prior)
+
+
+def check_result(result: xr.DataTree, where: str | Path, prior: PriorSpec | None = None) -> xr.DataTree:
+    """Return ``result`` if it is a bayesrf fit (fitted with ``prior``, if given); else raise :class:`DataError`."""
+    if result.attrs.get("kind") == "bayesrf-sensitivity":
+        raise DataError(f"{where} is a prior-sensitivity study; read it with bayesrf.sensitivity.load_sweep.")
     if "bayesrf_spec" not in result.attrs or "posterior" not in result.children:
-        raise DataError(f"{file} is not a bayesrf result (no bayesrf_spec attribute or posterior group).")
+        raise DataError(f"{where} is not a bayesrf result (no bayesrf_spec attribute or posterior group).")
     if prior is not None and PriorSpec.from_json(result.attrs["bayesrf_spec"]) != prior:
         raise DataError(
-            f"{file} was fitted with prior spec {result.attrs['bayesrf_spec']}, not with {prior.to_json()}; "
+            f"{where} was fitted with prior spec {result.attrs['bayesrf_spec']}, not with {prior.to_json()}; "
             "refit or load without prior=."
         )
     return result

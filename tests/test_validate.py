@@ -1,6 +1,5 @@
 """Simulation-based calibration: NUTS under the ridge prior is calibrated; the test detects miscalibration."""
 
-import numpy as np
 import pytest
 
 from bayesrf.validate import rank_pvalue, sbc
