@@ -8,7 +8,7 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: help demo test bench clean
+.PHONY: help demo test bench notebooks clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test: $(STAMP)  ## run the whole test suite (CI runs exactly this)
 
 bench: $(STAMP)  ## print the speed and accuracy tables of benchmarks/
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+notebooks: $(STAMP)  ## re-run notebooks/ with full draws, keeping their outputs
+	cd notebooks && for f in *.ipynb; do ../$(BIN)/jupyter-execute --inplace $$f || exit 1; done
 
 clean:  ## remove the virtual environment and outputs
 	rm -rf $(VENV) figures results

@@ -10,7 +10,9 @@
   real neuron it gives ``rf_scale`` ~0.2 where NUTS gives 0.002-0.012. Use
   :func:`sample` for hierarchical priors.
 * :func:`sample` — NUTS with nutpie (default) or PyMC's sampler, started at
-  the MAP (nutpie's default U(-1, 1) jitter makes the log-rate overflow), or
+  the MAP (nutpie's default U(-1, 1) jitter makes the log-rate overflow);
+  Laplace priors are sampled in their smooth exponential-difference form
+  (see :func:`bayesrf.build_model`), log-densities use ``pm.Laplace``; or
   ``method="laplace"``: a Gaussian at the MAP with the exact Hessian.
 """
 
@@ -39,7 +41,7 @@ from .results import assemble, check_diagnostics
 __all__ = ["fit_map", "sample"]
 
 SAMPLERS = ("nutpie", "pymc")
-POSTERIOR_VARS = ("intercept", "rf", "rf_scale", "rf_z", "baseline_coef")
+POSTERIOR_VARS = ("intercept", "rf", "rf_scale", "rf_z", "baseline_coef", "baseline_level")
 METHODS = ("nuts", "laplace")
 
 
@@ -92,6 +94,7 @@ def _split(theta: np.ndarray, design: Design, spec: PriorSpec) -> dict[str, np.n
            "rf": theta[..., 1 : 1 + D].reshape(*theta.shape[:-1], design.n_lags, design.ny, design.nx)}
     if _n_baseline(spec):
         out["baseline_coef"] = theta[..., 1 + D :]
+        out["baseline_level"] = np.cumsum(out["baseline_coef"], axis=-1)
     return out
 
 
@@ -135,8 +138,8 @@ def _hier_start(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, n
     start["intercept"] = np.asarray(sol.theta[0])
     start["rf_z"] = _split(sol.theta, design, ridge)["rf"] / tau[:, None, None]
     start["rf_scale_log__"] = np.log(tau)
-    if "baseline_coef" in start:
-        start["baseline_coef"] = sol.theta[1 + design.n_weights :]
+    if "baseline_level" in start:
+        start["baseline_level"] = np.cumsum(sol.theta[1 + design.n_weights :])
     return start
 
 
@@ -156,8 +159,9 @@ def _map_pymc(model: pm.Model, start: dict[str, np.ndarray]) -> tuple[dict[str, 
     scale = np.exp(point["rf_scale_log__"])
     values = {"intercept": point["intercept"], "rf": point["rf_z"] * scale[:, None, None],
               "rf_scale": scale, "rf_z": point["rf_z"]}
-    if "baseline_coef" in point:
-        values["baseline_coef"] = point["baseline_coef"]
+    if "baseline_level" in point:
+        values["baseline_level"] = point["baseline_level"]
+        values["baseline_coef"] = np.diff(point["baseline_level"], prepend=0.0)
     return values, res
 
 
@@ -239,16 +243,17 @@ def _laplace(design: Design, spec: PriorSpec, draws: int, chains: int, seed: int
 
 
 def _nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, chains: int, seed: int | None,
-          sampler: str, progress: bool) -> xr.DataTree:
+          sampler: str, progress: bool, target_accept: float = 0.8) -> xr.DataTree:
+    cores = min(chains, os.cpu_count() or 1)
     if sampler == "nutpie":
         import nutpie
 
         compiled = nutpie.compile_pymc_model(model, initial_points=start, jitter_rvs=set())
-        return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
-                             progress_bar=progress, save_warmup=False, cores=min(chains, os.cpu_count() or 1))
+        return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress_bar=progress,
+                             save_warmup=False, cores=cores, target_accept=target_accept)
     return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, nuts_sampler="pymc",
-                     initvals=start, init="adapt_diag", model=model, progressbar=progress, cores=min(chains, os.cpu_count() or 1),
-                     compute_convergence_checks=False)
+                     initvals=start, init="adapt_diag", model=model, progressbar=progress, cores=cores,
+                     compute_convergence_checks=False, target_accept=target_accept)
 
 
 def _start_point(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:
@@ -259,9 +264,18 @@ def _start_point(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, 
     values, _ = _map_values(design, spec, per_lag=False)
     start = model.initial_point()
     start["intercept"], start["rf"] = values["intercept"], values["rf"]
-    if "baseline_coef" in values:
-        start["baseline_coef"] = values["baseline_coef"]
+    if "baseline_level" in values:
+        start["baseline_level"] = values["baseline_level"]
     return {k: np.asarray(v, dtype=float) for k, v in start.items()}
+
+
+def _exponential_start(start: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
+    """Start of the exponential-difference form: ``e+ - e- = w / b`` with the smaller one at 0.5."""
+    out = dict(start)
+    z = out.pop("rf_z") if spec.hierarchical else out.pop("rf") / spec.scale
+    out["rf_pos_log__"] = np.log(np.maximum(z, 0.0) + 0.5)
+    out["rf_neg_log__"] = np.log(np.maximum(-z, 0.0) + 0.5)
+    return out
 
 
 def sample(
@@ -317,11 +331,19 @@ def sample(
         values, info = _laplace(design, spec, draws, chains, seed)
         tree = assemble(values, design, spec, method="laplace", sampler="laplace", seed=seed, data_sha256=sha, attrs=info)
     else:
-        raw = _nuts(model, _start_point(model, design, spec), draws, tune, chains, seed, sampler, progress)
+        start = _start_point(model, design, spec)
+        model_nuts, target = model, 0.8
+        if spec.family == "laplace":  # smooth form; a higher acceptance target removes its rare divergences
+            model_nuts, start = build_model(design, spec, laplace="exponential-difference"), _exponential_start(start, spec)
+            target = 0.9
+        raw = _nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, target)
         names = [n for n in POSTERIOR_VARS if n in raw["posterior"]]
         values = {n: raw["posterior"][n].values for n in names}
+        if spec.family == "laplace" and spec.hierarchical:
+            values["rf_z"] = (raw["posterior"]["rf_pos"] - raw["posterior"]["rf_neg"]).values
         tree = assemble(values, design, spec, method="nuts", sampler=sampler, seed=seed, data_sha256=sha,
-                        sample_stats=raw["sample_stats"].to_dataset())
+                        sample_stats=raw["sample_stats"].to_dataset(),
+                        attrs={"laplace_form": "exponential-difference"} if spec.family == "laplace" else None)
     tree = _add_log_densities(tree, model)
     tree.attrs["wall_time_s"] = time.perf_counter() - started
     if method == "nuts":

@@ -41,7 +41,7 @@ def _version() -> str:
 def _posterior_dataset(values: dict[str, np.ndarray], design: Design) -> xr.Dataset:
     """Arrays with leading (chain, draw) axes -> posterior Dataset with named dims."""
     dims = {"intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",),
-            "baseline_coef": ("knot",)}
+            "baseline_coef": ("knot",), "baseline_level": ("knot",)}
     data = {}
     for name, arr in values.items():
         extra = dims[name] if arr.ndim - 2 == len(dims[name]) else ("lag",)  # per-lag intercepts

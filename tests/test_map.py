@@ -55,7 +55,7 @@ def test_ridge_map_is_a_stationary_point_of_the_pymc_model(small_sim):
     model = bayesrf.build_model(small_sim, "ridge", lags=3)
     post = mapfit.posterior
     point = {"intercept": post.intercept.values[0, 0], "rf": post.rf.values[0, 0],
-             "baseline_coef": post.baseline_coef.values[0, 0]}
+             "baseline_level": post.baseline_level.values[0, 0]}
     grad = model.compile_dlogp()(point)
     # the log-posterior's curvature is ~ sum of expected counts (~6,000 here): 1e-4 is ~1e-8 relative
     assert np.max(np.abs(grad)) < 1e-4
@@ -85,7 +85,7 @@ def test_hierarchical_map_is_a_stationary_point(small_sim):
     assert post.rf_scale.dims == ("chain", "draw", "lag") and (post.rf_scale > 0).all()
     model = bayesrf.build_model(small_sim, "ridge-hier", lags=3)
     point = {"intercept": post.intercept.values[0, 0], "rf_z": post.rf_z.values[0, 0],
-             "rf_scale_log__": np.log(post.rf_scale.values[0, 0]), "baseline_coef": post.baseline_coef.values[0, 0]}
+             "rf_scale_log__": np.log(post.rf_scale.values[0, 0]), "baseline_level": post.baseline_level.values[0, 0]}
     grad = model.compile_dlogp()(point)
     assert np.max(np.abs(grad)) < 1e-2 * np.sqrt(grad.size)
 

@@ -142,3 +142,45 @@ def test_hierarchical_ridge_beats_ml_on_a_smooth_gabor():
     err_post = float(np.linalg.norm(mean - rec.rf_true))
     print(f"||ML - truth|| = {err_ml:.3f}, ||posterior mean - truth|| = {err_post:.3f}")
     assert err_post < err_ml
+
+
+@pytest.mark.parametrize("prior", ["lasso", "lasso-hier"])
+def test_exponential_difference_form_draws_the_laplace_prior(tiny, prior):
+    """w = b (e+ - e-), e+- ~ Exp(1) is Laplace(0, b): KS test of prior draws against scipy's Laplace."""
+    from scipy.stats import kstest
+
+    import pymc as pm
+
+    spec = bayesrf.load_prior(prior)
+    model = bayesrf.build_model(tiny, spec, lags=2, laplace="exponential-difference")
+    assert {"rf_pos", "rf_neg"} <= {v.name for v in model.free_RVs}
+    if spec.hierarchical:
+        rf, scale = pm.draw([model["rf"], model["rf_scale"]], draws=400, random_seed=2)
+        x = (rf / scale[:, :, None, None]).ravel()  # standardised: Laplace(0, 1)
+        b = 1.0
+    else:
+        x, b = pm.draw(model["rf"], draws=400, random_seed=2).ravel(), spec.scale
+    assert kstest(x, "laplace", args=(0.0, b)).pvalue > 0.01
+    with pytest.raises(bayesrf.SpecError, match="laplace must be one of"):
+        bayesrf.build_model(tiny, spec, lags=2, laplace="smooth")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)  # the rare divergence is asserted on below
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # rejected leapfrog steps
+def test_exponential_difference_posterior_matches_the_direct_laplace(tiny):
+    """Same posterior as sampling pm.Laplace directly (PyMC's NUTS on the direct form), within Monte Carlo error."""
+    import pymc as pm
+
+    spec = bayesrf.load_prior("lasso", ["prior.scale=0.02", "baseline.kind=\"constant\""])
+    smooth = bayesrf.sample(tiny, spec, lags=2, draws=1000, tune=1000, chains=2, seed=4)
+    assert smooth.attrs["laplace_form"] == "exponential-difference"
+    assert smooth.attrs["n_divergent"] <= 2  # of 2,000 draws
+    with bayesrf.build_model(tiny, spec, lags=2):
+        direct = pm.sample(draws=1000, tune=1000, chains=2, random_seed=4, nuts_sampler="pymc", progressbar=False,
+                           compute_convergence_checks=False, target_accept=0.95)
+    a, b = smooth.posterior.rf, direct.posterior.rf
+    sd = b.std(("chain", "draw"))
+    print(f"max |mean diff| / sd = {float((abs(a.mean(('chain', 'draw')) - b.mean(('chain', 'draw'))) / sd).max()):.2f}")
+    assert float((abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))) / sd).max()) < 0.3
+    np.testing.assert_allclose(a.std(("chain", "draw")), sd, rtol=0.2)
