@@ -23,6 +23,7 @@ in that interval are ``counts[k]``.  The lag convention built on this is in
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ import numpy as np
 import scipy.io
 import xarray as xr
 
-from .errors import DataError
+from .errors import BayesRFWarning, DataError
 
 __all__ = [
     "BUNDLED_RECORDING",
@@ -43,6 +44,9 @@ __all__ = [
 
 BUNDLED_RECORDING = Path(__file__).resolve().parent.parent / "data" / "nda_ex_6_data.mat"
 """Path of the real neuron shipped with the package (see ``data/README.md``)."""
+
+BUNDLED_SHA256 = "b10c3f9191d0d29f51f1f907ae673fda140c57d3ebb2e7ace0f6279accb285a9"
+"""Checksum of the bundled file, as published in ``data/README.md``."""
 
 MAT_VARIABLES = ("DN_spiketimes", "DN_triggertimes", "DN_stim")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -85,10 +89,22 @@ def _check_strictly_increasing(name: str, times: np.ndarray, allow_ties: bool) -
 
 
 def _center_frames(frames: np.ndarray) -> tuple[np.ndarray, str]:
-    """Map binary 0/1 frames to -1/+1; leave other real-valued frames as they are."""
-    values = np.unique(frames)
-    if np.all(np.isin(values, (0, 1))):
+    """Map binary 0/1 frames to -1/+1; leave other real-valued frames as they are.
+
+    Frames that are binary except for a few pixels (< 1 %) are refused: that is
+    what a corrupted binary stimulus looks like, and treating it as real-valued
+    would silently change every frame's scale.
+    """
+    binary = np.isin(frames, (0, 1))
+    if binary.all():
         return 2.0 * frames.astype(np.float64) - 1.0, "binary 0/1 mapped to -1/+1 (2*s - 1)"
+    n_odd = int((~binary).sum())
+    if n_odd < 0.01 * frames.size:
+        first = np.unravel_index(int(np.flatnonzero(~binary)[0]), frames.shape)
+        raise DataError(
+            f"the frames are binary 0/1 except for {n_odd} pixel value(s) (first: {frames[first]!r} at frame "
+            f"{first[0]}, y {first[1]}, x {first[2]}); the stimulus file looks corrupted."
+        )
     return frames.astype(np.float64), "as given"
 
 
@@ -305,6 +321,7 @@ def _load_mat(path: Path) -> xr.Dataset:
             f"{path} could not be read as a MATLAB file ({type(exc).__name__}: {exc}); "
             "it may be truncated or not a .mat file."
         ) from exc
+    extra = sorted(name for name, _, _ in _whosmat(path) if name not in MAT_VARIABLES)
     missing = [name for name in MAT_VARIABLES if name not in mat]
     if missing:
         raise DataError(
@@ -315,7 +332,18 @@ def _load_mat(path: Path) -> xr.Dataset:
         mat["DN_spiketimes"], mat["DN_triggertimes"], mat["DN_stim"], frame_axis=2, source=str(path)
     )
     ds.attrs["sha256"] = _sha256(path)
+    if extra:
+        ds.attrs["ignored_variables"] = ", ".join(extra)
+        warnings.warn(f"{path}: ignoring variable(s) {', '.join(extra)} (bayesrf reads {', '.join(MAT_VARIABLES)}).",
+                      BayesRFWarning, stacklevel=3)
     return ds
+
+
+def _whosmat(path: Path) -> list[tuple[str, tuple[int, ...], str]]:
+    try:
+        return scipy.io.whosmat(path)
+    except Exception as exc:  # as for loadmat: many exception types for corrupt files
+        raise DataError(f"{path} could not be read as a MATLAB file ({type(exc).__name__}: {exc}).") from exc
 
 
 def _load_netcdf(path: Path) -> xr.Dataset:
@@ -358,6 +386,9 @@ def load_recording(path: str | Path | None = None) -> xr.Dataset:
     file = BUNDLED_RECORDING if path is None else Path(path)
     if not file.is_file():
         raise DataError(f"no recording file at {file}.")
+    if file.resolve() == BUNDLED_RECORDING and _sha256(file) != BUNDLED_SHA256:
+        raise DataError(f"the bundled recording {file} does not match its published sha256 {BUNDLED_SHA256} "
+                        "(see data/README.md): the copy is corrupted; restore it from git.")
     with open(file, "rb") as fh:
         head = fh.read(128)
     if head.startswith(_HDF5_MAGIC):

@@ -24,6 +24,7 @@ Weights are flattened lag-major: ``w_flat[l * P + p]`` with
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -31,7 +32,7 @@ import numpy as np
 import xarray as xr
 
 from .data import validate_recording
-from .errors import DataError
+from .errors import BayesRFWarning, DataError
 
 __all__ = ["Design", "make_design", "shift_sum"]
 
@@ -156,6 +157,15 @@ class Design:
         }
 
 
+def _warn_constant_pixels(frames: np.ndarray) -> None:
+    constant = np.ptp(frames, axis=0) == 0
+    if constant.any():
+        warnings.warn(
+            f"{int(constant.sum())} of {constant.size} pixels never change during the recording: the data say "
+            "nothing about their weights (ML is not identifiable; a posterior returns their prior).",
+            BayesRFWarning, stacklevel=3)
+
+
 def make_design(recording: xr.Dataset, n_lags: int = 5, keep: np.ndarray | None = None) -> Design:
     """Prepare a recording for fitting with lags ``0 .. n_lags - 1``.
 
@@ -203,6 +213,7 @@ def make_design(recording: xr.Dataset, n_lags: int = 5, keep: np.ndarray | None 
         raise DataError("keep leaves no interval with a full stimulus history to fit.")
     duration = recording["duration"].values
     onsets = recording["time"].values
+    _warn_constant_pixels(frames)
     return Design(
         frames=frames,
         counts=recording["counts"].values[idx].astype(np.int64),

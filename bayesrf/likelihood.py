@@ -17,12 +17,38 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln
 
-__all__ = ["poisson_grad", "poisson_hessian", "poisson_nll", "expected_counts"]
+from .errors import DataError, FitError
+
+__all__ = ["expected_counts", "poisson_grad", "poisson_hessian", "poisson_nll"]
+
+MAX_ETA = 700.0
+"""Largest log expected count accepted: ``exp(709.8)`` overflows float64."""
+
+
+def _eta(theta: np.ndarray, A: np.ndarray, offset: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
+    """``A @ theta + offset`` after checking shapes, finiteness, counts and the overflow limit."""
+    theta, A, offset = np.asarray(theta, dtype=float), np.asarray(A, dtype=float), np.asarray(offset, dtype=float)
+    if A.ndim != 2 or theta.shape != (A.shape[1],) or offset.shape != (A.shape[0],):
+        raise DataError(f"need A (n, p), theta (p,), offset (n,); got {A.shape}, {theta.shape}, {offset.shape}.")
+    if counts is not None:
+        c = np.asarray(counts)
+        if c.shape != (A.shape[0],):
+            raise DataError(f"counts must have shape ({A.shape[0]},); got {c.shape}.")
+        if not np.all(np.isfinite(c)) or np.any(c < 0):
+            raise DataError("counts must be finite and >= 0.")
+    for name, arr in (("theta", theta), ("A", A), ("offset", offset)):
+        if not np.all(np.isfinite(arr)):
+            raise DataError(f"{name} contains NaN or inf.")
+    eta = A @ theta + offset
+    if eta.size and eta.max() > MAX_ETA:
+        raise FitError(f"the log expected count reaches {eta.max():.3g} (> {MAX_ETA:g}): exp() overflows. "
+                       "The weights or the stimulus scale are far out of range.")
+    return eta
 
 
 def expected_counts(theta: np.ndarray, A: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """Expected count per interval, ``exp(A @ theta + offset)``, shape (n_obs,)."""
-    return np.exp(A @ theta + offset)
+    return np.exp(_eta(theta, A, offset))
 
 
 def poisson_nll(theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np.ndarray) -> float:
@@ -36,17 +62,25 @@ def poisson_nll(theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np
     counts : ndarray, shape (n_obs,)
     offset : ndarray, shape (n_obs,)
         Log exposure, ``log(duration)`` in log-seconds.
+
+    Raises
+    ------
+    DataError
+        Inconsistent shapes, NaN/inf input, negative counts.
+    FitError
+        A log expected count above :data:`MAX_ETA` (``exp`` would overflow).
     """
-    eta = A @ theta + offset
-    return float(np.sum(np.exp(eta) - counts * eta + gammaln(counts + 1.0)))
+    eta = _eta(theta, A, offset, counts)
+    return float(np.sum(np.exp(eta) - counts * eta + gammaln(np.asarray(counts, dtype=float) + 1.0)))
 
 
 def poisson_grad(theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """Gradient of :func:`poisson_nll`, shape (p,)."""
-    return A.T @ (expected_counts(theta, A, offset) - counts)
+    return np.asarray(A, dtype=float).T @ (np.exp(_eta(theta, A, offset, counts)) - counts)
 
 
 def poisson_hessian(theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """Hessian of :func:`poisson_nll`, shape (p, p); ``counts`` is unused (kept for a uniform signature)."""
-    r = expected_counts(theta, A, offset)
+    """Hessian of :func:`poisson_nll`, shape (p, p)."""
+    A = np.asarray(A, dtype=float)
+    r = np.exp(_eta(theta, A, offset, counts))
     return A.T @ (r[:, None] * A)

@@ -70,8 +70,10 @@ class Solution:
 
 
 def _objective(theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np.ndarray, pen: Penalty) -> float:
-    with np.errstate(over="ignore", invalid="ignore"):
+    try:
         value = poisson_nll(theta, A, counts, offset) + pen.value(theta)
+    except FitError:  # a line-search step into exp() overflow: reject it
+        return np.inf
     return value if np.isfinite(value) else np.inf
 
 

@@ -76,8 +76,11 @@ def _baseline(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
     basis = pm.Data("baseline_basis", design.spline_basis(spec.baseline_n_basis), dims=("time", "knot"))
     # The random walk over the spline coefficients is sampled in its levels (a local, well-conditioned
     # basis: 6x the ESS of sampling its steps); the steps are what the design's cumulative basis multiplies.
-    level = pm.GaussianRandomWalk("baseline_level", sigma=spec.baseline_scale, steps=spec.baseline_n_basis - 2,
-                                  init_dist=pm.Normal.dist(0.0, spec.baseline_scale), dims="knot")
+    # (a random walk from 0 with steps N(0, scale^2) has covariance scale^2 min(i, j); written as an
+    # MvNormal because PyMC's GaussianRandomWalk trips a PyTensor rewrite in nutpie's compiled graph)
+    k = np.arange(1, spec.baseline_n_basis)
+    level = pm.MvNormal("baseline_level", mu=np.zeros(k.size), cov=spec.baseline_scale**2 * np.minimum.outer(k, k),
+                        dims="knot")
     coef = pm.Deterministic("baseline_coef", pt.concatenate([level[:1], pt.diff(level)]), dims="knot")
     return pt.dot(basis, coef)
 

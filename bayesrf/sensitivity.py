@@ -236,8 +236,8 @@ def cv_alphas(data: xr.Dataset, lags: int = 5, keep: np.ndarray | None = None,
     """Penalties chosen by glum's 5-fold CV (contiguous folds) for Poisson ridge and lasso.
 
     The model is the constant-baseline LNP of :func:`bayesrf.fit_ml`. The path
-    is given as prior scales (default 12 log-spaced from 0.001 to 0.3 log-rate
-    per unit contrast) converted to alphas with :func:`bayesrf.priors.alpha_for`'s
+    is given as prior scales (default 8 log-spaced from 0.001 to 0.1 log-rate
+    per unit contrast; wider priors are slow to fit and far from useful RFs) converted to alphas with :func:`bayesrf.priors.alpha_for`'s
     mapping (``alpha = 1/(n sigma^2)`` for ridge, ``1/(n b)`` for lasso), so the
     choice reads directly as a prior scale. Returns ``cv_alpha_{ridge,lasso}``,
     ``cv_scale_{ridge,lasso}``, and ``cv_at_edge_*`` = 1 when the chosen scale
@@ -249,7 +249,7 @@ def cv_alphas(data: xr.Dataset, lags: int = 5, keep: np.ndarray | None = None,
 
     design = make_design(data, lags, keep)
     X, n = design.matrix(), design.n_obs
-    grid = np.geomspace(1e-3, 0.3, 12) if scales is None else np.sort(np.asarray(scales, dtype=float))
+    grid = np.geomspace(1e-3, 0.1, 8) if scales is None else np.sort(np.asarray(scales, dtype=float))
     out: dict[str, float] = {}
     for name, l1_ratio, alphas in (("ridge", 0.0, 1.0 / (n * grid**2)), ("lasso", 1.0, 1.0 / (n * grid))):
         fit = GeneralizedLinearRegressorCV(family="poisson", l1_ratio=[l1_ratio], alphas=alphas,
