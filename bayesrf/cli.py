@@ -57,7 +57,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
                    help="override a prior field, e.g. --set prior.scale=0.3 (repeatable)")
     method = p.add_mutually_exclusive_group()
     method.add_argument("--map", action="store_true", help="only the posterior mode (MAP)")
-    method.add_argument("--laplace", action="store_true", help="Gaussian approximation at the MAP (fixed-scale priors)")
+    method.add_argument("--laplace", action="store_true", help="Gaussian approximation at the MAP (fixed-scale priors; ridge-hier with type-II ML scales)")
     p.add_argument("--no-progress", action="store_true", help="hide the sampler's progress bar")
     p.add_argument("--out", type=Path, default=Path("results/fit.nc"), help="output NetCDF file")
 

@@ -28,7 +28,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
-from scipy.linalg import cho_factor, solve_triangular
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.optimize import minimize
 
 from .design import Design, make_design
@@ -43,6 +43,10 @@ __all__ = ["fit_map", "sample"]
 SAMPLERS = ("nutpie", "pymc")
 POSTERIOR_VARS = ("intercept", "rf", "rf_scale", "rf_z", "baseline_coef", "baseline_level")
 METHODS = ("nuts", "laplace")
+PRUNED_SCALE = 1e-6
+"""Prior scale given to a lag pruned by :func:`evidence_scales` (log-rate per unit contrast)."""
+PRUNE_RATIO = 0.05
+"""A lag is pruned when its type-II ML scale falls below this fraction of the largest."""
 
 
 def _prepare(data: xr.Dataset, prior: str | PriorSpec, lags: int, keep: np.ndarray | None = None) -> tuple[Design, PriorSpec, str]:
@@ -227,16 +231,80 @@ def fit_map(
                     data_sha256=sha, attrs={k: v for k, v in info.items() if k != "solver"} | {"per_lag": int(per_lag)})
 
 
+def _gaussian_draws(sol: Solution, H: np.ndarray, draws: int, chains: int, seed: int | None) -> np.ndarray:
+    """Draws of N(theta_hat, H^-1), shape (chains, draws, p)."""
+    chol, _ = cho_factor(H, lower=True)
+    z = np.random.default_rng(seed).standard_normal((chains, draws, H.shape[0]))
+    return sol.theta + solve_triangular(chol.T, z.reshape(-1, H.shape[0]).T, lower=False).T.reshape(z.shape)
+
+
+def evidence_scales(design: Design, spec: PriorSpec, max_iter: int = 200, tol: float = 1e-3
+                    ) -> tuple[np.ndarray, Solution, np.ndarray, np.ndarray]:
+    """Per-lag prior SDs of a hierarchical Normal prior by type-II maximum likelihood.
+
+    Maximises the Laplace approximation of the marginal likelihood over the
+    per-lag scales with MacKay's fixed-point update: for lag ``l`` with ``P``
+    weights, ``gamma_l = P - tr_l(H^-1) / tau_l^2`` ("well-determined weights")
+    and ``tau_l^2 <- |w_l|^2 / gamma_l``, each step at the MAP for the current
+    scales (warm-started Newton). The HalfNormal hyperprior is not used. A lag
+    the data say nothing about has its scale driven to 0 (automatic relevance
+    determination): below :data:`PRUNE_RATIO` of the largest scale it is set to
+    :data:`PRUNED_SCALE` and stays there.
+
+    Returns
+    -------
+    tau : ndarray (lag,)
+    solution : the MAP at ``tau``
+    A : the full design ``[1, X, Z]``
+    H : the Hessian of the negative log-posterior at the MAP
+    """
+    fixed = load_prior(spec, {"prior": {"hierarchical": False, "family": "normal", "scale": 1.0}})
+    A = full_design(design, fixed, design.matrix())
+    base = prior_penalty(fixed, design, design.n_weights)
+    weights = slice(1, 1 + design.n_weights)
+    P = design.n_pixels
+    tau = np.full(design.n_lags, float(spec.hyper_scale))
+    theta = None
+    for _ in range(max_iter):
+        quad = base.quad.copy()
+        quad[weights] = np.repeat(tau**-2.0, P)
+        pen = Penalty(quad=quad, center=base.center, l1=base.l1)
+        sol = solve_penalized(A, design.counts, design.offset, pen, start=theta)
+        theta = sol.theta
+        _, H = smooth_derivatives(theta, A, design.counts, design.offset, pen)
+        cov_diag = np.diag(cho_solve(cho_factor(H, lower=True), np.eye(H.shape[0])))[weights].reshape(design.n_lags, P)
+        w2 = (theta[weights] ** 2).reshape(design.n_lags, P).sum(axis=1)
+        gamma = np.clip(P - cov_diag.sum(axis=1) / tau**2, 1e-9, P)
+        new = np.sqrt(w2 / gamma)
+        # a lag whose scale falls below 1/20 of the largest is pruned (automatic relevance determination):
+        # the evidence is flat there and the fixed point creeps to 0 by ~10 % per step
+        new[(new < PRUNE_RATIO * new.max()) | (tau <= PRUNED_SCALE)] = PRUNED_SCALE
+        active = new > PRUNED_SCALE
+        done = not active.any() or np.max(np.abs(np.log(new[active] / tau[active]))) < tol
+        tau = new
+        if done:
+            break
+    return tau, sol, A, H
+
+
 def _laplace(design: Design, spec: PriorSpec, draws: int, chains: int, seed: int | None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Gaussian approximation N(MAP, H^-1) with H the exact Hessian of the negative log-posterior."""
+    """Gaussian approximation N(MAP, H^-1) with H the exact Hessian of the negative log-posterior
+    (hierarchical Normal priors: at the type-II ML scales of :func:`evidence_scales`)."""
     if spec.hierarchical:
-        raise SpecError("method='laplace' needs a fixed-scale prior (ridge, lasso, flat); use NUTS for hierarchical priors.")
+        if spec.family != "normal":
+            raise SpecError("method='laplace' supports hierarchical Normal priors (ridge-hier), not Laplace ones; "
+                            "use NUTS for lasso-hier.")
+        tau, sol, _, H = evidence_scales(design, spec)
+        values = _split(_gaussian_draws(sol, H, draws, chains, seed), design, spec)
+        values["rf_scale"] = np.broadcast_to(tau, (chains, draws, tau.size)).copy()
+        values["rf_z"] = values["rf"] / tau[:, None, None]
+        return values, {"note": (
+            "Laplace approximation with empirical-Bayes scales: the per-lag prior SDs maximise the Laplace "
+            "approximation of the marginal likelihood (MacKay's updates; the hyperprior is not used) and are "
+            "held fixed, so rf_scale has no spread and the weights' uncertainty about their scale is ignored.")}
     ((A, sol),) = _solve_blocks(design, spec, per_lag=False)
     _, H = smooth_derivatives(sol.theta, A, design.counts, design.offset, prior_penalty(spec, design, design.n_weights))
-    chol, _ = cho_factor(H, lower=True)
-    z = np.random.default_rng(seed).standard_normal((chains, draws, A.shape[1]))
-    theta = sol.theta + solve_triangular(chol.T, z.reshape(-1, A.shape[1]).T, lower=False).T.reshape(z.shape)
-    return _split(theta, design, spec), {"note": (
+    return _split(_gaussian_draws(sol, H, draws, chains, seed), design, spec), {"note": (
         "Laplace approximation: Gaussian at the MAP with the exact Hessian. For Laplace (lasso) priors the "
         "prior has no curvature and a kink at 0, so the Gaussian ignores the prior's shrinkage: its SDs are "
         "too wide for weights at 0 and it never puts mass exactly at 0.")}
@@ -306,8 +374,9 @@ def sample(
     sampler : {"nutpie", "pymc"}
         NUTS implementation (nutpie is the default; PyMC's own is the fallback).
     method : {"nuts", "laplace"}
-        ``laplace``: a Gaussian at the MAP with the exact Hessian (fixed-scale priors;
-        about a second), in the same schema.
+        ``laplace``: a Gaussian at the MAP with the exact Hessian, in the same schema
+        (about a second for fixed-scale priors; for ``ridge-hier`` the per-lag scales
+        are first set by type-II maximum likelihood, see :func:`evidence_scales`).
     progress : bool
         Show the sampler's progress bar.
     keep : ndarray of bool (time,), optional

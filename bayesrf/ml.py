@@ -102,10 +102,11 @@ def smooth_derivatives(
 
 
 def _newton(
-    A: np.ndarray, counts: np.ndarray, offset: np.ndarray, pen: Penalty, tol: float, max_iter: int
+    A: np.ndarray, counts: np.ndarray, offset: np.ndarray, pen: Penalty, tol: float, max_iter: int,
+    start: np.ndarray | None = None,
 ) -> Solution:
     """Damped Newton's method with Cholesky solves (smooth penalties only)."""
-    theta = _start(A, counts, offset)
+    theta = _start(A, counts, offset) if start is None else np.array(start, dtype=float)
     f = _objective(theta, A, counts, offset, pen)
     for it in range(1, max_iter + 1):
         grad, hess = smooth_derivatives(theta, A, counts, offset, pen)
@@ -182,6 +183,7 @@ def solve_penalized(
     *,
     tol: float = 1e-10,
     max_iter: int = 100,
+    start: np.ndarray | None = None,
 ) -> Solution:
     """Minimise ``NLL(theta) + penalty(theta)`` exactly.
 
@@ -201,6 +203,8 @@ def solve_penalized(
         Proximal Newton: stop when no coordinate moves by more than
         ``max(tol, 1e-9)``.
     max_iter : int
+    start : ndarray (p,), optional
+        Warm start of the smooth (Newton) solver; default the mean rate and zero weights.
 
     Returns
     -------
@@ -209,7 +213,7 @@ def solve_penalized(
     if np.any(penalty.l1 > 0):
         sol = _prox_newton(A, counts, offset, penalty, tol=max(tol, 1e-9), max_iter=max_iter)
     else:
-        sol = _newton(A, counts, offset, penalty, tol=tol, max_iter=max_iter)
+        sol = _newton(A, counts, offset, penalty, tol=tol, max_iter=max_iter, start=start)
     if not sol.converged:
         warnings.warn(
             f"{sol.solver} did not converge in {sol.n_iter} iterations; the fit may be inaccurate. "

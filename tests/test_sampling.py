@@ -184,3 +184,40 @@ def test_exponential_difference_posterior_matches_the_direct_laplace(tiny):
     print(f"max |mean diff| / sd = {float((abs(a.mean(('chain', 'draw')) - b.mean(('chain', 'draw'))) / sd).max()):.2f}")
     assert float((abs(a.mean(("chain", "draw")) - b.mean(("chain", "draw"))) / sd).max()) < 0.3
     np.testing.assert_allclose(a.std(("chain", "draw")), sd, rtol=0.2)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)  # the non-centred scales mix slowly with this much data
+def test_laplace_with_empirical_bayes_scales_matches_nuts_on_ridge_hier():
+    """method='laplace' for ridge-hier: type-II ML scales near NUTS's posterior scales, similar RF mean and SD."""
+    rec = bayesrf.simulate(n_frames=2000, shape=(6, 6), lags=2, spatial="gaussian", temporal="biphasic",
+                           rf_norm=1.0, rate=20.0, seed=12)
+    nuts = bayesrf.sample(rec, "ridge-hier", lags=2, draws=1000, tune=1000, chains=2, seed=2)
+    lap = bayesrf.sample(rec, "ridge-hier", lags=2, draws=2000, chains=1, seed=2, method="laplace")
+    assert "empirical-Bayes" in lap.attrs["note"]
+    tau_nuts = nuts.posterior.rf_scale.mean(("chain", "draw")).values
+    tau_eb = lap.posterior.rf_scale.values[0, 0]
+    print("per-lag scales: NUTS", tau_nuts.round(4), "type-II ML", tau_eb.round(4))
+    from bayesrf.inference import PRUNED_SCALE
+
+    kept = tau_eb > PRUNED_SCALE  # a lag pruned by type-II ML must have a small scale under NUTS too
+    np.testing.assert_allclose(tau_eb[kept], tau_nuts[kept], rtol=0.3)
+    assert np.all(tau_nuts[~kept] < 0.1 * tau_nuts.max())
+    m_nuts, m_lap = (t.posterior.rf.mean(("chain", "draw")).values.ravel() for t in (nuts, lap))
+    assert np.corrcoef(m_nuts, m_lap)[0, 1] > 0.98
+    ratio = (lap.posterior.rf.std(("chain", "draw")) / nuts.posterior.rf.std(("chain", "draw"))).values
+    assert 0.8 < np.median(ratio[kept]) < 1.2  # a pruned lag has (almost) no spread: the approximation's limit
+
+
+def test_empirical_bayes_shrinks_a_lag_without_signal():
+    rf = np.zeros((2, 5, 5))
+    rf[0, 2, 2], rf[0, 2, 3] = 0.5, -0.4  # lag 1 carries nothing
+    rec = bayesrf.simulate(n_frames=1500, shape=(5, 5), lags=2, rf=rf, rate=20.0, seed=3)
+    from bayesrf.design import make_design
+    from bayesrf.inference import PRUNED_SCALE, evidence_scales
+
+    tau, *_ = evidence_scales(make_design(rec, 2), bayesrf.load_prior("ridge-hier"))
+    print("type-II ML scales", tau)
+    assert tau[0] > 0.05 and (tau[1] == PRUNED_SCALE or tau[1] < 0.1 * tau[0])
+    with pytest.raises(bayesrf.SpecError, match="not Laplace ones"):
+        bayesrf.sample(rec, "lasso-hier", lags=2, method="laplace")
