@@ -29,7 +29,7 @@ bench: $(STAMP)  ## print the speed and accuracy tables of benchmarks/
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 notebooks: $(STAMP)  ## re-run notebooks/ with full draws, keeping their outputs
-	cd notebooks && for f in *.ipynb; do ../$(BIN)/jupyter-execute --inplace $$f || exit 1; done
+	cd notebooks && for f in *.ipynb; do env -u MPLBACKEND ../$(BIN)/jupyter-execute --inplace $$f || exit 1; done
 
 clean:  ## remove the virtual environment and outputs
 	rm -rf $(VENV) figures results

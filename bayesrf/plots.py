@@ -11,14 +11,11 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt  # the backend is the user's (Jupyter's inline; Agg when headless)
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 __all__ = ["plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows", "plot_support",
            "plot_svd", "plot_timecourses", "write_figures", "write_sensitivity_figures"]

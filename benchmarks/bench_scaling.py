@@ -1,0 +1,78 @@
+"""How fit time scales with frames and pixels: ML, MAP and NUTS per draw.
+
+Simulated Gabor x biphasic neurons, binary frames, 5 lags. Two tables:
+frames 1k -> 100k at 10 x 10 pixels (500 weights), and pixels 10 x 10 -> 40 x 40
+(500 -> 8,000 weights) at 5,000 frames. Columns: ridge ML (``fit_ml``),
+ridge MAP (``fit_map``, spline baseline), NUTS seconds per draw (ridge prior,
+nutpie, 1 chain, 100 tune + 100 draws, compilation excluded), and the ratio of
+each to the first row of its table (measured in the same run).
+Usage: ``python benchmarks/bench_scaling.py [--quick]`` (``--quick`` stops at 30k frames and 30 x 30 pixels).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+
+import bayesrf
+from bayesrf.design import make_design
+from bayesrf.inference import _start_point
+from bayesrf.model import build_model
+from bayesrf.priors import alpha_for, load_prior
+
+LAGS = 5
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def nuts_per_draw(rec) -> float:
+    """Seconds per NUTS draw (tuning + sampling of one chain), compilation excluded."""
+    import nutpie
+
+    spec = load_prior("ridge")
+    design = make_design(rec, LAGS)
+    model = build_model(design, spec)
+    compiled = nutpie.compile_pymc_model(model, initial_points=_start_point(model, design, spec), jitter_rvs=set())
+    elapsed = _timed(lambda: nutpie.sample(compiled, draws=100, tune=100, chains=1, seed=0, progress_bar=False))
+    return elapsed / 200
+
+
+def row(rec) -> tuple[float, float, float]:
+    n = make_design(rec, LAGS).n_obs
+    alpha = alpha_for(load_prior("ridge"), n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_ml = _timed(lambda: bayesrf.fit_ml(rec, lags=LAGS, penalty="l2", alpha=alpha))
+        t_map = _timed(lambda: bayesrf.fit_map(rec, "ridge", lags=LAGS))
+        t_nuts = nuts_per_draw(rec)
+    return t_ml, t_map, t_nuts
+
+
+def table(title: str, cases: list[tuple[str, dict]]) -> None:
+    print(f"\n{title}")
+    print(f"{'case':>12s} {'weights':>8s} {'ML s':>8s} {'MAP s':>8s} {'NUTS s/draw':>12s} {'ML x':>6s} {'MAP x':>6s} {'NUTS x':>7s}")
+    first = None
+    for label, kwargs in cases:
+        rec = bayesrf.simulate(lags=LAGS, spatial="gabor", rf_norm=1.0, rate=20.0, seed=0, **kwargs)
+        times = row(rec)
+        first = first or times
+        ny, nx = kwargs["shape"]
+        print(f"{label:>12s} {LAGS * ny * nx:8d} {times[0]:8.2f} {times[1]:8.2f} {times[2]:12.4f} "
+              + " ".join(f"{t / f:{w}.1f}" for t, f, w in zip(times, first, (6, 6, 7), strict=True)), flush=True)
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    frames = [1_000, 3_000, 10_000, 30_000] + ([] if quick else [100_000])
+    table("Frames (10 x 10 pixels, 5 lags)", [(f"{n:,}", {"n_frames": n, "shape": (10, 10)}) for n in frames])
+    sides = [10, 20, 30] + ([] if quick else [40])
+    table("Pixels (5,000 frames, 5 lags)", [(f"{s} x {s}", {"n_frames": 5_000, "shape": (s, s)}) for s in sides])
+
+
+if __name__ == "__main__":
+    main()
