@@ -28,7 +28,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
-from scipy.linalg import cho_factor, cho_solve, solve_triangular
+from scipy.linalg import cho_factor, solve_triangular
 from scipy.optimize import minimize
 
 from .design import Design, make_design
@@ -238,6 +238,24 @@ def _gaussian_draws(sol: Solution, H: np.ndarray, draws: int, chains: int, seed:
     return sol.theta + solve_triangular(chol.T, z.reshape(-1, H.shape[0]).T, lower=False).T.reshape(z.shape)
 
 
+def scaled_penalty(design: Design, spec: PriorSpec, scales: np.ndarray) -> Penalty:
+    """Negative log-prior of ``spec`` on ``[intercept, w, baseline_coef]`` with its per-lag scales fixed.
+
+    The weights of lag ``l`` get a Normal(0, scales[l]) or Laplace(0, scales[l]) prior
+    (the spec's family); intercept and baseline priors are the spec's.
+    """
+    fixed = load_prior(spec, {"prior": {"hierarchical": False, "scale": 1.0}})
+    pen = prior_penalty(fixed, design, design.n_weights)
+    per_weight = np.repeat(np.asarray(scales, dtype=float), design.n_pixels)
+    weights = slice(1, 1 + design.n_weights)
+    quad, l1 = pen.quad.copy(), pen.l1.copy()
+    if spec.family == "normal":
+        quad[weights] = per_weight**-2.0
+    else:
+        l1[weights] = 1.0 / per_weight
+    return Penalty(quad=quad, center=pen.center, l1=l1)
+
+
 def evidence_scales(design: Design, spec: PriorSpec, max_iter: int = 200, tol: float = 1e-3
                     ) -> tuple[np.ndarray, Solution, np.ndarray, np.ndarray]:
     """Per-lag prior SDs of a hierarchical Normal prior by type-II maximum likelihood.
@@ -258,21 +276,22 @@ def evidence_scales(design: Design, spec: PriorSpec, max_iter: int = 200, tol: f
     A : the full design ``[1, X, Z]``
     H : the Hessian of the negative log-posterior at the MAP
     """
-    fixed = load_prior(spec, {"prior": {"hierarchical": False, "family": "normal", "scale": 1.0}})
-    A = full_design(design, fixed, design.matrix())
-    base = prior_penalty(fixed, design, design.n_weights)
+    if spec.family != "normal":
+        raise SpecError("method='laplace' supports hierarchical Normal priors (ridge-hier), not Laplace ones; "
+                        "use NUTS for lasso-hier.")
+    A = full_design(design, spec, design.matrix())
     weights = slice(1, 1 + design.n_weights)
     P = design.n_pixels
     tau = np.full(design.n_lags, float(spec.hyper_scale))
     theta = None
     for _ in range(max_iter):
-        quad = base.quad.copy()
-        quad[weights] = np.repeat(tau**-2.0, P)
-        pen = Penalty(quad=quad, center=base.center, l1=base.l1)
+        pen = scaled_penalty(design, spec, tau)
         sol = solve_penalized(A, design.counts, design.offset, pen, start=theta)
         theta = sol.theta
         _, H = smooth_derivatives(theta, A, design.counts, design.offset, pen)
-        cov_diag = np.diag(cho_solve(cho_factor(H, lower=True), np.eye(H.shape[0])))[weights].reshape(design.n_lags, P)
+        # diag(H^-1) = column sums of squares of L^-1 (H = L L^T): one triangular inverse, no full solve
+        L_inv = solve_triangular(cho_factor(H, lower=True)[0], np.eye(H.shape[0]), lower=True)
+        cov_diag = np.einsum("ij,ij->j", L_inv, L_inv)[weights].reshape(design.n_lags, P)
         w2 = (theta[weights] ** 2).reshape(design.n_lags, P).sum(axis=1)
         gamma = np.clip(P - cov_diag.sum(axis=1) / tau**2, 1e-9, P)
         new = np.sqrt(w2 / gamma)
@@ -291,9 +310,6 @@ def _laplace(design: Design, spec: PriorSpec, draws: int, chains: int, seed: int
     """Gaussian approximation N(MAP, H^-1) with H the exact Hessian of the negative log-posterior
     (hierarchical Normal priors: at the type-II ML scales of :func:`evidence_scales`)."""
     if spec.hierarchical:
-        if spec.family != "normal":
-            raise SpecError("method='laplace' supports hierarchical Normal priors (ridge-hier), not Laplace ones; "
-                            "use NUTS for lasso-hier.")
         tau, sol, _, H = evidence_scales(design, spec)
         values = _split(_gaussian_draws(sol, H, draws, chains, seed), design, spec)
         values["rf_scale"] = np.broadcast_to(tau, (chains, draws, tau.size)).copy()
@@ -401,18 +417,17 @@ def sample(
         tree = assemble(values, design, spec, method="laplace", sampler="laplace", seed=seed, data_sha256=sha, attrs=info)
     else:
         start = _start_point(model, design, spec)
-        model_nuts, target = model, 0.8
-        if spec.family == "laplace":  # smooth form; a higher acceptance target removes its rare divergences
-            model_nuts, start = build_model(design, spec, laplace="exponential-difference"), _exponential_start(start, spec)
-            target = 0.9
-        raw = _nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, target)
+        smooth = spec.family == "laplace"  # sampled in the smooth form, with a higher acceptance target
+        model_nuts = build_model(design, spec, laplace="exponential-difference") if smooth else model
+        raw = _nuts(model_nuts, _exponential_start(start, spec) if smooth else start, draws, tune, chains, seed,
+                    sampler, progress, 0.9 if smooth else 0.8)  # 0.9 removes the smooth form's rare divergences
         names = [n for n in POSTERIOR_VARS if n in raw["posterior"]]
         values = {n: raw["posterior"][n].values for n in names}
-        if spec.family == "laplace" and spec.hierarchical:
+        if smooth and spec.hierarchical:
             values["rf_z"] = (raw["posterior"]["rf_pos"] - raw["posterior"]["rf_neg"]).values
         tree = assemble(values, design, spec, method="nuts", sampler=sampler, seed=seed, data_sha256=sha,
                         sample_stats=raw["sample_stats"].to_dataset(),
-                        attrs={"laplace_form": "exponential-difference"} if spec.family == "laplace" else None)
+                        attrs={"laplace_form": "exponential-difference"} if smooth else None)
     tree = _add_log_densities(tree, model)
     tree.attrs["wall_time_s"] = time.perf_counter() - started
     if method == "nuts":

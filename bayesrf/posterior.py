@@ -15,9 +15,9 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
-from .inference import _map_values, full_design, prior_penalty
-from .ml import Penalty, _fit_block, solve_penalized
-from .priors import PriorSpec, load_prior
+from .inference import _map_values, full_design, scaled_penalty
+from .ml import _fit_block, solve_penalized
+from .priors import PriorSpec
 from .results import design_from_result
 from .svd import rf_svd
 
@@ -92,18 +92,9 @@ def compare_estimates(result: xr.DataTree) -> xr.Dataset:
 
 def _mode_given_scales(design, spec: PriorSpec, scales: np.ndarray) -> np.ndarray:
     """Mode of the weights with the per-lag prior scales fixed (Normal or Laplace per lag)."""
-    fixed = load_prior(spec, {"prior": {"hierarchical": False, "scale": 1.0}})
-    A = full_design(design, fixed, design.matrix())
-    pen = prior_penalty(fixed, design, design.n_weights)
-    per_weight = np.repeat(scales, design.n_pixels)
-    weights = slice(1, 1 + design.n_weights)
-    quad, l1 = pen.quad.copy(), pen.l1.copy()
-    if spec.family == "normal":
-        quad[weights] = per_weight**-2.0
-    else:
-        l1[weights] = 1.0 / per_weight
-    sol = solve_penalized(A, design.counts, design.offset, Penalty(quad=quad, center=pen.center, l1=l1))
-    return sol.theta[weights]
+    A = full_design(design, spec, design.matrix())
+    pen = scaled_penalty(design, spec, scales)
+    return solve_penalized(A, design.counts, design.offset, pen).theta[1 : 1 + design.n_weights]
 
 
 def _hdi(da: xr.DataArray, prob: float) -> tuple[xr.DataArray, xr.DataArray]:

@@ -32,6 +32,10 @@ from .priors import PriorSpec
 __all__ = ["assemble", "load", "predict", "save"]
 
 
+SWEEP_KIND = "bayesrf-sensitivity"
+"""``attrs["kind"]`` of a prior-sensitivity file (:mod:`bayesrf.sensitivity`)."""
+
+
 def _version() -> str:
     from . import __version__
 
@@ -159,7 +163,7 @@ def load(path: str | Path, prior: PriorSpec | None = None) -> xr.DataTree:
 
 def check_result(result: xr.DataTree, where: str | Path, prior: PriorSpec | None = None) -> xr.DataTree:
     """Return ``result`` if it is a bayesrf fit (fitted with ``prior``, if given); else raise :class:`DataError`."""
-    if result.attrs.get("kind") == "bayesrf-sensitivity":
+    if result.attrs.get("kind") == SWEEP_KIND:
         raise DataError(f"{where} is a prior-sensitivity study; read it with bayesrf.sensitivity.load_sweep.")
     if "bayesrf_spec" not in result.attrs or "posterior" not in result.children:
         raise DataError(f"{where} is not a bayesrf result (no bayesrf_spec attribute or posterior group).")

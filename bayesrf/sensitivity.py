@@ -52,12 +52,12 @@ from .heldout import block_split, heldout_pointwise, lpd
 from .inference import SAMPLERS, data_checksum, sample
 from .posterior import SAMPLE_DIMS, _hdi, posterior_svd
 from .priors import PriorSpec, load_prior
-from .results import read_tree, save
+from .results import SWEEP_KIND, read_tree, save
 from .svd import rf_svd
 
 __all__ = ["compare", "cv_alphas", "fit_result", "format_report", "load_sweep", "report", "sensitivity", "sweep_specs"]
 
-KIND = "bayesrf-sensitivity"
+KIND = SWEEP_KIND
 DEFAULT_PRIORS = ("ridge", "lasso", "ridge-hier", "lasso-hier")
 DEFAULT_SCALES = (0.003, 0.01, 0.03)
 PSENSE_THRESHOLD = 0.05
