@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -34,14 +35,16 @@ from scipy.optimize import minimize
 from .design import Design, make_design
 from .errors import FitError, SpecError
 from .ml import Penalty, Solution, smooth_derivatives, solve_penalized, with_intercept
-from .model import build_model, intercept_mu
+from .model import VAR_DIMS, build_model, intercept_mu
 from .priors import PriorSpec, load_prior
 from .results import assemble, check_diagnostics
 
 __all__ = ["fit_map", "sample"]
 
 SAMPLERS = ("nutpie", "pymc")
-POSTERIOR_VARS = ("intercept", "rf", "rf_scale", "rf_z", "baseline_coef", "baseline_level")
+POSTERIOR_VARS = tuple(VAR_DIMS)
+STANDARDISED = ("rf_z", "rf_time_z")
+"""Non-centred standard-normal variables: kept in results, left out of the convergence checks."""
 METHODS = ("nuts", "laplace")
 PRUNED_SCALE = 1e-6
 """Prior scale given to a lag pruned by :func:`evidence_scales` (log-rate per unit contrast)."""
@@ -133,17 +136,25 @@ class _Flat:
         return {k: p.reshape(s) for k, p, s in zip(self.names, parts, self.shapes, strict=True)}
 
 
-def _hier_start(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:
-    """Start of the hierarchical optimisation: mean rate, prior-scale taus, ridge-MAP weights."""
-    ridge = load_prior(spec, {"prior": {"hierarchical": False, "family": "normal", "scale": spec.hyper_scale}})
+def _hier_start(model: pm.Model, design: Design, spec: PriorSpec, seed: int | None = 0) -> dict[str, np.ndarray]:
+    """Start of the hierarchical optimisation or sampler: mean rate and baseline of the ridge MAP at the
+    hyperprior scale; per-lag priors start at that ridge RF, structured (``gp``) priors at small random
+    ``rf_z`` (seeded; an RF of exactly 0 has no gradient for the envelope, which stops nutpie's start)."""
+    ridge = replace(spec, family="normal", hierarchical=False, scale=spec.hyper_scale, hyper_scale=None,
+                    smooth=False, local=False, rank=0)
     (_, sol), = _solve_blocks(design, ridge, per_lag=False)
-    tau = np.full(design.n_lags, spec.hyper_scale)
     start = model.initial_point()
     start["intercept"] = np.asarray(sol.theta[0])
-    start["rf_z"] = _split(sol.theta, design, ridge)["rf"] / tau[:, None, None]
-    start["rf_scale_log__"] = np.log(tau)
     if "baseline_level" in start:
         start["baseline_level"] = np.cumsum(sol.theta[1 + design.n_weights :])
+    if spec.structured:
+        start["rf_z"] = 0.1 * np.random.default_rng(seed).standard_normal(start["rf_z"].shape)
+        if "rf_time_z" in start:  # a smooth positive lobe: the raw time course must not be 0 (it is normalised)
+            start["rf_time_z"] = np.ones_like(start["rf_time_z"])
+        return start
+    tau = np.full(design.n_lags, spec.hyper_scale)
+    start["rf_z"] = _split(sol.theta, design, ridge)["rf"] / tau[:, None, None]
+    start["rf_scale_log__"] = np.log(tau)
     return start
 
 
@@ -159,14 +170,10 @@ def _map_pymc(model: pm.Model, start: dict[str, np.ndarray]) -> tuple[dict[str, 
 
     res = minimize(neg, flat.ravel(start), jac=True, method="L-BFGS-B",
                    options={"maxiter": 20_000, "maxfun": 40_000, "gtol": 1e-6, "ftol": 1e-14})
-    point = flat.unravel(res.x)
-    scale = np.exp(point["rf_scale_log__"])
-    values = {"intercept": point["intercept"], "rf": point["rf_z"] * scale[:, None, None],
-              "rf_scale": scale, "rf_z": point["rf_z"]}
-    if "baseline_level" in point:
-        values["baseline_level"] = point["baseline_level"]
-        values["baseline_coef"] = np.diff(point["baseline_level"], prepend=0.0)
-    return values, res
+    names = [n for n in POSTERIOR_VARS if n in model.named_vars]
+    outputs = model.replace_rvs_by_values([model[n] for n in names])
+    values = model.compile_fn(outputs, inputs=model.value_vars, point_fn=True)(flat.unravel(res.x))
+    return dict(zip(names, values, strict=True)), res
 
 
 def _map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -277,8 +284,8 @@ def evidence_scales(design: Design, spec: PriorSpec, max_iter: int = 200, tol: f
     H : the Hessian of the negative log-posterior at the MAP
     """
     if spec.family != "normal":
-        raise SpecError("method='laplace' supports hierarchical Normal priors (ridge-hier), not Laplace ones; "
-                        "use NUTS for lasso-hier.")
+        raise SpecError(f"method='laplace' supports hierarchical Normal priors (ridge-hier), not {spec.name!r} "
+                        f"(family {spec.family!r}); use NUTS.")
     A = full_design(design, spec, design.matrix())
     weights = slice(1, 1 + design.n_weights)
     P = design.n_pixels
@@ -340,11 +347,11 @@ def _nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, 
                      compute_convergence_checks=False, target_accept=target_accept)
 
 
-def _start_point(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:
-    """MAP for fixed-scale priors; for hierarchical ones the ridge MAP at the hyperprior scale
+def _start_point(model: pm.Model, design: Design, spec: PriorSpec, seed: int | None) -> dict[str, np.ndarray]:
+    """MAP for fixed-scale priors; for hierarchical ones see :func:`_hier_start`
     (the joint mode of a hierarchical model is not typical of its posterior)."""
     if spec.hierarchical:
-        return {k: np.asarray(v, dtype=float) for k, v in _hier_start(model, design, spec).items()}
+        return {k: np.asarray(v, dtype=float) for k, v in _hier_start(model, design, spec, seed).items()}
     values, _ = _map_values(design, spec, per_lag=False)
     start = model.initial_point()
     start["intercept"], start["rf"] = values["intercept"], values["rf"]
@@ -416,23 +423,58 @@ def sample(
         values, info = _laplace(design, spec, draws, chains, seed)
         tree = assemble(values, design, spec, method="laplace", sampler="laplace", seed=seed, data_sha256=sha, attrs=info)
     else:
-        start = _start_point(model, design, spec)
+        start = _start_point(model, design, spec, seed)
         smooth = spec.family == "laplace"  # sampled in the smooth form, with a higher acceptance target
         model_nuts = build_model(design, spec, laplace="exponential-difference") if smooth else model
+        # 0.9 removes the smooth Laplace form's rare divergences, and most of the gp priors' (real neuron, local)
         raw = _nuts(model_nuts, _exponential_start(start, spec) if smooth else start, draws, tune, chains, seed,
-                    sampler, progress, 0.9 if smooth else 0.8)  # 0.9 removes the smooth form's rare divergences
+                    sampler, progress, 0.9 if smooth or spec.structured else 0.8)
         names = [n for n in POSTERIOR_VARS if n in raw["posterior"]]
         values = {n: raw["posterior"][n].values for n in names}
         if smooth and spec.hierarchical:
             values["rf_z"] = (raw["posterior"]["rf_pos"] - raw["posterior"]["rf_neg"]).values
+        if spec.rank:
+            values.update(align_components(values["rf_time"], values["rf_space"]))
         tree = assemble(values, design, spec, method="nuts", sampler=sampler, seed=seed, data_sha256=sha,
                         sample_stats=raw["sample_stats"].to_dataset(),
                         attrs={"laplace_form": "exponential-difference"} if smooth else None)
     tree = _add_log_densities(tree, model)
     tree.attrs["wall_time_s"] = time.perf_counter() - started
     if method == "nuts":
-        tree.attrs.update(check_diagnostics(tree, [n for n in POSTERIOR_VARS if n in tree["posterior"] and n != "rf_z"]))
+        checked = [n for n in POSTERIOR_VARS if n in tree["posterior"] and n not in STANDARDISED]
+        tree.attrs.update(check_diagnostics(tree, checked))
     return tree
+
+
+def align_components(time: np.ndarray, space: np.ndarray) -> dict[str, np.ndarray]:
+    """Sign the components of a low-rank RF like :func:`bayesrf.posterior_svd` does.
+
+    ``(time[k], space[k])`` and ``(-time[k], -space[k])`` give the same RF. Each
+    draw's component is flipped when it disagrees (``u . u_ref + v . v_ref < 0``)
+    with the component of the mean over draws, itself signed so its largest spatial
+    pixel is positive (the mean is taken after aligning to the first draw).
+
+    Parameters
+    ----------
+    time : ndarray (chain, draw, component, lag)
+    space : ndarray (chain, draw, component, y, x)
+
+    Returns
+    -------
+    dict with the aligned ``rf_time`` and ``rf_space``.
+    """
+    u = space.reshape(*space.shape[:3], -1)
+
+    def flip(ref_u: np.ndarray, ref_v: np.ndarray) -> np.ndarray:
+        agreement = np.einsum("cdkp,kp->cdk", u, ref_u) + np.einsum("cdkl,kl->cdk", time, ref_v)
+        return np.where(agreement < 0, -1.0, 1.0)
+
+    sign = flip(u[0, 0], time[0, 0])
+    ref_u, ref_v = (sign[..., None] * u).mean((0, 1)), (sign[..., None] * time).mean((0, 1))
+    peak = np.take_along_axis(ref_u, np.abs(ref_u).argmax(axis=1)[:, None], axis=1)
+    ref_sign = np.where(peak < 0, -1.0, 1.0)
+    sign = flip(ref_sign * ref_u, ref_sign * ref_v)
+    return {"rf_time": sign[..., None] * time, "rf_space": sign[..., None, None] * space}
 
 
 def _as_dataset(obj: xr.Dataset | xr.DataTree, group: str) -> xr.Dataset:

@@ -17,6 +17,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .model import HYPERPARAMETERS
+
 __all__ = ["plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows", "plot_support",
            "plot_svd", "plot_timecourses", "write_figures", "write_sensitivity_figures"]
 
@@ -182,7 +184,7 @@ def plot_diagnostics(result: xr.DataTree) -> dict[str, Figure]:
     """ArviZ diagnostics of the scalar parameters: trace + rank, ESS, energy (NUTS only)."""
     import arviz_plots as azp
 
-    names = [v for v in ("intercept", "rf_scale") if v in result["posterior"]]
+    names = [v for v in ("intercept", *HYPERPARAMETERS) if v in result["posterior"]]
     post = result["posterior"].to_dataset()[names].drop_vars("lag_s", errors="ignore")
     tree = xr.DataTree.from_dict({"posterior": post, "sample_stats": result["sample_stats"].to_dataset()})
     figures = {}
@@ -241,7 +243,8 @@ def _x_position(row: xr.Dataset) -> tuple[float, tuple[float, float]]:
     of the per-lag scales a hierarchical prior learned."""
     if bool(row["hierarchical"]):
         learned = row["learned_scale"].values
-        return float(np.exp(np.log(learned).mean())), (float(learned.min()), float(learned.max()))
+        center = float(np.exp(np.log(learned).mean()))  # rounding can put it a hair outside equal scales
+        return center, (min(center, float(learned.min())), max(center, float(learned.max())))
     scale = float(row["scale"])
     return scale, (scale, scale)
 

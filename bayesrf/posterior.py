@@ -17,6 +17,7 @@ import xarray as xr
 
 from .inference import _map_values, full_design, scaled_penalty
 from .ml import _fit_block, solve_penalized
+from .model import HYPERPARAMETERS
 from .priors import PriorSpec
 from .results import design_from_result
 from .svd import rf_svd
@@ -71,14 +72,16 @@ def compare_estimates(result: xr.DataTree) -> xr.Dataset:
         ``ml_per_lag`` (plain ML of each lag alone: the joint ML is often not
         identifiable), ``map`` (the mode under the fit's prior; for hierarchical
         priors the mode of the weights given the posterior-mean scales, because
-        the joint mode over weights and scales overfits, see :func:`bayesrf.fit_map`),
+        the joint mode over weights and scales overfits, see :func:`bayesrf.fit_map`; for
+        structured ``gp`` priors that joint mode all the same, as their prior given the
+        hyperparameters is not a per-weight penalty),
         ``posterior_mean``.
     """
     design = design_from_result(result)
     spec = PriorSpec.from_json(result.attrs["bayesrf_spec"])
     shape = (design.n_lags, design.ny, design.nx)
     ml = [_fit_block(design, design.lagged[:, lag, :], None, 0.0).theta[1:] for lag in range(design.n_lags)]
-    if spec.hierarchical:
+    if spec.hierarchical and not spec.structured:
         map_rf = _mode_given_scales(design, spec, result["posterior"]["rf_scale"].mean(SAMPLE_DIMS).values)
     else:
         map_rf = np.asarray(_map_values(design, spec, per_lag=False)[0]["rf"])
@@ -186,7 +189,7 @@ def summary(result: xr.DataTree, prob: float = 0.94) -> dict[str, Any]:
     if attrs.get("method") == "nuts":
         report["diagnostics"] = {k: attrs[k] for k in ("max_rhat", "min_ess_bulk", "min_ess_tail", "n_divergent",
                                                         "diagnostics_ok") if k in attrs}
-    scalars = [v for v in ("intercept", "rf_scale", "baseline_coef") if v in post]
+    scalars = [v for v in ("intercept", *HYPERPARAMETERS, "rf_time", "baseline_coef") if v in post]
     if n_samples > 3:
         scalar_post = post.to_dataset()[scalars].drop_vars("lag_s", errors="ignore")
         table = azs.summary(xr.DataTree.from_dict({"posterior": scalar_post}), ci_prob=prob, ci_kind="hdi")

@@ -14,6 +14,13 @@ A spec file looks like::
     family = "normal"        # "flat" | "normal"
     mu = "auto"              # number, or "auto" = log of the data's mean rate (spikes/s)
     sigma = 10.0
+    [structure]              # only for family = "gp" (structured priors, see below)
+    smooth = true            # Gaussian-process prior over (lag, y, x), kernel K_lag (x) K_y (x) K_x
+    length_median = 1.5      # LogNormal hyperprior of each kernel length scale: median (frames / pixels)
+    length_log_sd = 0.75     # ... and SD of its log
+    local = false            # Gaussian spatial envelope on the prior SD (centre and widths learned)
+    width_median = 3.0       # LogNormal median of the envelope widths (pixels), log-SD 0.75
+    rank = 0                 # 0: full RF; k >= 1: sum of k separable time course x spatial map terms
     [baseline]               # optional; default kind = "constant"
     kind = "spline"          # "constant" | "spline": slow drift of the log-rate over the session
     n_basis = 8              # cubic B-splines over the session
@@ -23,6 +30,10 @@ Relation to the penalised fits of :func:`bayesrf.fit_ml` (``n_obs`` = intervals
 used): ``normal(scale=sigma)`` has MAP = ridge with ``alpha = 1/(n_obs sigma^2)``;
 ``laplace(scale=b)`` has MAP = lasso with ``alpha = 1/(n_obs b)``; ``flat`` has
 MAP = plain ML. See :func:`alpha_for`.
+
+``family = "gp"`` is a structured prior (always hierarchical: its amplitude
+``hyper_scale``, length scales, envelope and components are learned); see
+:mod:`bayesrf.model` for the exact model.
 
 Files are data: they are parsed with :mod:`tomllib`, nothing is evaluated, and
 every problem is reported in one :class:`~bayesrf.SpecError`.
@@ -43,15 +54,18 @@ __all__ = ["MODELS_DIR", "PriorSpec", "alpha_for", "load_prior", "parse_override
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 SCHEMA_VERSION = 1
-WEIGHT_FAMILIES = ("flat", "normal", "laplace")
+WEIGHT_FAMILIES = ("flat", "normal", "laplace", "gp")
 INTERCEPT_FAMILIES = ("flat", "normal")
 HYPER_FAMILIES = ("halfnormal",)
 _KNOWN = {
-    "": {"schema_version", "description", "prior", "intercept", "baseline"},
+    "": {"schema_version", "description", "prior", "intercept", "baseline", "structure"},
     "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale"},
     "intercept": {"family", "mu", "sigma"},
     "baseline": {"kind", "n_basis", "scale"},
+    "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "rank"},
 }
+STRUCTURE_DEFAULTS = {"smooth": True, "length_median": 1.5, "length_log_sd": 0.75, "local": False,
+                      "width_median": 3.0, "rank": 0}
 BASELINE_KINDS = ("constant", "spline")
 
 
@@ -71,7 +85,18 @@ class PriorSpec:
     baseline_kind: str = "constant"
     baseline_n_basis: int = 8
     baseline_scale: float = 0.3
+    smooth: bool = False
+    length_median: float = 1.5
+    length_log_sd: float = 0.75
+    local: bool = False
+    width_median: float = 3.0
+    rank: int = 0
     description: str = ""
+
+    @property
+    def structured(self) -> bool:
+        """A ``gp`` prior: smooth, local and/or low-rank (see :mod:`bayesrf.model`)."""
+        return self.family == "gp"
 
     def to_json(self) -> str:
         """Canonical JSON text (stored in results to rebuild and check the model)."""
@@ -172,7 +197,10 @@ def _problems(raw: dict[str, Any]) -> list[str]:
         close = get_close_matches(str(family), WEIGHT_FAMILIES, n=1)
         problems.append(f"prior.family must be one of {WEIGHT_FAMILIES}, got {family!r}"
                         + (f" (did you mean {close[0]!r}?)" if close else ""))
-    hier = prior.get("hierarchical", False)
+    hier = prior.get("hierarchical", family == "gp")
+    if family == "gp" and hier is not True:
+        problems.append("a gp prior learns its hyperparameters: prior.hierarchical cannot be false")
+    problems += _structure_problems(raw.get("structure", {}), family)
     if not isinstance(hier, bool):
         problems.append(f"prior.hierarchical must be true or false, got {hier!r}")
     elif hier:
@@ -206,6 +234,24 @@ def _problems(raw: dict[str, Any]) -> list[str]:
             problems.append(f"baseline.n_basis must be an integer >= 4, got {n_basis!r}")
         if not _positive(baseline.get("scale", 0.3)):
             problems.append(f"baseline.scale must be a number > 0, got {baseline.get('scale')!r}")
+    return problems
+
+
+def _structure_problems(structure: Any, family: Any) -> list[str]:
+    if not isinstance(structure, dict) or not structure:
+        return []
+    if family != "gp":
+        return [f"[structure] is only used by family = \"gp\", not {family!r}"]
+    problems = [f"structure.{key} must be true or false, got {structure[key]!r}"
+                for key in ("smooth", "local") if not isinstance(structure.get(key, False), bool)]
+    problems += [f"structure.{key} must be a number > 0, got {structure[key]!r}"
+                 for key in ("length_median", "length_log_sd", "width_median") if key in structure
+                 and not _positive(structure[key])]
+    rank = structure.get("rank", 0)
+    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 0:
+        problems.append(f"structure.rank must be an integer >= 0, got {rank!r}")
+    if not problems and not (structure.get("smooth", True) or structure.get("local", False) or rank):
+        problems.append("a gp prior needs at least one of structure.smooth, structure.local, structure.rank")
     return problems
 
 
@@ -247,7 +293,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             "intercept": {"family": base.intercept_family, "mu": base.intercept_mu}
             | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
             "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
-        }
+        } | ({"structure": {key: getattr(base, key) for key in STRUCTURE_DEFAULTS}} if base.structured else {})
         name = base.name
     else:
         path = _resolve(name_or_path)
@@ -261,7 +307,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
     if problems:
         raise SpecError(f"invalid prior spec {name!r}: " + "; ".join(problems) + ".")
     prior, intercept, baseline = raw["prior"], raw.get("intercept", {}), raw.get("baseline", {})
-    hier = prior.get("hierarchical", False)
+    hier = prior.get("hierarchical", prior["family"] == "gp")
+    structure = STRUCTURE_DEFAULTS | raw.get("structure", {}) if prior["family"] == "gp" else {}
     return PriorSpec(
         name=name,
         family=prior["family"],
@@ -275,5 +322,6 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         baseline_kind=baseline.get("kind", "constant"),
         baseline_n_basis=int(baseline.get("n_basis", 8)),
         baseline_scale=float(baseline.get("scale", 0.3)),
+        **{key: type(default)(structure[key]) for key, default in STRUCTURE_DEFAULTS.items() if key in structure},
         description=raw.get("description", ""),
     )

@@ -27,6 +27,7 @@ import xarray as xr
 
 from .design import Design, shift_sum
 from .errors import BayesRFWarning, DataError
+from .model import VAR_DIMS
 from .priors import PriorSpec
 
 __all__ = ["assemble", "load", "predict", "save"]
@@ -42,15 +43,22 @@ def _version() -> str:
     return __version__
 
 
-def _posterior_dataset(values: dict[str, np.ndarray], design: Design) -> xr.Dataset:
+def _posterior_dataset(values: dict[str, np.ndarray], design: Design, spec: PriorSpec) -> xr.Dataset:
     """Arrays with leading (chain, draw) axes -> posterior Dataset with named dims."""
-    dims = {"intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",),
-            "baseline_coef": ("knot",), "baseline_level": ("knot",)}
     data = {}
     for name, arr in values.items():
-        extra = dims[name] if arr.ndim - 2 == len(dims[name]) else ("lag",)  # per-lag intercepts
-        data[name] = (("chain", "draw", *extra), np.asarray(arr, dtype=np.float64))
+        dims = VAR_DIMS[name]
+        if spec.rank and name in ("rf_z", "rf_amplitude"):  # one spatial map per component
+            dims = ("component", *dims[1:]) if name == "rf_z" else ("component",)
+        elif arr.ndim - 2 != len(dims):  # per-lag intercepts
+            dims = ("lag",)
+        data[name] = (("chain", "draw", *dims), np.asarray(arr, dtype=np.float64))
     ds = xr.Dataset(data)
+    for dim, labels in (("axis", ["lag", "y", "x"]), ("space_axis", ["y", "x"])):
+        if dim in ds.dims:  # rank-k priors learn the spatial length scales only
+            ds = ds.assign_coords({dim: labels[-ds.sizes[dim]:]})
+    if "component" in ds.dims:
+        ds = ds.assign_coords(component=np.arange(ds.sizes["component"]))
     if "knot" in ds.dims:
         ds = ds.assign_coords(knot=np.arange(1, ds.sizes["knot"] + 1))
     n_chain, n_draw = next(iter(values.values())).shape[:2]
@@ -96,7 +104,7 @@ def assemble(
     attrs: dict[str, Any] | None = None,
 ) -> xr.DataTree:
     """Build the result DataTree (see the module docstring)."""
-    groups = {"posterior": _posterior_dataset(values, design), **data_groups(design, spec)}
+    groups = {"posterior": _posterior_dataset(values, design, spec), **data_groups(design, spec)}
     if sample_stats is not None:
         groups["sample_stats"] = sample_stats
     groups.update(extra_groups or {})

@@ -50,6 +50,7 @@ import xarray as xr
 from .errors import BayesRFWarning, DataError, SpecError
 from .heldout import block_split, heldout_pointwise, lpd
 from .inference import SAMPLERS, data_checksum, sample
+from .model import RF_PRIOR_TERMS
 from .posterior import SAMPLE_DIMS, _hdi, posterior_svd
 from .priors import PriorSpec, load_prior
 from .results import SWEEP_KIND, read_tree, save
@@ -62,7 +63,6 @@ DEFAULT_PRIORS = ("ridge", "lasso", "ridge-hier", "lasso-hier")
 DEFAULT_SCALES = (0.003, 0.01, 0.03)
 PSENSE_THRESHOLD = 0.05
 VARIABLES = ("intercept", "rf", "rf_scale", "baseline_coef")
-RF_PRIOR_TERMS = ("rf", "rf_z", "rf_scale")  # log-prior terms power-scaled by psense
 
 
 def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | None) -> dict[str, PriorSpec]:
@@ -261,6 +261,19 @@ def cv_alphas(data: xr.Dataset, lags: int = 5, keep: np.ndarray | None = None,
     return out
 
 
+def _learned_scale(post: xr.DataTree, lag: xr.DataArray) -> xr.DataArray:
+    """Posterior mean of the prior SD a weight of each lag gets: ``rf_scale`` (per-lag priors),
+    ``rf_amplitude`` (gp, at the envelope's peak), ``sqrt(sum_k (rf_amplitude[k] rf_time[k])^2)``
+    (rank-k gp); NaN for fixed-scale priors."""
+    if "rf_scale" in post:
+        return post["rf_scale"].mean(SAMPLE_DIMS)
+    if "rf_time" in post:
+        return np.sqrt(((post["rf_amplitude"] * post["rf_time"]) ** 2).sum("component")).mean(SAMPLE_DIMS)
+    if "rf_amplitude" in post:
+        return post["rf_amplitude"].mean(SAMPLE_DIMS) * xr.ones_like(lag, dtype=float)
+    return xr.full_like(lag, np.nan, dtype=float)
+
+
 def _psense(result: xr.DataTree, names: list[str]) -> dict[str, xr.DataArray]:
     """Power-scaling sensitivity per variable: the largest over its elements, and the share of
     elements above :data:`PSENSE_THRESHOLD`, when the RF's prior (not the wide intercept and
@@ -375,7 +388,7 @@ def compare(sweep: xr.DataTree, reference: str | None = None, prob: float = 0.94
         ev_low, ev_high = _hdi(svd["explained_variance"], prob)
         ps = _psense(result, [v for v in VARIABLES if v in post])
         dist, corr = _distance(rf.mean(SAMPLE_DIMS), ref_rf)
-        scale = post["rf_scale"].mean(SAMPLE_DIMS) if "rf_scale" in post else xr.full_like(rf.lag, np.nan, dtype=float)
+        scale = _learned_scale(post, rf.lag)
         per_fit.append(xr.Dataset({
             "rf_mean": rf.mean(SAMPLE_DIMS), "rf_sd": rf.std(SAMPLE_DIMS),
             "temporal": svd["temporal"].mean(SAMPLE_DIMS), "temporal_lower": t_low, "temporal_upper": t_high,

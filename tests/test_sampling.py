@@ -219,5 +219,7 @@ def test_empirical_bayes_shrinks_a_lag_without_signal():
     tau, *_ = evidence_scales(make_design(rec, 2), bayesrf.load_prior("ridge-hier"))
     print("type-II ML scales", tau)
     assert tau[0] > 0.05 and (tau[1] == PRUNED_SCALE or tau[1] < 0.1 * tau[0])
-    with pytest.raises(bayesrf.SpecError, match="not Laplace ones"):
+    with pytest.raises(bayesrf.SpecError, match="not .lasso-hier."):
         bayesrf.sample(rec, "lasso-hier", lags=2, method="laplace")
+    with pytest.raises(bayesrf.SpecError, match="not .smooth."):
+        bayesrf.sample(rec, "smooth", lags=2, method="laplace")

@@ -1,0 +1,295 @@
+"""Accuracy of bayesrf against peer packages on simulated LNP neurons with a known RF.
+
+Protocol (after RFEst's published benchmark): 20 x 15 pixels, 5 lags (D = 1,500
+weights); separable RFs — a Gabor or a centre-surround (difference of Gaussians)
+spatial map times a biphasic time course, L2 norm ``RF_NORM`` = 0.5; binary (+-1) or
+Gaussian white-noise frames; n/D in {1, 2, 4, 8, 16} frames per weight; 5 seeds.
+The firing rate is set to the real neuron's (17 spikes/s at 0.2 s per frame,
+~3.4 spikes per interval). These settings were fixed before any method was run.
+
+Methods: spike-triggered average; sklearn PoissonRegressor (ridge) with 5-fold CV;
+glum Poisson lasso / ridge with CV; nemos Poisson GLM (ridge / lasso, sklearn
+GridSearchCV); RFEst's spline-basis Poisson GLM (hand-set basis sizes, as in its
+paper) and ASD / ALD; bayesrf: plain ML, the ridge-prior MAP, and posterior means
+of ``ridge-hier``, ``lasso-hier``, ``smooth``, ``local`` and ``rank1`` (NUTS,
+2 chains x 500 draws after 500 tuning steps). Every fit runs in its own process
+(RFEst switches on jax's x64 and NaN-debugging for the whole process) with a wall-time
+cap; a fit that does not finish is reported as a timeout, one that fails as an error.
+
+Scores: error = 1 - corr(estimate, truth) and MSE of the unit-norm RFs (mean over
+weights); for bayesrf posteriors also the coverage of the true weights by central
+50/80/95 % intervals. Time is a ratio to one sklearn PoissonRegressor fit (fixed
+alpha) on the same data, measured in the same worker.
+
+Run (installs the peers into .venv-bench, never into .venv)::
+
+    make peers                                    # the full protocol (many hours on 2 cores)
+    .venv-bench/bin/python benchmarks/peers.py --sizes 1 2 4 --seeds 0 1 --stimuli binary
+
+It prints a table (mean over RFs, stimuli and seeds, per n/D) and writes every
+result to ``--out`` (JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+
+SHAPE, LAGS = (20, 15), 5
+D = LAGS * SHAPE[0] * SHAPE[1]
+RF_NORM, RATE, DT = 0.5, 17.0, 0.2
+RFS = {"gabor": {}, "dog": {}}  # simulate's default Gabor (sigma 2.5, wavelength 6 px) and centre-surround
+BAYES_PRIORS = ("ridge-hier", "lasso-hier", "smooth", "local", "rank1")
+PEERS = ("sta", "sklearn-ridge-cv", "glum-lasso-cv", "glum-ridge-cv", "nemos-ridge-cv", "nemos-lasso-cv",
+         "rfest-spline", "rfest-asd", "rfest-ald")
+METHODS = (*PEERS, "bayesrf-ml", "bayesrf-map", *(f"bayesrf-{p}" for p in BAYES_PRIORS))
+ALPHAS = np.logspace(-4, -1, 7)  # per-observation penalty grid of the sklearn-scale CV peers
+COVERAGE = (0.5, 0.8, 0.95)
+
+
+def dataset(rf: str, stimulus: str, nd: float, seed: int):
+    """The simulated recording of one protocol cell (regenerated identically in every worker)."""
+    import bayesrf
+
+    return bayesrf.simulate(n_frames=int(nd * D) + LAGS - 1, shape=SHAPE, lags=LAGS, spatial=rf,
+                            spatial_params=RFS[rf], temporal="biphasic", rf_norm=RF_NORM, stimulus=stimulus,
+                            rate=RATE, dt=DT, seed=seed)
+
+
+def lagged(data) -> tuple[np.ndarray, np.ndarray]:
+    """bayesrf's lagged design (n_obs, D), columns ordered like ``rf`` (lag, y, x), and the counts."""
+    from bayesrf.design import make_design
+
+    design = make_design(data, LAGS)
+    return design.matrix(), design.counts
+
+
+def _sklearn(X, y, alpha: float):
+    from sklearn.linear_model import PoissonRegressor
+
+    return PoissonRegressor(alpha=alpha, solver="newton-cholesky", max_iter=300).fit(X, y)
+
+
+def _grid_cv(estimator, param: str, X, y):
+    from sklearn.model_selection import GridSearchCV
+
+    return GridSearchCV(estimator, {param: list(ALPHAS)}, cv=5).fit(X, y).best_estimator_
+
+
+def fit_sta(data):
+    X, y = lagged(data)
+    return {"rf": (X - X.mean(0)).T @ (y - y.mean())}
+
+
+def fit_sklearn_ridge_cv(data):
+    from sklearn.linear_model import PoissonRegressor
+
+    X, y = lagged(data)
+    return {"rf": _grid_cv(PoissonRegressor(solver="newton-cholesky", max_iter=300), "alpha", X, y).coef_}
+
+
+def _glum_cv(data, l1_ratio: float):
+    from glum import GeneralizedLinearRegressorCV
+
+    X, y = lagged(data)
+    fit = GeneralizedLinearRegressorCV(family="poisson", l1_ratio=[l1_ratio], cv=5, min_alpha_ratio=1e-2).fit(X, y)
+    return {"rf": fit.coef_}
+
+
+def fit_glum_lasso_cv(data):
+    return _glum_cv(data, 1.0)
+
+
+def fit_glum_ridge_cv(data):
+    return _glum_cv(data, 0.0)
+
+
+def _nemos_cv(data, regularizer: str):
+    import nemos as nmo
+
+    X, y = lagged(data)
+    glm = nmo.glm.GLM(observation_model="Poisson", regularizer=regularizer, regularizer_strength=1e-3)
+    return {"rf": np.asarray(_grid_cv(glm, "regularizer_strength", X, y).coef_)}
+
+
+def fit_nemos_ridge_cv(data):
+    return _nemos_cv(data, "Ridge")
+
+
+def fit_nemos_lasso_cv(data):
+    return _nemos_cv(data, "Lasso")
+
+
+def _rfest_inputs(data):
+    """Frames (T, y*x) and the counts RFEst's own lagging pairs with them (it drops the first lags - 1)."""
+    return data["stim"].values.reshape(data.sizes["time"], -1), data["counts"].values.astype(float)
+
+
+def _oldest_first(w) -> np.ndarray:
+    return np.asarray(w).reshape(LAGS, *SHAPE)[::-1]  # RFEst orders lags oldest first
+
+
+def fit_rfest_spline(data):
+    from rfest import GLM
+
+    X, y = _rfest_inputs(data)
+    glm = GLM(distr="poisson", output_nonlinearity="exponential")
+    glm.add_design_matrix(X, dims=[LAGS, *SHAPE], df=[5, 10, 8], smooth="cr", name="stimulus")
+    glm.initialize(y[LAGS - 1 :], method="mle", compute_ci=False)
+    glm.fit(y=y[LAGS - 1 :], num_iters=3000, beta=0.01, step_size=1e-2, verbose=0)
+    return {"rf": _oldest_first(glm.w["opt"]["stimulus"])}
+
+
+def _rfest_evidence(data, cls_name: str, p0: list[float]):
+    import rfest
+
+    X, y = lagged(data)
+    X = X.reshape(len(y), LAGS, -1)[:, ::-1].reshape(len(y), -1)  # RFEst's order: oldest lag first
+    model = getattr(rfest, cls_name)(X, y, dims=[LAGS, *SHAPE], compute_mle=False)
+    model.fit(p0=p0, num_iters=300, verbose=0)
+    return {"rf": _oldest_first(model.w_opt)}
+
+
+def fit_rfest_asd(data):
+    return _rfest_evidence(data, "ASD", [1.0, 1.0, 2.0, 2.0, 2.0])
+
+
+def fit_rfest_ald(data):
+    return _rfest_evidence(data, "ALD", [1.0, 1.0, *[2.0, 1.0] * 3, 0.0, 2.0, 0.0, 2.0, 0.0, 2.0])
+
+
+def fit_bayesrf_ml(data):
+    import bayesrf
+
+    return {"rf": bayesrf.fit_ml(data, lags=LAGS)["rf"].values}
+
+
+def fit_bayesrf_map(data):
+    import bayesrf
+
+    return {"rf": bayesrf.fit_map(data, "ridge", lags=LAGS)["posterior"]["rf"].values[0, 0]}
+
+
+def _bayesrf_posterior(data, prior: str):
+    import bayesrf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # diagnostics are recorded in the result, not printed
+        result = bayesrf.sample(data, prior, lags=LAGS, draws=500, tune=500, chains=2, seed=0)
+    draws = result["posterior"]["rf"].values.reshape(-1, D)
+    return {"rf": draws.mean(0), "draws": draws,
+            "diagnostics": {k: float(result.attrs[k]) for k in ("max_rhat", "min_ess_bulk", "n_divergent")}}
+
+
+def fit_method(method: str, data) -> dict:
+    if method.startswith("bayesrf-") and method[8:] in BAYES_PRIORS:
+        return _bayesrf_posterior(data, method[8:])
+    return globals()["fit_" + method.replace("-", "_")](data)
+
+
+def score(estimate: np.ndarray, truth: np.ndarray, draws: np.ndarray | None) -> dict[str, float]:
+    estimate, truth = np.ravel(estimate), np.ravel(truth)
+    out = {"error": float(1 - np.corrcoef(estimate, truth)[0, 1]),
+           "mse_unit": float(np.mean((estimate / np.linalg.norm(estimate) - truth / np.linalg.norm(truth)) ** 2))}
+    if draws is not None:
+        for level in COVERAGE:
+            low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+            out[f"coverage_{round(100 * level)}"] = float(np.mean((truth >= low) & (truth <= high)))
+    return out
+
+
+def worker(cell: dict) -> dict:
+    """Fit one method on one protocol cell; returns scores and times (run in its own process)."""
+    data = dataset(cell["rf"], cell["stimulus"], cell["nd"], cell["seed"])
+    X, y = lagged(data)
+    started = time.perf_counter()
+    _sklearn(X, y, 1e-3)
+    reference = time.perf_counter() - started
+    started = time.perf_counter()
+    fit = fit_method(cell["method"], data)
+    seconds = time.perf_counter() - started
+    out = cell | {"status": "ok", "seconds": seconds, "sklearn_seconds": reference, "time_ratio": seconds / reference}
+    out |= score(fit["rf"], data["rf_true"].values, fit.get("draws"))
+    return out | ({"diagnostics": fit["diagnostics"]} if "diagnostics" in fit else {})
+
+
+def run_cell(cell: dict, cap: float) -> dict:
+    """Run :func:`worker` in a fresh interpreter with a wall-time cap."""
+    env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    try:
+        proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(cell)], capture_output=True,
+                              text=True, timeout=cap, env=env)
+    except subprocess.TimeoutExpired:
+        return cell | {"status": f"timeout > {cap:g} s"}
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode or not lines:
+        return cell | {"status": "error", "message": proc.stderr.strip().splitlines()[-1:] or ["no output"]}
+    return json.loads(lines[-1])
+
+
+def _mean(rows: list[dict], key: str) -> str:
+    values = [r[key] for r in rows if r.get("status") == "ok" and key in r]
+    return f"{np.mean(values):.3f}" if values else "-"
+
+
+def table(results: list[dict], sizes: list[float]) -> str:
+    """Mean error (1 - corr) per method and n/D, with the mean time ratio and 95 % coverage."""
+    lines = [f"{'method':<20}" + "".join(f"{f'n/D={nd:g}':>10}" for nd in sizes)
+             + f"{'time/sk':>9}{'cov50':>7}{'cov80':>7}{'cov95':>7}  failures"]
+    for method in dict.fromkeys(r["method"] for r in results):
+        rows = [r for r in results if r["method"] == method]
+        cells = "".join(f"{_mean([r for r in rows if r['nd'] == nd], 'error'):>10}" for nd in sizes)
+        ratios = [r["time_ratio"] for r in rows if r.get("status") == "ok"]
+        fails = sorted({r["status"] for r in rows if r.get("status") != "ok"})
+        lines.append(f"{method:<20}{cells}{np.median(ratios) if ratios else np.nan:>9.1f}"
+                     f"{_mean(rows, 'coverage_50'):>7}{_mean(rows, 'coverage_80'):>7}{_mean(rows, 'coverage_95'):>7}"
+                     f"  {len([r for r in rows if r.get('status') != 'ok'])} {'; '.join(fails)}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--sizes", type=float, nargs="+", default=[1, 2, 4, 8, 16], help="frames per weight")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--rfs", nargs="+", default=list(RFS), choices=list(RFS))
+    parser.add_argument("--stimuli", nargs="+", default=["binary", "gaussian"], choices=["binary", "gaussian"])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--cap", type=float, default=900.0, help="wall-time cap per fit, seconds")
+    parser.add_argument("--out", type=Path, default=Path("results/peers.json"))
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    done = json.loads(args.out.read_text()) if args.out.exists() else []  # resume
+    key = lambda r: (r["rf"], r["stimulus"], r["nd"], r["seed"], r["method"])  # noqa: E731
+    seen = {key(r) for r in done}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    for nd, rf, stimulus, seed, method in product(args.sizes, args.rfs, args.stimuli, args.seeds, args.methods):
+        cell = {"rf": rf, "stimulus": stimulus, "nd": nd, "seed": seed, "method": method}
+        if key(cell) in seen:
+            continue
+        result = run_cell(cell, args.cap)
+        print(f"{rf:>6} {stimulus:>8} n/D={nd:<3g} seed {seed} {method:<20} {result['status']:<8} "
+              f"{result.get('error', float('nan')):.3f} {result.get('seconds', float('nan')):7.1f} s", flush=True)
+        done.append(result)
+        args.out.write_text(json.dumps(done, indent=1))
+    chosen = [r for r in done if r["nd"] in args.sizes and r["method"] in args.methods and r["seed"] in args.seeds
+              and r["rf"] in args.rfs and r["stimulus"] in args.stimuli]
+    print(f"\nerror = 1 - corr(estimate, true RF), mean over {args.rfs} x {args.stimuli} x seeds {args.seeds}; "
+          "time/sk: median fit time / one sklearn PoissonRegressor fit on the same data; cov: coverage of the "
+          "true weights by central 50/80/95 % posterior intervals")
+    print(table(chosen, args.sizes))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Structured priors (smooth, local, low-rank): Kronecker algebra, prior covariance, recovery."""
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import pytest
+from pathlib import Path
+from scipy.linalg import cholesky
+
+import bayesrf
+from bayesrf.inference import align_components
+from bayesrf.model import KERNEL_JITTER, kron_contract, se_cholesky
+
+FIXTURES = Path(__file__).parent / "fixtures" / "specs"
+SHAPE = (2, 4, 3)  # lag, y, x
+
+
+def se_kernel(n: int, length: float) -> np.ndarray:
+    d = np.subtract.outer(np.arange(n), np.arange(n))
+    return np.exp(-0.5 * d**2 / length**2) + KERNEL_JITTER * np.eye(n)
+
+
+def test_kron_contraction_equals_dense_product(rng):
+    factors = [rng.standard_normal((n, n)) for n in SHAPE]
+    z = rng.standard_normal((3, *SHAPE))  # a leading batch axis is left alone
+    dense = np.kron(factors[0], np.kron(factors[1], factors[2]))
+    expected = np.stack([dense @ zi.ravel() for zi in z]).reshape(z.shape)
+    got = kron_contract([pt.as_tensor(f) for f in factors], pt.as_tensor(z)).eval()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    partial = kron_contract([None, pt.as_tensor(factors[1]), None], pt.as_tensor(z[0])).eval()
+    np.testing.assert_allclose(partial.ravel(), np.kron(np.eye(2), np.kron(factors[1], np.eye(3))) @ z[0].ravel())
+
+
+@pytest.mark.parametrize("length", [0.5, 2.0, 6.0])
+def test_se_cholesky_matches_scipy(length):
+    np.testing.assert_allclose(se_cholesky(7, pt.as_tensor(length)).eval(), cholesky(se_kernel(7, length), lower=True),
+                               atol=1e-10)
+
+
+def _prior_rf(name: str, fixed: dict, draws: int = 6000) -> tuple[np.ndarray, pm.Model]:
+    data = bayesrf.simulate(n_frames=60, shape=SHAPE[1:], lags=SHAPE[0], seed=0)
+    model = bayesrf.build_model(data, name, lags=SHAPE[0])
+    return pm.draw(pm.do(model, fixed)["rf"], draws=draws, random_seed=1).reshape(draws, -1), model
+
+
+def test_smooth_prior_draws_have_the_kronecker_covariance():
+    amp, lengths = 0.2, np.array([1.0, 1.5, 0.7])
+    draws, _ = _prior_rf("smooth", {"rf_amplitude": amp, "rf_length": lengths})
+    expected = amp**2 * np.kron(se_kernel(2, 1.0), np.kron(se_kernel(4, 1.5), se_kernel(3, 0.7)))
+    # 6000 draws: the SE of a covariance entry is <= amp^2 sqrt(2 / 6000) = 0.018 amp^2
+    np.testing.assert_allclose(np.cov(draws.T), expected, atol=0.08 * amp**2)
+
+
+def test_local_prior_sd_follows_the_envelope():
+    amp, center, width = 0.2, np.array([1.0, 2.0]), np.array([0.8, 1.5])
+    draws, _ = _prior_rf("local", {"rf_amplitude": amp, "rf_length": np.array([1.0, 1.0, 1.0]),
+                                   "rf_center": center, "rf_width": width})
+    y, x = np.meshgrid(np.arange(SHAPE[1]), np.arange(SHAPE[2]), indexing="ij")
+    envelope = np.exp(-0.5 * ((y - center[0]) / width[0]) ** 2 - 0.5 * ((x - center[1]) / width[1]) ** 2)
+    E = np.tile(envelope.ravel(), SHAPE[0])
+    K = np.kron(se_kernel(2, 1.0), np.kron(se_kernel(4, 1.0), se_kernel(3, 1.0)))
+    np.testing.assert_allclose(np.cov(draws.T), amp**2 * E[:, None] * K * E[None, :], atol=0.08 * amp**2)
+
+
+def test_rank1_prior_is_separable_with_unit_time_course():
+    data = bayesrf.simulate(n_frames=60, shape=SHAPE[1:], lags=SHAPE[0], seed=0)
+    model = bayesrf.build_model(data, "rank1", lags=SHAPE[0])
+    rf, time, space = pm.draw([model["rf"], model["rf_time"], model["rf_space"]], draws=200, random_seed=2)
+    np.testing.assert_allclose(np.linalg.norm(time, axis=-1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(rf, np.einsum("dkl,dkyx->dlyx", time, space), atol=1e-14)
+    assert np.linalg.matrix_rank(rf[0].reshape(SHAPE[0], -1)) == 1
+
+
+def test_align_components_removes_sign_flips_without_changing_the_rf(rng):
+    time = np.array([0.8, -0.6])
+    space = rng.standard_normal((4, 3))
+    noise = 0.05 * rng.standard_normal((2, 50, 1, 2))
+    flips = rng.choice([-1.0, 1.0], size=(2, 50, 1))
+    t = flips[..., None] * (time + noise)
+    s = flips[..., None, None] * (space + 0.05 * rng.standard_normal((2, 50, 1, 4, 3)))
+    out = align_components(t, s)
+    sign = np.sign(out["rf_time"][..., 0])
+    assert np.all(sign == sign.flat[0])  # every draw signed alike
+    peak = np.unravel_index(np.abs(space).argmax(), space.shape)
+    assert np.all(out["rf_space"][..., 0, peak[0], peak[1]] > 0)  # largest spatial pixel positive
+    np.testing.assert_allclose(np.einsum("cdkl,cdkyx->cdlyx", out["rf_time"], out["rf_space"]),
+                               np.einsum("cdkl,cdkyx->cdlyx", t, s))
+
+
+def test_bad_structured_spec_lists_every_problem():
+    with pytest.raises(bayesrf.SpecError) as info:
+        bayesrf.load_prior(FIXTURES / "bad_structure.toml")
+    for part in ("prior.hierarchical cannot be false", "structure.smooth must be true or false",
+                 "structure.length_median must be a number > 0", "structure.rank must be an integer >= 0"):
+        assert part in str(info.value)
+    with pytest.raises(bayesrf.SpecError, match=r"\[structure\] is only used by family"):
+        bayesrf.load_prior("ridge", {"structure": {"rank": 1}})
+    with pytest.raises(bayesrf.SpecError, match="at least one of"):
+        bayesrf.load_prior("smooth", {"structure": {"smooth": False}})
+    assert bayesrf.load_prior("rank1", ["structure.rank=2"]).rank == 2
+
+
+@pytest.fixture(scope="module")
+def gabor():
+    """A smooth Gabor RF with as many frames as weights (10 x 8 pixels, 3 lags, 240 frames)."""
+    return bayesrf.simulate(n_frames=240, shape=(10, 8), lags=3, spatial="gabor",
+                            spatial_params={"sigma": 1.5, "wavelength": 5.0}, rate=30.0, seed=11)
+
+
+def _error(result, truth) -> float:
+    return 1 - np.corrcoef(result["posterior"]["rf"].mean(("chain", "draw")).values.ravel(), truth.ravel())[0, 1]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::bayesrf.BayesRFWarning")  # short chains; accuracy is what is tested
+def test_structured_priors_recover_a_smooth_rf_better_than_ridge_hier(gabor):
+    truth = gabor["rf_true"].values
+    fits = {name: bayesrf.sample(gabor, name, lags=3, draws=300, tune=300, chains=2, seed=3)
+            for name in ("ridge-hier", "smooth", "local", "rank1")}
+    errors = {name: _error(fit, truth) for name, fit in fits.items()}
+    print(errors)
+    for name in ("smooth", "local", "rank1"):
+        assert errors[name] < 0.6 * errors["ridge-hier"], errors
+        post = fits[name]["posterior"]
+        lo, hi = np.quantile(post["rf"].values.reshape(-1, truth.size), [0.025, 0.975], axis=0)
+        coverage = np.mean((truth.ravel() >= lo) & (truth.ravel() <= hi))
+        assert 0.85 <= coverage <= 1.0, (name, coverage)
+        assert fits[name].attrs["n_divergent"] <= 5
+    rank1 = fits["rank1"]
+    svd = bayesrf.posterior_svd(rank1, n_components=1, center="none")
+    # the SVD of a rank-1 draw is its own (time course, spatial map): the two decompositions agree
+    np.testing.assert_allclose(svd["temporal"].isel(component=0).values, rank1["posterior"]["rf_time"].isel(component=0).values,
+                               atol=1e-8)
+    summary = bayesrf.summary(rank1)
+    assert {"rf_amplitude[0]", "rf_length[y]", "rf_length[x]", "rf_time[0, 0]"} <= set(summary["parameters"])
+    bayesrf.fit_map(gabor, "local", lags=3)  # the joint mode runs through the same path
