@@ -51,7 +51,7 @@ import xarray as xr
 
 from .design import Design, make_design
 from .errors import SpecError
-from .priors import PriorSpec, load_prior
+from .priors import AXES, PriorSpec, load_prior
 
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "VAR_DIMS", "build_model", "intercept_mu", "kron_contract", "se_cholesky"]
 
@@ -126,7 +126,7 @@ def kron_contract(factors: list, z: pt.TensorVariable) -> pt.TensorVariable:
 
 def model_axes(spec: PriorSpec) -> list[str]:
     """Axes whose kernel length scale ``rf_length`` is learned (coords of dim ``axis``)."""
-    return ["y", "x"] if spec.rank else ["lag", "y", "x"]
+    return [axis for axis in spec.smooth if not (spec.rank and axis == "lag")]
 
 
 def _envelope(spec: PriorSpec, ny: int, nx: int) -> pt.TensorVariable | float:
@@ -144,13 +144,15 @@ def _envelope(spec: PriorSpec, ny: int, nx: int) -> pt.TensorVariable | float:
 def _structured(spec: PriorSpec, shape: tuple[int, int, int]) -> pt.TensorVariable:
     """The RF under a ``gp`` prior (see the module docstring)."""
     n_lag, ny, nx = shape
-    chol = [None, None, None]
-    if spec.smooth:
-        # a rank-k time course is normalised: its kernel's length is fixed at the hyperprior median, because a
-        # learned one couples to the free norm of L_lag z (simulated Gabor, 2 x 300 draws: its ESS was 12)
+    # a rank-k time course is normalised: its kernel's length is fixed at the hyperprior median, because a
+    # learned one couples to the free norm of L_lag z (simulated Gabor, 2 x 300 draws: its ESS was 12)
+    axes = model_axes(spec)
+    if axes:
         length = pm.LogNormal("rf_length", mu=np.log(spec.length_median), sigma=spec.length_log_sd, dims="axis")
-        lengths = [spec.length_median, length[0], length[1]] if spec.rank else [length[0], length[1], length[2]]
-        chol = [se_cholesky(n, ell) for n, ell in zip(shape, lengths, strict=True)]
+    lengths = {axis: length[axes.index(axis)] for axis in axes}
+    if spec.rank and "lag" in spec.smooth:
+        lengths["lag"] = spec.length_median
+    chol = [se_cholesky(n, lengths[axis]) if axis in lengths else None for axis, n in zip(AXES, shape, strict=True)]
     envelope = _envelope(spec, ny, nx)
     if not spec.rank:
         amplitude = pm.HalfNormal("rf_amplitude", sigma=spec.hyper_scale)

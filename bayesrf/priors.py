@@ -15,7 +15,8 @@ A spec file looks like::
     mu = "auto"              # number, or "auto" = log of the data's mean rate (spikes/s)
     sigma = 10.0
     [structure]              # only for family = "gp" (structured priors, see below)
-    smooth = true            # Gaussian-process prior over (lag, y, x), kernel K_lag (x) K_y (x) K_x
+    smooth = true            # Gaussian-process prior over (lag, y, x), kernel K_lag (x) K_y (x) K_x;
+                             # or a list of the smoothed axes, e.g. ["lag"] (identity kernel on the others)
     length_median = 1.5      # LogNormal hyperprior of each kernel length scale: median (frames / pixels)
     length_log_sd = 0.75     # ... and SD of its log
     local = false            # Gaussian spatial envelope on the prior SD (centre and widths learned)
@@ -67,6 +68,7 @@ _KNOWN = {
 STRUCTURE_DEFAULTS = {"smooth": True, "length_median": 1.5, "length_log_sd": 0.75, "local": False,
                       "width_median": 3.0, "rank": 0}
 BASELINE_KINDS = ("constant", "spline")
+AXES = ("lag", "y", "x")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class PriorSpec:
     baseline_kind: str = "constant"
     baseline_n_basis: int = 8
     baseline_scale: float = 0.3
-    smooth: bool = False
+    smooth: tuple[str, ...] = ()
     length_median: float = 1.5
     length_log_sd: float = 0.75
     local: bool = False
@@ -105,7 +107,9 @@ class PriorSpec:
     @classmethod
     def from_json(cls, text: str) -> PriorSpec:
         """Inverse of :meth:`to_json`."""
-        return cls(**json.loads(text))
+        fields = json.loads(text)
+        fields["smooth"] = _smooth_axes(fields.get("smooth", ()))
+        return cls(**fields)
 
 
 def alpha_for(spec: PriorSpec, n_obs: int) -> float:
@@ -237,13 +241,23 @@ def _problems(raw: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _smooth_axes(smooth: bool | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """``true`` -> all axes, ``false`` -> none, a list -> those axes (in (lag, y, x) order)."""
+    if isinstance(smooth, bool):
+        return AXES if smooth else ()
+    return tuple(axis for axis in AXES if axis in smooth)
+
+
 def _structure_problems(structure: Any, family: Any) -> list[str]:
     if not isinstance(structure, dict) or not structure:
         return []
     if family != "gp":
         return [f"[structure] is only used by family = \"gp\", not {family!r}"]
-    problems = [f"structure.{key} must be true or false, got {structure[key]!r}"
-                for key in ("smooth", "local") if not isinstance(structure.get(key, False), bool)]
+    smooth = structure.get("smooth", True)
+    problems = [] if isinstance(smooth, bool) or (isinstance(smooth, list) and set(smooth) <= set(AXES)) else [
+        f"structure.smooth must be true, false or a list of axes among {list(AXES)}, got {smooth!r}"]
+    if not isinstance(structure.get("local", False), bool):
+        problems.append(f"structure.local must be true or false, got {structure['local']!r}")
     problems += [f"structure.{key} must be a number > 0, got {structure[key]!r}"
                  for key in ("length_median", "length_log_sd", "width_median") if key in structure
                  and not _positive(structure[key])]
@@ -293,7 +307,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             "intercept": {"family": base.intercept_family, "mu": base.intercept_mu}
             | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
             "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
-        } | ({"structure": {key: getattr(base, key) for key in STRUCTURE_DEFAULTS}} if base.structured else {})
+        } | ({"structure": {key: getattr(base, key) for key in STRUCTURE_DEFAULTS} | {"smooth": list(base.smooth)}}
+             if base.structured else {})
         name = base.name
     else:
         path = _resolve(name_or_path)
@@ -322,6 +337,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         baseline_kind=baseline.get("kind", "constant"),
         baseline_n_basis=int(baseline.get("n_basis", 8)),
         baseline_scale=float(baseline.get("scale", 0.3)),
-        **{key: type(default)(structure[key]) for key, default in STRUCTURE_DEFAULTS.items() if key in structure},
+        **{key: type(default)(structure[key]) for key, default in STRUCTURE_DEFAULTS.items()
+           if key in structure and key != "smooth"},
+        **({"smooth": _smooth_axes(structure["smooth"])} if structure else {}),
         description=raw.get("description", ""),
     )

@@ -27,7 +27,7 @@ import xarray as xr
 
 from .design import Design, shift_sum
 from .errors import BayesRFWarning, DataError
-from .model import VAR_DIMS
+from .model import VAR_DIMS, model_axes
 from .priors import PriorSpec
 
 __all__ = ["assemble", "load", "predict", "save"]
@@ -54,9 +54,10 @@ def _posterior_dataset(values: dict[str, np.ndarray], design: Design, spec: Prio
             dims = ("lag",)
         data[name] = (("chain", "draw", *dims), np.asarray(arr, dtype=np.float64))
     ds = xr.Dataset(data)
-    for dim, labels in (("axis", ["lag", "y", "x"]), ("space_axis", ["y", "x"])):
-        if dim in ds.dims:  # rank-k priors learn the spatial length scales only
-            ds = ds.assign_coords({dim: labels[-ds.sizes[dim]:]})
+    if "axis" in ds.dims:
+        ds = ds.assign_coords(axis=model_axes(spec))
+    if "space_axis" in ds.dims:
+        ds = ds.assign_coords(space_axis=["y", "x"])
     if "component" in ds.dims:
         ds = ds.assign_coords(component=np.arange(ds.sizes["component"]))
     if "knot" in ds.dims:

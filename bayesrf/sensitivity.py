@@ -207,7 +207,7 @@ def sensitivity(
     data_node = xr.Dataset({"stim": (("frame", "y", "x"), data["stim"].values), "test": ("time", test)},
                            coords={"time": data["time"].values})
     sweep = _resume(path, settings, data_node)
-    todo = [label for label in specs if label not in sweep["fits"].children]
+    todo = [label for label in specs if label not in sweep["fits"].children or _changed(sweep, label, specs[label])]
     if len(todo) < len(specs):
         _say(f"resuming {path}: {len(specs) - len(todo)} of {len(specs)} fits already done", progress)
     for i, label in enumerate(todo, start=len(specs) - len(todo) + 1):
@@ -229,6 +229,11 @@ def sensitivity(
         if path is not None:
             _write(sweep, path)
     return sweep
+
+
+def _changed(sweep: xr.DataTree, label: str, spec: PriorSpec) -> bool:
+    """Whether the stored fit ``label`` was made under another spec (e.g. an edited TOML file): it is refitted."""
+    return PriorSpec.from_json(sweep["fits"][label].attrs["bayesrf_spec"]) != spec
 
 
 def cv_alphas(data: xr.Dataset, lags: int = 5, keep: np.ndarray | None = None,

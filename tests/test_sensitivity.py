@@ -93,6 +93,11 @@ def test_interrupted_sweep_resumes_without_refitting(tiny, tmp_path, monkeypatch
     assert list(done["fits"].children) == ["ridge@0.05", "ridge@0.3"]
     np.testing.assert_array_equal(sens.load_sweep(out)["fits"]["ridge@0.05"]["posterior"]["rf"].values, first)
     assert not (tmp_path / "s.nc.partial").exists()
+    calls.clear()  # the same label under an edited spec is refitted, not reused
+    edited = bayesrf.load_prior("ridge", ["intercept.sigma=5"])
+    again = sens.sensitivity(tiny, priors=[edited], scales=[0.05], out=out, cv=False, **FAST)
+    assert len(calls) == 1
+    assert bayesrf.PriorSpec.from_json(again["fits"]["ridge@0.05"].attrs["bayesrf_spec"]).intercept_sigma == 5
     with pytest.raises(DataError, match="draws"):
         sens.sensitivity(tiny, priors=["ridge"], scales=[0.05], out=out, cv=False, **(FAST | {"draws": 120}))
 

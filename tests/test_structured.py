@@ -53,12 +53,12 @@ def test_smooth_prior_draws_have_the_kronecker_covariance():
 
 def test_local_prior_sd_follows_the_envelope():
     amp, center, width = 0.2, np.array([1.0, 2.0]), np.array([0.8, 1.5])
-    draws, _ = _prior_rf("local", {"rf_amplitude": amp, "rf_length": np.array([1.0, 1.0, 1.0]),
+    draws, _ = _prior_rf("local", {"rf_amplitude": amp, "rf_length": np.array([1.3]),  # local smooths lag only
                                    "rf_center": center, "rf_width": width})
     y, x = np.meshgrid(np.arange(SHAPE[1]), np.arange(SHAPE[2]), indexing="ij")
     envelope = np.exp(-0.5 * ((y - center[0]) / width[0]) ** 2 - 0.5 * ((x - center[1]) / width[1]) ** 2)
     E = np.tile(envelope.ravel(), SHAPE[0])
-    K = np.kron(se_kernel(2, 1.0), np.kron(se_kernel(4, 1.0), se_kernel(3, 1.0)))
+    K = np.kron(se_kernel(2, 1.3), np.eye(SHAPE[1] * SHAPE[2]))
     np.testing.assert_allclose(np.cov(draws.T), amp**2 * E[:, None] * K * E[None, :], atol=0.08 * amp**2)
 
 
@@ -90,7 +90,7 @@ def test_align_components_removes_sign_flips_without_changing_the_rf(rng):
 def test_bad_structured_spec_lists_every_problem():
     with pytest.raises(bayesrf.SpecError) as info:
         bayesrf.load_prior(FIXTURES / "bad_structure.toml")
-    for part in ("prior.hierarchical cannot be false", "structure.smooth must be true or false",
+    for part in ("prior.hierarchical cannot be false", "structure.smooth must be true, false or a list of axes",
                  "structure.length_median must be a number > 0", "structure.rank must be an integer >= 0"):
         assert part in str(info.value)
     with pytest.raises(bayesrf.SpecError, match=r"\[structure\] is only used by family"):
@@ -98,6 +98,10 @@ def test_bad_structured_spec_lists_every_problem():
     with pytest.raises(bayesrf.SpecError, match="at least one of"):
         bayesrf.load_prior("smooth", {"structure": {"smooth": False}})
     assert bayesrf.load_prior("rank1", ["structure.rank=2"]).rank == 2
+    spec = bayesrf.load_prior("smooth", ['structure.smooth=["x", "lag"]'])
+    assert spec.smooth == ("lag", "x") and bayesrf.PriorSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(bayesrf.SpecError, match="list of axes among"):
+        bayesrf.load_prior("smooth", ['structure.smooth=["time"]'])
 
 
 @pytest.fixture(scope="module")
