@@ -8,7 +8,8 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export MPLBACKEND ?= Agg
 
-.PHONY: help demo test bench notebooks clean
+BENCH_VENV := .venv-bench
+.PHONY: help demo test bench peers notebooks clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -28,8 +29,17 @@ test: $(STAMP)  ## run the whole test suite (CI runs exactly this)
 bench: $(STAMP)  ## print the speed and accuracy tables of benchmarks/
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
+$(BENCH_VENV)/.installed: pyproject.toml  # the peer packages live in their own venv, never in .venv
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[bench]"
+	touch $@
+
+peers: $(BENCH_VENV)/.installed  ## accuracy vs RFEst, glum, sklearn, nemos (full protocol: hours; PEERS_ARGS=... to cut)
+	$(BENCH_VENV)/bin/python benchmarks/peers.py $(PEERS_ARGS)
+
 notebooks: $(STAMP)  ## re-run notebooks/ with full draws, keeping their outputs
 	cd notebooks && for f in *.ipynb; do env -u MPLBACKEND ../$(BIN)/jupyter-execute --inplace $$f || exit 1; done
 
 clean:  ## remove the virtual environment and outputs
-	rm -rf $(VENV) figures results
+	rm -rf $(VENV) $(BENCH_VENV) figures results

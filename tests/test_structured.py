@@ -37,9 +37,9 @@ def test_se_cholesky_matches_scipy(length):
                                atol=1e-10)
 
 
-def _prior_rf(name: str, fixed: dict, draws: int = 6000) -> tuple[np.ndarray, pm.Model]:
+def _prior_rf(name: str, fixed: dict, draws: int = 6000, overrides: list[str] | None = None) -> tuple[np.ndarray, pm.Model]:
     data = bayesrf.simulate(n_frames=60, shape=SHAPE[1:], lags=SHAPE[0], seed=0)
-    model = bayesrf.build_model(data, name, lags=SHAPE[0])
+    model = bayesrf.build_model(data, bayesrf.load_prior(name, overrides), lags=SHAPE[0])
     return pm.draw(pm.do(model, fixed)["rf"], draws=draws, random_seed=1).reshape(draws, -1), model
 
 
@@ -53,8 +53,8 @@ def test_smooth_prior_draws_have_the_kronecker_covariance():
 
 def test_local_prior_sd_follows_the_envelope():
     amp, center, width = 0.2, np.array([1.0, 2.0]), np.array([0.8, 1.5])
-    draws, _ = _prior_rf("local", {"rf_amplitude": amp, "rf_length": np.array([1.3]),  # local smooths lag only
-                                   "rf_center": center, "rf_width": width})
+    draws, _ = _prior_rf("local", {"rf_amplitude": amp, "rf_length": np.array([1.3]),  # smoothing over lag only
+                                   "rf_center": center, "rf_width": width}, overrides=['structure.smooth=["lag"]'])
     y, x = np.meshgrid(np.arange(SHAPE[1]), np.arange(SHAPE[2]), indexing="ij")
     envelope = np.exp(-0.5 * ((y - center[0]) / width[0]) ** 2 - 0.5 * ((x - center[1]) / width[1]) ** 2)
     E = np.tile(envelope.ravel(), SHAPE[0])
