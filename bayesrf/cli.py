@@ -4,7 +4,7 @@
     bayesrf plot results/fit.nc --out figures/
     bayesrf summary results/fit.nc [--json]
     bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
-    bayesrf sensitivity [DATA] --priors ridge lasso ridge-hier lasso-hier --scales 0.003 0.01 0.03 --out results/sensitivity.nc
+    bayesrf sensitivity [DATA] --priors ridge lasso ridge-hier lasso-hier smooth local rank1 --scales 0.003 0.01 0.03 --out results/sensitivity.nc
 
 ``plot`` and ``summary`` also take a sensitivity file.
 

@@ -59,7 +59,7 @@ from .svd import rf_svd
 __all__ = ["compare", "cv_alphas", "fit_result", "format_report", "load_sweep", "report", "sensitivity", "sweep_specs"]
 
 KIND = SWEEP_KIND
-DEFAULT_PRIORS = ("ridge", "lasso", "ridge-hier", "lasso-hier")
+DEFAULT_PRIORS = ("ridge", "lasso", "ridge-hier", "lasso-hier", "smooth", "local", "rank1")
 DEFAULT_SCALES = (0.003, 0.01, 0.03)
 PSENSE_THRESHOLD = 0.05
 VARIABLES = ("intercept", "rf", "rf_scale", "baseline_coef")

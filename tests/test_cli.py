@@ -14,13 +14,19 @@ def run(*args):
     return subprocess.run([sys.executable, "-m", "bayesrf.cli", *args], capture_output=True, text=True, timeout=900)
 
 
+def simulate_and_fit(tmp_path, frames: str, shape: tuple[str, str], sim_seed: str, *fit_args: str):
+    """``bayesrf simulate`` (2 lags) then ``bayesrf fit`` on it; returns the fit's path and a figures folder."""
+    sim, fit = tmp_path / "sim.nc", tmp_path / "fit.nc"
+    assert main(["simulate", "--out", str(sim), "--frames", frames, "--shape", *shape, "--lags", "2",
+                 "--seed", sim_seed]) == 0
+    assert main(["fit", str(sim), "--lags", "2", *fit_args, "--out", str(fit), "--no-progress"]) == 0
+    return fit, tmp_path / "figs"
+
+
 @pytest.mark.slow
 def test_simulate_fit_summary_plot(tmp_path):
-    sim, fit, figs = tmp_path / "sim.nc", tmp_path / "fit.nc", tmp_path / "figs"
-    assert main(["simulate", "--out", str(sim), "--frames", "1200", "--shape", "5", "4", "--lags", "2",
-                 "--seed", "1"]) == 0
-    assert main(["fit", str(sim), "--prior", "ridge-hier", "--lags", "2", "--draws", "300", "--tune", "300",
-                 "--chains", "2", "--seed", "3", "--out", str(fit), "--no-progress"]) == 0
+    fit, figs = simulate_and_fit(tmp_path, "1200", ("5", "4"), "1", "--prior", "ridge-hier", "--draws", "300",
+                                 "--tune", "300", "--chains", "2", "--seed", "3")
     done = run("summary", str(fit), "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -30,6 +36,17 @@ def test_simulate_fit_summary_plot(tmp_path):
     assert main(["plot", str(fit), "--out", str(figs)]) == 0
     written = {p.name for p in figs.iterdir()}
     assert {"rf_posterior.png", "rf_sd.png", "svd.png", "compare.png", "ppc.png", "diagnostics_trace.png"} <= written
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::bayesrf.BayesRFWarning")  # 2 x 100 draws: diagnostics may fail
+def test_structured_prior_through_fit_summary_plot(tmp_path):
+    fit, figs = simulate_and_fit(tmp_path, "600", ("6", "5"), "2", "--prior", "rank1", "--set", "structure.local=true",
+                                 "--draws", "100", "--tune", "100", "--chains", "2")
+    report = json.loads(run("summary", str(fit), "--json").stdout)
+    assert {"rf_amplitude[0]", "rf_length[y]", "rf_center[x]", "rf_width[y]", "rf_time[0, 1]"} <= set(report["parameters"])
+    assert main(["plot", str(fit), "--out", str(figs)]) == 0
+    assert {"svd.png", "diagnostics_trace.png"} <= {p.name for p in figs.iterdir()}
 
 
 @pytest.mark.slow
