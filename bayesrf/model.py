@@ -26,9 +26,11 @@ determination (Sahani & Linden 2003; Park & Pillow 2011) and bilinear RFs::
     rf = rf_amplitude * envelope(y, x) * (L_lag (x) L_y (x) L_x) rf_z          (rank 0)
     rf = sum_k rf_time[k, lag] * rf_space[k, y, x]                             (rank k)
     rf_space[k] = rf_amplitude[k] * envelope(y, x) * (L_y (x) L_x) rf_z[k]
-    rf_time[k]  = L_lag rf_time_z[k] / ||L_lag rf_time_z[k]||                   (unit norm)
+    rf_time[k]  = L_lag rf_time_z[k] / ||L_lag rf_time_z[k]||                   (unit norm; the lag
+                  kernel's length is fixed at length_median, and ||rf_time_z[k]|| is held near 1 by a
+                  soft constraint that leaves the prior of rf unchanged)
 
-``L_a`` is the Cholesky factor of the squared-exponential kernel
+``L_a`` (``a`` in ``structure.smooth``) is the Cholesky factor of the squared-exponential kernel
 ``exp(-(i - j)^2 / (2 rf_length[a]^2))`` over axis ``a`` (identity when
 ``smooth = false``); the product is a contraction of the three small factors
 with ``rf_z`` over one axis at a time — the 1,500 x 1,500 covariance is never
