@@ -38,6 +38,7 @@ from .ml import Penalty, Solution, smooth_derivatives, solve_penalized, with_int
 from .model import VAR_DIMS, build_model, intercept_mu
 from .priors import PriorSpec, load_prior
 from .results import assemble, check_diagnostics
+from .svd import align_signs
 
 __all__ = ["fit_map", "sample"]
 
@@ -452,7 +453,8 @@ def align_components(time: np.ndarray, space: np.ndarray) -> dict[str, np.ndarra
     ``(time[k], space[k])`` and ``(-time[k], -space[k])`` give the same RF. Each
     draw's component is flipped when it disagrees (``u . u_ref + v . v_ref < 0``)
     with the component of the mean over draws, itself signed so its largest spatial
-    pixel is positive (the mean is taken after aligning to the first draw).
+    pixel is positive (the mean is taken after aligning to the first draw); the rule is
+    :func:`bayesrf.svd.align_signs`'s.
 
     Parameters
     ----------
@@ -463,18 +465,11 @@ def align_components(time: np.ndarray, space: np.ndarray) -> dict[str, np.ndarra
     -------
     dict with the aligned ``rf_time`` and ``rf_space``.
     """
-    u = space.reshape(*space.shape[:3], -1)
-
-    def flip(ref_u: np.ndarray, ref_v: np.ndarray) -> np.ndarray:
-        agreement = np.einsum("cdkp,kp->cdk", u, ref_u) + np.einsum("cdkl,kl->cdk", time, ref_v)
-        return np.where(agreement < 0, -1.0, 1.0)
-
-    sign = flip(u[0, 0], time[0, 0])
-    ref_u, ref_v = (sign[..., None] * u).mean((0, 1)), (sign[..., None] * time).mean((0, 1))
-    peak = np.take_along_axis(ref_u, np.abs(ref_u).argmax(axis=1)[:, None], axis=1)
-    ref_sign = np.where(peak < 0, -1.0, 1.0)
-    sign = flip(ref_sign * ref_u, ref_sign * ref_v)
-    return {"rf_time": sign[..., None] * time, "rf_space": sign[..., None, None] * space}
+    comps = xr.Dataset({"spatial": (("chain", "draw", "component", "y", "x"), space),
+                        "temporal": (("chain", "draw", "component", "lag"), time)})
+    to_first = align_signs(comps, reference=comps.isel(chain=0, draw=0))
+    aligned = align_signs(comps, reference=align_signs(to_first.mean(("chain", "draw"))))
+    return {"rf_time": aligned["temporal"].values, "rf_space": aligned["spatial"].values}
 
 
 def _as_dataset(obj: xr.Dataset | xr.DataTree, group: str) -> xr.Dataset:

@@ -145,7 +145,7 @@ def _envelope(spec: PriorSpec, ny: int, nx: int) -> pt.TensorVariable | float:
 
 def _structured(spec: PriorSpec, shape: tuple[int, int, int]) -> pt.TensorVariable:
     """The RF under a ``gp`` prior (see the module docstring)."""
-    n_lag, ny, nx = shape
+    _, ny, nx = shape
     # a rank-k time course is normalised: its kernel's length is fixed at the hyperprior median, because a
     # learned one couples to the free norm of L_lag z (simulated Gabor, 2 x 300 draws: its ESS was 12)
     axes = model_axes(spec)
