@@ -1,6 +1,6 @@
 """The ``bayesrf`` command line: a thin layer over the library.
 
-    bayesrf fit [DATA] --prior ridge-hier --lags 5 --draws 1000 --tune 1000 --chains 4 --seed 0 --out results/fit.nc
+    bayesrf fit [DATA] --prior ridge-hier --lags 5 --draws 1000 --chains 4 --seed 0 --out results/fit.nc
     bayesrf plot results/fit.nc --out figures/
     bayesrf summary results/fit.nc [--json]
     bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
@@ -36,13 +36,15 @@ from .simulate import SPATIAL_SHAPES, TEMPORAL_SHAPES, simulate
 __all__ = ["main"]
 
 
-def _add_sampling(p: argparse.ArgumentParser, draws: int, tune: int) -> None:
+def _add_sampling(p: argparse.ArgumentParser, draws: int, tune: int | None) -> None:
     """Data and sampling options shared by ``fit`` and ``sensitivity``."""
     p.add_argument("data", nargs="?", default=None,
                    help="recording (.mat or NetCDF from 'bayesrf simulate'); default: the bundled real neuron")
     p.add_argument("--lags", type=int, default=5, help="number of lags (frames of history)")
     p.add_argument("--draws", type=int, default=draws, help="kept draws per chain")
-    p.add_argument("--tune", type=int, default=tune, help="tuning steps per chain")
+    # "%(default).0s" prints nothing: it stops the formatter from appending "(default: None)"
+    tune_help = "tuning steps per chain" + ("" if tune else " (default: 300 with nutpie, 1000 with pymc)%(default).0s")
+    p.add_argument("--tune", type=int, default=tune, help=tune_help)
     p.add_argument("--chains", type=int, default=4, help="number of chains")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same draws)")
     p.add_argument("--sampler", choices=SAMPLERS, default="nutpie", help="NUTS implementation")
@@ -51,7 +53,7 @@ def _add_sampling(p: argparse.ArgumentParser, draws: int, tune: int) -> None:
 def _add_fit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="fit a recording (NUTS posterior, Laplace or MAP)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    _add_sampling(p, draws=1000, tune=1000)
+    _add_sampling(p, draws=1000, tune=None)
     p.add_argument("--prior", default="ridge-hier", help=f"prior name ({', '.join(prior_names())}) or TOML path")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a prior field, e.g. --set prior.scale=0.3 (repeatable)")

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 def bayes_demo(rec, args: argparse.Namespace) -> None:
     """NUTS posterior with the default ridge-hier prior: save it, summarise it, draw every figure."""
     print(f"sampling the ridge-hier posterior (nutpie, {args.chains} chains x {args.draws} draws)...", flush=True)
-    tree = sample(rec, "ridge-hier", lags=5, draws=args.draws, tune=args.draws, chains=args.chains, seed=0)
+    tree = sample(rec, "ridge-hier", lags=5, draws=args.draws, chains=args.chains, seed=0)
     path = save(tree, args.results / "posterior_ridge-hier.nc")
     print(format_summary(summary(tree)))
     print(f"wrote {path}")

@@ -43,6 +43,11 @@ from .svd import align_signs
 __all__ = ["fit_map", "sample"]
 
 SAMPLERS = ("nutpie", "pymc")
+DEFAULT_TUNE = {"nutpie": 300, "pymc": 1000}
+"""Tuning steps per chain when ``tune`` is not given. nutpie's adaptation (started at the MAP or a
+sensible point) needs few: real neuron, 4 x 1000 draws, ridge-hier / lasso-hier / smooth: max R-hat 1.011 /
+1.005 / 1.006 and min bulk ESS 801 / 676 / 631 after 300 tuning steps, 1.008 / 1.005 / 1.008 and 823 / 931 / 538
+after 1,000, in about half the time. PyMC's sampler: PyMC's default."""
 POSTERIOR_VARS = tuple(VAR_DIMS)
 STANDARDISED = ("rf_z", "rf_time_z")
 """Non-centred standard-normal variables: kept in results, left out of the convergence checks."""
@@ -375,7 +380,7 @@ def sample(
     prior: str | PriorSpec = "ridge-hier",
     lags: int = 5,
     draws: int = 1000,
-    tune: int = 1000,
+    tune: int | None = None,
     chains: int = 4,
     seed: int | None = 0,
     sampler: str = "nutpie",
@@ -391,8 +396,10 @@ def sample(
         A recording.
     prior : str or PriorSpec, default "ridge-hier"
     lags : int, default 5
-    draws, tune, chains : int
-        Kept draws and tuning steps per chain, number of chains.
+    draws, chains : int
+        Kept draws per chain, number of chains.
+    tune : int, optional
+        Tuning steps per chain; default :data:`DEFAULT_TUNE` of the sampler (300 for nutpie, 1000 for PyMC).
     seed : int
         The same seed gives the same draws.
     sampler : {"nutpie", "pymc"}
@@ -417,6 +424,7 @@ def sample(
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
     if method not in METHODS:
         raise SpecError(f"method must be one of {METHODS}; got {method!r}.")
+    tune = DEFAULT_TUNE[sampler] if tune is None else tune
     design, spec, sha = _prepare(data, prior, lags, keep)
     started = time.perf_counter()
     model = build_model(design, spec)
@@ -438,7 +446,7 @@ def sample(
             values.update(align_components(values["rf_time"], values["rf_space"]))
         tree = assemble(values, design, spec, method="nuts", sampler=sampler, seed=seed, data_sha256=sha,
                         sample_stats=raw["sample_stats"].to_dataset(),
-                        attrs={"laplace_form": "exponential-difference"} if smooth else None)
+                        attrs={"tune": tune} | ({"laplace_form": "exponential-difference"} if smooth else {}))
     tree = _add_log_densities(tree, model)
     tree.attrs["wall_time_s"] = time.perf_counter() - started
     if method == "nuts":

@@ -2,28 +2,50 @@
 
 Prints: MAP wall time for ridge / lasso / ridge-hier / lasso-hier next to
 sklearn's PoissonRegressor at the ridge-equivalent alpha (same run), and for
-ridge-hier and lasso-hier NUTS with nutpie and with PyMC's sampler: wall time
-including compilation, min bulk-ESS over all weights, ESS/s, max R-hat and
-divergences; then ridge-hier with ``method="laplace"``.  Usage: ``python benchmarks/bench_bayes.py [draws] [tune] [chains]``
-(default 1000 1000 4).
+ridge-hier and lasso-hier NUTS: ``bayesrf.sample`` with nutpie and with PyMC's
+sampler, and the baseline — plain ``pm.sample(nuts_sampler="pymc")`` with all of
+PyMC's defaults (1,000 tune, jitter + adapt_diag init) but the same number of processes on the same model: wall time
+including compilation, min bulk-ESS over every sampled quantity (weights, intercept,
+scales, drift), ESS/s and its ratio to the baseline, max R-hat and divergences; then
+ridge-hier with ``method="laplace"``.  Usage: ``python benchmarks/bench_bayes.py [draws] [tune] [chains]``
+(default 1000, ``bayesrf.sample``'s default tune, 4).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
 
 import numpy as np
+import pymc as pm
 from sklearn.linear_model import PoissonRegressor
 
 import bayesrf
 from bayesrf.design import make_design
+from bayesrf.inference import POSTERIOR_VARS, STANDARDISED
+from bayesrf.model import build_model
 from bayesrf.priors import alpha_for
+from bayesrf.results import check_diagnostics
+
+
+def pymc_defaults(design, name: str, draws: int, chains: int) -> tuple[float, dict[str, float]]:
+    """Wall time and diagnostics of ``pm.sample`` with PyMC's own NUTS and all its defaults."""
+    t = time.perf_counter()
+    model = build_model(design, bayesrf.load_prior(name))
+    # cores as bayesrf.sample uses them (PyMC's own choice here was 1 process for 4 chains)
+    tree = pm.sample(draws=draws, chains=chains, random_seed=0, nuts_sampler="pymc", model=model,
+                     cores=min(chains, os.cpu_count() or 1), progressbar=False, compute_convergence_checks=False)
+    wall = time.perf_counter() - t
+    names = [n for n in POSTERIOR_VARS if n in tree["posterior"] and n not in STANDARDISED]
+    return wall, check_diagnostics(tree, names)
 
 
 def main() -> None:
-    draws, tune, chains = (int(a) for a in (sys.argv[1:] + ["1000", "1000", "4"][len(sys.argv) - 1 :])[:3])
+    args = sys.argv[1:] + ["1000", "default", "4"][len(sys.argv) - 1 :]
+    draws, chains = int(args[0]), int(args[2])
+    tune = None if args[1] == "default" else int(args[1])
     rec = bayesrf.load_recording()
     design = make_design(rec, 5)
     ridge = bayesrf.load_prior("ridge")
@@ -40,16 +62,22 @@ def main() -> None:
         bayesrf.fit_map(rec, name, lags=5)
         dt = time.perf_counter() - t
         print(f"{name:12s} {dt:7.2f} {dt / t_sk:17.2f}")
-    print(f"\nNUTS, {chains} chains x {draws} draws (+{tune} tune), wall time includes compilation")
-    print(f"{'prior':12s} {'sampler':8s} {'wall s':>7s} {'min ESS':>8s} {'ESS/s':>7s} {'max R-hat':>9s} {'diverg.':>7s}")
-    for name, samplers in (("ridge-hier", ("nutpie", "pymc")), ("lasso-hier", ("nutpie", "pymc"))):
-        for sampler in samplers:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+    print(f"\nNUTS, {chains} chains x {draws} draws (tune: {tune or 'default'}), wall time includes compilation; "
+          "ratio = ESS/s over the plain pm.sample baseline")
+    print(f"{'prior':12s} {'sampler':22s} {'wall s':>7s} {'min ESS':>8s} {'ESS/s':>7s} {'ratio':>6s} {'max R-hat':>9s} "
+          f"{'diverg.':>7s}")
+    for name in ("ridge-hier", "lasso-hier"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rows = {"pm.sample defaults": pymc_defaults(design, name, draws, chains)}
+            for sampler in ("nutpie", "pymc"):
                 tree = bayesrf.sample(rec, name, lags=5, draws=draws, tune=tune, chains=chains, seed=0, sampler=sampler)
-            a = tree.attrs
-            print(f"{name:12s} {sampler:8s} {a['wall_time_s']:7.1f} {a['min_ess_bulk']:8.0f} "
-                  f"{a['min_ess_bulk'] / a['wall_time_s']:7.1f} {a['max_rhat']:9.3f} {a['n_divergent']:7d}", flush=True)
+                rows[f"bayesrf.sample {sampler}"] = (tree.attrs["wall_time_s"], tree.attrs)
+        base = rows["pm.sample defaults"][1]["min_ess_bulk"] / rows["pm.sample defaults"][0]
+        for label, (wall, a) in rows.items():
+            rate = a["min_ess_bulk"] / wall
+            print(f"{name:12s} {label:22s} {wall:7.1f} {a['min_ess_bulk']:8.0f} {rate:7.1f} {rate / base:6.2f} "
+                  f"{a['max_rhat']:9.3f} {a['n_divergent']:7d}", flush=True)
     t = time.perf_counter()
     lap = bayesrf.sample(rec, "ridge-hier", lags=5, method="laplace", draws=draws, chains=chains, seed=0)
     print(f"\nridge-hier, method='laplace' (type-II ML scales, Gaussian at the MAP): {time.perf_counter() - t:.1f} s; "

@@ -85,6 +85,14 @@ def test_too_short_run_warns_with_advice(tiny):
     with pytest.warns(bayesrf.BayesRFWarning, match="ESS .* Try more tune/draws"):
         tree = bayesrf.sample(tiny, "ridge", lags=2, draws=20, tune=20, chains=2, seed=1)
     assert tree.attrs["diagnostics_ok"] == 0
+    assert tree.attrs["tune"] == 20
+
+
+@pytest.mark.filterwarnings("ignore::bayesrf.BayesRFWarning")
+def test_default_tune_depends_on_the_sampler(tiny):
+    """Without ``tune``, nutpie tunes for DEFAULT_TUNE["nutpie"] steps (fewer than PyMC's 1,000)."""
+    tree = bayesrf.sample(tiny, "ridge", lags=2, draws=20, chains=1, seed=1)
+    assert tree.attrs["tune"] == bayesrf.inference.DEFAULT_TUNE["nutpie"] < bayesrf.inference.DEFAULT_TUNE["pymc"]
 
 
 IGNORE_DIAGNOSTICS = "ignore::bayesrf.BayesRFWarning"
