@@ -45,10 +45,9 @@ __all__ = ["fit_map", "sample"]
 SAMPLERS = ("nutpie", "pymc")
 DEFAULT_TUNE = {"nutpie": 300, "pymc": 1000}
 """Tuning steps per chain when ``tune`` is not given. nutpie's adaptation (started at the MAP or a
-sensible point) needs few: real neuron, 4 x 1000 draws, ridge-hier / lasso-hier / smooth: max R-hat 1.011 /
-1.005 / 1.006 and min bulk ESS 801 / 676 / 631 after 300 tuning steps, 1.008 / 1.005 / 1.008 and 823 / 931 / 538
-after 1,000, in about half the time (rank1: 1.005 / 600). The slow-mixing ``local`` prior fails either way and
-worse after 300 (R-hat 1.085 vs 1.021): give it ``tune=1000`` or more. PyMC's sampler: PyMC's default."""
+sensible point) needs few: real neuron, 4 x 1000 draws, ridge-hier / lasso-hier: max R-hat 1.011 / 1.005 and
+min bulk ESS 801 / 676 after 300 tuning steps, 1.008 / 1.005 and 823 / 931 after 1,000, in about half the time;
+smooth, rank1, local pass or nearly pass after 300 (see the README's speed table). PyMC's sampler: PyMC's default."""
 POSTERIOR_VARS = tuple(VAR_DIMS)
 STANDARDISED = ("rf_z", "rf_time_z")
 """Non-centred standard-normal variables: kept in results, left out of the convergence checks."""
