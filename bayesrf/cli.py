@@ -26,7 +26,7 @@ import xarray as xr
 from . import __version__
 from .data import load_recording, save_recording
 from .errors import BayesRFError, BayesRFWarning
-from .inference import SAMPLERS, fit_map, sample
+from .inference import DEFAULT_TUNE, SAMPLERS, fit_map, sample
 from .posterior import format_summary, summary
 from .priors import load_prior, prior_names
 from .results import check_result, read_tree, save
@@ -43,7 +43,8 @@ def _add_sampling(p: argparse.ArgumentParser, draws: int, tune: int | None) -> N
     p.add_argument("--lags", type=int, default=5, help="number of lags (frames of history)")
     p.add_argument("--draws", type=int, default=draws, help="kept draws per chain")
     # "%(default).0s" prints nothing: it stops the formatter from appending "(default: None)"
-    tune_help = "tuning steps per chain" + ("" if tune else " (default: 300 with nutpie, 1000 with pymc)%(default).0s")
+    per_sampler = ", ".join(f"{steps} with {name}" for name, steps in DEFAULT_TUNE.items())
+    tune_help = "tuning steps per chain" + ("" if tune else f" (default: {per_sampler})%(default).0s")
     p.add_argument("--tune", type=int, default=tune, help=tune_help)
     p.add_argument("--chains", type=int, default=4, help="number of chains")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same draws)")

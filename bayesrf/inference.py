@@ -339,9 +339,19 @@ def _laplace(design: Design, spec: PriorSpec, draws: int, chains: int, seed: int
         "too wide for weights at 0 and it never puts mass exactly at 0.")}
 
 
+def chain_processes(chains: int) -> int:
+    """Processes that run the chains in parallel (no more than there are CPUs)."""
+    return min(chains, os.cpu_count() or 1)
+
+
+def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
+    """Variables of a posterior whose R-hat / ESS are checked (all but the standardised ones)."""
+    return [n for n in POSTERIOR_VARS if n in posterior and n not in STANDARDISED]
+
+
 def _nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, chains: int, seed: int | None,
           sampler: str, progress: bool, target_accept: float = 0.8) -> xr.DataTree:
-    cores = min(chains, os.cpu_count() or 1)
+    cores = chain_processes(chains)
     if sampler == "nutpie":
         import nutpie
 
@@ -450,8 +460,7 @@ def sample(
     tree = _add_log_densities(tree, model)
     tree.attrs["wall_time_s"] = time.perf_counter() - started
     if method == "nuts":
-        checked = [n for n in POSTERIOR_VARS if n in tree["posterior"] and n not in STANDARDISED]
-        tree.attrs.update(check_diagnostics(tree, checked))
+        tree.attrs.update(check_diagnostics(tree, checked_variables(tree["posterior"])))
     return tree
 
 

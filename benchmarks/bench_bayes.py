@@ -13,7 +13,6 @@ ridge-hier with ``method="laplace"``.  Usage: ``python benchmarks/bench_bayes.py
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import warnings
@@ -24,7 +23,7 @@ from sklearn.linear_model import PoissonRegressor
 
 import bayesrf
 from bayesrf.design import make_design
-from bayesrf.inference import POSTERIOR_VARS, STANDARDISED
+from bayesrf.inference import chain_processes, checked_variables
 from bayesrf.model import build_model
 from bayesrf.priors import alpha_for
 from bayesrf.results import check_diagnostics
@@ -34,12 +33,11 @@ def pymc_defaults(design, name: str, draws: int, chains: int) -> tuple[float, di
     """Wall time and diagnostics of ``pm.sample`` with PyMC's own NUTS and all its defaults."""
     t = time.perf_counter()
     model = build_model(design, bayesrf.load_prior(name))
-    # cores as bayesrf.sample uses them (PyMC's own choice here was 1 process for 4 chains)
+    # processes as bayesrf.sample uses them (PyMC's own choice here was 1 process for 4 chains)
     tree = pm.sample(draws=draws, chains=chains, random_seed=0, nuts_sampler="pymc", model=model,
-                     cores=min(chains, os.cpu_count() or 1), progressbar=False, compute_convergence_checks=False)
+                     cores=chain_processes(chains), progressbar=False, compute_convergence_checks=False)
     wall = time.perf_counter() - t
-    names = [n for n in POSTERIOR_VARS if n in tree["posterior"] and n not in STANDARDISED]
-    return wall, check_diagnostics(tree, names)
+    return wall, check_diagnostics(tree, checked_variables(tree["posterior"]))
 
 
 def main() -> None:
