@@ -35,8 +35,8 @@ basis) of ``K_a``, the unit-variance squared-exponential kernel ``~ exp(-(i - j)
 over axis ``a`` (identity when ``smooth = false``); the product is a contraction of the three small factors
 with ``rf_z`` over one axis at a time — the 1,500 x 1,500 covariance is never
 formed. So the prior covariance of a rank-0 RF is ``rf_amplitude^2 E (K_lag (x) K_y (x) K_x) E``
-with ``E = diag(envelope)``, ``envelope = exp(-(y - c_y)^2 / (2 w_y^2) - (x - c_x)^2 / (2 w_x^2))``
-(``rf_center``, ``rf_width``; 1 without ``local``). Hyperpriors: ``rf_amplitude ~
+with ``E = diag(envelope)``, ``envelope = (1 + r^2 / nu)^(-nu / 2)``, ``r^2 = (y - c_y)^2 / w_y^2 + (x - c_x)^2 / w_x^2``
+(``rf_center``, ``rf_width``, ``nu = envelope_nu``; Gaussian ``exp(-r^2 / 2)`` for ``nu = inf``; 1 without ``local``). Hyperpriors: ``rf_amplitude ~
 HalfNormal(hyper_scale)``, ``rf_length ~ LogNormal(log length_median, length_log_sd)``,
 ``rf_center ~ Normal(grid centre, grid size / 2)``, ``rf_width ~ LogNormal(log width_median, 0.75)``.
 A rank-k RF's components are identified up to a joint sign flip of ``(rf_time[k],
@@ -144,7 +144,15 @@ def model_axes(spec: PriorSpec) -> list[str]:
 
 
 def _envelope(spec: PriorSpec, ny: int, nx: int) -> pt.TensorVariable | float:
-    """Gaussian spatial envelope (y, x) of the prior SD, peak 1 (``local = true``), else 1."""
+    """Spatial envelope (y, x) of the prior SD, peak 1 (``local = true``), else 1.
+
+    ``(1 + r^2 / nu)^(-nu / 2)`` of the scaled distance ``r`` from the centre (``nu = envelope_nu``), the
+    Gaussian ``exp(-r^2 / 2)`` when ``nu`` is infinite. A Gaussian envelope shrinks the weights a few widths
+    out to zero with tiny intervals: on simulated centre-surround RFs it chose the centre's width and the
+    95 % intervals covered 28-75 % of the true weights (surround outside them); with ``nu = 4`` the tails
+    decay as ``r^-4`` (n/D = 1, seed 0: coverage 95 %, error 0.023 instead of 0.029). On Gabor RFs, whose
+    envelope is Gaussian, it costs some accuracy (error 0.018-0.020 instead of 0.014-0.016).
+    """
     if not spec.local:
         return 1.0
     grid = np.array([ny, nx], dtype=float)
@@ -152,7 +160,10 @@ def _envelope(spec: PriorSpec, ny: int, nx: int) -> pt.TensorVariable | float:
     width = pm.LogNormal("rf_width", mu=np.log(spec.width_median), sigma=WIDTH_LOG_SD, dims="space_axis")
     dy = (np.arange(ny) - center[0]) / width[0]
     dx = (np.arange(nx) - center[1]) / width[1]
-    return pt.exp(-0.5 * (dy[:, None] ** 2 + dx[None, :] ** 2))
+    r2 = dy[:, None] ** 2 + dx[None, :] ** 2
+    if np.isinf(spec.envelope_nu):
+        return pt.exp(-0.5 * r2)
+    return (1 + r2 / spec.envelope_nu) ** (-spec.envelope_nu / 2)
 
 
 def _structured(spec: PriorSpec, shape: tuple[int, int, int]) -> pt.TensorVariable:

@@ -19,8 +19,9 @@ A spec file looks like::
                              # or a list of the smoothed axes, e.g. ["lag"] (identity kernel on the others)
     length_median = 1.5      # LogNormal hyperprior of each kernel length scale: median (frames / pixels)
     length_log_sd = 0.75     # ... and SD of its log
-    local = false            # Gaussian spatial envelope on the prior SD (centre and widths learned)
+    local = false            # spatial envelope on the prior SD (centre and widths learned)
     width_median = 3.0       # LogNormal median of the envelope widths (pixels), log-SD 0.75
+    envelope_nu = 4.0        # envelope tail: SD ~ (1 + r^2 / nu)^(-nu / 2); inf = Gaussian exp(-r^2 / 2)
     rank = 0                 # 0: full RF; k >= 1: sum of k separable time course x spatial map terms
     [baseline]               # optional; default kind = "constant"
     kind = "spline"          # "constant" | "spline": slow drift of the log-rate over the session
@@ -63,10 +64,10 @@ _KNOWN = {
     "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale"},
     "intercept": {"family", "mu", "sigma"},
     "baseline": {"kind", "n_basis", "scale"},
-    "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "rank"},
+    "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "envelope_nu", "rank"},
 }
 STRUCTURE_DEFAULTS = {"smooth": True, "length_median": 1.5, "length_log_sd": 0.75, "local": False,
-                      "width_median": 3.0, "rank": 0}
+                      "width_median": 3.0, "envelope_nu": 4.0, "rank": 0}
 BASELINE_KINDS = ("constant", "spline")
 AXES = ("lag", "y", "x")
 
@@ -92,6 +93,7 @@ class PriorSpec:
     length_log_sd: float = 0.75
     local: bool = False
     width_median: float = 3.0
+    envelope_nu: float = 4.0
     rank: int = 0
     description: str = ""
 
@@ -259,7 +261,7 @@ def _structure_problems(structure: Any, family: Any) -> list[str]:
     if not isinstance(structure.get("local", False), bool):
         problems.append(f"structure.local must be true or false, got {structure['local']!r}")
     problems += [f"structure.{key} must be a number > 0, got {structure[key]!r}"
-                 for key in ("length_median", "length_log_sd", "width_median") if key in structure
+                 for key in ("length_median", "length_log_sd", "width_median", "envelope_nu") if key in structure
                  and not _positive(structure[key])]
     rank = structure.get("rank", 0)
     if not isinstance(rank, int) or isinstance(rank, bool) or rank < 0:
