@@ -21,7 +21,8 @@ A spec file looks like::
     length_log_sd = 0.75     # ... and SD of its log
     local = false            # spatial envelope on the prior SD (centre and widths learned)
     width_median = 3.0       # LogNormal median of the envelope widths (pixels), log-SD 0.75
-    envelope_nu = 4.0        # envelope tail: SD ~ (1 + r^2 / nu)^(-nu / 2); inf = Gaussian exp(-r^2 / 2)
+    envelope_nu = inf        # envelope shape: SD ~ (1 + r^2 / nu)^(-nu / 2); inf = Gaussian exp(-r^2 / 2)
+    envelope_floor = false   # true: SD ~ floor + (1 - floor) * envelope, floor ~ Beta(1, 9) learned
     rank = 0                 # 0: full RF; k >= 1: sum of k separable time course x spatial map terms
     [baseline]               # optional; default kind = "constant"
     kind = "spline"          # "constant" | "spline": slow drift of the log-rate over the session
@@ -64,10 +65,10 @@ _KNOWN = {
     "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale"},
     "intercept": {"family", "mu", "sigma"},
     "baseline": {"kind", "n_basis", "scale"},
-    "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "envelope_nu", "rank"},
+    "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "envelope_nu", "envelope_floor", "rank"},
 }
 STRUCTURE_DEFAULTS = {"smooth": True, "length_median": 1.5, "length_log_sd": 0.75, "local": False,
-                      "width_median": 3.0, "envelope_nu": 4.0, "rank": 0}
+                      "width_median": 3.0, "envelope_nu": float("inf"), "envelope_floor": False, "rank": 0}
 BASELINE_KINDS = ("constant", "spline")
 AXES = ("lag", "y", "x")
 
@@ -93,7 +94,8 @@ class PriorSpec:
     length_log_sd: float = 0.75
     local: bool = False
     width_median: float = 3.0
-    envelope_nu: float = 4.0
+    envelope_nu: float = float("inf")
+    envelope_floor: bool = False
     rank: int = 0
     description: str = ""
 
@@ -258,8 +260,8 @@ def _structure_problems(structure: Any, family: Any) -> list[str]:
     smooth = structure.get("smooth", True)
     problems = [] if isinstance(smooth, bool) or (isinstance(smooth, list) and set(smooth) <= set(AXES)) else [
         f"structure.smooth must be true, false or a list of axes among {list(AXES)}, got {smooth!r}"]
-    if not isinstance(structure.get("local", False), bool):
-        problems.append(f"structure.local must be true or false, got {structure['local']!r}")
+    problems += [f"structure.{key} must be true or false, got {structure[key]!r}"
+                 for key in ("local", "envelope_floor") if not isinstance(structure.get(key, False), bool)]
     problems += [f"structure.{key} must be a number > 0, got {structure[key]!r}"
                  for key in ("length_median", "length_log_sd", "width_median", "envelope_nu") if key in structure
                  and not _positive(structure[key])]

@@ -65,16 +65,19 @@ def test_smooth_prior_draws_have_the_kronecker_covariance():
     np.testing.assert_allclose(np.cov(draws.T), expected, atol=0.08 * amp**2)
 
 
-@pytest.mark.parametrize("nu", [2.0, np.inf])
-def test_local_prior_sd_follows_the_envelope(nu):
+@pytest.mark.parametrize(("nu", "floor"), [(2.0, None), (np.inf, None), (np.inf, 0.3)])
+def test_local_prior_sd_follows_the_envelope(nu, floor):
     amp, center, width = 0.2, np.array([1.0, 2.0]), np.array([0.8, 1.5])
-    draws, _ = _prior_rf("local", {"rf_amplitude": amp, "rf_length": np.array([1.3]),  # smoothing over lag only
-                                   "rf_center": center, "rf_width": width},
-                         overrides=['structure.smooth=["lag"]', f"structure.envelope_nu={nu}"])
+    fixed = {"rf_amplitude": amp, "rf_length": np.array([1.3]), "rf_center": center, "rf_width": width}  # smoothing over lag only
+    draws, _ = _prior_rf("local", fixed | ({"rf_floor": floor} if floor else {}),
+                         overrides=['structure.smooth=["lag"]', f"structure.envelope_nu={nu}",
+                                    f"structure.envelope_floor={'true' if floor else 'false'}"])
     y, x = np.meshgrid(np.arange(SHAPE[1]), np.arange(SHAPE[2]), indexing="ij")
     r2 = ((y - center[0]) / width[0]) ** 2 + ((x - center[1]) / width[1]) ** 2
     # nu = 2: a bivariate Student-t density profile for the prior variance, 1 / (1 + r^2 / 2)^2
     envelope = np.exp(-0.5 * r2) if np.isinf(nu) else 1 / (1 + r2 / 2)
+    if floor:
+        envelope = floor + (1 - floor) * envelope
     E = np.tile(envelope.ravel(), SHAPE[0])
     K = np.kron(se_kernel(2, 1.3), np.eye(SHAPE[1] * SHAPE[2]))
     np.testing.assert_allclose(np.cov(draws.T), amp**2 * E[:, None] * K * E[None, :], atol=0.08 * amp**2)
@@ -110,7 +113,8 @@ def test_bad_structured_spec_lists_every_problem():
         bayesrf.load_prior(FIXTURES / "bad_structure.toml")
     for part in ("prior.hierarchical cannot be false", "structure.smooth must be true, false or a list of axes",
                  "structure.length_median must be a number > 0", "structure.rank must be an integer >= 0",
-                 "structure.envelope_nu must be a number > 0, got nan"):
+                 "structure.envelope_nu must be a number > 0, got nan",
+                 "structure.envelope_floor must be true or false, got 'yes'"):
         assert part in str(info.value)
     with pytest.raises(bayesrf.SpecError, match=r"\[structure\] is only used by family"):
         bayesrf.load_prior("ridge", {"structure": {"rank": 1}})
