@@ -39,7 +39,8 @@ with ``E = diag(envelope)``, ``envelope = (1 + r^2 / nu)^(-nu / 2)``, ``r^2 = (y
 (``rf_center``, ``rf_width``, ``nu = envelope_nu``; Gaussian ``exp(-r^2 / 2)`` for ``nu = inf``; 1 without ``local``;
 with ``envelope_floor``, ``rf_floor + (1 - rf_floor) *`` that). Hyperpriors: ``rf_amplitude ~
 HalfNormal(hyper_scale)``, ``rf_length ~ LogNormal(log length_median, length_log_sd)``,
-``rf_center ~ Normal(grid centre, grid size / 2)``, ``rf_width ~ LogNormal(log width_median, 0.75)``.
+``rf_center ~ Normal(grid centre, grid size / 2)``, ``rf_width ~ LogNormal(log width_median, 0.75)``,
+``rf_floor ~ Beta(1, 9)``.
 A rank-k RF's components are identified up to a joint sign flip of ``(rf_time[k],
 rf_space[k])``, which leaves ``rf`` unchanged; :func:`bayesrf.sample` reports them
 signed like :func:`bayesrf.posterior_svd` (agreeing with the posterior mean).
