@@ -47,7 +47,7 @@ DEFAULT_TUNE = {"nutpie": 300, "pymc": 1000}
 """Tuning steps per chain when ``tune`` is not given. nutpie's adaptation (started at the MAP or a
 sensible point) needs few: real neuron, 4 x 1000 draws, ridge-hier / lasso-hier: max R-hat 1.011 / 1.005 and
 min bulk ESS 801 / 676 after 300 tuning steps, 1.008 / 1.005 and 823 / 931 after 1,000, in about half the time;
-smooth, rank1, local pass or nearly pass after 300 (see the README's speed table). PyMC's sampler: PyMC's default."""
+smooth, rank1 and local pass the checks after 300 too (see the README's speed table). PyMC's sampler: PyMC's default."""
 POSTERIOR_VARS = tuple(VAR_DIMS)
 STANDARDISED = ("rf_z", "rf_time_z")
 """Non-centred standard-normal variables: kept in results, left out of the convergence checks."""
