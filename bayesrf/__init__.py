@@ -14,7 +14,7 @@ from .posterior import compare_estimates, posterior_svd, rf_summary, summary, sv
 from .results import load, posterior_predictive, predict, save
 from .simulate import simulate
 from .svd import rf_svd
-from .validate import sbc
+from .validate import coverage, sbc
 
 try:
     __version__ = version("bayesrf")
@@ -32,6 +32,7 @@ __all__ = [
     "block_split",
     "build_model",
     "compare_estimates",
+    "coverage",
     "heldout_log_likelihood",
     "posterior_predictive",
     "posterior_svd",

@@ -5,6 +5,9 @@ recording with them, fit it, and record the rank of each true value among
 the posterior draws. If the sampler and model are right, every rank is
 uniform on ``0 .. n_draws``. Ranks are binned and tested with a chi-square
 test per parameter group (``intercept``, ``rf``).
+
+:func:`coverage` is the check for one fit with a known truth (a simulation):
+the share of the true weights inside the central posterior intervals.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import arviz as az
 import numpy as np
 import xarray as xr
 from scipy.stats import chisquare
@@ -21,7 +25,7 @@ from .inference import sample
 from .priors import PriorSpec, load_prior
 from .simulate import simulate
 
-__all__ = ["SBCResult", "rank_pvalue", "sbc"]
+__all__ = ["SBCResult", "coverage", "rank_pvalue", "sbc"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,61 @@ def _binned(ranks: np.ndarray, n_draws: int, bins: int) -> np.ndarray:
 def rank_pvalue(ranks: np.ndarray, n_draws: int, bins: int = 10) -> float:
     """Chi-square p-value that ranks in ``0 .. n_draws`` are uniform (binned into ``bins``)."""
     return float(chisquare(_binned(np.ravel(ranks), n_draws, bins)).pvalue)
+
+
+def coverage(
+    posterior: xr.DataTree | xr.Dataset, truth: xr.DataArray | np.ndarray, probs: tuple[float, ...] = (0.5, 0.8, 0.95),
+    var: str = "rf",
+) -> dict[float, float]:
+    """Share of the true values inside the central (equal-tailed) posterior intervals.
+
+    Parameters
+    ----------
+    posterior : xarray.DataTree or xarray.Dataset
+        A fit (``bayesrf.sample``'s tree, or its ``posterior`` group) with dims ``chain``, ``draw`` and the
+        variable's own dims, e.g. ``rf`` (chain, draw, lag, y, x).
+    truth : xarray.DataArray or numpy.ndarray
+        The true values, shaped like one draw of ``var`` (e.g. the ``rf_true`` of :func:`bayesrf.simulate`).
+    probs : tuple of float
+        Interval probabilities in (0, 1).
+    var : str
+        The posterior variable.
+
+    Returns
+    -------
+    dict
+        ``{prob: share of true values inside the central prob interval}``. Calibrated intervals give
+        ``share ~= prob``, up to the correlation of the values (neighbouring weights share their errors).
+
+    Raises
+    ------
+    DataError
+        If ``var`` is missing, the shapes differ, a probability is outside (0, 1) or the truth is not finite.
+    """
+    if isinstance(posterior, xr.DataTree):
+        posterior = (posterior["posterior"] if "posterior" in posterior.children else posterior).to_dataset()
+    if var not in posterior:
+        raise DataError(f"the posterior has no variable {var!r}; it has {sorted(posterior.data_vars)}.")
+    draws = posterior[var]
+    if isinstance(truth, xr.DataArray):
+        if set(truth.dims) != set(draws.dims[2:]):
+            raise DataError(f"truth has dims {truth.dims}, one draw of {var!r} has {draws.dims[2:]}.")
+        truth = truth.transpose(*draws.dims[2:])
+    truth = np.asarray(truth, dtype=float)
+    one_draw = draws.shape[2:] if draws.dims[:2] == ("chain", "draw") else None
+    if one_draw != truth.shape:
+        raise DataError(f"truth has shape {truth.shape}, but one draw of {var!r} {dict(draws.sizes)} "
+                        "(dims chain, draw first) has another; pass the truth in the posterior's shape.")
+    if not np.isfinite(truth).all():
+        raise DataError("the truth contains NaN or infinite values.")
+    if not all(0 < p < 1 for p in probs):
+        raise DataError(f"interval probabilities must lie in (0, 1); got {probs}.")
+    shares = {}
+    for prob in probs:
+        bounds = az.eti(draws.to_dataset(), prob=prob)[var].transpose(*draws.dims[2:], "ci_bound")
+        inside = (bounds.sel(ci_bound="lower").values <= truth) & (truth <= bounds.sel(ci_bound="upper").values)
+        shares[float(prob)] = float(inside.mean())
+    return shares
 
 
 def sbc(

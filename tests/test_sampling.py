@@ -123,18 +123,15 @@ def test_predict_rates_match_manual_computation(nuts_ridge, tiny):
 def test_calibration_with_prior_matching_the_simulation():
     """Weights drawn from the Normal prior: 95 % intervals cover 90-99 %, 50 % cover 43-57 %."""
     sigma, rng = 0.15, np.random.default_rng(0)
-    inside95, inside50 = [], []
+    shares = []
     for seed in range(4):
         truth = rng.normal(0, sigma, size=(2, 5, 5))
         rec = bayesrf.simulate(n_frames=800, shape=(5, 5), lags=2, rf=truth, rate=15.0, dt=0.1, seed=100 + seed)
         tree = bayesrf.sample(rec, bayesrf.load_prior("ridge", {"prior": {"scale": sigma}}), lags=2,
                               draws=500, tune=500, chains=2, seed=seed)
-        draws = tree.posterior.rf.stack(sample=("chain", "draw")).values
-        for prob, store in ((0.95, inside95), (0.5, inside50)):
-            lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=-1)
-            store.append((lo <= truth) & (truth <= hi))
-    cover95, cover50 = np.mean(inside95), np.mean(inside50)
-    print(f"coverage 95%: {cover95:.3f}, 50%: {cover50:.3f} over {np.size(inside95)} weights")
+        shares.append(bayesrf.coverage(tree, truth, probs=(0.95, 0.5)))
+    cover95, cover50 = (np.mean([s[prob] for s in shares]) for prob in (0.95, 0.5))  # equal sizes: pooled share
+    print(f"coverage 95%: {cover95:.3f}, 50%: {cover50:.3f} over {4 * truth.size} weights")
     assert 0.90 <= cover95 <= 0.99
     assert 0.43 <= cover50 <= 0.57
 

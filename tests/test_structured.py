@@ -140,12 +140,6 @@ def _error(result, truth) -> float:
     return 1 - np.corrcoef(result["posterior"]["rf"].mean(("chain", "draw")).values.ravel(), truth.ravel())[0, 1]
 
 
-def _coverage95(result, truth) -> float:
-    """Share of the true weights inside the central 95 % posterior intervals."""
-    lo, hi = np.quantile(result["posterior"]["rf"].values.reshape(-1, truth.size), [0.025, 0.975], axis=0)
-    return float(np.mean((truth.ravel() >= lo) & (truth.ravel() <= hi)))
-
-
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::bayesrf.BayesRFWarning")  # short chains; calibration is what is tested
 def test_local_prior_is_calibrated_on_a_centre_surround_rf():
@@ -153,7 +147,7 @@ def test_local_prior_is_calibrated_on_a_centre_surround_rf():
     covered 85-93 % of these weights at seeds 1-2; on the 20 x 15 peer benchmark 28-75 %)."""
     data = bayesrf.simulate(n_frames=1200, shape=(12, 12), lags=2, spatial="dog", rf_norm=0.5, rate=17.0, dt=0.2, seed=2)
     fit = bayesrf.sample(data, "local", lags=2, draws=300, tune=300, chains=2, seed=3)
-    assert _coverage95(fit, data["rf_true"].values) >= 0.9
+    assert bayesrf.coverage(fit, data["rf_true"], probs=(0.95,))[0.95] >= 0.9
     assert 0 < float(fit["posterior"]["rf_floor"].mean()) < 0.5
 
 
@@ -167,7 +161,7 @@ def test_structured_priors_recover_a_smooth_rf_better_than_ridge_hier(gabor):
     print(errors)
     for name in ("smooth", "local", "rank1"):
         assert errors[name] < 0.6 * errors["ridge-hier"], errors
-        coverage = _coverage95(fits[name], truth)
+        coverage = bayesrf.coverage(fits[name], truth, probs=(0.95,))[0.95]
         assert 0.85 <= coverage <= 1.0, (name, coverage)
         assert fits[name].attrs["n_divergent"] <= 5
     rank1 = fits["rank1"]

@@ -1,8 +1,53 @@
-"""Simulation-based calibration: NUTS under the ridge prior is calibrated; the test detects miscalibration."""
+"""Calibration checks: interval coverage of a known truth, and simulation-based calibration (SBC) of NUTS."""
 
+import numpy as np
 import pytest
+import xarray as xr
 
-from bayesrf.validate import rank_pvalue, sbc
+from bayesrf import DataError
+from bayesrf.validate import coverage, rank_pvalue, sbc
+
+DIMS = ("chain", "draw", "lag", "y", "x")
+
+
+def _posterior(rng, sd: float, shape=(2, 500, 4, 10, 25)) -> xr.DataTree:
+    draws = xr.Dataset({"rf": (DIMS, rng.normal(0, sd, size=shape))})
+    return xr.DataTree.from_dict({"posterior": draws})
+
+
+def test_coverage_matches_the_interval_probability_for_a_calibrated_posterior(rng):
+    """Truth and draws from the same N(0, 1): shares within 4 binomial SEs (1,000 independent weights)."""
+    tree = _posterior(rng, 1.0)
+    shares = coverage(tree, rng.normal(size=(4, 10, 25)))
+    for prob, share in shares.items():
+        assert abs(share - prob) < 4 * np.sqrt(prob * (1 - prob) / 1000), shares
+
+
+def test_coverage_flags_an_overconfident_posterior(rng):
+    """Draws with half the truth's SD: the 95 % interval holds P(|z| < 0.98) = 67 % of the truths."""
+    shares = coverage(_posterior(rng, 0.5), rng.normal(size=(4, 10, 25)), probs=(0.95,))
+    assert abs(shares[0.95] - 0.673) < 0.06
+
+
+def test_coverage_equals_numpy_quantile_intervals_and_aligns_dims(rng):
+    tree = _posterior(rng, 1.0, shape=(3, 200, 2, 3, 4))
+    truth = xr.DataArray(rng.normal(size=(2, 3, 4)), dims=("lag", "y", "x"))
+    draws = tree["posterior"]["rf"].values.reshape(-1, 2, 3, 4)
+    lo, hi = np.quantile(draws, [0.1, 0.9], axis=0)
+    expected = float(np.mean((lo <= truth.values) & (truth.values <= hi)))
+    assert coverage(tree, truth.transpose("x", "lag", "y"), probs=(0.8,))[0.8] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(("truth", "kwargs", "match"), [
+    (np.zeros((2, 3)), {}, "shape"),
+    (np.full((2, 3, 4), np.nan), {}, "NaN"),
+    (np.zeros((2, 3, 4)), {"probs": (0.5, 1.0)}, r"\(0, 1\)"),
+    (np.zeros((2, 3, 4)), {"var": "weights"}, "no variable 'weights'"),
+    (xr.DataArray(np.zeros((2, 12)), dims=("lag", "pixel")), {}, "dims"),
+])
+def test_coverage_rejects_mismatched_input(rng, truth, kwargs, match):
+    with pytest.raises(DataError, match=match):
+        coverage(_posterior(rng, 1.0, shape=(1, 10, 2, 3, 4)), truth, **kwargs)
 
 
 def _ranks(rng, truth_sd, draw_sd, n=2000, n_draws=99):
