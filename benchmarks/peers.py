@@ -187,8 +187,7 @@ def _bayesrf_posterior(data, prior: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # diagnostics are recorded in the result, not printed
         result = bayesrf.sample(data, prior, lags=LAGS, draws=500, tune=500, chains=2, seed=0)
-    draws = result["posterior"]["rf"].values.reshape(-1, D)
-    return {"rf": draws.mean(0), "draws": draws,
+    return {"rf": result["posterior"]["rf"].mean(("chain", "draw")).values, "posterior": result,
             "diagnostics": {k: float(result.attrs[k]) for k in ("max_rhat", "min_ess_bulk", "n_divergent")}}
 
 
@@ -198,14 +197,16 @@ def fit_method(method: str, data) -> dict:
     return globals()["fit_" + method.replace("-", "_")](data)
 
 
-def score(estimate: np.ndarray, truth: np.ndarray, draws: np.ndarray | None) -> dict[str, float]:
-    estimate, truth = np.ravel(estimate), np.ravel(truth)
-    out = {"error": float(1 - np.corrcoef(estimate, truth)[0, 1]),
-           "mse_unit": float(np.mean((estimate / np.linalg.norm(estimate) - truth / np.linalg.norm(truth)) ** 2))}
-    if draws is not None:
-        for level in COVERAGE:
-            low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
-            out[f"coverage_{round(100 * level)}"] = float(np.mean((truth >= low) & (truth <= high)))
+def score(estimate: np.ndarray, truth, posterior=None) -> dict[str, float]:
+    """1 - corr and unit-norm MSE of the estimate; for a posterior also the coverage of the truth."""
+    import bayesrf
+
+    estimate, flat = np.ravel(estimate), np.ravel(truth)
+    out = {"error": float(1 - np.corrcoef(estimate, flat)[0, 1]),
+           "mse_unit": float(np.mean((estimate / np.linalg.norm(estimate) - flat / np.linalg.norm(flat)) ** 2))}
+    if posterior is not None:
+        shares = bayesrf.coverage(posterior, truth, probs=COVERAGE)
+        out |= {f"coverage_{round(100 * level)}": share for level, share in shares.items()}
     return out
 
 
@@ -220,7 +221,7 @@ def worker(cell: dict) -> dict:
     fit = fit_method(cell["method"], data)
     seconds = time.perf_counter() - started
     out = cell | {"status": "ok", "seconds": seconds, "sklearn_seconds": reference, "time_ratio": seconds / reference}
-    out |= score(fit["rf"], data["rf_true"].values, fit.get("draws"))
+    out |= score(fit["rf"], data["rf_true"], fit.get("posterior"))
     return out | ({"diagnostics": fit["diagnostics"]} if "diagnostics" in fit else {})
 
 
@@ -243,18 +244,30 @@ def _mean(rows: list[dict], key: str) -> str:
     return f"{np.mean(values):.3f}" if values else "-"
 
 
+def _cell(rows: list[dict]) -> str:
+    """Mean error with the number of seeds in brackets; the failure kind if none finished."""
+    if any(r.get("status") == "ok" for r in rows):
+        return f"{_mean(rows, 'error')} ({sum(r.get('status') == 'ok' for r in rows)})"
+    return rows[0]["status"].split()[0] if rows else "-"
+
+
 def table(results: list[dict], sizes: list[float]) -> str:
-    """Mean error (1 - corr) per method and n/D, with the mean time ratio and 95 % coverage."""
-    lines = [f"{'method':<20}" + "".join(f"{f'n/D={nd:g}':>10}" for nd in sizes)
-             + f"{'time/sk':>9}{'cov50':>7}{'cov80':>7}{'cov95':>7}  failures"]
-    for method in dict.fromkeys(r["method"] for r in results):
-        rows = [r for r in results if r["method"] == method]
-        cells = "".join(f"{_mean([r for r in rows if r['nd'] == nd], 'error'):>10}" for nd in sizes)
-        ratios = [r["time_ratio"] for r in rows if r.get("status") == "ok"]
-        fails = sorted({r["status"] for r in rows if r.get("status") != "ok"})
-        lines.append(f"{method:<20}{cells}{np.median(ratios) if ratios else np.nan:>9.1f}"
-                     f"{_mean(rows, 'coverage_50'):>7}{_mean(rows, 'coverage_80'):>7}{_mean(rows, 'coverage_95'):>7}"
-                     f"  {len([r for r in rows if r.get('status') != 'ok'])} {'; '.join(fails)}")
+    """Per stimulus: mean error (1 - corr) per method, RF and n/D, with the time ratio and coverage."""
+    lines = []
+    for stimulus in dict.fromkeys(r["stimulus"] for r in results):
+        rows = [r for r in results if r["stimulus"] == stimulus]
+        columns = [(rf, nd) for rf in dict.fromkeys(r["rf"] for r in rows) for nd in sizes]
+        lines.append(f"{stimulus + ' frames':<20}" + "".join(f"{f'{rf} {nd:g}':>11}" for rf, nd in columns)
+                     + f"{'time/sk':>9}{'cov50':>7}{'cov80':>7}{'cov95':>7}  failures")
+        for method in dict.fromkeys(r["method"] for r in rows):
+            mine = [r for r in rows if r["method"] == method]
+            cells = "".join(f"{_cell([r for r in mine if (r['rf'], r['nd']) == col]):>11}" for col in columns)
+            ratios = [r["time_ratio"] for r in mine if r.get("status") == "ok"]
+            fails = sorted({r["status"] for r in mine if r.get("status") != "ok"})
+            lines.append(f"{method:<20}{cells}{np.median(ratios) if ratios else np.nan:>9.1f}"
+                         + "".join(f"{_mean(mine, f'coverage_{level}'):>7}" for level in (50, 80, 95))
+                         + f"  {len([r for r in mine if r.get('status') != 'ok'])} {'; '.join(fails)}")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -287,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         args.out.write_text(json.dumps(done, indent=1))
     chosen = [r for r in done if r["nd"] in args.sizes and r["method"] in args.methods and r["seed"] in args.seeds
               and r["rf"] in args.rfs and r["stimulus"] in args.stimuli]
-    print(f"\nerror = 1 - corr(estimate, true RF), mean over {args.rfs} x {args.stimuli} x seeds {args.seeds}; "
+    print(f"\nerror = 1 - corr(estimate, true RF), mean over seeds {args.seeds} (how many finished in brackets); "
           "time/sk: median fit time / one sklearn PoissonRegressor fit on the same data; cov: coverage of the "
           "true weights by central 50/80/95 % posterior intervals")
     print(table(chosen, args.sizes))
