@@ -241,27 +241,27 @@ def run_cell(cell: dict, cap: float) -> dict:
 
 def _mean(rows: list[dict], key: str) -> str:
     values = [r[key] for r in rows if r.get("status") == "ok" and key in r]
-    return f"{np.mean(values):.3f}" if values else "-"
+    return f"{np.mean(values):.3g}" if values else "-"
 
 
-def _cell(rows: list[dict]) -> str:
-    """Mean error with the number of seeds in brackets; the failure kind if none finished."""
+def _cell(rows: list[dict], metric: str) -> str:
+    """Mean of ``metric`` with the number of seeds in brackets; the failure kind if none finished."""
     if any(r.get("status") == "ok" for r in rows):
-        return f"{_mean(rows, 'error')} ({sum(r.get('status') == 'ok' for r in rows)})"
+        return f"{_mean(rows, metric)} ({sum(r.get('status') == 'ok' for r in rows)})"
     return rows[0]["status"].split()[0] if rows else "-"
 
 
-def table(results: list[dict], sizes: list[float]) -> str:
-    """Per stimulus: mean error (1 - corr) per method, RF and n/D, with the time ratio and coverage."""
+def table(results: list[dict], sizes: list[float], metric: str = "error") -> str:
+    """Per stimulus: the mean ``metric`` per method, RF and n/D, with the time ratio and coverage."""
     lines = []
     for stimulus in dict.fromkeys(r["stimulus"] for r in results):
         rows = [r for r in results if r["stimulus"] == stimulus]
         columns = [(rf, nd) for rf in dict.fromkeys(r["rf"] for r in rows) for nd in sizes]
-        lines.append(f"{stimulus + ' frames':<20}" + "".join(f"{f'{rf} {nd:g}':>11}" for rf, nd in columns)
+        lines.append(f"{stimulus + ' frames':<20}" + "".join(f"{f'{rf} {nd:g}':>13}" for rf, nd in columns)
                      + f"{'time/sk':>9}{'cov50':>7}{'cov80':>7}{'cov95':>7}  failures")
         for method in dict.fromkeys(r["method"] for r in rows):
             mine = [r for r in rows if r["method"] == method]
-            cells = "".join(f"{_cell([r for r in mine if (r['rf'], r['nd']) == col]):>11}" for col in columns)
+            cells = "".join(f"{_cell([r for r in mine if (r['rf'], r['nd']) == col], metric):>13}" for col in columns)
             ratios = [r["time_ratio"] for r in mine if r.get("status") == "ok"]
             fails = sorted({r["status"] for r in mine if r.get("status") != "ok"})
             lines.append(f"{method:<20}{cells}{np.median(ratios) if ratios else np.nan:>9.1f}"
@@ -281,6 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--cap", type=float, default=900.0, help="wall-time cap per fit, seconds")
     parser.add_argument("--out", type=Path, default=Path("results/peers.json"))
+    parser.add_argument("--report", action="store_true", help="only print the table of the results in --out")
+    parser.add_argument("--metric", choices=["error", "mse_unit"], default="error",
+                        help="table entries: 1 - corr (error) or the MSE of the unit-norm RFs (mse_unit)")
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for nd, rf, stimulus, seed, method in product(args.sizes, args.rfs, args.stimuli, args.seeds, args.methods):
         cell = {"rf": rf, "stimulus": stimulus, "nd": nd, "seed": seed, "method": method}
-        if key(cell) in seen:
+        if key(cell) in seen or args.report:
             continue
         result = run_cell(cell, args.cap)
         print(f"{rf:>6} {stimulus:>8} n/D={nd:<3g} seed {seed} {method:<20} {result['status']:<8} "
@@ -300,10 +303,11 @@ def main(argv: list[str] | None = None) -> None:
         args.out.write_text(json.dumps(done, indent=1))
     chosen = [r for r in done if r["nd"] in args.sizes and r["method"] in args.methods and r["seed"] in args.seeds
               and r["rf"] in args.rfs and r["stimulus"] in args.stimuli]
-    print(f"\nerror = 1 - corr(estimate, true RF), mean over seeds {args.seeds} (how many finished in brackets); "
+    what = "1 - corr(estimate, true RF)" if args.metric == "error" else "MSE of the unit-norm RFs"
+    print(f"\n{args.metric}: {what}, mean over seeds {args.seeds} (how many finished in brackets); "
           "time/sk: median fit time / one sklearn PoissonRegressor fit on the same data; cov: coverage of the "
           "true weights by central 50/80/95 % posterior intervals")
-    print(table(chosen, args.sizes))
+    print(table(chosen, args.sizes, args.metric))
 
 
 if __name__ == "__main__":
