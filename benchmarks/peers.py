@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -238,7 +239,8 @@ def run_cell(cell: dict, cap: float) -> dict:
         return cell | {"status": f"timeout > {cap:g} s"}
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode or not lines:
-        return cell | {"status": "error", "message": proc.stderr.strip().splitlines()[-1:] or ["no output"]}
+        errors = [line for line in proc.stderr.splitlines() if re.match(r"\w+(Error|Exception)\b", line)]
+        return cell | {"status": "error", "message": (errors or proc.stderr.strip().splitlines())[-1:] or ["no output"]}
     return json.loads(lines[-1])
 
 
