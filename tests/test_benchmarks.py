@@ -1,0 +1,49 @@
+"""The benchmark scripts still run against the current API (tiny problems; no timing is asserted).
+
+``make bench`` is not part of CI; these tests keep its scripts from breaking unnoticed (a private call in
+``bench_scaling`` did, for two sessions).
+"""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import bayesrf
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in BENCH.glob("*.py")))
+def test_benchmark_imports(name):
+    assert callable(_load(name).main)
+
+
+def test_bench_scaling_row_runs_on_a_tiny_recording():
+    rec = bayesrf.simulate(n_frames=300, shape=(4, 4), lags=5, spatial="gabor", rf_norm=1.0, rate=20.0, seed=0)
+    times = _load("bench_scaling").row(rec)
+    assert len(times) == 3 and all(np.isfinite(t) and t > 0 for t in times)
+
+
+def test_peer_scores_and_table(rng):
+    peers = _load("peers")
+    truth = xr.DataArray(rng.normal(size=(2, 3, 4)), dims=("lag", "y", "x"))
+    draws = truth.values + 0.1 * rng.normal(size=(2, 50, 2, 3, 4))
+    tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"rf": (("chain", "draw", "lag", "y", "x"), draws)})})
+    perfect = peers.score(2 * truth.values, truth, tree)  # a scaled estimate has correlation 1
+    assert perfect["error"] == pytest.approx(0, abs=1e-12)
+    assert set(perfect) == {"error", "mse_unit", "coverage_50", "coverage_80", "coverage_95"}
+    cell = {"rf": "gabor", "stimulus": "binary", "nd": 1.0, "seed": 0}
+    rows = [cell | {"method": "sta", "status": "ok", "error": 0.4, "time_ratio": 0.1},
+            cell | {"method": "rfest-asd", "status": "timeout > 300 s"}]
+    printed = peers.table(rows, [1.0])
+    assert "0.4 (1)" in printed and "timeout" in printed
