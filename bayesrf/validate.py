@@ -21,7 +21,7 @@ import xarray as xr
 from scipy.stats import chisquare
 
 from .errors import BayesRFWarning, DataError
-from .inference import sample
+from .inference import _as_dataset, sample
 from .priors import PriorSpec, load_prior
 from .simulate import simulate
 
@@ -89,8 +89,7 @@ def coverage(
     DataError
         If ``var`` is missing, the shapes differ, a probability is outside (0, 1) or the truth is not finite.
     """
-    if isinstance(posterior, xr.DataTree):
-        posterior = (posterior["posterior"] if "posterior" in posterior.children else posterior).to_dataset()
+    posterior = _as_dataset(posterior, "posterior")
     if var not in posterior:
         raise DataError(f"the posterior has no variable {var!r}; it has {sorted(posterior.data_vars)}.")
     draws = posterior[var]
