@@ -297,9 +297,10 @@ def main(argv: list[str] | None = None) -> None:
     key = lambda r: (r["rf"], r["stimulus"], r["nd"], r["seed"], r["method"])  # noqa: E731
     seen = {key(r) for r in done}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    for nd, rf, stimulus, seed, method in product(args.sizes, args.rfs, args.stimuli, args.seeds, args.methods):
+    grid = () if args.report else product(args.sizes, args.rfs, args.stimuli, args.seeds, args.methods)
+    for nd, rf, stimulus, seed, method in grid:
         cell = {"rf": rf, "stimulus": stimulus, "nd": nd, "seed": seed, "method": method}
-        if key(cell) in seen or args.report:
+        if key(cell) in seen:
             continue
         result = run_cell(cell, args.cap)
         print(f"{rf:>6} {stimulus:>8} n/D={nd:<3g} seed {seed} {method:<20} {result['status']:<8} "
