@@ -283,20 +283,23 @@ def plot_support(comparison: xr.Dataset) -> Figure:
 
 
 def plot_timecourses(comparison: xr.Dataset, component: int = 0) -> Figure:
-    """Time courses of one SVD component of every fit, overlaid with their HDI bands."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), layout="constrained")
+    """Time courses of one SVD component of every fit, overlaid with their HDI bands (legend beside the axes;
+    up to 20 fits get distinct colours: the default cycle repeats after 10, the default study has 11)."""
+    fig, ax = plt.subplots(figsize=(8.0, 4.2), layout="constrained")
     ms = 1000 * comparison.lag_s.values if "lag_s" in comparison.coords else comparison.lag.values
+    colors = plt.get_cmap("tab10" if comparison.sizes["fit"] <= 10 else "tab20").colors
     for i, label in enumerate(comparison.fit.values):
         row = comparison.sel(fit=label, component=component)
         ev = float(row["explained_variance"])
-        ax.fill_between(ms, row["temporal_lower"].values, row["temporal_upper"].values, color=f"C{i}", alpha=0.15)
-        ax.plot(ms, row["temporal"].values, "o-", color=f"C{i}", label=f"{label} ({100 * ev:.0f} %)")
+        color = colors[i % len(colors)]
+        ax.fill_between(ms, row["temporal_lower"].values, row["temporal_upper"].values, color=color, alpha=0.15)
+        ax.plot(ms, row["temporal"].values, "o-", color=color, label=f"{label} ({100 * ev:.0f} %)")
     ax.axhline(0, color="0.5", lw=0.8)
     ax.set(xlabel="lag (ms before the count)" if "lag_s" in comparison.coords else "lag (frames)",
            ylabel="temporal weight (unit norm)",
            title=f"SVD component {component + 1} by prior (bands: {int(round(100 * comparison.attrs['prob']))} % HDI; "
                  "% variance explained)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
