@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,9 @@ __all__ = [
     "validate_recording",
 ]
 
-BUNDLED_RECORDING = Path(__file__).resolve().parent.parent / "data" / "nda_ex_6_data.mat"
-"""Path of the real neuron shipped with the package (see ``data/README.md``)."""
+BUNDLED_RECORDING = Path(resources.files("bayesrf.bundled")) / "nda_ex_6_data.mat"
+"""Path of the real neuron shipped with the package: the repository's ``data/`` folder, installed as
+package data ``bayesrf.bundled`` (see ``data/README.md``)."""
 
 BUNDLED_SHA256 = "b10c3f9191d0d29f51f1f907ae673fda140c57d3ebb2e7ace0f6279accb285a9"
 """Checksum of the bundled file, as published in ``data/README.md``."""

@@ -48,6 +48,7 @@ import json
 import tomllib
 from dataclasses import asdict, dataclass
 from difflib import get_close_matches
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,8 @@ from .errors import SpecError
 
 __all__ = ["MODELS_DIR", "PriorSpec", "alpha_for", "load_prior", "parse_overrides", "prior_names"]
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = Path(resources.files("bayesrf.models"))
+"""The shipped prior specs: the repository's ``models/``, installed as package data ``bayesrf.models``."""
 SCHEMA_VERSION = 1
 WEIGHT_FAMILIES = ("flat", "normal", "laplace", "gp")
 INTERCEPT_FAMILIES = ("flat", "normal")

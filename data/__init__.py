@@ -1,0 +1,1 @@
+"""The bundled recording, shipped inside the bayesrf wheel as ``bayesrf.bundled`` (see README.md here)."""
