@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+__all__ = ["lasso_quadratic_cd"]
+
 
 @njit(cache=True)
 def lasso_quadratic_cd(

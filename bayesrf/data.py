@@ -35,12 +35,8 @@ import xarray as xr
 from .errors import BayesRFWarning, DataError
 
 __all__ = [
-    "BUNDLED_RECORDING",
-    "from_arrays",
-    "from_counts",
-    "load_recording",
-    "save_recording",
-    "validate_recording",
+    "BUNDLED_RECORDING", "from_arrays", "from_counts", "load_recording", "save_recording",
+    "validate_recording"
 ]
 
 BUNDLED_RECORDING = Path(resources.files("bayesrf.bundled")) / "nda_ex_6_data.mat"

@@ -7,6 +7,8 @@ arrived, and how to fix it.
 
 from __future__ import annotations
 
+__all__ = ["BayesRFError", "BayesRFWarning", "DataError", "FitError", "SpecError"]
+
 
 class BayesRFError(Exception):
     """Base class of every error raised by bayesrf on bad input or state."""

@@ -40,7 +40,10 @@ from .priors import PriorSpec, load_prior
 from .results import assemble, check_diagnostics
 from .svd import align_signs
 
-__all__ = ["fit_map", "sample"]
+__all__ = [
+    "DEFAULT_TUNE", "SAMPLERS", "as_dataset", "data_checksum", "fit_map", "full_design", "map_values",
+    "pointwise_loglik", "sample", "scaled_penalty"
+]
 
 SAMPLERS = ("nutpie", "pymc")
 DEFAULT_TUNE = {"nutpie": 300, "pymc": 1000}
@@ -182,7 +185,15 @@ def _map_pymc(model: pm.Model, start: dict[str, np.ndarray]) -> tuple[dict[str, 
     return dict(zip(names, values, strict=True)), res
 
 
-def _map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Posterior mode of ``design``'s data under ``spec``, as arrays by variable name.
+
+    Fixed-scale priors are solved as the equivalent penalised GLM (one block, or one per
+    lag when ``per_lag``); hierarchical and structured priors by L-BFGS-B on the PyMC
+    log-density. Returns ``(values, info)``: ``values`` maps ``intercept``, ``rf``
+    (lag, y, x) and any hyperparameters to arrays; ``info`` holds the solver's name,
+    convergence flag, iteration count and objective.
+    """
     if spec.hierarchical:
         if per_lag:
             raise SpecError("per_lag MAP is only defined for fixed-scale priors.")
@@ -238,7 +249,7 @@ def fit_map(
         ``constant_data``; attrs include the optimiser info.
     """
     design, spec, sha = _prepare(data, prior, lags, keep)
-    values, info = _map_values(design, spec, per_lag)
+    values, info = map_values(design, spec, per_lag)
     batched = {k: np.asarray(v)[None, None] for k, v in values.items()}
     return assemble(batched, design, spec, method="map", sampler=str(info["solver"]), seed=None,
                     data_sha256=sha, attrs={k: v for k, v in info.items() if k != "solver"} | {"per_lag": int(per_lag)})
@@ -363,12 +374,12 @@ def _nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, 
                      compute_convergence_checks=False, target_accept=target_accept)
 
 
-def _start_point(model: pm.Model, design: Design, spec: PriorSpec, seed: int | None) -> dict[str, np.ndarray]:
+def start_point(model: pm.Model, design: Design, spec: PriorSpec, seed: int | None) -> dict[str, np.ndarray]:
     """MAP for fixed-scale priors; for hierarchical ones see :func:`_hier_start`
     (the joint mode of a hierarchical model is not typical of its posterior)."""
     if spec.hierarchical:
         return {k: np.asarray(v, dtype=float) for k, v in _hier_start(model, design, spec, seed).items()}
-    values, _ = _map_values(design, spec, per_lag=False)
+    values, _ = map_values(design, spec, per_lag=False)
     start = model.initial_point()
     start["intercept"], start["rf"] = values["intercept"], values["rf"]
     if "baseline_level" in values:
@@ -442,7 +453,7 @@ def sample(
         values, info = _laplace(design, spec, draws, chains, seed)
         tree = assemble(values, design, spec, method="laplace", sampler="laplace", seed=seed, data_sha256=sha, attrs=info)
     else:
-        start = _start_point(model, design, spec, seed)
+        start = start_point(model, design, spec, seed)
         smooth = spec.family == "laplace"  # sampled in the smooth form, with a higher acceptance target
         model_nuts = build_model(design, spec, laplace="exponential-difference") if smooth else model
         # 0.9 removes the smooth Laplace form's rare divergences, and most of the gp priors' (real neuron, local)
@@ -489,7 +500,8 @@ def align_components(time: np.ndarray, space: np.ndarray) -> dict[str, np.ndarra
     return {"rf_time": aligned["temporal"].values, "rf_space": aligned["spatial"].values}
 
 
-def _as_dataset(obj: xr.Dataset | xr.DataTree, group: str) -> xr.Dataset:
+def as_dataset(obj: xr.Dataset | xr.DataTree, group: str) -> xr.Dataset:
+    """The ``group`` of a DataTree as a Dataset; a Dataset is returned as it is (it is taken to be that group)."""
     if isinstance(obj, xr.DataTree):
         return (obj[group] if group in obj.children else obj).to_dataset()
     return obj
@@ -508,7 +520,7 @@ def pointwise_loglik(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset:
         ``counts`` (chain, draw, time), in nats.
     """
     loglik = pm.compute_log_likelihood(_probe(posterior, model), model=model, extend_inferencedata=False, progressbar=False)
-    return _as_dataset(loglik, "log_likelihood")
+    return as_dataset(loglik, "log_likelihood")
 
 
 def _add_log_densities(tree: xr.DataTree, model: pm.Model) -> xr.DataTree:
@@ -517,5 +529,5 @@ def _add_log_densities(tree: xr.DataTree, model: pm.Model) -> xr.DataTree:
     logprior = pm.stats.compute_log_prior(_probe(posterior, model), model=model, extend_inferencedata=False, progressbar=False)
     loglik = pointwise_loglik(posterior, model)
     tree["log_likelihood"] = xr.DataTree(loglik.assign_coords(time=tree["observed_data"]["time"]))
-    tree["log_prior"] = xr.DataTree(_as_dataset(logprior, "log_prior"))
+    tree["log_prior"] = xr.DataTree(as_dataset(logprior, "log_prior"))
     return tree

@@ -29,7 +29,9 @@ from .design import Design, make_design
 from .errors import BayesRFWarning, DataError, FitError
 from .likelihood import poisson_nll
 
-__all__ = ["Penalty", "fit_ml", "solve_penalized"]
+__all__ = [
+    "fit_block", "fit_ml", "Penalty", "smooth_derivatives", "Solution", "solve_penalized", "with_intercept"
+]
 
 PENALTIES = (None, "l2", "l1")
 
@@ -245,7 +247,9 @@ def with_intercept(X: np.ndarray) -> np.ndarray:
     return np.hstack([np.ones((X.shape[0], 1)), X])
 
 
-def _fit_block(design: Design, X: np.ndarray, penalty: str | None, alpha: float) -> Solution:
+def fit_block(design: Design, X: np.ndarray, penalty: str | None, alpha: float) -> Solution:
+    """Penalised Poisson GLM of ``design``'s counts on ``[1, X]`` (X: (n_obs, p)); raises
+    :class:`FitError` for plain ML with fewer intervals than parameters."""
     A = with_intercept(X)
     if penalty is None and A.shape[0] < A.shape[1]:
         raise FitError(
@@ -308,7 +312,7 @@ def fit_ml(
     """
     design = make_design(recording, lags)
     if per_lag:
-        sols = [_fit_block(design, design.lagged[:, lag, :], penalty, alpha) for lag in range(lags)]
+        sols = [fit_block(design, design.lagged[:, lag, :], penalty, alpha) for lag in range(lags)]
         weights = np.stack([s.theta[1:] for s in sols])
         intercept = xr.DataArray([s.theta[0] for s in sols], dims="lag")
         info = {
@@ -319,7 +323,7 @@ def fit_ml(
             "n_iter": int(sum(s.n_iter for s in sols)),
         }
     else:
-        sol = _fit_block(design, design.matrix(), penalty, alpha)
+        sol = fit_block(design, design.matrix(), penalty, alpha)
         weights, intercept = sol.theta[1:], xr.DataArray(sol.theta[0])
         info = {"objective": sol.objective, "nll": sol.nll, "converged": int(sol.converged),
                 "solver": sol.solver, "n_iter": sol.n_iter}

@@ -57,7 +57,10 @@ from .design import Design, make_design
 from .errors import SpecError
 from .priors import AXES, PriorSpec, load_prior
 
-__all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "VAR_DIMS", "build_model", "intercept_mu", "kron_contract", "se_factor"]
+__all__ = [
+    "HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "VAR_DIMS", "build_model", "intercept_mu",
+    "kron_contract", "model_axes", "se_factor"
+]
 
 LAPLACE_FORMS = ("direct", "exponential-difference")
 WIDTH_LOG_SD = 0.75

@@ -19,8 +19,10 @@ from matplotlib.ticker import MaxNLocator
 
 from .model import HYPERPARAMETERS
 
-__all__ = ["plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows", "plot_support",
-           "plot_svd", "plot_timecourses", "write_figures", "write_sensitivity_figures"]
+__all__ = [
+    "plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows", "plot_support",
+    "plot_svd", "plot_timecourses", "write_figures", "write_sensitivity_figures"
+]
 
 CMAP = "RdBu_r"
 

@@ -15,14 +15,17 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
-from .inference import _map_values, full_design, scaled_penalty
-from .ml import _fit_block, solve_penalized
+from .inference import map_values, full_design, scaled_penalty
+from .ml import fit_block, solve_penalized
 from .model import HYPERPARAMETERS
 from .priors import PriorSpec
 from .results import design_from_result
 from .svd import rf_svd
 
-__all__ = ["compare_estimates", "posterior_svd", "rf_summary", "summary", "svd_summary"]
+__all__ = [
+    "SAMPLE_DIMS", "compare_estimates", "format_summary", "hdi_bounds", "posterior_svd", "rf_summary",
+    "summary", "svd_summary"
+]
 
 SAMPLE_DIMS = ("chain", "draw")
 
@@ -80,11 +83,11 @@ def compare_estimates(result: xr.DataTree) -> xr.Dataset:
     design = design_from_result(result)
     spec = PriorSpec.from_json(result.attrs["bayesrf_spec"])
     shape = (design.n_lags, design.ny, design.nx)
-    ml = [_fit_block(design, design.lagged[:, lag, :], None, 0.0).theta[1:] for lag in range(design.n_lags)]
+    ml = [fit_block(design, design.lagged[:, lag, :], None, 0.0).theta[1:] for lag in range(design.n_lags)]
     if spec.hierarchical and not spec.structured:
         map_rf = _mode_given_scales(design, spec, result["posterior"]["rf_scale"].mean(SAMPLE_DIMS).values)
     else:
-        map_rf = np.asarray(_map_values(design, spec, per_lag=False)[0]["rf"])
+        map_rf = np.asarray(map_values(design, spec, per_lag=False)[0]["rf"])
     mean = result["posterior"]["rf"].mean(SAMPLE_DIMS)
     return xr.Dataset({
         "ml_per_lag": (("lag", "y", "x"), np.stack(ml).reshape(shape)),
@@ -100,7 +103,8 @@ def _mode_given_scales(design, spec: PriorSpec, scales: np.ndarray) -> np.ndarra
     return solve_penalized(A, design.counts, design.offset, pen).theta[1 : 1 + design.n_weights]
 
 
-def _hdi(da: xr.DataArray, prob: float) -> tuple[xr.DataArray, xr.DataArray]:
+def hdi_bounds(da: xr.DataArray, prob: float) -> tuple[xr.DataArray, xr.DataArray]:
+    """Lower and upper bounds of ``da``'s HDI of probability ``prob`` over the sample dims."""
     bounds = azs.hdi(da, prob=prob, dim=list(SAMPLE_DIMS))
     return bounds.sel(ci_bound="lower", drop=True), bounds.sel(ci_bound="upper", drop=True)
 
@@ -116,7 +120,7 @@ def rf_summary(result: xr.DataTree, prob: float = 0.94) -> xr.Dataset:
         excludes 0).
     """
     rf = result["posterior"]["rf"]
-    lower, upper = _hdi(rf, prob)
+    lower, upper = hdi_bounds(rf, prob)
     mean = rf.mean(SAMPLE_DIMS)
     positive = (rf > 0).mean(SAMPLE_DIMS)
     out = xr.Dataset({
@@ -141,8 +145,8 @@ def svd_summary(svd: xr.Dataset, prob: float = 0.94) -> xr.Dataset:
         ``spatial_mean``, ``spatial_sd`` (component, y, x);
         ``explained_mean``, ``explained_lower``, ``explained_upper`` (component).
     """
-    t_lo, t_hi = _hdi(svd["temporal"], prob)
-    e_lo, e_hi = _hdi(svd["explained_variance"], prob)
+    t_lo, t_hi = hdi_bounds(svd["temporal"], prob)
+    e_lo, e_hi = hdi_bounds(svd["explained_variance"], prob)
     out = xr.Dataset({
         "temporal_mean": svd["temporal"].mean(SAMPLE_DIMS),
         "temporal_lower": t_lo,

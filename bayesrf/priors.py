@@ -54,7 +54,7 @@ from typing import Any
 
 from .errors import SpecError
 
-__all__ = ["MODELS_DIR", "PriorSpec", "alpha_for", "load_prior", "parse_overrides", "prior_names"]
+__all__ = ["AXES", "MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
 
 MODELS_DIR = Path(resources.files("bayesrf.models"))
 """The shipped prior specs: the repository's ``models/``, installed as package data ``bayesrf.models``."""

@@ -30,7 +30,10 @@ from .errors import BayesRFWarning, DataError
 from .model import VAR_DIMS, model_axes
 from .priors import PriorSpec
 
-__all__ = ["assemble", "load", "predict", "save"]
+__all__ = [
+    "SWEEP_KIND", "assemble", "check_diagnostics", "check_result", "design_from_result", "load",
+    "posterior_predictive", "predict", "read_tree", "save"
+]
 
 
 SWEEP_KIND = "bayesrf-sensitivity"

@@ -51,12 +51,15 @@ from .errors import BayesRFWarning, DataError, SpecError
 from .heldout import block_split, heldout_pointwise, lpd
 from .inference import SAMPLERS, data_checksum, sample
 from .model import RF_PRIOR_TERMS
-from .posterior import SAMPLE_DIMS, _hdi, posterior_svd
+from .posterior import SAMPLE_DIMS, hdi_bounds, posterior_svd
 from .priors import PriorSpec, load_prior
 from .results import SWEEP_KIND, read_tree, save
 from .svd import rf_svd
 
-__all__ = ["compare", "cv_alphas", "fit_result", "format_report", "load_sweep", "report", "sensitivity", "sweep_specs"]
+__all__ = [
+    "DEFAULT_PRIORS", "DEFAULT_SCALES", "KIND", "compare", "cv_alphas", "fit_result", "format_report",
+    "load_sweep", "report", "sensitivity", "sweep_specs"
+]
 
 KIND = SWEEP_KIND
 DEFAULT_PRIORS = ("ridge", "lasso", "ridge-hier", "lasso-hier", "smooth", "local", "rank1")
@@ -389,8 +392,8 @@ def compare(sweep: xr.DataTree, reference: str | None = None, prob: float = 0.94
         post = result["posterior"]
         rf = post["rf"]
         svd = posterior_svd(result, n_components, reference=ref_svd)
-        t_low, t_high = _hdi(svd["temporal"], prob)
-        ev_low, ev_high = _hdi(svd["explained_variance"], prob)
+        t_low, t_high = hdi_bounds(svd["temporal"], prob)
+        ev_low, ev_high = hdi_bounds(svd["explained_variance"], prob)
         ps = _psense(result, [v for v in VARIABLES if v in post])
         dist, corr = _distance(rf.mean(SAMPLE_DIMS), ref_rf)
         scale = _learned_scale(post, rf.lag)

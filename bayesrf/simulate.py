@@ -22,7 +22,7 @@ from .data import from_counts
 from .design import shift_sum
 from .errors import DataError
 
-__all__ = ["SPATIAL_SHAPES", "TEMPORAL_SHAPES", "simulate", "spatial_map", "temporal_profile", "separable_rf"]
+__all__ = ["SPATIAL_SHAPES", "TEMPORAL_SHAPES", "separable_rf", "simulate", "spatial_map", "temporal_profile"]
 
 
 def _grid(shape: tuple[int, int], center: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:

@@ -21,11 +21,11 @@ import xarray as xr
 from scipy.stats import chisquare
 
 from .errors import BayesRFWarning, DataError
-from .inference import _as_dataset, sample
+from .inference import as_dataset, sample
 from .priors import PriorSpec, load_prior
 from .simulate import simulate
 
-__all__ = ["SBCResult", "coverage", "rank_pvalue", "sbc"]
+__all__ = ["coverage", "rank_pvalue", "sbc", "SBCResult"]
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def coverage(
     DataError
         If ``var`` is missing, the shapes differ, a probability is outside (0, 1) or the truth is not finite.
     """
-    posterior = _as_dataset(posterior, "posterior")
+    posterior = as_dataset(posterior, "posterior")
     if var not in posterior:
         raise DataError(f"the posterior has no variable {var!r}; it has {sorted(posterior.data_vars)}.")
     draws = posterior[var]

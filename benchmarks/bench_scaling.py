@@ -17,7 +17,7 @@ import warnings
 
 import bayesrf
 from bayesrf.design import make_design
-from bayesrf.inference import _start_point
+from bayesrf.inference import start_point
 from bayesrf.model import build_model
 from bayesrf.priors import alpha_for, load_prior
 
@@ -37,7 +37,7 @@ def nuts_per_draw(rec) -> float:
     spec = load_prior("ridge")
     design = make_design(rec, LAGS)
     model = build_model(design, spec)
-    compiled = nutpie.compile_pymc_model(model, initial_points=_start_point(model, design, spec, seed=0), jitter_rvs=set())
+    compiled = nutpie.compile_pymc_model(model, initial_points=start_point(model, design, spec, seed=0), jitter_rvs=set())
     elapsed = _timed(lambda: nutpie.sample(compiled, draws=100, tune=100, chains=1, seed=0, progress_bar=False))
     return elapsed / 200
 
