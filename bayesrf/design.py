@@ -34,7 +34,7 @@ import xarray as xr
 from .data import validate_recording
 from .errors import BayesRFWarning, DataError
 
-__all__ = ["Design", "make_design", "shift_sum"]
+__all__ = ["Design", "lag_seconds", "make_design", "shift_sum", "spline_basis"]
 
 
 def shift_sum(per_lag: np.ndarray, n_lags: int) -> np.ndarray:
@@ -45,6 +45,31 @@ def shift_sum(per_lag: np.ndarray, n_lags: int) -> np.ndarray:
     """
     n = per_lag.shape[-2] - n_lags + 1
     return sum(per_lag[..., n_lags - 1 - lag : n_lags - 1 - lag + n, lag] for lag in range(n_lags))
+
+
+def spline_basis(times: np.ndarray, session: tuple[float, float], n_basis: int) -> np.ndarray:
+    """Drift basis for a slow baseline at ``times`` (s), shape (len(times), n_basis - 1).
+
+    Cubic B-splines ``B_k(t)`` with equally spaced knots over ``session`` (start, stop in s);
+    column ``j`` is ``sum_{k >= j} B_k(t)`` for ``j = 1 .. n_basis - 1`` (so independent
+    coefficients ``delta_j`` are the steps of a random walk over the B-spline coefficients),
+    centred to mean 0 over the session (on a fine uniform time grid, so the basis does not
+    depend on which intervals a ``keep`` mask selects) so that the intercept keeps the
+    meaning "mean log-rate". The column ``j = 0`` would be the constant and is left to the
+    intercept. Times outside the session get the value at its nearest end.
+    """
+    from scipy.interpolate import BSpline
+
+    degree = 3
+    start, stop = session
+    inner = np.linspace(start, stop, n_basis - degree + 1)
+    knots = np.r_[[start] * degree, inner, [stop] * degree]
+
+    def basis(t: np.ndarray) -> np.ndarray:
+        B = BSpline.design_matrix(np.clip(t, start, stop), knots, degree).toarray()
+        return np.cumsum(B[:, ::-1], axis=1)[:, ::-1][:, 1:]
+
+    return basis(np.asarray(times, dtype=float)) - basis(np.linspace(start, stop, 2001)).mean(axis=0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -123,38 +148,29 @@ class Design:
         return shift_sum(self.frames @ np.asarray(weights).T, self.n_lags)[self.rows]
 
     def spline_basis(self, n_basis: int) -> np.ndarray:
-        """Drift basis for a slow baseline, shape (n_obs, n_basis - 1).
-
-        Cubic B-splines ``B_k(t)`` with equally spaced knots over the session; column
-        ``j`` is ``sum_{k >= j} B_k(t)`` for ``j = 1 .. n_basis - 1`` (so independent
-        coefficients ``delta_j`` are the steps of a random walk over the B-spline
-        coefficients), centred to mean 0 over the session (on a fine uniform time
-        grid, so the basis does not depend on which intervals a ``keep`` mask selects)
-        so that the intercept keeps the meaning "mean log-rate". The column ``j = 0``
-        would be the constant and is left to the intercept.
-        """
-        from scipy.interpolate import BSpline
-
-        degree = 3
-        start, stop = self.session
-        inner = np.linspace(start, stop, n_basis - degree + 1)
-        knots = np.r_[[start] * degree, inner, [stop] * degree]
-
-        def basis(t: np.ndarray) -> np.ndarray:
-            B = BSpline.design_matrix(np.clip(t, start, stop), knots, degree).toarray()
-            return np.cumsum(B[:, ::-1], axis=1)[:, ::-1][:, 1:]
-
-        return basis(self.time) - basis(np.linspace(start, stop, 2001)).mean(axis=0)
+        """Drift basis of this design's intervals, shape (n_obs, n_basis - 1): :func:`spline_basis`
+        at ``self.time`` over ``self.session``."""
+        return spline_basis(self.time, self.session, n_basis)
 
     def lag_coords(self) -> dict[str, xr.Variable]:
-        """Coordinates ``lag`` (frames, with seconds in ``lag_s``), ``y``, ``x``."""
-        lag = np.arange(self.n_lags)
+        """Coordinates ``lag`` (frames; the frame duration in its attrs, see :func:`lag_seconds`), ``y``, ``x``.
+
+        Seconds are an attribute, not a second coordinate on ``lag``: ArviZ stacks the
+        variables of a group and refuses a non-index coordinate that only some of them have.
+        """
         return {
-            "lag": xr.Variable("lag", lag, {"units": "frames", "long_name": "lag (frames before the count)"}),
-            "lag_s": xr.Variable("lag", lag * self.frame_duration, {"units": "s"}),
+            "lag": xr.Variable("lag", np.arange(self.n_lags), {"units": "frames", "long_name": "lag (frames before the count)",
+                                                              "frame_duration_s": self.frame_duration}),
             "y": xr.Variable("y", np.arange(self.ny), {"units": "pixel"}),
             "x": xr.Variable("x", np.arange(self.nx), {"units": "pixel"}),
         }
+
+
+def lag_seconds(obj: xr.DataArray | xr.Dataset) -> np.ndarray | None:
+    """Lags of ``obj`` in seconds (lag x median frame duration), or None when its ``lag``
+    coordinate does not carry the frame duration (see :meth:`Design.lag_coords`)."""
+    lag = obj["lag"]
+    return lag.values * float(lag.attrs["frame_duration_s"]) if "frame_duration_s" in lag.attrs else None
 
 
 def _warn_constant_pixels(frames: np.ndarray) -> None:
@@ -194,7 +210,7 @@ def make_design(recording: xr.Dataset, n_lags: int = 5, keep: np.ndarray | None 
     >>> d.matrix()[0].tolist()  # count 1 sees frame 1 (lag 0) and frame 0 (lag 1)
     [2.0, 3.0, 0.0, 1.0]
     """
-    validate_recording(recording)
+    recording = validate_recording(recording)
     if not isinstance(n_lags, (int, np.integer)) or n_lags < 1:
         raise DataError(f"n_lags must be a positive integer; got {n_lags!r}.")
     n_time = recording.sizes["time"]

@@ -17,6 +17,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from .design import lag_seconds
 from .model import HYPERPARAMETERS
 
 __all__ = [
@@ -28,9 +29,16 @@ CMAP = "RdBu_r"
 
 
 def _lag_label(rf: xr.DataArray, lag: int) -> str:
-    if "lag_s" in rf.coords:
-        return f"lag {lag} ({1000 * float(rf.lag_s.sel(lag=lag)):.0f} ms)"
-    return f"lag {lag}"
+    seconds = lag_seconds(rf)
+    return f"lag {lag}" if seconds is None else f"lag {lag} ({1000 * seconds[lag]:.0f} ms)"
+
+
+def _lag_axis(obj: xr.DataArray | xr.Dataset) -> tuple[np.ndarray, str]:
+    """x values and axis label of a time-course plot: milliseconds when the lags carry the frame duration."""
+    seconds = lag_seconds(obj)
+    if seconds is None:
+        return obj["lag"].values, "lag (frames)"
+    return 1000 * seconds, "lag (ms before the count)"
 
 
 def _integer_ticks(ax: plt.Axes) -> None:
@@ -129,12 +137,12 @@ def plot_svd(
     _integer_ticks(ax_s)
     fig.colorbar(image, ax=ax_s, label="spatial weight (unit norm)")
     temporal = svd.temporal.sel(component=component)
-    ms = 1000 * svd.lag_s.values if "lag_s" in svd.coords else svd.lag.values
+    ms, lag_label = _lag_axis(svd)
     if band is not None:
         ax_t.fill_between(ms, band[0].values, band[1].values, alpha=0.3, label="credible band")
     ax_t.plot(ms, temporal.values, "o-", color="k", label="time course")
     ax_t.axhline(0, color="0.5", lw=0.8)
-    ax_t.set(xlabel="lag (ms before the count)" if "lag_s" in svd.coords else "lag (frames)",
+    ax_t.set(xlabel=lag_label,
              ylabel="temporal weight (unit norm)", title=f"temporal component {component + 1}")
     ev = float(svd.explained_variance.sel(component=component))
     ax_t.text(0.98, 0.95, f"explains {100 * ev:.0f} % of variance", transform=ax_t.transAxes,
@@ -187,7 +195,7 @@ def plot_diagnostics(result: xr.DataTree) -> dict[str, Figure]:
     import arviz_plots as azp
 
     names = [v for v in ("intercept", *HYPERPARAMETERS) if v in result["posterior"]]
-    post = result["posterior"].to_dataset()[names].drop_vars("lag_s", errors="ignore")
+    post = result["posterior"].to_dataset()[names]
     tree = xr.DataTree.from_dict({"posterior": post, "sample_stats": result["sample_stats"].to_dataset()})
     figures = {}
     for key, fn in (("trace", azp.plot_trace_dist), ("rank", azp.plot_rank), ("ess", azp.plot_ess),
@@ -288,7 +296,7 @@ def plot_timecourses(comparison: xr.Dataset, component: int = 0) -> Figure:
     """Time courses of one SVD component of every fit, overlaid with their HDI bands (legend beside the axes;
     up to 20 fits get distinct colours: the default cycle repeats after 10, the default study has 11)."""
     fig, ax = plt.subplots(figsize=(8.0, 4.2), layout="constrained")
-    ms = 1000 * comparison.lag_s.values if "lag_s" in comparison.coords else comparison.lag.values
+    ms, lag_label = _lag_axis(comparison)
     colors = plt.get_cmap("tab10" if comparison.sizes["fit"] <= 10 else "tab20").colors
     for i, label in enumerate(comparison.fit.values):
         row = comparison.sel(fit=label, component=component)
@@ -297,7 +305,7 @@ def plot_timecourses(comparison: xr.Dataset, component: int = 0) -> Figure:
         ax.fill_between(ms, row["temporal_lower"].values, row["temporal_upper"].values, color=color, alpha=0.15)
         ax.plot(ms, row["temporal"].values, "o-", color=color, label=f"{label} ({100 * ev:.0f} %)")
     ax.axhline(0, color="0.5", lw=0.8)
-    ax.set(xlabel="lag (ms before the count)" if "lag_s" in comparison.coords else "lag (frames)",
+    ax.set(xlabel=lag_label,
            ylabel="temporal weight (unit norm)",
            title=f"SVD component {component + 1} by prior (bands: {int(round(100 * comparison.attrs['prob']))} % HDI; "
                  "% variance explained)")

@@ -195,7 +195,7 @@ def summary(result: xr.DataTree, prob: float = 0.94) -> dict[str, Any]:
                                                         "diagnostics_ok") if k in attrs}
     scalars = [v for v in ("intercept", *HYPERPARAMETERS, "rf_time", "baseline_coef") if v in post]
     if n_samples > 3:
-        scalar_post = post.to_dataset()[scalars].drop_vars("lag_s", errors="ignore")
+        scalar_post = post.to_dataset()[scalars]
         table = azs.summary(xr.DataTree.from_dict({"posterior": scalar_post}), ci_prob=prob, ci_kind="hdi")
         report["parameters"] = {
             str(idx): {str(col): float(val) for col, val in row.items()} for idx, row in table.iterrows()

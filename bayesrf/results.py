@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .design import Design, shift_sum
+from .design import Design, shift_sum, spline_basis
 from .errors import BayesRFWarning, DataError
 from .model import VAR_DIMS, model_axes
 from .priors import PriorSpec
@@ -193,15 +193,16 @@ def predict(
     duration: float | xr.DataArray | None = None,
     kind: str = "rate",
     seed: int | None = 0,
+    baseline: str = "time",
 ) -> xr.DataArray:
-    """Posterior predictive rates or counts for new stimulus frames.
+    """Posterior predictive rates or counts for stimulus frames.
 
     Parameters
     ----------
     result : DataTree
         A fit (MAP, Laplace or NUTS).
     stim : DataArray (time, y, x)
-        New frames, centred like the fitted ones; the first ``n_lags - 1``
+        Frames, centred like the fitted ones; the first ``n_lags - 1``
         have no full history and get no prediction.
     duration : float or DataArray (time), seconds
         Needed for ``kind="counts"``; default the median fitted frame duration.
@@ -210,32 +211,33 @@ def predict(
         Poisson draw of the count per posterior draw.
     seed : int
         Seed of the Poisson draws.
+    baseline : {"time", "mean"}
+        For fits with a spline baseline: ``"time"`` evaluates the fitted drift at
+        ``stim``'s ``time`` coordinate (seconds on the fit's clock; it must lie within
+        the fitted session); ``"mean"`` uses its session average (the intercept), for
+        frames from another session. Ignored for a constant baseline.
 
     Returns
     -------
     DataArray (chain, draw, time)
-
-    Notes
-    -----
-    A spline baseline describes the drift of the fitted session; new frames get
-    its session average (the intercept).
     """
     if kind not in ("rate", "counts"):
         raise DataError(f"kind must be 'rate' or 'counts'; got {kind!r}.")
-    post = result["posterior"]
+    if baseline not in ("time", "mean"):
+        raise DataError(f"baseline must be 'time' or 'mean'; got {baseline!r}.")
+    post = result["posterior"].to_dataset()
     rf = post["rf"]
     L = rf.sizes["lag"]
     if stim.sizes.get("y") != rf.sizes["y"] or stim.sizes.get("x") != rf.sizes["x"]:
         raise DataError(f"stim must have y, x sizes {rf.sizes['y']}, {rf.sizes['x']}; got {dict(stim.sizes)}.")
     if stim.sizes["time"] < L:
         raise DataError(f"need at least {L} frames to predict with {L} lags; got {stim.sizes['time']}.")
-    frames = stim.transpose("time", "y", "x").values.reshape(stim.sizes["time"], -1)
-    drive = _drive_draws(rf, frames)
-    intercept = post["intercept"].values
-    if intercept.ndim == 3:
+    if post["intercept"].ndim == 3:
         raise DataError("predictions need a joint fit (per-lag fits have one intercept per lag).")
-    rate = np.exp(intercept[:, :, None] + drive)
+    frames = stim.transpose("time", "y", "x").values.reshape(stim.sizes["time"], -1)
     time = stim["time"].values[L - 1 :] if "time" in stim.coords else np.arange(L - 1, frames.shape[0])
+    basis = _baseline_basis(result, time, "time" in stim.coords) if baseline == "time" else None
+    rate = np.exp(log_rate_draws(post, frames, basis))
     out = xr.DataArray(rate, dims=("chain", "draw", "time"), coords={"time": time},
                        attrs={"units": "spikes/s", "long_name": "predicted rate"})
     if kind == "rate":
@@ -244,6 +246,54 @@ def predict(
     d = np.asarray(d.values[L - 1 :] if isinstance(d, xr.DataArray) else d, dtype=float)
     counts = np.random.default_rng(seed).poisson(rate * d)
     return out.copy(data=counts).assign_attrs(units="spikes", long_name="predicted counts")
+
+
+def _baseline_basis(result: xr.DataTree, time: np.ndarray, has_time: bool) -> np.ndarray | None:
+    """The fit's spline basis at ``time`` (s), or None for a constant baseline."""
+    if "baseline_coef" not in result["posterior"]:
+        return None
+    start, stop = float(result.attrs["session_start_s"]), float(result.attrs["session_stop_s"])
+    if not has_time or time.min() < start or time.max() > stop:
+        where = "have no time coordinate" if not has_time else f"span {time.min():.3f}-{time.max():.3f} s"
+        raise DataError(
+            f"this fit has a spline baseline over {start:.3f}-{stop:.3f} s, and the frames {where}; pass frames "
+            "with a time coordinate inside the fitted session, or baseline='mean' for the session-average rate."
+        )
+    n_basis = int(result["posterior"].sizes["knot"]) + 1
+    return spline_basis(time, (start, stop), n_basis)
+
+
+def log_rate_draws(post: xr.Dataset, frames: np.ndarray, basis: np.ndarray | None = None,
+                   rows: np.ndarray | None = None) -> np.ndarray:
+    """The log-rate per second of every draw: ``intercept + sum_l rf_l . s_{t-l} + baseline``.
+
+    Parameters
+    ----------
+    post : Dataset
+        Posterior with ``intercept`` (chain, draw), ``rf`` (chain, draw, lag, y, x) and,
+        with a spline baseline, ``baseline_coef`` (chain, draw, knot).
+    frames : ndarray, shape (n_frames, n_pixels)
+        Consecutive frames.
+    basis : ndarray, shape (n_intervals, knot), optional
+        Spline basis at the predicted intervals; None leaves the baseline at its mean.
+    rows : ndarray of int, optional
+        Which of the ``n_frames - n_lags + 1`` intervals with a full history to
+        predict (default all of them).
+
+    Returns
+    -------
+    ndarray, shape (chain, draw, n_intervals)
+        Add the log frame durations to get the log expected counts.
+    """
+    rf = post["rf"]
+    L = rf.sizes["lag"]
+    W = rf.transpose("chain", "draw", "lag", "y", "x").values.reshape(rf.sizes["chain"], rf.sizes["draw"], L, -1)
+    eta = post["intercept"].values[:, :, None] + shift_sum(np.einsum("tp,cdlp->cdtl", frames, W), L)
+    if rows is not None:
+        eta = eta[:, :, rows]
+    if basis is not None:
+        eta = eta + np.einsum("tk,cdk->cdt", basis, post["baseline_coef"].values)
+    return eta
 
 
 def design_from_result(result: xr.DataTree) -> Design:
@@ -264,13 +314,6 @@ def design_from_result(result: xr.DataTree) -> Design:
     )
 
 
-def _drive_draws(rf: xr.DataArray, frames: np.ndarray) -> np.ndarray:
-    """``sum_l rf_l . s_{t-l}`` per draw, shape (chain, draw, n_frames - n_lags + 1)."""
-    L = rf.sizes["lag"]
-    W = rf.transpose("chain", "draw", "lag", "y", "x").values.reshape(rf.sizes["chain"], rf.sizes["draw"], L, -1)
-    return shift_sum(np.einsum("tp,cdlp->cdtl", frames, W), L)
-
-
 def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: int = 500) -> xr.DataTree:
     """Add a ``posterior_predictive`` group: simulated counts of the fitted intervals.
 
@@ -287,10 +330,9 @@ def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: i
     post = result["posterior"].to_dataset()
     post = post.isel(draw=slice(None, None, max(1, post.sizes["draw"] // max_draws)))
     stim = const["stim"].values
-    drive = _drive_draws(post["rf"], stim.reshape(stim.shape[0], -1))[:, :, const["row"].values]
-    eta = post["intercept"].values[:, :, None] + drive + np.log(const["duration"].values)
-    if "baseline_coef" in post:
-        eta = eta + np.einsum("tk,cdk->cdt", const["baseline_basis"].values, post["baseline_coef"].values)
+    basis = const["baseline_basis"].values if "baseline_coef" in post else None
+    eta = log_rate_draws(post, stim.reshape(stim.shape[0], -1), basis, const["row"].values)
+    eta = eta + np.log(const["duration"].values)
     counts = np.random.default_rng(seed).poisson(np.exp(eta))
     out = result.copy()
     ppc = xr.Dataset({"counts": (("chain", "draw", "time"), counts)},

@@ -70,8 +70,8 @@ def _signs(spatial: xr.DataArray, temporal: xr.DataArray, reference: xr.Dataset 
         peak = abs(spatial).argmax("pixel")
         return xr.where(spatial.isel(pixel=peak) < 0, -1.0, 1.0)
     ref_u = reference["spatial"].stack(pixel=("y", "x")).drop_vars(["pixel", "y", "x"])
-    ref_v = reference["temporal"].drop_vars(["lag", "lag_s"], errors="ignore")
-    agreement = xr.dot(spatial, ref_u, dim="pixel") + xr.dot(temporal.drop_vars(["lag", "lag_s"], errors="ignore"), ref_v, dim="lag")
+    ref_v = reference["temporal"].drop_vars("lag", errors="ignore")
+    agreement = xr.dot(spatial, ref_u, dim="pixel") + xr.dot(temporal.drop_vars("lag", errors="ignore"), ref_v, dim="lag")
     return xr.where(agreement < 0, -1.0, 1.0)
 
 
@@ -91,7 +91,7 @@ def align_signs(svd: xr.Dataset, reference: xr.Dataset | None = None) -> xr.Data
         A copy with ``spatial`` and ``temporal`` flipped jointly where needed.
     """
     spatial = svd["spatial"].stack(pixel=("y", "x")).drop_vars(["pixel", "y", "x"])
-    sign = _signs(spatial, svd["temporal"].drop_vars("lag_s", errors="ignore"), reference)
+    sign = _signs(spatial, svd["temporal"], reference)
     out = svd.copy()
     out["spatial"] = svd["spatial"] * sign
     out["temporal"] = svd["temporal"] * sign

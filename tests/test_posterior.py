@@ -75,3 +75,28 @@ def test_summary_is_json_serialisable(fake_posterior):
     text = json.dumps(report)
     assert "intercept" in report["parameters"] and len(report["svd"]) == 2
     assert json.loads(text)["rf"]["n_credible_per_lag"][1] > 0
+
+
+def _quarter_sums(values, n_quarters=4):
+    return np.array([chunk.sum() for chunk in np.array_split(np.asarray(values, dtype=float), n_quarters)])
+
+
+def test_predict_follows_the_spline_baseline_on_the_real_neuron(real):
+    """The ridge MAP (spline baseline) predicts each quarter's spike count to within 3 %; the rate
+    halves over the session, so predictions without the baseline miss a quarter by far more."""
+    fit = bayesrf.fit_map(real, "ridge", lags=5)
+    rate = bayesrf.predict(fit, real.stim).isel(chain=0, draw=0)
+    expected = rate.values * real.duration.sel(time=rate.time).values
+    observed = real.counts.sel(time=rate.time).values
+    np.testing.assert_allclose(_quarter_sums(expected), _quarter_sums(observed), rtol=0.03)
+    flat = bayesrf.predict(fit, real.stim, baseline="mean").isel(chain=0, draw=0).values
+    flat_error = np.abs(_quarter_sums(flat * real.duration.sel(time=rate.time).values) / _quarter_sums(observed) - 1)
+    assert flat_error.max() > 0.15
+
+
+def test_predict_refuses_frames_outside_the_fitted_session(real):
+    fit = bayesrf.fit_map(real, "ridge", lags=5)
+    late = real.stim.assign_coords(time=real.time.values + 1e4)
+    with pytest.raises(bayesrf.DataError, match="inside the fitted session.*baseline='mean'"):
+        bayesrf.predict(fit, late)
+    assert bayesrf.predict(fit, late, baseline="mean").sizes["time"] == real.sizes["time"] - 4

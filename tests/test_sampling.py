@@ -1,5 +1,7 @@
 """NUTS and Laplace posteriors: schema, reproducibility, I/O, calibration, accuracy."""
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -112,7 +114,10 @@ def test_predict_rates_match_manual_computation(nuts_ridge, tiny):
     rate = bayesrf.predict(nuts_ridge, stim)
     post = nuts_ridge.posterior.isel(chain=0, draw=3)
     w = post.rf.values
-    manual = np.exp(post.intercept.values + np.einsum("yx,yx", stim.values[10], w[0]) + np.einsum("yx,yx", stim.values[9], w[1]))
+    t = stim.time.values[10]  # the fit stored its spline basis at every fitted interval: use that row
+    baseline = nuts_ridge.constant_data.baseline_basis.sel(time=t).values @ post.baseline_coef.values
+    manual = np.exp(post.intercept.values + np.einsum("yx,yx", stim.values[10], w[0])
+                    + np.einsum("yx,yx", stim.values[9], w[1]) + baseline)
     assert rate.isel(chain=0, draw=3).sel(time=stim.time.values[10]).item() == pytest.approx(manual)
     counts = bayesrf.predict(nuts_ridge, stim, kind="counts", duration=0.1)
     assert counts.shape == rate.shape and counts.dtype.kind == "i"
@@ -228,3 +233,30 @@ def test_empirical_bayes_shrinks_a_lag_without_signal():
         bayesrf.sample(rec, "lasso-hier", lags=2, method="laplace")
     with pytest.raises(bayesrf.SpecError, match="not .smooth."):
         bayesrf.sample(rec, "smooth", lags=2, method="laplace")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["map", "laplace", "nuts"])
+def test_plain_arviz_reads_stored_results(tiny, nuts_ridge, method, tmp_path):
+    """arviz.summary, arviz_stats.loo and an arviz_plots plot work on every stored result kind
+    (a non-index coordinate on ``lag`` used to make arviz.summary raise)."""
+    import arviz as az
+    import arviz_plots as azp
+    import arviz_stats as azs
+
+    fits = {"map": lambda: bayesrf.fit_map(tiny, "ridge", lags=2),
+            "laplace": lambda: bayesrf.sample(tiny, "ridge", lags=2, draws=200, chains=2, seed=1, method="laplace"),
+            "nuts": lambda: nuts_ridge}
+    tree = bayesrf.load(bayesrf.save(fits[method](), tmp_path / f"{method}.nc"))
+    table = az.summary(tree, kind="stats")
+    assert {"intercept", "rf[0, 0, 0]"} <= set(table.index)
+    assert np.isclose(table.loc["intercept", "mean"], float(tree.posterior.intercept.mean()), rtol=1e-3)
+    plot = azp.plot_dist(tree, var_names=["intercept"])
+    assert plot is not None
+    if method != "map":  # LOO needs more than one draw
+        with warnings.catch_warnings(record=True) as caught:  # recorded and checked, not silenced
+            warnings.simplefilter("always")
+            loo = azs.loo(tree, pointwise=True)
+        assert np.isfinite(loo.elpd) and loo.n_data_points == tree.log_likelihood.sizes["time"]
+        warned = any("Pareto" in str(w.message) for w in caught)
+        assert warned == bool((loo.pareto_k > loo.good_k).any()), "the Pareto-k warning must match the k values"

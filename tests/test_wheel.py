@@ -10,6 +10,7 @@ checks that it does.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+SOURCES = ("pyproject.toml", "README.md", "bayesrf", "models", "data")
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +35,15 @@ def _run(cmd: list[str], cwd: Path) -> str:
 @pytest.fixture(scope="module")
 def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"  # setuptools builds in the source tree: build a copy, leave the repository clean
+    source.mkdir()
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(REPO / name, source / name)
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet",
-          "--wheel-dir", str(root / "dist"), str(REPO)], cwd=root)
+          "--wheel-dir", str(root / "dist"), str(source)], cwd=root)
     (wheel,) = (root / "dist").glob("bayesrf-*.whl")
     env_dir = root / "env"
     venv.create(env_dir, with_pip=False)
