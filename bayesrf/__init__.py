@@ -2,17 +2,18 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .data import from_arrays, from_counts, load_recording, save_recording, validate_recording
+from .data import from_counts, load_recording, save_recording, validate_recording
 from .design import Design, make_design
 from .errors import BayesRFError, BayesRFWarning, DataError, FitError, SpecError
 from .inference import fit_map, sample
 from .heldout import block_split, heldout_log_likelihood
 from .ml import fit_ml
+from .population import from_arrays, load_population, save_population, validate_population
 from .model import build_model
 from .priors import PriorSpec, load_prior
 from .posterior import compare_estimates, posterior_svd, rf_summary, summary, svd_summary
 from .results import load, posterior_predictive, predict, save
-from .simulate import simulate
+from .simulate import simulate, simulate_population
 from .svd import rf_svd
 from .validate import coverage, sbc
 
@@ -48,11 +49,15 @@ __all__ = [
     "save",
     "sbc",
     "from_arrays",
+    "load_population",
+    "save_population",
+    "validate_population",
     "from_counts",
     "load_recording",
     "make_design",
     "rf_svd",
     "save_recording",
     "simulate",
+    "simulate_population",
     "validate_recording",
 ]

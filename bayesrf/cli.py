@@ -4,6 +4,7 @@
     bayesrf plot results/fit.nc --out figures/
     bayesrf summary results/fit.nc [--json]
     bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
+    bayesrf convert data/nda_ex_6_data.mat neuron.nwb
     bayesrf sensitivity [DATA] --priors ridge lasso ridge-hier lasso-hier smooth local rank1 --scales 0.003 0.01 0.03 --out results/sensitivity.nc
 
 ``plot`` and ``summary`` also take a sensitivity file.
@@ -27,6 +28,7 @@ from . import __version__
 from .data import load_recording, save_recording
 from .errors import BayesRFError, BayesRFWarning
 from .inference import DEFAULT_TUNE, SAMPLERS, fit_map, sample
+from .population import convert, load_population
 from .posterior import format_summary, summary
 from .priors import load_prior, prior_names
 from .results import check_result, read_tree, save
@@ -112,12 +114,19 @@ def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed")
 
 
+def _add_convert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("convert", help="convert a recording to NWB (.nwb) or NetCDF (.nc)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("source", type=Path, help="a .mat (single neuron), .npz, NWB or NetCDF recording")
+    p.add_argument("target", type=Path, help="output file: .nwb for NWB, anything else for NetCDF")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bayesrf`` (one sub-command per job)."""
     parser = argparse.ArgumentParser(prog="bayesrf", description="Bayesian LNP receptive fields with uncertainty.")
     parser.add_argument("--version", action="version", version=f"bayesrf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_fit, _add_sensitivity, _add_plot, _add_summary, _add_simulate):
+    for add in (_add_fit, _add_sensitivity, _add_plot, _add_summary, _add_simulate, _add_convert):
         add(sub)
     return parser
 
@@ -196,7 +205,14 @@ def _simulate(args: argparse.Namespace) -> None:
     print(f"wrote {path}: {rec.sizes['time']} frames, {int(rec.counts.sum())} spikes")
 
 
-COMMANDS = {"fit": _fit, "sensitivity": _sensitivity, "plot": _plot, "summary": _summary, "simulate": _simulate}
+def _convert(args: argparse.Namespace) -> None:
+    path = convert(args.source, args.target)
+    pop = load_population(path)
+    print(f"wrote {path}: {pop.sizes['unit']} unit(s), {pop.sizes['time']} frames, {int(pop.counts.sum())} spikes")
+
+
+COMMANDS = {"fit": _fit, "sensitivity": _sensitivity, "plot": _plot, "summary": _summary, "simulate": _simulate,
+            "convert": _convert}
 
 
 def main(argv: list[str] | None = None) -> int:

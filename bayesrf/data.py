@@ -35,8 +35,8 @@ import xarray as xr
 from .errors import BayesRFWarning, DataError
 
 __all__ = [
-    "BUNDLED_RECORDING", "from_arrays", "from_counts", "load_recording", "save_recording",
-    "validate_recording"
+    "BUNDLED_RECORDING", "HDF5_MAGIC", "check_counts", "check_layout", "check_spike_times", "frame_intervals",
+    "from_counts", "load_recording", "read_mat", "recording_from_arrays", "save_recording", "validate_recording"
 ]
 
 BUNDLED_RECORDING = Path(resources.files("bayesrf.bundled")) / "nda_ex_6_data.mat"
@@ -47,7 +47,7 @@ BUNDLED_SHA256 = "b10c3f9191d0d29f51f1f907ae673fda140c57d3ebb2e7ace0f6279accb285
 """Checksum of the bundled file, as published in ``data/README.md``."""
 
 MAT_VARIABLES = ("DN_spiketimes", "DN_triggertimes", "DN_stim")
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
 def _sha256(path: Path) -> str:
@@ -125,7 +125,42 @@ def _check_frames(frames: Any, frame_axis: int) -> np.ndarray:
     return arr
 
 
-def from_arrays(
+def check_spike_times(values: Any, name: str = "spike_times") -> np.ndarray:
+    """``values`` as a sorted 1-D float array of spike times (s); ties are allowed."""
+    spikes = _as_1d_finite(name, values)
+    _check_strictly_increasing(name, spikes, allow_ties=True)
+    return spikes
+
+
+def frame_intervals(trigger_times: Any, frames: Any, frame_axis: int = 0) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Frame intervals from trigger times and the frames shown in them.
+
+    Returns
+    -------
+    edges : ndarray, shape (n_intervals + 1,)
+        The trigger times (s), checked to increase strictly.
+    stim : ndarray, shape (n_intervals, ny, nx)
+        The frame of each interval, binary 0/1 centred to -1/+1.
+    info : dict
+        ``stim_encoding`` and ``n_frames_unshown`` (stored frames beyond the last interval).
+    """
+    triggers = _as_1d_finite("trigger_times", trigger_times)
+    _check_strictly_increasing("trigger_times", triggers, allow_ties=False)
+    if triggers.size < 2:
+        raise DataError(f"need at least 2 trigger times to form one frame interval; got {triggers.size}.")
+    stack = _check_frames(frames, frame_axis)
+    n_intervals = triggers.size - 1
+    if stack.shape[0] < n_intervals:
+        raise DataError(
+            f"fewer frames ({stack.shape[0]}) than trigger intervals ({n_intervals}): every interval "
+            "between consecutive triggers needs the frame shown during it. Check frame_axis "
+            f"(currently {frame_axis}) and that the frames belong to these triggers."
+        )
+    stim, encoding = _center_frames(stack[:n_intervals])
+    return triggers, stim, {"stim_encoding": encoding, "n_frames_unshown": int(stack.shape[0] - n_intervals)}
+
+
+def recording_from_arrays(
     spike_times: Any,
     trigger_times: Any,
     frames: Any,
@@ -133,7 +168,10 @@ def from_arrays(
     frame_axis: int = 0,
     source: str = "arrays",
 ) -> xr.Dataset:
-    """Bin spikes by frame triggers and build a recording.
+    """Bin one neuron's spikes by frame triggers and build a recording.
+
+    :func:`bayesrf.from_arrays` calls this for one array of spike times (and builds a
+    population for several).
 
     Parameters
     ----------
@@ -166,36 +204,22 @@ def from_arrays(
     Examples
     --------
     >>> import numpy as np
-    >>> rec = from_arrays([0.05, 0.12, 0.31], [0.0, 0.1, 0.2, 0.3], np.ones((3, 2, 2)))
+    >>> rec = recording_from_arrays([0.05, 0.12, 0.31], [0.0, 0.1, 0.2, 0.3], np.ones((3, 2, 2)))
     >>> rec.counts.values.tolist(), rec.sizes["time"]
     ([1, 1, 0], 3)
     >>> rec.attrs["n_spikes_after_last_trigger"]
     1
     """
-    spikes = _as_1d_finite("spike_times", spike_times)
-    triggers = _as_1d_finite("trigger_times", trigger_times)
-    _check_strictly_increasing("trigger_times", triggers, allow_ties=False)
-    _check_strictly_increasing("spike_times", spikes, allow_ties=True)
-    if triggers.size < 2:
-        raise DataError(f"need at least 2 trigger times to form one frame interval; got {triggers.size}.")
-    stack = _check_frames(frames, frame_axis)
-    n_intervals = triggers.size - 1
-    if stack.shape[0] < n_intervals:
-        raise DataError(
-            f"fewer frames ({stack.shape[0]}) than trigger intervals ({n_intervals}): every interval "
-            "between consecutive triggers needs the frame shown during it. Check frame_axis "
-            f"(currently {frame_axis}) and that the frames belong to these triggers."
-        )
+    triggers, stim, info = frame_intervals(trigger_times, frames, frame_axis)
+    spikes = check_spike_times(spike_times)
     counts, _ = np.histogram(spikes, bins=triggers)
-    stim, encoding = _center_frames(stack[:n_intervals])
     ds = _assemble(stim, counts, np.diff(triggers), onsets=triggers[:-1])
     ds.attrs.update(
         source=source,
-        stim_encoding=encoding,
+        **info,
         n_spikes_total=int(spikes.size),
         n_spikes_before_first_trigger=int((spikes < triggers[0]).sum()),
         n_spikes_after_last_trigger=int((spikes >= triggers[-1]).sum()),
-        n_frames_unshown=int(stack.shape[0] - n_intervals),
     )
     return validate_recording(ds)
 
@@ -250,7 +274,7 @@ def from_counts(
             f"got {counts_arr.shape}."
         )
     dur = np.broadcast_to(np.asarray(duration, dtype=np.float64), counts_arr.shape)
-    _check_counts(counts_arr)
+    check_counts(counts_arr)
     stim_c, encoding = _center_frames(stim_arr)
     onsets = np.concatenate([[0.0], np.cumsum(dur)[:-1]])
     ds = _assemble(stim_c, counts_arr.astype(np.int64), dur.copy(), onsets)
@@ -258,7 +282,7 @@ def from_counts(
     return validate_recording(ds)
 
 
-def _check_counts(counts: np.ndarray) -> None:
+def check_counts(counts: np.ndarray) -> None:
     if not np.issubdtype(counts.dtype, np.number) or np.issubdtype(counts.dtype, np.complexfloating):
         raise DataError(f"counts must be numeric; got dtype {counts.dtype}.")
     if not np.isfinite(counts).all():
@@ -274,18 +298,18 @@ def _check_counts(counts: np.ndarray) -> None:
         )
 
 
-def validate_recording(ds: xr.Dataset) -> xr.Dataset:
-    """Check that ``ds`` follows the recording layout; return it unchanged.
+def check_layout(ds: xr.Dataset, counts_dims: tuple[str, ...], what: str) -> None:
+    """Check ``stim`` (time, y, x), ``counts`` ``counts_dims`` and ``duration`` (time,) and their values.
 
     Raises
     ------
     DataError
-        Naming every missing variable, wrong dims, NaN/inf, negative or
+        Naming every missing variable or wrong dims at once, then NaN/inf frames, negative or
         non-integer counts, or non-positive durations.
     """
     if not isinstance(ds, xr.Dataset):
-        raise DataError(f"a recording must be an xarray.Dataset; got {type(ds).__name__}.")
-    expected = {"stim": ("time", "y", "x"), "counts": ("time",), "duration": ("time",)}
+        raise DataError(f"a {what} must be an xarray.Dataset; got {type(ds).__name__}.")
+    expected = {"stim": ("time", "y", "x"), "counts": counts_dims, "duration": ("time",)}
     problems = [f"missing variable {name!r}" for name in expected if name not in ds]
     problems += [
         f"{name} has dims {ds[name].dims}, expected {dims}"
@@ -293,12 +317,12 @@ def validate_recording(ds: xr.Dataset) -> xr.Dataset:
         if name in ds and ds[name].dims != dims
     ]
     if problems:
-        raise DataError("not a bayesrf recording: " + "; ".join(problems) + ".")
+        raise DataError(f"not a bayesrf {what}: " + "; ".join(problems) + ".")
     if ds.sizes["time"] < 1:
-        raise DataError("the recording has no time bins.")
+        raise DataError(f"the {what} has no time bins.")
     if not np.isfinite(ds["stim"].values).all():
         raise DataError("stim contains NaN or inf values.")
-    _check_counts(ds["counts"].values)
+    check_counts(ds["counts"].values)
     duration = ds["duration"].values
     if not np.isfinite(duration).all() or (duration <= 0).any():
         i = int(np.flatnonzero(~(duration > 0) | ~np.isfinite(duration))[0])
@@ -306,10 +330,42 @@ def validate_recording(ds: xr.Dataset) -> xr.Dataset:
             f"frame durations must be finite and > 0 s; found {duration[i]!r} at time index {i} "
             "(repeated or unsorted trigger times produce zero or negative durations)."
         )
+
+
+def validate_recording(ds: xr.Dataset) -> xr.Dataset:
+    """Check that ``ds`` follows the recording layout and return it.
+
+    A population (:mod:`bayesrf.population`) of one unit is returned as that unit's
+    recording; a population of several units is refused: fit one with ``pop.sel(unit=id)``.
+
+    Raises
+    ------
+    DataError
+        Naming every missing variable, wrong dims, NaN/inf, negative or
+        non-integer counts, or non-positive durations.
+    """
+    if isinstance(ds, xr.Dataset) and "counts" in ds and ds["counts"].dims == ("unit", "time"):
+        if ds.sizes["unit"] != 1:
+            ids = ds["unit"].values
+            raise DataError(
+                f"this is a population of {ids.size} units; a fit takes one: pass pop.sel(unit=id) "
+                f"(ids {ids[:5].tolist()}{' ...' if ids.size > 5 else ''}), or fit them all with a population fit."
+            )
+        ds = ds.isel(unit=0)
+    check_layout(ds, ("time",), "recording")
     return ds
 
 
-def _load_mat(path: Path) -> xr.Dataset:
+def read_mat(path: str | Path) -> dict[str, Any]:
+    """The course layout's arrays from a MATLAB file, as stored.
+
+    Returns
+    -------
+    dict
+        ``DN_spiketimes`` (spike times, s), ``DN_triggertimes`` (frame triggers, s) and
+        ``DN_stim`` (y, x, frames); a variable beyond these is ignored with a ``BayesRFWarning``.
+    """
+    path = Path(path)
     try:
         mat = scipy.io.loadmat(path, variable_names=MAT_VARIABLES)
     except NotImplementedError as exc:  # MATLAB v7.3 files are HDF5
@@ -326,14 +382,20 @@ def _load_mat(path: Path) -> xr.Dataset:
             f"{path} lacks the variable(s) {', '.join(missing)}; a recording needs "
             f"{', '.join(MAT_VARIABLES)} (spike times, trigger times, frames y x n)."
         )
-    ds = from_arrays(
+    if extra:
+        warnings.warn(f"{path}: ignoring variable(s) {', '.join(extra)} (bayesrf reads {', '.join(MAT_VARIABLES)}).",
+                      BayesRFWarning, stacklevel=3)
+    return {name: mat[name] for name in MAT_VARIABLES} | ({"ignored_variables": ", ".join(extra)} if extra else {})
+
+
+def _load_mat(path: Path) -> xr.Dataset:
+    mat = read_mat(path)
+    ds = recording_from_arrays(
         mat["DN_spiketimes"], mat["DN_triggertimes"], mat["DN_stim"], frame_axis=2, source=str(path)
     )
     ds.attrs["sha256"] = _sha256(path)
-    if extra:
-        ds.attrs["ignored_variables"] = ", ".join(extra)
-        warnings.warn(f"{path}: ignoring variable(s) {', '.join(extra)} (bayesrf reads {', '.join(MAT_VARIABLES)}).",
-                      BayesRFWarning, stacklevel=3)
+    if "ignored_variables" in mat:
+        ds.attrs["ignored_variables"] = mat["ignored_variables"]
     return ds
 
 
@@ -389,7 +451,7 @@ def load_recording(path: str | Path | None = None) -> xr.Dataset:
                         "(see data/README.md): the copy is corrupted; restore it from git.")
     with open(file, "rb") as fh:
         head = fh.read(128)
-    if head.startswith(_HDF5_MAGIC):
+    if head.startswith(HDF5_MAGIC):
         return _load_netcdf(file)
     if head.startswith(b"MATLAB 5.0") or file.suffix.lower() == ".mat":
         return _load_mat(file)

@@ -67,9 +67,16 @@ def _prepare(data: xr.Dataset, prior: str | PriorSpec, lags: int, keep: np.ndarr
 
 
 def data_checksum(data: xr.Dataset) -> str:
-    """sha256 of the source file, or of the stim/counts/duration arrays of an in-memory recording."""
+    """sha256 of the source file, or of the stim/counts/duration arrays of an in-memory recording.
+
+    A unit of a population file (a ``unit`` coordinate of size 1) gets the sha256 of the file's
+    checksum and its unit id, so that every unit of one file has its own checksum.
+    """
     if "sha256" in data.attrs:
-        return str(data.attrs["sha256"])
+        unit = data.coords.get("unit")
+        if unit is None or unit.size != 1:
+            return str(data.attrs["sha256"])
+        return hashlib.sha256(f"{data.attrs['sha256']}:unit={unit.values.ravel()[0]!r}".encode()).hexdigest()
     digest = hashlib.sha256()
     for name in ("stim", "counts", "duration"):
         digest.update(np.ascontiguousarray(data[name].values).tobytes())

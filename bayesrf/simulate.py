@@ -22,7 +22,10 @@ from .data import from_counts
 from .design import shift_sum
 from .errors import DataError
 
-__all__ = ["SPATIAL_SHAPES", "TEMPORAL_SHAPES", "separable_rf", "simulate", "spatial_map", "temporal_profile"]
+__all__ = [
+    "RF_TYPES", "SPATIAL_SHAPES", "TEMPORAL_SHAPES", "separable_rf", "simulate", "simulate_population", "spatial_map",
+    "temporal_profile", "time_course"
+]
 
 
 def _grid(shape: tuple[int, int], center: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -223,3 +226,125 @@ def _check_simulation_args(n_frames: int, lags: int, stimulus: str, rate: float,
         problems.append(f"jitter must be in [0, 1) (got {jitter})")
     if problems:
         raise DataError("invalid simulation settings: " + "; ".join(problems) + ".")
+
+
+RF_TYPES = ("on-center", "off-center", "gabor", "inseparable")
+"""Kinds of RF :func:`simulate_population` draws (plus ``"none"`` for units without one)."""
+
+
+def time_course(lags: int, latency: int, biphasic: float) -> np.ndarray:
+    """A time course over lags, unit L2 norm: a peak at lag ``latency + 1`` followed by a
+    negative lobe of relative size ``biphasic`` (0 = monophasic); zero before ``latency``."""
+    tau = np.arange(lags, dtype=float) - latency
+    up = np.where(tau >= 0, tau * np.exp(1 - tau), 0.0)
+    down = np.where(tau >= 0, (tau / 2.5) ** 2 * np.exp(2 - 4 * tau / 5), 0.0)
+    v = up - biphasic * down
+    return v / np.linalg.norm(v) if np.any(v) else np.eye(lags)[min(latency, lags - 1)]
+
+
+def _unit_rf(kind: str, shape: tuple[int, int], lags: int, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
+    """One unit's true RF (lags, ny, nx), unit norm, and its parameters."""
+    ny, nx = shape
+    center = (rng.uniform(0.2, 0.8) * (ny - 1), rng.uniform(0.2, 0.8) * (nx - 1))
+    size = rng.uniform(1.0, 2.2)
+    latency, biphasic = int(rng.integers(0, max(1, lags - 3))), rng.uniform(0.0, 0.8)
+    params = {"center_y": center[0], "center_x": center[1], "size": size, "latency": latency, "biphasic": biphasic,
+              "orientation": np.nan}
+    course = time_course(lags, latency, biphasic)
+    if kind in ("on-center", "off-center"):
+        sign = 1.0 if kind == "on-center" else -1.0
+        rf = separable_rf(sign * spatial_map("dog", shape, center=center, sigma_center=size, sigma_surround=2 * size), course)
+    else:
+        params["orientation"] = float(rng.choice([0.0, 45.0, 90.0, 135.0]))
+        phase0, wavelength = rng.uniform(0, 2 * np.pi), 4.0 * size
+        drift = np.pi / 3 if kind == "inseparable" else 0.0  # the grating's phase moves by 60 degrees per lag
+        rf = np.stack([c * gabor(shape, center, size, wavelength, np.radians(params["orientation"]), phase0 + drift * lag)
+                       for lag, c in enumerate(course)])
+        rf /= np.linalg.norm(rf)
+    return rf, params
+
+
+def simulate_population(
+    n_units: int = 20,
+    n_frames: int = 3000,
+    shape: tuple[int, int] = (15, 20),
+    lags: int = 5,
+    no_rf: float = 0.2,
+    rate: tuple[float, float] = (1.0, 30.0),
+    rf_norm: tuple[float, float] = (0.8, 1.4),
+    dt: float = 0.05,
+    stimulus: str = "binary",
+    seed: int | None = 0,
+) -> xr.Dataset:
+    """Simulate a population of LNP units shown one white-noise stimulus, with known truth per unit.
+
+    Units differ in RF type (ON/OFF centre-surround, Gabor at 0/45/90/135 degrees, and
+    direction-selective Gabors whose phase drifts over lags, so space-time inseparable),
+    position, size, latency, biphasic shape and firing rate; a share ``no_rf`` has no RF.
+
+    Parameters
+    ----------
+    n_units : int
+        Number of units.
+    n_frames : int
+        Number of frame intervals.
+    shape : (ny, nx)
+        Frame grid in pixels.
+    lags : int
+        Lags of the true RFs.
+    no_rf : float
+        Expected share of units without an RF, in [0, 1].
+    rate : (low, high)
+        Baseline rates are log-uniform in this range (spikes/s).
+    rf_norm : (low, high)
+        RF L2 norms (log-rate per unit contrast) are uniform in this range.
+    dt : float
+        Frame duration (s).
+    stimulus : {"binary", "gaussian"}
+        White-noise frames.
+    seed : int or None
+        Seed of one ``numpy.random.Generator``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The population layout (:mod:`bayesrf.population`) plus ``rf_true`` (unit, lag, y, x);
+        the per-unit truth (``rf_type``, ``has_rf``, ``rate_hz``, ``center_y``, ``center_x``,
+        ``size``, ``latency``, ``biphasic``, ``orientation``) as coordinates on ``unit``.
+
+    Examples
+    --------
+    >>> pop = simulate_population(n_units=4, n_frames=200, shape=(6, 8), lags=3, seed=1)
+    >>> dict(pop.counts.sizes), pop.rf_true.dims
+    ({'unit': 4, 'time': 200}, ('unit', 'lag', 'y', 'x'))
+    """
+    from .population import assemble_population
+
+    _check_simulation_args(n_frames, lags, stimulus, rate[0], dt, 0.0)
+    if not 0 <= no_rf <= 1 or n_units < 1:
+        raise DataError(f"need n_units >= 1 and 0 <= no_rf <= 1; got n_units={n_units}, no_rf={no_rf}.")
+    rng = np.random.default_rng(seed)
+    frames = (rng.choice(np.array([-1.0, 1.0]), size=(n_frames, *shape)) if stimulus == "binary"
+              else rng.standard_normal((n_frames, *shape)))
+    kinds = np.where(rng.uniform(size=n_units) < no_rf, "none", rng.choice(RF_TYPES, size=n_units))
+    truth: dict[str, list[Any]] = {"rf_type": list(kinds), "has_rf": list(kinds != "none")}
+    rfs, spikes = np.zeros((n_units, lags, *shape)), {}
+    edges = np.arange(n_frames + 1) * dt
+    for i, kind in enumerate(kinds):
+        params = {"center_y": np.nan, "center_x": np.nan, "size": np.nan, "latency": -1, "biphasic": np.nan,
+                  "orientation": np.nan}
+        if kind != "none":
+            rf, params = _unit_rf(str(kind), shape, lags, rng)
+            rfs[i] = rng.uniform(*rf_norm) * rf
+        params["rate_hz"] = unit_rate = float(np.exp(rng.uniform(np.log(rate[0]), np.log(rate[1]))))
+        for key, value in params.items():
+            truth.setdefault(key, []).append(value)
+        per_lag = frames.reshape(n_frames, -1) @ rfs[i].reshape(lags, -1).T
+        drive = shift_sum(np.vstack([np.zeros((lags - 1, lags)), per_lag]), lags)
+        counts = rng.poisson(unit_rate * np.exp(drive) * dt)
+        interval = np.repeat(np.arange(n_frames), counts)  # Poisson spikes are uniform inside each interval
+        spikes[i] = np.sort(edges[interval] + rng.uniform(0.0, dt, interval.size))
+    columns = {key: np.asarray(values) for key, values in truth.items()} | {"rf_true": rfs}
+    attrs = {"source": "bayesrf.simulate_population", "stim_encoding": stimulus, "n_frames_unshown": 0,
+             "seed": -1 if seed is None else int(seed), "dt": dt, "stimulus": stimulus}
+    return assemble_population(spikes, edges, frames, columns, attrs)

@@ -47,3 +47,9 @@ def test_peer_scores_and_table(rng):
             cell | {"method": "rfest-asd", "status": "timeout > 300 s"}]
     printed = peers.table(rows, [1.0])
     assert "0.4 (1)" in printed and "timeout" in printed
+
+
+def test_bench_population_memory_runs_small(tmp_path):
+    result = _load("bench_population_memory").main(["--units", "3", "--frames", "200", "--out", str(tmp_path / "m.json")])
+    assert result["unit_shares_stimulus"] and result["counts_dtype"] == "int8"
+    assert result["arrays_mb"] == pytest.approx((200 * 300 * 8 + 3 * 200 + 200 * 8) / 2**20)
