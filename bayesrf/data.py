@@ -95,7 +95,10 @@ def _center_frames(frames: np.ndarray) -> tuple[np.ndarray, str]:
     """
     binary = np.isin(frames, (0, 1))
     if binary.all():
-        return 2.0 * frames.astype(np.float64) - 1.0, "binary 0/1 mapped to -1/+1 (2*s - 1)"
+        centred = frames.astype(np.float64)  # in place from here: one stimulus-sized allocation, not three
+        centred *= 2.0
+        centred -= 1.0
+        return centred, "binary 0/1 mapped to -1/+1 (2*s - 1)"
     n_odd = int((~binary).sum())
     if n_odd < 0.01 * frames.size:
         first = np.unravel_index(int(np.flatnonzero(~binary)[0]), frames.shape)

@@ -63,20 +63,25 @@ def _is_population(spike_times: Any) -> bool:
             and all(isinstance(s, np.ndarray) and s.ndim == 1 for s in spike_times))
 
 
-def _smallest_int(counts: np.ndarray) -> np.ndarray:
-    largest = int(counts.max(initial=0))
-    dtype = next(t for t in _INT_TYPES if largest <= np.iinfo(t).max)
-    return counts.astype(dtype)
+def _smallest_int(largest: int) -> type:
+    """The smallest signed integer type that holds ``largest``."""
+    return next(t for t in _INT_TYPES if largest <= np.iinfo(t).max)
 
 
 def _bin_units(spike_times: Mapping[Any, Any], edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Counts (unit, interval) and spikes outside ``edges[0] .. edges[-1]`` per unit."""
-    counts = np.empty((len(spike_times), edges.size - 1), dtype=np.int64)
-    outside = np.empty(len(spike_times), dtype=np.int64)
-    for i, (unit, times) in enumerate(spike_times.items()):
-        spikes = check_spike_times(times, f"spike_times of unit {unit!r}")
-        counts[i], _ = np.histogram(spikes, bins=edges)
-        outside[i] = spikes.size - counts[i].sum()
+    """Counts (unit, interval) in the smallest integer type, and spikes outside ``edges[0] .. edges[-1]`` per unit.
+
+    Two passes over the units (the first finds the largest count), so that no int64
+    (unit, time) matrix is ever allocated: at 500 units x 50,000 frames it would be 200 MB.
+    """
+    spikes = [check_spike_times(times, f"spike_times of unit {unit!r}") for unit, times in spike_times.items()]
+    largest = max((int(np.histogram(s, bins=edges)[0].max(initial=0)) for s in spikes), default=0)
+    counts = np.empty((len(spikes), edges.size - 1), dtype=_smallest_int(largest))
+    outside = np.empty(len(spikes), dtype=np.int64)
+    for i, s in enumerate(spikes):
+        per_interval, _ = np.histogram(s, bins=edges)
+        counts[i] = per_interval
+        outside[i] = s.size - per_interval.sum()
     return counts, outside
 
 
@@ -129,7 +134,7 @@ def assemble_population(
     ny, nx = stim.shape[1:]
     ds = xr.Dataset(
         {"stim": (("time", "y", "x"), stim, {"long_name": "stimulus frame"}),
-         "counts": (("unit", "time"), _smallest_int(counts), {"long_name": "spike count per frame", "units": "spikes"}),
+         "counts": (("unit", "time"), counts, {"long_name": "spike count per frame", "units": "spikes"}),
          "duration": ("time", np.diff(edges), {"long_name": "frame duration", "units": "s"})},
         coords={"time": ("time", edges[:-1], {"units": "s", "long_name": "frame onset"}),
                 "y": ("y", np.arange(ny), {"units": "pixel"}), "x": ("x", np.arange(nx), {"units": "pixel"}),
@@ -229,8 +234,8 @@ def as_population(recording: xr.Dataset) -> xr.Dataset:
     """A single-neuron recording as a one-unit population (unit id 0); a population unchanged."""
     if "unit" in recording["counts"].dims:
         return validate_population(recording)
-    pop = recording.assign(counts=recording["counts"].expand_dims(unit=[0]))
-    pop["counts"] = pop["counts"].copy(data=_smallest_int(pop["counts"].values))
+    counts = recording["counts"].values
+    pop = recording.assign(counts=(("unit", "time"), counts.astype(_smallest_int(int(counts.max(initial=0))))[None]))
     return validate_population(pop.assign_coords(n_spikes_outside_epoch=("unit", [_outside(recording)])))
 
 

@@ -92,11 +92,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         result = {"n_units": args.units, "n_frames": args.frames, "shape": list(SHAPE), **written,
                   **json.loads(child.stdout.splitlines()[-1])}
     result["peak_over_arrays"] = result["extra_peak_mb"] / result["arrays_mb"]
+    result["spike_times_mb"] = result["n_spikes"] * 8 / 2**20  # float64 spike times, held while binning
     print(f"{args.units} units x {args.frames:,} frames x {SHAPE[0]}x{SHAPE[1]} px: file {result['file_mb']:.0f} MB "
           f"({result['n_spikes']:,} spikes) written in {result['write_s']:.1f} s")
     print(f"load_population: {result['load_s']:.1f} s; arrays {result['arrays_mb']:.0f} MB (stim {result['stim_mb']:.0f}, "
           f"counts {result['counts_mb']:.0f} as {result['counts_dtype']}); peak above the imports "
-          f"{result['extra_peak_mb']:.0f} MB = {result['peak_over_arrays']:.2f}x the arrays; "
+          f"{result['extra_peak_mb']:.0f} MB = {result['peak_over_arrays']:.2f}x the arrays "
+          f"(the spike times alone are {result['spike_times_mb']:.0f} MB); "
           f"one unit shares the stimulus: {result['unit_shares_stimulus']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
