@@ -29,8 +29,8 @@ CMAP = "RdBu_r"
 
 
 def _lag_label(rf: xr.DataArray, lag: int) -> str:
-    seconds = lag_seconds(rf)
-    return f"lag {lag}" if seconds is None else f"lag {lag} ({1000 * seconds[lag]:.0f} ms)"
+    seconds = lag_seconds(rf.sel(lag=[lag]))  # by lag value: rf may hold a subset of the lags
+    return f"lag {lag}" if seconds is None else f"lag {lag} ({1000 * seconds[0]:.0f} ms)"
 
 
 def _lag_axis(obj: xr.DataArray | xr.Dataset) -> tuple[np.ndarray, str]:

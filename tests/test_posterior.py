@@ -100,3 +100,12 @@ def test_predict_refuses_frames_outside_the_fitted_session(real):
     with pytest.raises(bayesrf.DataError, match="inside the fitted session.*baseline='mean'"):
         bayesrf.predict(fit, late)
     assert bayesrf.predict(fit, late, baseline="mean").sizes["time"] == real.sizes["time"] - 4
+
+
+def test_lag_labels_use_lag_values_of_a_subset(real):
+    from bayesrf.plots import plot_rf_rows
+
+    rf = bayesrf.fit_ml(real, lags=5, penalty="l2", alpha=3.0).rf.isel(lag=[0, 2])
+    fig = plot_rf_rows([("ridge", rf)])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["lag 0 (0 ms)", f"lag 2 ({2000 * np.median(real.duration.values):.0f} ms)"]
