@@ -36,7 +36,8 @@ from .errors import BayesRFWarning, DataError
 
 __all__ = [
     "BUNDLED_RECORDING", "HDF5_MAGIC", "check_counts", "check_layout", "check_spike_times", "frame_intervals",
-    "from_counts", "load_recording", "read_mat", "recording_from_arrays", "save_recording", "validate_recording"
+    "from_counts", "load_recording", "read_mat", "recording_from_arrays", "save_recording",
+    "validate_recording"
 ]
 
 BUNDLED_RECORDING = Path(resources.files("bayesrf.bundled")) / "nda_ex_6_data.mat"

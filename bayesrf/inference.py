@@ -41,8 +41,9 @@ from .results import assemble, check_diagnostics
 from .svd import align_signs
 
 __all__ = [
-    "DEFAULT_TUNE", "SAMPLERS", "as_dataset", "data_checksum", "fit_map", "full_design", "map_values",
-    "pointwise_loglik", "sample", "scaled_penalty"
+    "DEFAULT_TUNE", "METHODS", "SAMPLERS", "STANDARDISED", "as_dataset", "data_checksum", "fit_map",
+    "full_design", "gaussian_draws", "map_values", "pointwise_loglik", "prior_penalty", "sample",
+    "scaled_penalty"
 ]
 
 SAMPLERS = ("nutpie", "pymc")
@@ -262,7 +263,7 @@ def fit_map(
                     data_sha256=sha, attrs={k: v for k, v in info.items() if k != "solver"} | {"per_lag": int(per_lag)})
 
 
-def _gaussian_draws(sol: Solution, H: np.ndarray, draws: int, chains: int, seed: int | None) -> np.ndarray:
+def gaussian_draws(sol: Solution, H: np.ndarray, draws: int, chains: int, seed: int | None) -> np.ndarray:
     """Draws of N(theta_hat, H^-1), shape (chains, draws, p)."""
     chol, _ = cho_factor(H, lower=True)
     z = np.random.default_rng(seed).standard_normal((chains, draws, H.shape[0]))
@@ -342,7 +343,7 @@ def _laplace(design: Design, spec: PriorSpec, draws: int, chains: int, seed: int
     (hierarchical Normal priors: at the type-II ML scales of :func:`evidence_scales`)."""
     if spec.hierarchical:
         tau, sol, _, H = evidence_scales(design, spec)
-        values = _split(_gaussian_draws(sol, H, draws, chains, seed), design, spec)
+        values = _split(gaussian_draws(sol, H, draws, chains, seed), design, spec)
         values["rf_scale"] = np.broadcast_to(tau, (chains, draws, tau.size)).copy()
         values["rf_z"] = values["rf"] / tau[:, None, None]
         return values, {"note": (
@@ -351,7 +352,7 @@ def _laplace(design: Design, spec: PriorSpec, draws: int, chains: int, seed: int
             "held fixed, so rf_scale has no spread and the weights' uncertainty about their scale is ignored.")}
     ((A, sol),) = _solve_blocks(design, spec, per_lag=False)
     _, H = smooth_derivatives(sol.theta, A, design.counts, design.offset, prior_penalty(spec, design, design.n_weights))
-    return _split(_gaussian_draws(sol, H, draws, chains, seed), design, spec), {"note": (
+    return _split(gaussian_draws(sol, H, draws, chains, seed), design, spec), {"note": (
         "Laplace approximation: Gaussian at the MAP with the exact Hessian. For Laplace (lasso) priors the "
         "prior has no curvature and a kink at 0, so the Gaussian ignores the prior's shrinkage: its SDs are "
         "too wide for weights at 0 and it never puts mass exactly at 0.")}
@@ -368,8 +369,7 @@ def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
 
 
 def _nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, chains: int, seed: int | None,
-          sampler: str, progress: bool, target_accept: float = 0.8) -> xr.DataTree:
-    cores = chain_processes(chains)
+          sampler: str, progress: bool, target_accept: float, cores: int) -> xr.DataTree:
     if sampler == "nutpie":
         import nutpie
 
@@ -415,6 +415,7 @@ def sample(
     method: str = "nuts",
     progress: bool = False,
     keep: np.ndarray | None = None,
+    cores: int | None = None,
 ) -> xr.DataTree:
     """Sample the posterior of the RF.
 
@@ -440,6 +441,10 @@ def sample(
         Show the sampler's progress bar.
     keep : ndarray of bool (time,), optional
         Intervals used in the likelihood (default all).
+    cores : int, optional
+        Chains run in parallel on this many cores, and one after another beyond that;
+        default :func:`chain_processes` (one per chain, at most the machine's CPUs). The
+        draws do not depend on it.
 
     Returns
     -------
@@ -465,7 +470,7 @@ def sample(
         model_nuts = build_model(design, spec, laplace="exponential-difference") if smooth else model
         # 0.9 removes the smooth Laplace form's rare divergences, and most of the gp priors' (real neuron, local)
         raw = _nuts(model_nuts, _exponential_start(start, spec) if smooth else start, draws, tune, chains, seed,
-                    sampler, progress, 0.9 if smooth or spec.structured else 0.8)
+                    sampler, progress, 0.9 if smooth or spec.structured else 0.8, cores or chain_processes(chains))
         names = [n for n in POSTERIOR_VARS if n in raw["posterior"]]
         values = {n: raw["posterior"][n].values for n in names}
         if smooth and spec.hierarchical:

@@ -43,7 +43,7 @@ import numpy as np
 
 from .errors import BayesRFWarning, DataError
 
-__all__ = ["EPOCH_TABLE", "NWBContent", "STIMULUS_SERIES", "read_nwb", "write_nwb"]
+__all__ = ["EPOCH_TABLE", "STIMULUS_SERIES", "NWBContent", "read_nwb", "write_nwb"]
 
 STIMULUS_SERIES = "stimulus"
 """Name of the ``ImageSeries`` that :func:`write_nwb` writes."""

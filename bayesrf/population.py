@@ -39,8 +39,8 @@ from .errors import BayesRFWarning, DataError
 from .nwb import read_nwb, write_nwb
 
 __all__ = [
-    "FORMATS", "as_population", "assemble_population", "convert", "flag_dropped", "from_arrays", "load_population", "save_population",
-    "select_units", "validate_population",
+    "FORMATS", "as_population", "assemble_population", "convert", "flag_dropped", "from_arrays",
+    "load_population", "save_population", "select_units", "validate_population"
 ]
 
 FORMATS = ("nwb", "netcdf")

@@ -23,8 +23,8 @@ from .design import shift_sum
 from .errors import DataError
 
 __all__ = [
-    "RF_TYPES", "SPATIAL_SHAPES", "TEMPORAL_SHAPES", "separable_rf", "simulate", "simulate_population", "spatial_map",
-    "temporal_profile", "time_course"
+    "RF_TYPES", "SPATIAL_SHAPES", "TEMPORAL_SHAPES", "separable_rf", "simulate", "simulate_population",
+    "spatial_map", "temporal_profile", "time_course"
 ]
 
 
