@@ -1,0 +1,381 @@
+"""Fit every unit of a population on dask.distributed, one unit per task, into a resumable store.
+
+The store
+---------
+``out/`` is a directory: ``units/<id>.nc`` holds one unit's lean result (a DataTree in
+NetCDF-4, zlib-compressed), ``units/<id>.error.json`` a unit whose fit failed, and
+``index.json`` one row per unit (status, key, wall time, diagnostics, evidence), rewritten
+as each unit finishes. NetCDF rather than zarr: one file per unit is written to a
+temporary name and renamed (atomic on POSIX), so a killed worker never leaves half a unit;
+bayesrf already reads and writes NetCDF, and zarr would add a dependency and thousands of
+small files per store.
+
+A unit is *done* when its file exists and its ``fit_key`` (sha256 of the prior spec, the
+unit's data checksum and the settings) equals the current one: rerunning with the same
+``out`` skips it and refits units whose key changed or that failed.
+
+Engine
+------
+``client=None`` starts a ``distributed.LocalCluster`` with one single-threaded worker
+process per core (dask sets one BLAS thread per worker); ``client`` may be a ``Client`` or
+a scheduler address (see the README for dask-jobqueue on SLURM). Inside a task the chains
+run on as many cores as the worker has threads, so one after another on a
+single-threaded worker; the draws do not depend on it. The frames are scattered to every
+worker once (``broadcast=True``); a task carries only its unit's counts. A worker that
+dies has its tasks rerun by the scheduler (``distributed.scheduler.allowed-failures``).
+The same ``seed`` is used for every unit, so a unit's draws equal those of
+``bayesrf.sample(pop.sel(unit=id), ..., seed=seed)`` run with one BLAS thread, as the
+workers run (``make`` sets one too): other thread counts sum in another order, which moves
+the MAP start in its last bits and, through NUTS, every draw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from .data import validate_recording
+from .design import make_design
+from .errors import BayesRFError, DataError
+from .inference import METHODS, STANDARDISED, data_checksum, fit_map, sample
+from .population import load_population, select_units
+from .priors import PriorSpec, load_prior
+from .results import read_tree
+from .unit_features import baseline_log_likelihood, recorded, rf_evidence, rf_features
+
+__all__ = ["fit_key", "fit_population", "fit_unit", "lean", "load_population_result", "population_summary"]
+
+INDEX = "index.json"
+SUMMARY_CSV = "summary.csv"
+DROPPED_GROUPS = ("log_prior", "log_likelihood")
+"""Groups a lean unit result leaves out: the pointwise log-prior, and the pointwise log-likelihood,
+whose PSIS-LOO result (``loo`` group: ``elpd_i``, ``pareto_k``) is what comparisons need."""
+
+
+def fit_key(spec: PriorSpec, checksum: str, settings: dict[str, Any]) -> str:
+    """sha256 of everything a unit's fit depends on (spec, data, settings, bayesrf's version)."""
+    text = json.dumps({"spec": spec.to_json(), "data": checksum, "settings": settings, "version": __version__},
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _loo_group(tree: xr.DataTree) -> tuple[xr.Dataset, Any]:
+    import arviz_stats as azs
+
+    loo, notes = recorded(lambda: azs.loo(tree, pointwise=True))
+    ds = xr.Dataset({"elpd_i": loo.elpd_i, "pareto_k": loo.pareto_k})
+    ds.attrs.update(elpd=float(loo.elpd), se=float(loo.se), p=float(loo.p), warnings=notes)
+    return ds, loo
+
+
+def lean(tree: xr.DataTree, keep_latent: bool = False) -> xr.DataTree:
+    """The stored form of a unit's result: float32 draws, no duplicate latents, LOO instead of the
+    pointwise log-likelihood, no log-prior, no copy of the stimulus (the population file has it).
+
+    ``keep_latent=True`` keeps the sampled latents that duplicate stored variables: the
+    non-centred ``rf_z``/``rf_time_z`` and ``baseline_level`` (``baseline_coef`` is its differences).
+    """
+    groups = {}
+    for path, node in tree.subtree_with_keys:
+        if path in (".", *DROPPED_GROUPS):
+            continue
+        ds = node.to_dataset()
+        if path == "posterior" and not keep_latent:
+            ds = ds.drop_vars([name for name in (*STANDARDISED, "baseline_level") if name in ds])
+        if path == "constant_data":
+            ds = ds.drop_vars("stim", errors="ignore")
+        groups[path] = ds.map(lambda v: v.astype(np.float32) if v.dtype == np.float64 else v)
+    out = xr.DataTree.from_dict(groups)
+    out.attrs.update(tree.attrs)
+    return out
+
+
+def _write_atomic(tree: xr.DataTree, path: Path) -> None:
+    encoding = {f"/{name}": {var: {"zlib": True, "complevel": 4, "shuffle": True} for var in node.data_vars}
+                for name, node in tree.children.items()}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
+    os.replace(tmp, path)
+
+
+def _unit_recording(shared: xr.Dataset, unit: Any, counts: np.ndarray, attrs: dict[str, Any]) -> xr.Dataset:
+    rec = shared.assign(counts=("time", counts)).assign_coords(unit=unit)
+    rec.attrs.update(attrs)
+    return validate_recording(rec)
+
+
+def fit_unit(shared: xr.Dataset, unit: Any, counts: np.ndarray, attrs: dict[str, Any], spec_json: str,
+             settings: dict[str, Any], out: str) -> dict[str, Any]:
+    """Fit one unit and write it to the store; the row of ``index.json`` (runs inside a dask task).
+
+    Any exception is caught and recorded (``units/<id>.error.json``) so the other units go on.
+    """
+    started = time.perf_counter()
+    spec = PriorSpec.from_json(spec_json)
+    units_dir = Path(out) / "units"
+    row: dict[str, Any] = {"unit": unit, "key": settings["key"], "worker_pid": os.getpid()}
+    try:
+        rec = _unit_recording(shared, unit, counts, attrs)
+        tree = _fit(rec, spec, settings)
+        row.update(_describe(rec, spec, tree, settings))
+        stored = lean(tree)
+        stored.attrs.update(_flat(row) | {"fit_key": settings["key"], "unit": str(unit), "status": "done"})
+        _add_children(stored, row.pop("groups"))
+        _write_atomic(stored, units_dir / f"{unit}.nc")
+        row["status"] = "done"
+    except Exception as exc:  # recorded per unit, never raised: one bad unit must not stop the population
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}",
+                   traceback="".join(traceback.format_exception_only(exc)).strip())
+        error_file = units_dir / f"{unit}.error.json"
+        error_file.write_text(json.dumps(_flat(row), indent=2))
+    row["wall_s"] = time.perf_counter() - started
+    row.pop("groups", None)
+    return row
+
+
+def _fit(rec: xr.Dataset, spec: PriorSpec, s: dict[str, Any]) -> xr.DataTree:
+    if s["method"] == "map":
+        return fit_map(rec, spec, lags=s["lags"])
+    return sample(rec, spec, lags=s["lags"], draws=s["draws"], tune=s["tune"], chains=s["chains"], seed=s["seed"],
+                  method=s["method"], cores=s["cores"])
+
+
+def _describe(rec: xr.Dataset, spec: PriorSpec, tree: xr.DataTree, s: dict[str, Any]) -> dict[str, Any]:
+    """Diagnostics, evidence and features of one fit (evidence needs draws: not for MAP)."""
+    row: dict[str, Any] = {key: tree.attrs[key] for key in ("max_rhat", "min_ess_bulk", "n_divergent", "diagnostics_ok")
+                           if key in tree.attrs}
+    row["groups"] = {}
+    if s["method"] != "map":
+        loo_ds, _ = _loo_group(tree)
+        baseline = baseline_log_likelihood(make_design(rec, s["lags"]), spec, draws=1000, seed=s["seed"])
+        row.update(rf_evidence(tree, baseline))
+        row.update(rf_features(tree, s["prob"]))
+        row["groups"]["loo"] = loo_ds
+    else:
+        row.update(rf_features(tree, s["prob"]))
+    return row
+
+
+def _add_children(tree: xr.DataTree, groups: dict[str, xr.Dataset]) -> None:
+    for name, ds in groups.items():
+        tree[name] = xr.DataTree(ds)
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    """JSON- and NetCDF-attribute-safe values (no numpy scalars, no None, no nested groups)."""
+    out = {}
+    for key, value in row.items():
+        if key == "groups" or value is None:
+            continue
+        out[key] = value.item() if isinstance(value, np.generic) else (int(value) if isinstance(value, bool) else value)
+    return out
+
+
+def _client(client: Any, workers: int | None) -> tuple[Any, Callable[[], None]]:
+    """A dask Client and how to close what this call started."""
+    from distributed import Client, LocalCluster
+
+    if client is not None:
+        return (client, lambda: None) if isinstance(client, Client) else (Client(client), lambda: None)
+    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                           dashboard_address=":0")
+    new = Client(cluster)
+
+    def close() -> None:
+        new.close()
+        cluster.close()
+
+    return new, close
+
+
+def _read_index(out: Path) -> dict[str, dict[str, Any]]:
+    path = out / INDEX
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_index(out: Path, index: dict[str, dict[str, Any]]) -> None:
+    tmp = out / f".{INDEX}.tmp"
+    tmp.write_text(json.dumps(index, indent=1, sort_keys=True))
+    os.replace(tmp, out / INDEX)
+
+
+def _done(out: Path, unit: Any, key: str) -> bool:
+    path = out / "units" / f"{unit}.nc"
+    if not path.is_file():
+        return False
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        return tree.attrs.get("fit_key") == key
+
+
+def _say(row: dict[str, Any], done: int, total: int, started: float) -> None:
+    """One line per finished unit, with the ETA from the mean time so far."""
+    elapsed = time.perf_counter() - started
+    eta = elapsed / done * (total - done)
+    if row["status"] == "done":
+        ev = f"elpd gain {row['elpd_diff']:.1f} +- {row['elpd_diff_se']:.1f}" if "elpd_diff" in row else "no evidence (MAP)"
+        diag = f"R-hat {row['max_rhat']:.3f}, ESS {row['min_ess_bulk']:.0f}" if "max_rhat" in row else ""
+        text = f"{row['wall_s']:.1f} s; {diag}{'; ' if diag else ''}{ev}{'; RF' if row.get('has_rf') else ''}"
+    else:
+        text = row["status"] + (f": {row['error']}" if "error" in row else "")
+    print(f"[{done}/{total}, ETA {eta:.0f} s] unit {row['unit']}: {text}", file=sys.stderr, flush=True)
+
+
+def fit_population(
+    pop: xr.Dataset | str | Path,
+    prior: str | PriorSpec = "local",
+    *,
+    out: str | Path,
+    lags: int = 5,
+    method: str = "nuts",
+    draws: int = 1000,
+    tune: int | None = None,
+    chains: int = 4,
+    seed: int = 0,
+    units: Sequence[Any] | None = None,
+    client: Any = None,
+    workers: int | None = None,
+    prob: float = 0.94,
+    progress: bool = True,
+) -> xr.DataTree:
+    """Fit every unit of a population, one dask task per unit, into the resumable store ``out``.
+
+    Parameters
+    ----------
+    pop : Dataset or path
+        A population (:mod:`bayesrf.population`) or a file :func:`bayesrf.load_population` reads.
+    prior : str or PriorSpec
+        The prior of every unit.
+    out : str or Path
+        The store (see the module docstring); created if needed, resumed if it exists.
+    lags, draws, tune, chains, seed
+        As for :func:`bayesrf.sample` (the same seed for every unit).
+    method : {"nuts", "laplace", "map"}
+        ``map`` gives no evidence (it needs draws).
+    units : sequence of ids, optional
+        Fit only these units.
+    client : distributed.Client or str, optional
+        An existing client, or a scheduler address; default a new LocalCluster.
+    workers : int, optional
+        Worker processes of the LocalCluster (default one per core).
+    prob : float
+        Probability of the features' credible intervals.
+    progress : bool
+        Print one line per finished unit with the ETA (and the dashboard address).
+
+    Returns
+    -------
+    DataTree
+        :func:`load_population_result` of the store.
+    """
+    if method not in (*METHODS, "map"):
+        raise BayesRFError(f"method must be one of {(*METHODS, 'map')}; got {method!r}.")
+    pop = load_population(pop) if isinstance(pop, (str, Path)) else pop
+    if "unit" not in pop["counts"].dims:
+        raise DataError("fit_population takes a population with a 'unit' dim; see bayesrf.load_population.")
+    pop = select_units(pop, units)
+    spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
+    store = Path(out)
+    (store / "units").mkdir(parents=True, exist_ok=True)
+    settings = {"lags": lags, "method": method, "draws": draws, "tune": tune, "chains": chains, "seed": seed, "prob": prob}
+    attrs = {key: pop.attrs[key] for key in ("sha256", "source") if key in pop.attrs}
+    shared_ds = pop[["stim", "duration"]]  # selecting variables keeps only their own coordinates
+    index = _read_index(store)
+    todo = []
+    for unit, checksum in _checksums(pop).items():
+        key = fit_key(spec, checksum, settings)
+        if _done(store, unit, key):
+            index[str(unit)] = index.get(str(unit), {}) | {"status": "done", "key": key}
+        else:
+            todo.append((unit, key))
+    _write_index(store, index)
+    if todo:
+        _run(todo, pop, shared_ds, attrs, spec, settings, store, index, client, workers, progress)
+    return load_population_result(store)
+
+
+def _checksums(pop: xr.Dataset) -> dict[Any, str]:
+    """Each unit's data checksum: from the source file's sha256, else from the frames (hashed once) and its counts."""
+    units = pop["unit"].values.tolist()
+    if "sha256" in pop.attrs:
+        return {unit: data_checksum(pop.sel(unit=unit)) for unit in units}
+    shared = hashlib.sha256(np.ascontiguousarray(pop["stim"].values).tobytes()
+                            + np.ascontiguousarray(pop["duration"].values).tobytes()).hexdigest()
+    return {unit: hashlib.sha256(f"{shared}:{unit!r}".encode()
+                                 + np.ascontiguousarray(pop["counts"].sel(unit=unit).values).tobytes()).hexdigest()
+            for unit in units}
+
+
+def _run(todo: list[tuple[Any, str]], pop: xr.Dataset, shared_ds: xr.Dataset, attrs: dict[str, Any], spec: PriorSpec,
+         settings: dict[str, Any], store: Path, index: dict[str, dict[str, Any]], client: Any, workers: int | None,
+         progress: bool) -> None:
+    from distributed import as_completed
+
+    dask_client, close = _client(client, workers)
+    try:
+        if progress:
+            print(f"bayesrf: {len(todo)} unit(s) to fit on {len(dask_client.scheduler_info()['workers'])} worker(s); "
+                  f"dashboard {dask_client.dashboard_link}", file=sys.stderr, flush=True)
+        shared = dask_client.scatter(shared_ds, broadcast=True)
+        threads = min(dask_client.nthreads().values())
+        futures = [dask_client.submit(fit_unit, shared, unit, pop["counts"].sel(unit=unit).values, attrs,
+                                      spec.to_json(), settings | {"key": key, "cores": threads}, str(store),
+                                      key=f"bayesrf-unit-{unit}-{key[:12]}", pure=False)
+                   for unit, key in todo]
+        started = time.perf_counter()
+        for done, future in enumerate(as_completed(futures), start=1):
+            row = future.result()
+            index[str(row["unit"])] = _flat(row)
+            _write_index(store, index)
+            if progress:
+                _say(row, done, len(todo), started)
+    finally:
+        close()
+
+
+def population_summary(store: str | Path) -> xr.Dataset:
+    """One row per unit (a Dataset over ``unit``): status, evidence, features, diagnostics, wall time.
+
+    Also written as ``summary.csv`` in the store.
+    """
+    index = _read_index(Path(store))
+    if not index:
+        raise DataError(f"{store} holds no population fit (no {INDEX}).")
+    rows = [index[k] for k in sorted(index, key=_unit_order)]
+    columns = sorted({key for row in rows for key in row} - {"traceback", "key"})
+    data = {col: ("unit", np.array([row.get(col, _missing(rows, col)) for row in rows])) for col in columns if col != "unit"}
+    table = xr.Dataset(data, coords={"unit": [row["unit"] for row in rows]})
+    table.to_dataframe().to_csv(Path(store) / SUMMARY_CSV)
+    return table
+
+
+def _unit_order(key: str) -> tuple[int, Any]:
+    return (0, int(key)) if key.lstrip("-").isdigit() else (1, key)
+
+
+def _missing(rows: list[dict[str, Any]], col: str) -> Any:
+    present = next(row[col] for row in rows if col in row)
+    return "" if isinstance(present, str) else np.nan
+
+
+def load_population_result(store: str | Path) -> xr.DataTree:
+    """The store as one DataTree: ``/units/<id>`` (each unit's lean result) and ``/summary`` (over ``unit``)."""
+    store = Path(store)
+    summary = population_summary(store)
+    tree = xr.DataTree.from_dict({"summary": summary})
+    for unit, status in zip(summary["unit"].values, summary["status"].values, strict=True):
+        if status == "done":
+            tree[f"units/{unit}"] = read_tree(store / "units" / f"{unit}.nc")
+    tree.attrs.update(store=str(store), n_units=int(summary.sizes["unit"]),
+                      n_failed=int((summary["status"] == "failed").sum()))
+    return tree

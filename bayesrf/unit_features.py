@@ -1,0 +1,152 @@
+"""Per-unit evidence and RF features of one fit, each with its credible interval.
+
+- **Evidence of an RF**: ELPD-LOO of the fit minus that of a *baseline-only* model (the
+  same intercept and spline baseline, no RF), with the SE of the difference from the
+  paired pointwise values (``arviz_stats.compare``). The baseline-only posterior is a
+  Laplace approximation of the penalised GLM (a handful of parameters, thousands of
+  counts). A unit is flagged ``has_rf`` when the difference exceeds both
+  :data:`EVIDENCE_NATS` nats and :data:`EVIDENCE_SE` standard errors.
+- **Centre and size**: per draw, ``local``'s envelope centre and width, or for other priors
+  the centroid (y, x, pixels) and RMS radius of the RF's energy map ``sum_lag w^2`` on
+  the support of the posterior mean's energy. The draws give the intervals and a credible
+  ellipse of the centre (mean and covariance of the centre over draws).
+- **Time course**: per draw, the RF projected on the posterior mean's spatial map
+  (signed so that its strongest pixel is positive): the peak latency (the lag of the
+  largest absolute value, in frames), the biphasic index (``-min / max`` of the
+  course when it peaks positive, else ``-max / min``), and the polarity: ON when the
+  strongest lobe is positive (``p_on``: the share of draws where it is).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
+import arviz_stats as azs
+import numpy as np
+import scipy.stats
+import xarray as xr
+
+from .design import Design
+from .inference import full_design, gaussian_draws, prior_penalty
+from .ml import smooth_derivatives, solve_penalized
+from .posterior import SAMPLE_DIMS, hdi_bounds
+from .priors import PriorSpec
+
+__all__ = [
+    "EVIDENCE_NATS", "EVIDENCE_SE", "SUPPORT", "baseline_log_likelihood", "recorded", "rf_evidence",
+    "rf_features"
+]
+
+T = TypeVar("T")
+
+EVIDENCE_NATS = 4.0
+"""An RF needs an ELPD gain of more than this many nats over the baseline-only model ..."""
+EVIDENCE_SE = 2.0
+"""... and of more than this many standard errors of the difference."""
+SUPPORT = 0.25
+"""Pixels whose posterior-mean energy is above this share of its peak make up the RF's support."""
+
+
+def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, seed: int | None = 0) -> xr.DataTree:
+    """Pointwise log-likelihood draws of the baseline-only model (intercept and ``spec``'s baseline, no RF).
+
+    Returns
+    -------
+    DataTree
+        ``posterior`` (the parameter draws, which ArviZ's LOO reads for their efficiency) and
+        ``log_likelihood.counts`` (chain=1, draw, time), in nats.
+    """
+    base = dataclasses.replace(spec, family="flat", hierarchical=False, scale=None)
+    A = full_design(design, base, np.empty((design.n_obs, 0)))
+    pen = prior_penalty(base, design, 0)
+    sol = solve_penalized(A, design.counts, design.offset, pen)
+    _, H = smooth_derivatives(sol.theta, A, design.counts, design.offset, pen)
+    theta = gaussian_draws(sol, H, draws, 1, seed)  # (1, draws, p)
+    mu = np.exp(theta @ A.T + design.offset)
+    loglik = scipy.stats.poisson.logpmf(design.counts, mu)
+    ds = xr.Dataset({"counts": (("chain", "draw", "time"), loglik)}, coords={"time": design.time})
+    post = xr.Dataset({"intercept": (("chain", "draw"), theta[..., 0]),
+                       "baseline_coef": (("chain", "draw", "knot"), theta[..., 1:])})
+    return xr.DataTree.from_dict({"posterior": post, "log_likelihood": ds})
+
+
+def recorded(call: Callable[[], T]) -> tuple[T, str]:
+    """``call()`` and the distinct first sentences of the warnings it gave (recorded, not silenced)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = call()
+    return value, " | ".join(sorted({str(w.message).split(". ")[0] for w in caught}))
+
+
+def rf_evidence(result: xr.DataTree, baseline: xr.DataTree) -> dict[str, float | bool | str]:
+    """ELPD-LOO difference (nats) of ``result`` over the baseline-only model, its SE, and the flag.
+
+    Pareto-k warnings of either LOO are recorded in ``evidence_warnings`` (not silenced).
+    """
+    table, notes = recorded(lambda: azs.compare({"rf": result, "baseline": baseline}, round_to="none"))
+    diff = float(table.loc["rf", "elpd"] - table.loc["baseline", "elpd"])
+    se = float(table.loc["baseline" if diff >= 0 else "rf", "dse"])
+    return {"elpd_diff": diff, "elpd_diff_se": se,
+            "has_rf": bool(diff > EVIDENCE_NATS and diff > EVIDENCE_SE * se),
+            "evidence_warnings": notes}
+
+
+def _energy_stats(posterior: xr.Dataset) -> xr.Dataset:
+    """Per draw: centre (y, x, pixels) and size (pixels) of the RF.
+
+    ``local`` priors: the envelope's own ``rf_center`` and the geometric mean of ``rf_width``.
+    Otherwise the centroid and RMS radius of each draw's energy map ``sum_lag w^2`` over the
+    support of the posterior mean's energy (pixels above :data:`SUPPORT` of its peak): over
+    all pixels, the noise energy of the background pulls every centre towards the grid's middle.
+    """
+    if "rf_center" in posterior:
+        center, width = posterior["rf_center"], posterior["rf_width"]
+        return xr.Dataset({"center_y": center.isel(space_axis=0, drop=True), "center_x": center.isel(space_axis=1, drop=True),
+                           "size": np.sqrt(width.prod("space_axis"))})
+    rf = posterior["rf"]
+    mean_energy = (rf.mean(SAMPLE_DIMS) ** 2).sum("lag")
+    energy = ((rf**2).sum("lag")).where(mean_energy >= SUPPORT * mean_energy.max(), 0.0)
+    weight = energy / energy.sum(("y", "x"))
+    cy, cx = (weight * rf["y"]).sum(("y", "x")), (weight * rf["x"]).sum(("y", "x"))
+    radius = np.sqrt((weight * ((rf["y"] - cy) ** 2 + (rf["x"] - cx) ** 2)).sum(("y", "x")))
+    return xr.Dataset({"center_y": cy, "center_x": cx, "size": radius})
+
+
+def _course_stats(rf: xr.DataArray) -> xr.Dataset:
+    """Per draw: peak latency (frames), biphasic index and ON polarity of the time course."""
+    mean = rf.mean(SAMPLE_DIMS)
+    space = (mean**2).sum("lag")
+    peak_pixel = space.argmax(...)
+    spatial = mean.isel(lag=int(np.abs(mean.isel(peak_pixel)).argmax("lag")))
+    spatial = spatial * np.sign(float(spatial.isel(peak_pixel)) or 1.0)
+    course = (rf * spatial).sum(("y", "x"))
+    strongest = np.abs(course).argmax("lag")
+    peak = course.isel(lag=strongest)
+    opposite = xr.where(peak > 0, course.min("lag"), course.max("lag"))
+    return xr.Dataset({"latency": course["lag"].isel(lag=strongest).drop_vars("lag", errors="ignore").astype(float),
+                       "biphasic_index": -opposite / peak, "on": (peak > 0).astype(float)})
+
+
+def rf_features(result: xr.DataTree, prob: float) -> dict[str, float]:
+    """Mean and ``prob`` HDI of the centre, size, latency and biphasic index; ``p_on`` and the
+    centre's covariance over draws (for a credible ellipse)."""
+    rf = result["posterior"]["rf"]
+    per_draw = xr.merge([_energy_stats(result["posterior"].to_dataset()), _course_stats(rf)])
+    out: dict[str, float] = {}
+    for name in ("center_y", "center_x", "size", "latency", "biphasic_index"):
+        values = per_draw[name]
+        out[name] = float(values.mean(SAMPLE_DIMS))
+        if values.sizes["chain"] * values.sizes["draw"] > 1 and np.isfinite(values).all():
+            lower, upper = hdi_bounds(values, prob)
+            out[f"{name}_lower"], out[f"{name}_upper"] = float(lower), float(upper)
+        else:
+            out[f"{name}_lower"] = out[f"{name}_upper"] = np.nan
+    centre = np.stack([per_draw["center_y"].values.ravel(), per_draw["center_x"].values.ravel()])
+    cov = np.cov(centre) if centre.shape[1] > 1 and np.isfinite(centre).all() else np.full((2, 2), np.nan)
+    out.update(center_cov_yy=float(cov[0, 0]), center_cov_yx=float(cov[0, 1]), center_cov_xx=float(cov[1, 1]),
+               p_on=float(per_draw["on"].mean(SAMPLE_DIMS)))
+    out["polarity"] = "ON" if out["p_on"] >= 0.5 else "OFF"
+    return out
