@@ -5,6 +5,7 @@
     bayesrf summary results/fit.nc [--json]
     bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
     bayesrf convert data/nda_ex_6_data.mat neuron.nwb
+    bayesrf fit-population session.nwb --prior local --workers 2 [--scheduler tcp://host:8786] --out fits/
     bayesrf sensitivity [DATA] --priors ridge lasso ridge-hier lasso-hier smooth local rank1 --scales 0.003 0.01 0.03 --out results/sensitivity.nc
 
 ``plot`` and ``summary`` also take a sensitivity file.
@@ -29,6 +30,7 @@ from .data import load_recording, save_recording
 from .errors import BayesRFError, BayesRFWarning
 from .inference import DEFAULT_TUNE, SAMPLERS, fit_map, sample
 from .population import convert, load_population
+from .population_fit import format_population
 from .posterior import format_summary, summary
 from .priors import load_prior, prior_names
 from .results import check_result, read_tree, save
@@ -83,7 +85,8 @@ def _add_sensitivity(sub: argparse._SubParsersAction) -> None:
 
 def _add_plot(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plot", help="write every figure of a fit", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("result", type=Path, help="NetCDF file written by 'bayesrf fit' or 'bayesrf sensitivity'")
+    p.add_argument("result", type=Path, help="file written by 'bayesrf fit' or 'bayesrf sensitivity', or a "
+                                             "'bayesrf fit-population' store")
     p.add_argument("--out", type=Path, default=Path("figures"), help="figure folder")
     p.add_argument("--prob", type=float, default=0.94, help="HDI probability of bands and masks")
 
@@ -91,7 +94,8 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
 def _add_summary(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="print diagnostics and posterior summaries of a fit",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("result", type=Path, help="NetCDF file written by 'bayesrf fit' or 'bayesrf sensitivity'")
+    p.add_argument("result", type=Path, help="file written by 'bayesrf fit' or 'bayesrf sensitivity', or a "
+                                             "'bayesrf fit-population' store")
     p.add_argument("--prob", type=float, default=0.94, help="HDI probability")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -121,12 +125,30 @@ def _add_convert(sub: argparse._SubParsersAction) -> None:
     p.add_argument("target", type=Path, help="output file: .nwb for NWB, anything else for NetCDF")
 
 
+def _add_fit_population(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("fit-population", help="fit every unit of a population on dask.distributed (resumable)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("data", type=Path, help="population: NWB, .npz, NetCDF, or a single-neuron .mat")
+    p.add_argument("--prior", default="local", help=f"prior name ({', '.join(prior_names())}) or TOML path")
+    p.add_argument("--lags", type=int, default=5, help="number of lags (frames of history)")
+    p.add_argument("--method", choices=("nuts", "laplace", "map"), default="nuts", help="fit of each unit")
+    p.add_argument("--draws", type=int, default=1000, help="kept draws per chain")
+    p.add_argument("--tune", type=int, default=None, help="tuning steps per chain (default: the sampler's)")
+    p.add_argument("--chains", type=int, default=4, help="number of chains")
+    p.add_argument("--seed", type=int, default=0, help="random seed (the same for every unit)")
+    p.add_argument("--units", nargs="+", default=None, help="unit ids to fit (default all)")
+    p.add_argument("--workers", type=int, default=None, help="local worker processes (default one per core)")
+    p.add_argument("--scheduler", default=None, help="address of a running dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--out", type=Path, required=True, help="store directory (rerunning resumes it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bayesrf`` (one sub-command per job)."""
     parser = argparse.ArgumentParser(prog="bayesrf", description="Bayesian LNP receptive fields with uncertainty.")
     parser.add_argument("--version", action="version", version=f"bayesrf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_fit, _add_sensitivity, _add_plot, _add_summary, _add_simulate, _add_convert):
+    for add in (_add_fit, _add_sensitivity, _add_plot, _add_summary, _add_simulate, _add_convert,
+                _add_fit_population):
         add(sub)
     return parser
 
@@ -169,6 +191,22 @@ def _sensitivity(args: argparse.Namespace) -> None:
     print(format_report(report(comparison)))
 
 
+def _fit_population(args: argparse.Namespace) -> None:
+    from .population_fit import fit_population
+
+    pop = load_population(args.data)
+    units = None if args.units is None else [_unit_id(u, pop) for u in args.units]
+    result = fit_population(pop, args.prior, out=args.out, lags=args.lags, method=args.method, draws=args.draws,
+                            tune=args.tune, chains=args.chains, seed=args.seed, units=units, client=args.scheduler,
+                            workers=args.workers)
+    print(format_population(result["summary"].to_dataset()))
+
+
+def _unit_id(text: str, pop: xr.Dataset) -> object:
+    """A unit id from the command line, typed like the population's ids."""
+    return int(text) if np.issubdtype(pop["unit"].dtype, np.integer) else text
+
+
 def _open(path: Path) -> tuple[bool, xr.DataTree]:
     """(is it a sensitivity study, its tree): ``plot`` and ``summary`` take both kinds of file."""
     tree = read_tree(path)
@@ -178,6 +216,13 @@ def _open(path: Path) -> tuple[bool, xr.DataTree]:
 def _plot(args: argparse.Namespace) -> None:
     from .plots import write_figures, write_sensitivity_figures
 
+    if args.result.is_dir():
+        from .population_fit import load_population_result
+        from .population_plots import write_population_figures
+
+        for path in write_population_figures(load_population_result(args.result), args.out, prob=args.prob):
+            print(path)
+        return
     is_sweep, tree = _open(args.result)
     if is_sweep:
         paths = write_sensitivity_figures(compare(tree, prob=args.prob), args.out)
@@ -188,6 +233,12 @@ def _plot(args: argparse.Namespace) -> None:
 
 
 def _summary(args: argparse.Namespace) -> None:
+    if args.result.is_dir():
+        from .population_fit import population_summary
+
+        table = population_summary(args.result)
+        print(table.to_dataframe().to_json(orient="index", indent=1) if args.json else format_population(table))
+        return
     is_sweep, tree = _open(args.result)
     if is_sweep:
         rep = report(compare(tree, prob=args.prob))
@@ -212,7 +263,7 @@ def _convert(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"fit": _fit, "sensitivity": _sensitivity, "plot": _plot, "summary": _summary, "simulate": _simulate,
-            "convert": _convert}
+            "convert": _convert, "fit-population": _fit_population}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,7 +54,10 @@ from .priors import PriorSpec, load_prior
 from .results import read_tree
 from .unit_features import baseline_log_likelihood, recorded, rf_evidence, rf_features
 
-__all__ = ["fit_key", "fit_population", "fit_unit", "lean", "load_population_result", "population_summary"]
+__all__ = [
+    "fit_key", "fit_population", "fit_unit", "format_population", "lean", "load_population_result",
+    "population_summary",
+]
 
 INDEX = "index.json"
 SUMMARY_CSV = "summary.csv"
@@ -357,6 +360,22 @@ def population_summary(store: str | Path) -> xr.Dataset:
     table = xr.Dataset(data, coords={"unit": [row["unit"] for row in rows]})
     table.to_dataframe().to_csv(Path(store) / SUMMARY_CSV)
     return table
+
+
+COLUMNS = ("status", "has_rf", "elpd_diff", "elpd_diff_se", "center_y", "center_x", "size", "latency",
+           "biphasic_index", "polarity", "max_rhat", "min_ess_bulk", "wall_s")
+
+
+def format_population(table: xr.Dataset) -> str:
+    """The population summary as a text table (one row per unit; failed units with their error)."""
+    frame = table.to_dataframe()
+    shown = frame[[c for c in COLUMNS if c in frame]]
+    text = shown.to_string(float_format=lambda v: f"{v:.3g}")
+    failed = frame[frame["status"] == "failed"]
+    errors = "".join(f"\nunit {unit} failed: {row['error']}" for unit, row in failed.iterrows())
+    done = int((frame["status"] == "done").sum())
+    flagged = f", {int(frame['has_rf'].fillna(0).sum())} with an RF" if "has_rf" in frame else ""
+    return f"{done} of {len(frame)} units fitted{flagged}\n{text}{errors}"
 
 
 def _unit_order(key: str) -> tuple[int, Any]:

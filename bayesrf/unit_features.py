@@ -37,7 +37,7 @@ from .priors import PriorSpec
 
 __all__ = [
     "EVIDENCE_NATS", "EVIDENCE_SE", "SUPPORT", "baseline_log_likelihood", "recorded", "rf_evidence",
-    "rf_features"
+    "rf_features", "time_course_draws",
 ]
 
 T = TypeVar("T")
@@ -115,14 +115,19 @@ def _energy_stats(posterior: xr.Dataset) -> xr.Dataset:
     return xr.Dataset({"center_y": cy, "center_x": cx, "size": radius})
 
 
-def _course_stats(rf: xr.DataArray) -> xr.Dataset:
-    """Per draw: peak latency (frames), biphasic index and ON polarity of the time course."""
+def time_course_draws(rf: xr.DataArray) -> xr.DataArray:
+    """Per draw, the RF (chain, draw, lag, y, x) projected on its posterior mean's spatial map at the
+    strongest lag, signed so that the map's strongest pixel is positive: (chain, draw, lag)."""
     mean = rf.mean(SAMPLE_DIMS)
-    space = (mean**2).sum("lag")
-    peak_pixel = space.argmax(...)
+    peak_pixel = (mean**2).sum("lag").argmax(...)
     spatial = mean.isel(lag=int(np.abs(mean.isel(peak_pixel)).argmax("lag")))
     spatial = spatial * np.sign(float(spatial.isel(peak_pixel)) or 1.0)
-    course = (rf * spatial).sum(("y", "x"))
+    return (rf * spatial).sum(("y", "x"))
+
+
+def _course_stats(rf: xr.DataArray) -> xr.Dataset:
+    """Per draw: peak latency (frames), biphasic index and ON polarity of the time course."""
+    course = time_course_draws(rf)
     strongest = np.abs(course).argmax("lag")
     peak = course.isel(lag=strongest)
     opposite = xr.where(peak > 0, course.min("lag"), course.max("lag"))

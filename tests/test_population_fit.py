@@ -124,3 +124,18 @@ def test_cluster_draws_equal_sequential_sample(population, client, tmp_path):
         assert stored.dtype == np.float32
         xr.testing.assert_equal(result["units"][str(unit)]["observed_data"]["counts"],
                                 alone["observed_data"]["counts"])
+
+
+def test_cli_fit_population_summary_and_plot(population, client, tmp_path, capsys):
+    from bayesrf.cli import main
+
+    path = bayesrf.save_population(population.sel(unit=[0, 2, 4]), tmp_path / "three.nwb")
+    store, figures = tmp_path / "store", tmp_path / "figures"
+    assert main(["fit-population", str(path), "--prior", "ridge", "--method", "map", "--lags", "3",
+                 "--scheduler", client.scheduler.address, "--out", str(store)]) == 0
+    assert main(["summary", str(store)]) == 0
+    printed = capsys.readouterr()
+    assert "3 of 3 units fitted" in printed.out and printed.err.count("] unit ") == 3  # one line per unit, with ETA
+    assert main(["plot", str(store), "--out", str(figures)]) == 0
+    assert sorted(p.name for p in figures.glob("*.png")) == [
+        "population_atlas.png", "population_evidence.png", "population_retinotopy.png", "population_timecourses.png"]
