@@ -21,8 +21,9 @@ from .design import lag_seconds
 from .model import HYPERPARAMETERS
 
 __all__ = [
-    "plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows", "plot_support",
-    "plot_svd", "plot_timecourses", "write_figures", "write_sensitivity_figures"
+    "CMAP", "plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows",
+    "plot_support", "plot_svd", "plot_timecourses", "save_figures", "write_figures",
+    "write_sensitivity_figures"
 ]
 
 CMAP = "RdBu_r"
@@ -235,10 +236,11 @@ def write_figures(result: xr.DataTree, out_dir: str | Path, prob: float = 0.94, 
     figures["ppc"] = plot_ppc(posterior_predictive(result))
     if result.attrs.get("method") == "nuts":
         figures |= {f"diagnostics_{k}": f for k, f in plot_diagnostics(result).items()}
-    return _save_all(figures, out, dpi)
+    return save_figures(figures, out, dpi)
 
 
-def _save_all(figures: dict[str, Figure], out: Path, dpi: int) -> list[Path]:
+def save_figures(figures: dict[str, Figure], out: Path, dpi: int) -> list[Path]:
+    """Write each figure as ``out/<name>.png`` (the folder must exist), close it; return the paths."""
     paths = []
     for key, fig in figures.items():
         path = out / f"{key}.png"
@@ -332,4 +334,4 @@ def write_sensitivity_figures(comparison: xr.Dataset, out_dir: str | Path, dpi: 
         "sensitivity_support": plot_support(comparison),
         "sensitivity_timecourses": plot_timecourses(comparison),
     }
-    return _save_all(figures, out, dpi)
+    return save_figures(figures, out, dpi)

@@ -56,7 +56,7 @@ from .unit_features import baseline_log_likelihood, recorded, rf_evidence, rf_fe
 
 __all__ = [
     "fit_key", "fit_population", "fit_unit", "format_population", "lean", "load_population_result",
-    "population_summary",
+    "population_summary"
 ]
 
 INDEX = "index.json"

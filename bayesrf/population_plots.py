@@ -20,12 +20,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 from matplotlib.ticker import MaxNLocator
 
-from .plots import CMAP
+from .plots import CMAP, save_figures
 from .posterior import SAMPLE_DIMS, hdi_bounds
 from .unit_features import EVIDENCE_NATS, time_course_draws
 
-__all__ = ["plot_atlas", "plot_evidence", "plot_population_timecourses", "plot_retinotopy",
-           "write_population_figures"]
+__all__ = [
+    "plot_atlas", "plot_evidence", "plot_population_timecourses", "plot_retinotopy",
+    "write_population_figures"
+]
 
 
 def _fitted(result: xr.DataTree) -> tuple[xr.Dataset, list[str]]:
@@ -143,10 +145,4 @@ def write_population_figures(result: xr.DataTree, out_dir: str | Path, prob: flo
     figures = {"population_atlas": plot_atlas(result, prob), "population_retinotopy": plot_retinotopy(result, prob),
                "population_timecourses": plot_population_timecourses(result, prob),
                "population_evidence": plot_evidence(result)}
-    paths = []
-    for name, fig in figures.items():
-        path = out / f"{name}.png"
-        fig.savefig(path, dpi=dpi)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+    return save_figures(figures, out, dpi)

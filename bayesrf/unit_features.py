@@ -37,7 +37,7 @@ from .priors import PriorSpec
 
 __all__ = [
     "EVIDENCE_NATS", "EVIDENCE_SE", "SUPPORT", "baseline_log_likelihood", "recorded", "rf_evidence",
-    "rf_features", "time_course_draws",
+    "rf_features", "time_course_draws"
 ]
 
 T = TypeVar("T")
