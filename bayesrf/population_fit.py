@@ -189,11 +189,15 @@ def _client(client: Any, workers: int | None) -> tuple[Any, Callable[[], None]]:
     """A dask Client and how to close what this call started."""
     from distributed import Client, LocalCluster
 
+    # set_as_default=False: a Client otherwise becomes dask's global scheduler and outlives this call
+    if isinstance(client, Client):
+        return client, lambda: None
     if client is not None:
-        return (client, lambda: None) if isinstance(client, Client) else (Client(client), lambda: None)
+        remote = Client(client, set_as_default=False)
+        return remote, remote.close
     cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                            dashboard_address=":0")
-    new = Client(cluster)
+    new = Client(cluster, set_as_default=False)
 
     def close() -> None:
         new.close()
@@ -336,7 +340,7 @@ def _run(todo: list[tuple[Any, str]], pop: xr.Dataset, shared_ds: xr.Dataset, at
                                       key=f"bayesrf-unit-{unit}-{key[:12]}", pure=False)
                    for unit, key in todo]
         started = time.perf_counter()
-        for done, future in enumerate(as_completed(futures), start=1):
+        for done, future in enumerate(as_completed(futures, loop=dask_client.loop), start=1):
             row = future.result()
             index[str(row["unit"])] = _flat(row)
             _write_index(store, index)

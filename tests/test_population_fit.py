@@ -28,7 +28,7 @@ def client():
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster) as dask_client:
+            Client(cluster, set_as_default=False) as dask_client:
         yield dask_client
 
 
@@ -133,6 +133,9 @@ def test_cli_fit_population_summary_and_plot(population, client, tmp_path, capsy
     store, figures = tmp_path / "store", tmp_path / "figures"
     assert main(["fit-population", str(path), "--prior", "ridge", "--method", "map", "--lags", "3",
                  "--scheduler", client.scheduler.address, "--out", str(store)]) == 0
+    import dask
+
+    assert dask.config.get("scheduler", None) is None, "fit-population left its client as dask's global scheduler"
     assert main(["summary", str(store)]) == 0
     printed = capsys.readouterr()
     assert "3 of 3 units fitted" in printed.out and printed.err.count("] unit ") == 3  # one line per unit, with ETA
