@@ -9,6 +9,7 @@ from .inference import fit_map, sample
 from .heldout import block_split, heldout_log_likelihood
 from .ml import fit_ml
 from .population import from_arrays, load_population, save_population, validate_population
+from .population_fit import fit_population, load_population_result
 from .model import build_model
 from .priors import PriorSpec, load_prior
 from .posterior import compare_estimates, posterior_svd, rf_summary, summary, svd_summary
@@ -42,7 +43,9 @@ __all__ = [
     "svd_summary",
     "fit_map",
     "fit_ml",
+    "fit_population",
     "load",
+    "load_population_result",
     "load_prior",
     "predict",
     "sample",

@@ -44,19 +44,18 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from . import __version__
 from .data import validate_recording
 from .design import make_design
 from .errors import BayesRFError, DataError
 from .inference import METHODS, STANDARDISED, data_checksum, fit_map, sample
 from .population import load_population, select_units
 from .priors import PriorSpec, load_prior
-from .results import read_tree
+from .results import package_version, read_tree
 from .unit_features import baseline_log_likelihood, recorded, rf_evidence, rf_features
 
 __all__ = [
     "fit_key", "fit_population", "fit_unit", "format_population", "lean", "load_population_result",
-    "population_summary"
+    "population_summary", "write_atomic"
 ]
 
 INDEX = "index.json"
@@ -68,7 +67,7 @@ whose PSIS-LOO result (``loo`` group: ``elpd_i``, ``pareto_k``) is what comparis
 
 def fit_key(spec: PriorSpec, checksum: str, settings: dict[str, Any]) -> str:
     """sha256 of everything a unit's fit depends on (spec, data, settings, bayesrf's version)."""
-    text = json.dumps({"spec": spec.to_json(), "data": checksum, "settings": settings, "version": __version__},
+    text = json.dumps({"spec": spec.to_json(), "data": checksum, "settings": settings, "version": package_version()},
                       sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -104,7 +103,8 @@ def lean(tree: xr.DataTree, keep_latent: bool = False) -> xr.DataTree:
     return out
 
 
-def _write_atomic(tree: xr.DataTree, path: Path) -> None:
+def write_atomic(tree: xr.DataTree, path: Path) -> None:
+    """Write a unit's result zlib-compressed to a temporary name, then rename it to ``path`` (atomic on POSIX)."""
     encoding = {f"/{name}": {var: {"zlib": True, "complevel": 4, "shuffle": True} for var in node.data_vars}
                 for name, node in tree.children.items()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -135,7 +135,7 @@ def fit_unit(shared: xr.Dataset, unit: Any, counts: np.ndarray, attrs: dict[str,
         stored = lean(tree)
         stored.attrs.update(_flat(row) | {"fit_key": settings["key"], "unit": str(unit), "status": "done"})
         _add_children(stored, row.pop("groups"))
-        _write_atomic(stored, units_dir / f"{unit}.nc")
+        write_atomic(stored, units_dir / f"{unit}.nc")
         row["status"] = "done"
     except Exception as exc:  # recorded per unit, never raised: one bad unit must not stop the population
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}",

@@ -32,7 +32,7 @@ from .priors import PriorSpec
 
 __all__ = [
     "SWEEP_KIND", "assemble", "check_diagnostics", "check_result", "design_from_result", "load",
-    "posterior_predictive", "predict", "read_tree", "save"
+    "package_version", "posterior_predictive", "predict", "read_tree", "save"
 ]
 
 
@@ -40,7 +40,8 @@ SWEEP_KIND = "bayesrf-sensitivity"
 """``attrs["kind"]`` of a prior-sensitivity file (:mod:`bayesrf.sensitivity`)."""
 
 
-def _version() -> str:
+def package_version() -> str:
+    """bayesrf's version (imported late: the package defines it after importing its modules)."""
     from . import __version__
 
     return __version__
@@ -115,7 +116,7 @@ def assemble(
     tree = xr.DataTree.from_dict(groups)
     tree.attrs.update(
         bayesrf_spec=spec.to_json(),
-        bayesrf_version=_version(),
+        bayesrf_version=package_version(),
         data_sha256=data_sha256,
         seed=-1 if seed is None else int(seed),
         method=method,

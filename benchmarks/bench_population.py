@@ -1,0 +1,134 @@
+"""Population throughput on dask.distributed, side by side in one run (2 cores).
+
+A simulated population (default 8 units, 20 x 15 px, 5 lags, 3,000 frames) is fitted three
+ways with the same prior and NUTS settings:
+
+1. a plain sequential loop of ``bayesrf.sample`` calls (each runs its chains on both cores);
+2. ``fit_population`` on a 1-worker LocalCluster;
+3. ``fit_population`` on a 2-worker LocalCluster (one thread each).
+
+It prints units per hour and the ratios 2 workers / 1 worker (goal >= 1.8) and
+2 workers / sequential (goal >= 1.25); dask's overhead per task (the cluster's wall time
+times its workers, minus the tasks' own wall time, per task, as a share of a task); the bytes
+a task carries against the stimulus's size; each worker's peak resident memory; and the
+size of a stored (lean) unit of the real neuron at 4 chains x 1000 draws (Laplace draws: the
+same shapes as NUTS) against the issue's 25 MB target. From the measured per-unit cost it
+projects the time of 1,000 units on 2, 32 and 512 cores.
+
+Run: ``python benchmarks/bench_population.py [--units 16 --prior local --draws 1000 --tune 300 --chains 4]``;
+writes ``docs/population_bench.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import bayesrf
+from bayesrf.population_fit import fit_population, lean, write_atomic
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "population_bench.json"
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def sequential(pop, prior: str, settings: dict) -> float:
+    """Wall time of a loop of ``sample`` calls, one unit after another."""
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True):  # diagnostics warnings are stored in each result's attrs
+        warnings.simplefilter("always")
+        for unit in pop["unit"].values:
+            bayesrf.sample(pop.sel(unit=unit), prior, **settings)
+    return time.perf_counter() - started
+
+
+def on_cluster(pop, prior: str, settings: dict, workers: int) -> dict:
+    """Wall time, summed task time and peak worker memory of fit_population on a fresh LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    with tempfile.TemporaryDirectory() as out, \
+            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        started = time.perf_counter()
+        result = fit_population(pop, prior, out=out, client=client, progress=False, **settings)
+        wall = time.perf_counter() - started
+        tasks = float(result["summary"]["wall_s"].sum())
+        peaks = list(client.run(_peak_rss_mb).values())
+    return {"wall_s": wall, "task_s": tasks, "worker_peak_mb": max(peaks)}
+
+
+def lean_size_mb() -> dict:
+    """Size of the real neuron's stored unit at 4 x 1000 draws (ridge-hier shapes: 1,500 weights)."""
+    tree = bayesrf.sample(bayesrf.load_recording(), "ridge", lags=5, method="laplace", draws=1000, chains=4, seed=0)
+    with tempfile.TemporaryDirectory() as tmp:
+        full = bayesrf.save(tree, Path(tmp) / "full.nc").stat().st_size
+        path = Path(tmp) / "lean.nc"
+        write_atomic(lean(tree), path)
+        return {"full_mb": full / 2**20, "lean_mb": path.stat().st_size / 2**20}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=3000)
+    parser.add_argument("--prior", default="ridge")
+    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--tune", type=int, default=300)
+    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    pop = bayesrf.simulate_population(n_units=args.units, n_frames=args.frames, shape=(20, 15), lags=5, no_rf=0.2,
+                                      seed=0)
+    settings = {"lags": 5, "draws": args.draws, "tune": args.tune, "chains": args.chains, "seed": 0}
+    seq = sequential(pop, args.prior, settings)
+    one = on_cluster(pop, args.prior, settings, 1)
+    two = on_cluster(pop, args.prior, settings, 2)
+    per_hour = {name: 3600 * args.units / wall for name, wall in
+                (("sequential", seq), ("1 worker", one["wall_s"]), ("2 workers", two["wall_s"]))}
+    task_mean = two["task_s"] / args.units
+    overhead = (two["wall_s"] * 2 - two["task_s"]) / args.units
+    counts = pop["counts"].isel(unit=0).values
+    task_bytes = len(pickle.dumps((0, counts, {"sha256": "0" * 64}, bayesrf.load_prior(args.prior).to_json(), settings)))
+    unit_core_s = two["task_s"] / args.units  # one unit on one core
+    result = {
+        "config": vars(args) | {"out": str(args.out), "shape": [20, 15], "lags": 5},
+        "units_per_hour": per_hour,
+        "ratio_2_over_1_workers": per_hour["2 workers"] / per_hour["1 worker"],
+        "ratio_2_workers_over_sequential": per_hour["2 workers"] / per_hour["sequential"],
+        "overhead_per_task_s": overhead, "overhead_share_of_task": overhead / task_mean,
+        "task_bytes": task_bytes, "stimulus_bytes": int(pop["stim"].nbytes),
+        "worker_peak_mb": {"1 worker": one["worker_peak_mb"], "2 workers": two["worker_peak_mb"]},
+        "unit_core_s": unit_core_s,
+        "projection_1000_units_h": {str(c): 1000 * unit_core_s / c / 3600 for c in (2, 32, 512)},
+        "stored_unit": lean_size_mb(),
+    }
+    print(f"{args.units} units, prior {args.prior}, NUTS {args.chains} x ({args.tune} + {args.draws}):")
+    for name, rate in per_hour.items():
+        print(f"  {name:<11} {rate:7.1f} units/hour")
+    print(f"  2 workers / 1 worker {result['ratio_2_over_1_workers']:.2f} (goal >= 1.8); 2 workers / sequential "
+          f"{result['ratio_2_workers_over_sequential']:.2f} (goal >= 1.25)")
+    print(f"  dask overhead {overhead:.2f} s per task = {100 * result['overhead_share_of_task']:.1f} % of a task "
+          f"(goal <= 5 %); a task carries {task_bytes:,} bytes, the stimulus is {result['stimulus_bytes']:,} (sent once)")
+    print(f"  worker peak memory {two['worker_peak_mb']:.0f} MB; one unit = {unit_core_s:.1f} core-seconds -> 1,000 units: "
+          + ", ".join(f"{h:.2f} h on {c} cores" for c, h in result["projection_1000_units_h"].items()))
+    print(f"  stored real-neuron unit, 4 x 1000 draws: {result['stored_unit']['lean_mb']:.1f} MB lean "
+          f"(full result {result['stored_unit']['full_mb']:.1f} MB; target <= 25 MB)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
