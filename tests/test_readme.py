@@ -21,3 +21,26 @@ def test_population_memory_sentence_matches_its_json():
     memory = json.loads((ROOT / "docs" / "population_memory.json").read_text())
     assert memory["unit_shares_stimulus"]
     assert population_memory_sentence(memory) in " ".join(README.split())
+
+
+def population_bench_sentence(b: dict) -> str:
+    """The README's sentence on population throughput, from ``docs/population_bench.json``."""
+    c, rate = b["config"], b["units_per_hour"]
+    projection = ", ".join((f"{hours:.1f} h" if hours >= 1 else f"{60 * hours:.0f} min") + f" on {cores} cores"
+                           for cores, hours in b["projection_1000_units_h"].items())
+    return (f"{c['units']} simulated units ({c['shape'][0]}×{c['shape'][1]} px, {c['lags']} lags, {c['frames']:,} frames, "
+            f"prior {c['prior']}, NUTS {c['chains']} chains × ({c['tune']} + {c['draws']})): "
+            f"{rate['sequential']:.0f} units/hour as a sequential loop of `sample`, {rate['1 worker']:.0f} on a "
+            f"1-worker and {rate['2 workers']:.0f} on a 2-worker LocalCluster: 2 workers / 1 worker = "
+            f"{b['ratio_2_over_1_workers']:.2f} (goal ≥ 1.8), 2 workers / sequential = "
+            f"{b['ratio_2_workers_over_sequential']:.2f} (goal ≥ 1.25). dask's overhead is "
+            f"{b['overhead_per_task_s']:.2f} s per task ({100 * b['overhead_share_of_task']:.1f} % of a task; goal ≤ 5 %); "
+            f"a task carries {b['task_bytes']:,} bytes and the {b['stimulus_bytes'] / 2**20:.1f} MB stimulus is sent "
+            f"once; a worker peaks at {b['worker_peak_mb']['2 workers']:.0f} MB. A stored real-neuron unit with 4 × 1000 "
+            f"draws is {b['stored_unit']['lean_mb']:.1f} MB (the full result {b['stored_unit']['full_mb']:.0f} MB; "
+            f"target ≤ 25 MB). At {b['unit_core_s']:.0f} core-seconds per unit, 1,000 units take {projection}.")
+
+
+def test_population_bench_sentence_matches_its_json():
+    bench = json.loads((ROOT / "docs" / "population_bench.json").read_text())
+    assert population_bench_sentence(bench) in " ".join(README.split())
