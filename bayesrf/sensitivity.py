@@ -302,7 +302,7 @@ def _loo(results: dict[str, xr.DataTree]) -> tuple[dict[str, Any], Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pareto-k problems are counted and reported, not just warned
         loos = {label: azs.loo(r, pointwise=True) for label, r in results.items()}
-        table = azs.compare(loos, round_to=None) if len(loos) > 1 else None
+        table = azs.compare(loos, round_to="none") if len(loos) > 1 else None  # None would mean rcParams: 2 digits
     return loos, table
 
 

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import xarray as xr
 from scipy.special import logsumexp
 from scipy.stats import poisson
 
@@ -180,3 +181,14 @@ def test_sparse_rf_favours_lasso_and_smooth_dense_rf_favours_ridge():
     winner, margin = _held_out_winner(dense, seed=5)
     print(f"smooth dense RF: {winner} family wins held-out by {margin:.1f} nats")
     assert winner == "normal"
+
+
+def test_loo_comparison_is_not_rounded(rng):
+    """ArviZ's compare rounds to 2 significant figures unless told not to (round_to=None means rcParams' "2g")."""
+    def tree(shift):
+        loglik = rng.normal(-1.2345 + shift, 0.05, size=(2, 200, 300))
+        return xr.DataTree.from_dict({"posterior": xr.Dataset({"a": (("chain", "draw"), rng.normal(size=(2, 200)))}),
+                                      "log_likelihood": xr.Dataset({"counts": (("chain", "draw", "time"), loglik)})})
+
+    loos, table = sens._loo({"good": tree(0.0), "worse": tree(-0.0123)})
+    assert table.loc["worse", "elpd_diff"] == pytest.approx(loos["worse"].elpd - loos["good"].elpd, rel=1e-9)
