@@ -139,6 +139,8 @@ def _add_fit_population(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--units", nargs="+", default=None, help="unit ids to fit (default all)")
     p.add_argument("--workers", type=int, default=None, help="local worker processes (default one per core)")
     p.add_argument("--scheduler", default=None, help="address of a running dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--screen", default=None, metavar="PRIOR",
+                   help="fit every unit by Laplace with this fixed-scale prior first; fit only units with an RF")
     p.add_argument("--out", type=Path, required=True, help="store directory (rerunning resumes it)")
 
 
@@ -198,7 +200,7 @@ def _fit_population(args: argparse.Namespace) -> None:
     units = None if args.units is None else [_unit_id(u, pop) for u in args.units]
     result = fit_population(pop, args.prior, out=args.out, lags=args.lags, method=args.method, draws=args.draws,
                             tune=args.tune, chains=args.chains, seed=args.seed, units=units, client=args.scheduler,
-                            workers=args.workers)
+                            workers=args.workers, screen=args.screen)
     print(format_population(result["summary"].to_dataset()))
 
 

@@ -254,6 +254,7 @@ def fit_population(
     workers: int | None = None,
     prob: float = 0.94,
     progress: bool = True,
+    screen: str | PriorSpec | None = None,
 ) -> xr.DataTree:
     """Fit every unit of a population, one dask task per unit, into the resumable store ``out``.
 
@@ -279,6 +280,12 @@ def fit_population(
         Probability of the features' credible intervals.
     progress : bool
         Print one line per finished unit with the ETA (and the dashboard address).
+    screen : str or PriorSpec, optional
+        A fixed-scale prior (e.g. ``"ridge"``): first fit every unit by Laplace with it (into
+        ``out/screen``, resumable too), then fit with ``prior``/``method`` only the units with
+        evidence of an RF; the others are listed with status ``"screened out"`` and their
+        screening evidence. It pays when the share of units without an RF exceeds the cost of a
+        Laplace fit over that of the full fit (see the README).
 
     Returns
     -------
@@ -294,10 +301,14 @@ def fit_population(
     spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
     store = Path(out)
     (store / "units").mkdir(parents=True, exist_ok=True)
+    screened_out: dict[str, dict[str, Any]] = {}
+    if screen is not None:
+        pop, screened_out = _screen(pop, screen, store / "screen", lags=lags, draws=draws, chains=chains, seed=seed,
+                                    client=client, workers=workers, prob=prob, progress=progress)
     settings = {"lags": lags, "method": method, "draws": draws, "tune": tune, "chains": chains, "seed": seed, "prob": prob}
     attrs = {key: pop.attrs[key] for key in ("sha256", "source") if key in pop.attrs}
     shared_ds = pop[["stim", "duration"]]  # selecting variables keeps only their own coordinates
-    index = _read_index(store)
+    index = _read_index(store) | screened_out
     todo = []
     for unit, checksum in _checksums(pop).items():
         key = fit_key(spec, checksum, settings)
@@ -306,9 +317,20 @@ def fit_population(
         else:
             todo.append((unit, key))
     _write_index(store, index)
-    if todo:
+    if todo and pop.sizes["unit"]:
         _run(todo, pop, shared_ds, attrs, spec, settings, store, index, client, workers, progress)
     return load_population_result(store)
+
+
+def _screen(pop: xr.Dataset, prior: str | PriorSpec, out: Path, **options: Any) -> tuple[xr.Dataset, dict]:
+    """Laplace fits of every unit with a fixed-scale prior; the units with evidence of an RF, and
+    index rows (status ``"screened out"``) for the others."""
+    summary = fit_population(pop, prior, out=out, method="laplace", **options)["summary"].to_dataset()
+    keep = summary["unit"].values[(summary["status"] == "done").values & (summary["has_rf"] == 1).values]
+    rows = {str(unit): {"status": "screened out", "unit": unit.item() if hasattr(unit, "item") else unit,
+                        **{key: summary[key].sel(unit=unit).item() for key in ("elpd_diff", "elpd_diff_se", "has_rf")}}
+            for unit in summary["unit"].values if unit not in set(keep.tolist())}
+    return pop.sel(unit=list(keep)), rows
 
 
 def _checksums(pop: xr.Dataset) -> dict[Any, str]:

@@ -142,3 +142,16 @@ def test_cli_fit_population_summary_and_plot(population, client, tmp_path, capsy
     assert main(["plot", str(store), "--out", str(figures)]) == 0
     assert sorted(p.name for p in figures.glob("*.png")) == [
         "population_atlas.png", "population_evidence.png", "population_retinotopy.png", "population_timecourses.png"]
+
+
+def test_screening_fits_nuts_only_where_there_is_evidence(population, client, tmp_path):
+    store = tmp_path / "store"
+    result = fit_population(population, "ridge", out=store, units=[0, 1, 2], client=client, method="nuts",
+                            screen="ridge", lags=3, draws=50, tune=50, chains=2, progress=False)
+    summary = result["summary"].to_dataset()
+    truth = population["has_rf"].sel(unit=[0, 1, 2]).values  # unit 0 has no RF
+    expected = np.where(truth, "done", "screened out")
+    np.testing.assert_array_equal(summary["status"].sel(unit=[0, 1, 2]).values, expected)
+    assert set(result["units"].children) == {str(u) for u in (0, 1, 2) if truth[u]}
+    assert result["units"]["1"].attrs["method"] == "nuts"
+    assert sorted(p.stem for p in (store / "screen" / "units").glob("*.nc")) == ["0", "1", "2"]  # Laplace for all
