@@ -9,7 +9,8 @@ from .inference import fit_map, sample
 from .heldout import block_split, heldout_log_likelihood
 from .ml import fit_ml
 from .population import from_arrays, load_population, save_population, validate_population
-from .population_fit import fit_population, load_population_result
+from .population_fit import fit_population
+from .population_store import load_population_result
 from .model import build_model
 from .priors import PriorSpec, load_prior
 from .posterior import compare_estimates, posterior_svd, rf_summary, summary, svd_summary

@@ -30,7 +30,7 @@ from .data import load_recording, save_recording
 from .errors import BayesRFError, BayesRFWarning
 from .inference import DEFAULT_TUNE, SAMPLERS, fit_map, sample
 from .population import convert, load_population
-from .population_fit import format_population
+from .population_store import format_population
 from .posterior import format_summary, summary
 from .priors import load_prior, prior_names
 from .results import check_result, read_tree, save
@@ -219,7 +219,7 @@ def _plot(args: argparse.Namespace) -> None:
     from .plots import write_figures, write_sensitivity_figures
 
     if args.result.is_dir():
-        from .population_fit import load_population_result
+        from .population_store import load_population_result
         from .population_plots import write_population_figures
 
         for path in write_population_figures(load_population_result(args.result), args.out, prob=args.prob):
@@ -236,7 +236,7 @@ def _plot(args: argparse.Namespace) -> None:
 
 def _summary(args: argparse.Namespace) -> None:
     if args.result.is_dir():
-        from .population_fit import population_summary
+        from .population_store import population_summary
 
         table = population_summary(args.result)
         print(table.to_dataframe().to_json(orient="index", indent=1) if args.json else format_population(table))

@@ -1,7 +1,7 @@
 """Fit every unit of a population on dask.distributed, one unit per task, into a resumable store.
 
-The store
----------
+The store (:mod:`bayesrf.population_store`)
+-------------------------------------------
 ``out/`` is a directory: ``units/<id>.nc`` holds one unit's lean result (a DataTree in
 NetCDF-4, zlib-compressed), ``units/<id>.error.json`` a unit whose fit failed, and
 ``index.json`` one row per unit (status, key, wall time, diagnostics, evidence), rewritten
@@ -47,22 +47,16 @@ import xarray as xr
 from .data import validate_recording
 from .design import make_design
 from .errors import BayesRFError, DataError
-from .inference import METHODS, STANDARDISED, data_checksum, fit_map, sample
+from .inference import METHODS, data_checksum, fit_map, sample
 from .population import load_population, select_units
 from .priors import PriorSpec, load_prior
-from .results import package_version, read_tree
+from .population_store import (
+    flat_row, is_done, lean, load_population_result, read_index, write_atomic, write_index,
+)
+from .results import package_version
 from .unit_features import baseline_log_likelihood, recorded, rf_evidence, rf_features
 
-__all__ = [
-    "fit_key", "fit_population", "fit_unit", "format_population", "lean", "load_population_result",
-    "population_summary", "write_atomic"
-]
-
-INDEX = "index.json"
-SUMMARY_CSV = "summary.csv"
-DROPPED_GROUPS = ("log_prior", "log_likelihood")
-"""Groups a lean unit result leaves out: the pointwise log-prior, and the pointwise log-likelihood,
-whose PSIS-LOO result (``loo`` group: ``elpd_i``, ``pareto_k``) is what comparisons need."""
+__all__ = ["fit_key", "fit_population", "fit_unit"]
 
 
 def fit_key(spec: PriorSpec, checksum: str, settings: dict[str, Any]) -> str:
@@ -79,37 +73,6 @@ def _loo_group(tree: xr.DataTree) -> tuple[xr.Dataset, Any]:
     ds = xr.Dataset({"elpd_i": loo.elpd_i, "pareto_k": loo.pareto_k})
     ds.attrs.update(elpd=float(loo.elpd), se=float(loo.se), p=float(loo.p), warnings=notes)
     return ds, loo
-
-
-def lean(tree: xr.DataTree, keep_latent: bool = False) -> xr.DataTree:
-    """The stored form of a unit's result: float32 draws, no duplicate latents, LOO instead of the
-    pointwise log-likelihood, no log-prior, no copy of the stimulus (the population file has it).
-
-    ``keep_latent=True`` keeps the sampled latents that duplicate stored variables: the
-    non-centred ``rf_z``/``rf_time_z`` and ``baseline_level`` (``baseline_coef`` is its differences).
-    """
-    groups = {}
-    for path, node in tree.subtree_with_keys:
-        if path in (".", *DROPPED_GROUPS):
-            continue
-        ds = node.to_dataset()
-        if path == "posterior" and not keep_latent:
-            ds = ds.drop_vars([name for name in (*STANDARDISED, "baseline_level") if name in ds])
-        if path == "constant_data":
-            ds = ds.drop_vars("stim", errors="ignore")
-        groups[path] = ds.map(lambda v: v.astype(np.float32) if v.dtype == np.float64 else v)
-    out = xr.DataTree.from_dict(groups)
-    out.attrs.update(tree.attrs)
-    return out
-
-
-def write_atomic(tree: xr.DataTree, path: Path) -> None:
-    """Write a unit's result zlib-compressed to a temporary name, then rename it to ``path`` (atomic on POSIX)."""
-    encoding = {f"/{name}": {var: {"zlib": True, "complevel": 4, "shuffle": True} for var in node.data_vars}
-                for name, node in tree.children.items()}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tree.to_netcdf(tmp, engine="h5netcdf", encoding=encoding)
-    os.replace(tmp, path)
 
 
 def _unit_recording(shared: xr.Dataset, unit: Any, counts: np.ndarray, attrs: dict[str, Any]) -> xr.Dataset:
@@ -133,7 +96,7 @@ def fit_unit(shared: xr.Dataset, unit: Any, counts: np.ndarray, attrs: dict[str,
         tree = _fit(rec, spec, settings)
         row.update(_describe(rec, spec, tree, settings))
         stored = lean(tree)
-        stored.attrs.update(_flat(row) | {"fit_key": settings["key"], "unit": str(unit), "status": "done"})
+        stored.attrs.update(flat_row(row) | {"fit_key": settings["key"], "unit": str(unit), "status": "done"})
         _add_children(stored, row.pop("groups"))
         write_atomic(stored, units_dir / f"{unit}.nc")
         row["status"] = "done"
@@ -141,7 +104,7 @@ def fit_unit(shared: xr.Dataset, unit: Any, counts: np.ndarray, attrs: dict[str,
         row.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                    traceback="".join(traceback.format_exception_only(exc)).strip())
         error_file = units_dir / f"{unit}.error.json"
-        error_file.write_text(json.dumps(_flat(row), indent=2))
+        error_file.write_text(json.dumps(flat_row(row), indent=2))
     row["wall_s"] = time.perf_counter() - started
     row.pop("groups", None)
     return row
@@ -175,16 +138,6 @@ def _add_children(tree: xr.DataTree, groups: dict[str, xr.Dataset]) -> None:
         tree[name] = xr.DataTree(ds)
 
 
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
-    """JSON- and NetCDF-attribute-safe values (no numpy scalars, no None, no nested groups)."""
-    out = {}
-    for key, value in row.items():
-        if key == "groups" or value is None:
-            continue
-        out[key] = value.item() if isinstance(value, np.generic) else (int(value) if isinstance(value, bool) else value)
-    return out
-
-
 def _client(client: Any, workers: int | None) -> tuple[Any, Callable[[], None]]:
     """A dask Client and how to close what this call started."""
     from distributed import Client, LocalCluster
@@ -204,25 +157,6 @@ def _client(client: Any, workers: int | None) -> tuple[Any, Callable[[], None]]:
         cluster.close()
 
     return new, close
-
-
-def _read_index(out: Path) -> dict[str, dict[str, Any]]:
-    path = out / INDEX
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _write_index(out: Path, index: dict[str, dict[str, Any]]) -> None:
-    tmp = out / f".{INDEX}.tmp"
-    tmp.write_text(json.dumps(index, indent=1, sort_keys=True))
-    os.replace(tmp, out / INDEX)
-
-
-def _done(out: Path, unit: Any, key: str) -> bool:
-    path = out / "units" / f"{unit}.nc"
-    if not path.is_file():
-        return False
-    with xr.open_datatree(path, engine="h5netcdf") as tree:
-        return tree.attrs.get("fit_key") == key
 
 
 def _say(row: dict[str, Any], done: int, total: int, started: float) -> None:
@@ -308,15 +242,15 @@ def fit_population(
     settings = {"lags": lags, "method": method, "draws": draws, "tune": tune, "chains": chains, "seed": seed, "prob": prob}
     attrs = {key: pop.attrs[key] for key in ("sha256", "source") if key in pop.attrs}
     shared_ds = pop[["stim", "duration"]]  # selecting variables keeps only their own coordinates
-    index = _read_index(store) | screened_out
+    index = read_index(store) | screened_out
     todo = []
     for unit, checksum in _checksums(pop).items():
         key = fit_key(spec, checksum, settings)
-        if _done(store, unit, key):
+        if is_done(store, unit, key):
             index[str(unit)] = index.get(str(unit), {}) | {"status": "done", "key": key}
         else:
             todo.append((unit, key))
-    _write_index(store, index)
+    write_index(store, index)
     if todo and pop.sizes["unit"]:
         _run(todo, pop, shared_ds, attrs, spec, settings, store, index, client, workers, progress)
     return load_population_result(store)
@@ -364,63 +298,11 @@ def _run(todo: list[tuple[Any, str]], pop: xr.Dataset, shared_ds: xr.Dataset, at
         started = time.perf_counter()
         for done, future in enumerate(as_completed(futures, loop=dask_client.loop), start=1):
             row = future.result()
-            index[str(row["unit"])] = _flat(row)
-            _write_index(store, index)
+            index[str(row["unit"])] = flat_row(row)
+            write_index(store, index)
             if progress:
                 _say(row, done, len(todo), started)
     finally:
         close()
 
 
-def population_summary(store: str | Path) -> xr.Dataset:
-    """One row per unit (a Dataset over ``unit``): status, evidence, features, diagnostics, wall time.
-
-    Also written as ``summary.csv`` in the store.
-    """
-    index = _read_index(Path(store))
-    if not index:
-        raise DataError(f"{store} holds no population fit (no {INDEX}).")
-    rows = [index[k] for k in sorted(index, key=_unit_order)]
-    columns = sorted({key for row in rows for key in row} - {"traceback", "key"})
-    data = {col: ("unit", np.array([row.get(col, _missing(rows, col)) for row in rows])) for col in columns if col != "unit"}
-    table = xr.Dataset(data, coords={"unit": [row["unit"] for row in rows]})
-    table.to_dataframe().to_csv(Path(store) / SUMMARY_CSV)
-    return table
-
-
-COLUMNS = ("status", "has_rf", "elpd_diff", "elpd_diff_se", "center_y", "center_x", "size", "latency",
-           "biphasic_index", "polarity", "max_rhat", "min_ess_bulk", "wall_s")
-
-
-def format_population(table: xr.Dataset) -> str:
-    """The population summary as a text table (one row per unit; failed units with their error)."""
-    frame = table.to_dataframe()
-    shown = frame[[c for c in COLUMNS if c in frame]]
-    text = shown.to_string(float_format=lambda v: f"{v:.3g}")
-    failed = frame[frame["status"] == "failed"]
-    errors = "".join(f"\nunit {unit} failed: {row['error']}" for unit, row in failed.iterrows())
-    done = int((frame["status"] == "done").sum())
-    flagged = f", {int(frame['has_rf'].fillna(0).sum())} with an RF" if "has_rf" in frame else ""
-    return f"{done} of {len(frame)} units fitted{flagged}\n{text}{errors}"
-
-
-def _unit_order(key: str) -> tuple[int, Any]:
-    return (0, int(key)) if key.lstrip("-").isdigit() else (1, key)
-
-
-def _missing(rows: list[dict[str, Any]], col: str) -> Any:
-    present = next(row[col] for row in rows if col in row)
-    return "" if isinstance(present, str) else np.nan
-
-
-def load_population_result(store: str | Path) -> xr.DataTree:
-    """The store as one DataTree: ``/units/<id>`` (each unit's lean result) and ``/summary`` (over ``unit``)."""
-    store = Path(store)
-    summary = population_summary(store)
-    tree = xr.DataTree.from_dict({"summary": summary})
-    for unit, status in zip(summary["unit"].values, summary["status"].values, strict=True):
-        if status == "done":
-            tree[f"units/{unit}"] = read_tree(store / "units" / f"{unit}.nc")
-    tree.attrs.update(store=str(store), n_units=int(summary.sizes["unit"]),
-                      n_failed=int((summary["status"] == "failed").sum()))
-    return tree

@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 
 import bayesrf
-from bayesrf.population_fit import fit_population, lean, write_atomic
+from bayesrf.population_fit import fit_population
+from bayesrf.population_store import lean, write_atomic
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "population_bench.json"
 

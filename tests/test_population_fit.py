@@ -16,7 +16,8 @@ import xarray as xr
 from threadpoolctl import threadpool_limits
 
 import bayesrf
-from bayesrf.population_fit import fit_population, load_population_result
+from bayesrf.population_fit import fit_population
+from bayesrf.population_store import load_population_result
 from bayesrf.simulate import simulate_population
 
 pytestmark = pytest.mark.slow
