@@ -51,7 +51,7 @@ from .inference import METHODS, data_checksum, fit_map, sample
 from .population import load_population, select_units
 from .priors import PriorSpec, load_prior
 from .population_store import (
-    flat_row, is_done, lean, load_population_result, read_index, write_atomic, write_index,
+    flat_row, is_done, lean, load_population_result, read_index, remove_orphans, write_atomic, write_index,
 )
 from .results import package_version
 from .unit_features import baseline_log_likelihood, recorded, rf_evidence, rf_features
@@ -251,8 +251,10 @@ def fit_population(
         else:
             todo.append((unit, key))
     write_index(store, index)
+    remove_orphans(store)  # a previous run's killed workers
     if todo and pop.sizes["unit"]:
         _run(todo, pop, shared_ds, attrs, spec, settings, store, index, client, workers, progress)
+        remove_orphans(store)  # workers killed during this run: their units were rerun elsewhere
     return load_population_result(store)
 
 

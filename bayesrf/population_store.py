@@ -21,7 +21,8 @@ from .results import read_tree
 
 __all__ = [
     "COLUMNS", "DROPPED_GROUPS", "INDEX", "SUMMARY_CSV", "flat_row", "format_population", "is_done", "lean",
-    "load_population_result", "population_summary", "read_index", "write_atomic", "write_index",
+    "load_population_result", "population_summary", "read_index", "remove_orphans", "write_atomic",
+    "write_index",
 ]
 
 INDEX = "index.json"
@@ -51,6 +52,15 @@ def lean(tree: xr.DataTree, keep_latent: bool = False) -> xr.DataTree:
     out = xr.DataTree.from_dict(groups)
     out.attrs.update(tree.attrs)
     return out
+
+
+def remove_orphans(out: Path) -> int:
+    """Delete temporary unit files left by a worker killed while writing (their units were refitted or
+    will be); returns how many. Call it only when no task of the store is running."""
+    orphans = list((out / "units").glob(".*.tmp"))
+    for path in orphans:
+        path.unlink()
+    return len(orphans)
 
 
 def write_atomic(tree: xr.DataTree, path: Path) -> None:

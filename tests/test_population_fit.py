@@ -103,7 +103,7 @@ def test_a_killed_worker_loses_no_unit(population, client, tmp_path):
     assert not errors, errors
     result = load_population_result(store)
     assert (result["summary"]["status"] == "done").all() and result["summary"].sizes["unit"] == 6
-    assert not list((store / "units").glob(".*.tmp")), "a half-written unit file was left behind"
+    assert not list((store / "units").glob(".*.tmp")), "a killed worker's temporary file was left behind"
     client.wait_for_workers(2, timeout=60)
 
 
@@ -156,3 +156,13 @@ def test_screening_fits_nuts_only_where_there_is_evidence(population, client, tm
     assert set(result["units"].children) == {str(u) for u in (0, 1, 2) if truth[u]}
     assert result["units"]["1"].attrs["method"] == "nuts"
     assert sorted(p.stem for p in (store / "screen" / "units").glob("*.nc")) == ["0", "1", "2"]  # Laplace for all
+
+
+def test_orphaned_temporary_files_are_removed(tmp_path):
+    from bayesrf.population_store import remove_orphans
+
+    (tmp_path / "units").mkdir()
+    (tmp_path / "units" / ".3.nc.12345.tmp").write_bytes(b"half a file")
+    (tmp_path / "units" / "3.nc").write_bytes(b"kept")
+    assert remove_orphans(tmp_path) == 1
+    assert [p.name for p in (tmp_path / "units").iterdir()] == ["3.nc"]
