@@ -52,6 +52,7 @@ from .population import load_population, select_units
 from .priors import PriorSpec, load_prior
 from .population_store import (
     flat_row, is_done, lean, load_population_result, read_index, remove_orphans, write_atomic, write_index,
+    write_summary_csv,
 )
 from .results import package_version
 from .unit_features import baseline_log_likelihood, recorded, rf_evidence, rf_features
@@ -255,6 +256,7 @@ def fit_population(
     if todo and pop.sizes["unit"]:
         _run(todo, pop, shared_ds, attrs, spec, settings, store, index, client, workers, progress)
         remove_orphans(store)  # workers killed during this run: their units were rerun elsewhere
+    write_summary_csv(store)
     return load_population_result(store)
 
 

@@ -22,7 +22,7 @@ from .results import read_tree
 __all__ = [
     "COLUMNS", "DROPPED_GROUPS", "INDEX", "SUMMARY_CSV", "flat_row", "format_population", "is_done", "lean",
     "load_population_result", "population_summary", "read_index", "remove_orphans", "write_atomic",
-    "write_index",
+    "write_index", "write_summary_csv",
 ]
 
 INDEX = "index.json"
@@ -107,7 +107,7 @@ def is_done(out: Path, unit: Any, key: str) -> bool:
 def population_summary(store: str | Path) -> xr.Dataset:
     """One row per unit (a Dataset over ``unit``): status, evidence, features, diagnostics, wall time.
 
-    Also written as ``summary.csv`` in the store.
+    Reads only; :func:`write_summary_csv` writes the same table as ``summary.csv``.
     """
     index = read_index(Path(store))
     if not index:
@@ -115,9 +115,14 @@ def population_summary(store: str | Path) -> xr.Dataset:
     rows = [index[k] for k in sorted(index, key=_unit_order)]
     columns = sorted({key for row in rows for key in row} - {"traceback", "key"})
     data = {col: ("unit", np.array([row.get(col, _missing(rows, col)) for row in rows])) for col in columns if col != "unit"}
-    table = xr.Dataset(data, coords={"unit": [row["unit"] for row in rows]})
-    table.to_dataframe().to_csv(Path(store) / SUMMARY_CSV)
-    return table
+    return xr.Dataset(data, coords={"unit": [row["unit"] for row in rows]})
+
+
+def write_summary_csv(store: str | Path) -> Path:
+    """Write :func:`population_summary` as ``summary.csv`` in the store; returns its path."""
+    path = Path(store) / SUMMARY_CSV
+    population_summary(store).to_dataframe().to_csv(path)
+    return path
 
 
 COLUMNS = ("status", "has_rf", "elpd_diff", "elpd_diff_se", "center_y", "center_x", "size", "latency",

@@ -76,6 +76,9 @@ def test_population_end_to_end(population, client, tmp_path):
     assert (done["polarity"].sel(unit=rf_units).values[on] == "ON").all()
     csv = (store / "summary.csv").read_text().splitlines()
     assert len(csv) == 7 and csv[0].startswith("unit,")
+    (store / "summary.csv").unlink()
+    load_population_result(store)  # reading a store writes nothing (a read-only store must load)
+    assert not (store / "summary.csv").exists()
     index = json.loads((store / "index.json").read_text())
     assert index["5"]["status"] == "failed" and index["0"]["status"] == "done"
     again = fit_population(bad, "ridge", out=store, client=client, **LAPLACE)  # resumes: refits only the failed unit
