@@ -28,13 +28,15 @@ import xarray as xr
 from . import __version__
 from .data import load_recording, save_recording
 from .errors import BayesRFError, BayesRFWarning
-from .inference import DEFAULT_TUNE, SAMPLERS, fit_map, sample
+from .inference import fit_map, sample
+from .nuts import DEFAULT_TUNE, SAMPLERS
 from .population import convert, load_population
 from .population_store import format_population
 from .posterior import format_summary, summary
 from .priors import load_prior, prior_names
 from .results import check_result, read_tree, save
-from .sensitivity import DEFAULT_PRIORS, DEFAULT_SCALES, KIND, compare, format_report, report, sensitivity
+from .comparison import compare, format_report, report
+from .sensitivity import DEFAULT_PRIORS, DEFAULT_SCALES, KIND, sensitivity
 from .simulate import SPATIAL_SHAPES, TEMPORAL_SHAPES, simulate
 
 __all__ = ["main"]
@@ -88,7 +90,7 @@ def _add_plot(sub: argparse._SubParsersAction) -> None:
     p.add_argument("result", type=Path, help="file written by 'bayesrf fit' or 'bayesrf sensitivity', or a "
                                              "'bayesrf fit-population' store")
     p.add_argument("--out", type=Path, default=Path("figures"), help="figure folder")
-    p.add_argument("--prob", type=float, default=0.94, help="HDI probability of bands and masks")
+    p.add_argument("--prob", type=float, default=None, help="HDI probability of bands and masks (default ArviZ's stats.ci_prob)")
 
 
 def _add_summary(sub: argparse._SubParsersAction) -> None:
@@ -96,7 +98,7 @@ def _add_summary(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("result", type=Path, help="file written by 'bayesrf fit' or 'bayesrf sensitivity', or a "
                                              "'bayesrf fit-population' store")
-    p.add_argument("--prob", type=float, default=0.94, help="HDI probability")
+    p.add_argument("--prob", type=float, default=None, help="HDI probability (default ArviZ's stats.ci_prob)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 

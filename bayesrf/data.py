@@ -35,7 +35,7 @@ import xarray as xr
 from .errors import BayesRFWarning, DataError
 
 __all__ = [
-    "BUNDLED_RECORDING", "HDF5_MAGIC", "check_counts", "check_layout", "check_spike_times", "frame_intervals",
+    "BUNDLED_RECORDING", "HDF5_MAGIC", "bin_spikes", "check_counts", "check_layout", "check_spike_times", "frame_intervals",
     "from_counts", "load_recording", "read_mat", "recording_from_arrays", "save_recording",
     "validate_recording"
 ]
@@ -49,6 +49,8 @@ BUNDLED_SHA256 = "b10c3f9191d0d29f51f1f907ae673fda140c57d3ebb2e7ace0f6279accb285
 
 MAT_VARIABLES = ("DN_spiketimes", "DN_triggertimes", "DN_stim")
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+CONTRAST_TOLERANCE = 0.1
+"""Real-valued frames count as contrast when |mean| <= 0.1 SD and |SD - 1| <= 0.1."""
 
 
 def _sha256(path: Path) -> str:
@@ -88,7 +90,13 @@ def _check_strictly_increasing(name: str, times: np.ndarray, allow_ties: bool) -
 
 
 def _center_frames(frames: np.ndarray) -> tuple[np.ndarray, str]:
-    """Map binary 0/1 frames to -1/+1; leave other real-valued frames as they are.
+    """Frames in units of contrast, which the priors' scales are per unit of.
+
+    Binary 0/1 frames are mapped to -1/+1. Frames already in contrast units are kept:
+    values in [-1, 1] with a largest magnitude of 1 (binary ±1, ternary sparse noise), or
+    zero-mean, unit-SD frames (Gaussian white noise). Anything else (0-255 images, noise of
+    another mean or SD) is standardised to zero mean and unit SD over all frames and pixels,
+    with a :class:`~bayesrf.BayesRFWarning` that gives the mean and SD used.
 
     Frames that are binary except for a few pixels (< 1 %) are refused: that is
     what a corrupted binary stimulus looks like, and treating it as real-valued
@@ -107,7 +115,19 @@ def _center_frames(frames: np.ndarray) -> tuple[np.ndarray, str]:
             f"the frames are binary 0/1 except for {n_odd} pixel value(s) (first: {frames[first]!r} at frame "
             f"{first[0]}, y {first[1]}, x {first[2]}); the stimulus file looks corrupted."
         )
-    return frames.astype(np.float64), "as given"
+    values = frames.astype(np.float64)
+    mean, sd = float(values.mean()), float(values.std())
+    peak = float(np.abs(values).max())
+    if peak == 1.0 or (abs(mean) <= CONTRAST_TOLERANCE * sd and abs(sd - 1.0) <= CONTRAST_TOLERANCE):
+        return values, "contrast as given"
+    if sd == 0.0:
+        raise DataError(f"every pixel of every frame is {mean!r}: a constant stimulus cannot drive an RF.")
+    values -= mean
+    values /= sd
+    warnings.warn(f"the frames are neither binary (0/1, ±1) nor zero-mean unit-SD contrast (mean {mean:.4g}, "
+                  f"SD {sd:.4g}); they were standardised to (s - {mean:.4g}) / {sd:.4g}, so RF weights are per SD "
+                  "of the stimulus. Pass frames in contrast units to keep your own scale.", BayesRFWarning, stacklevel=4)
+    return values, f"standardised: (s - {mean!r}) / {sd!r}"
 
 
 def _check_frames(frames: Any, frame_axis: int) -> np.ndarray:
@@ -127,6 +147,22 @@ def _check_frames(frames: Any, frame_axis: int) -> np.ndarray:
     if not np.isfinite(arr).all():
         raise DataError("frames contain NaN or inf values; every pixel of every frame must be finite.")
     return arr
+
+
+def bin_spikes(spikes: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Spike counts (n_intervals,) of the half-open frame intervals ``[edges[i], edges[i + 1])``.
+
+    A spike exactly at the last trigger belongs to no complete interval (``np.histogram`` would
+    put it in the last one); spikes outside ``[edges[0], edges[-1])`` are not counted.
+
+    Examples
+    --------
+    >>> bin_spikes(np.array([0.0, 0.1, 0.15, 0.3]), np.array([0.0, 0.1, 0.2, 0.3])).tolist()
+    [1, 2, 0]
+    """
+    index = np.searchsorted(edges, spikes, side="right") - 1
+    inside = (index >= 0) & (index < edges.size - 1)
+    return np.bincount(index[inside], minlength=edges.size - 1)
 
 
 def check_spike_times(values: Any, name: str = "spike_times") -> np.ndarray:
@@ -161,6 +197,10 @@ def frame_intervals(trigger_times: Any, frames: Any, frame_axis: int = 0) -> tup
             f"(currently {frame_axis}) and that the frames belong to these triggers."
         )
     stim, encoding = _center_frames(stack[:n_intervals])
+    if stack.shape[0] > n_intervals:
+        warnings.warn(f"dropped {stack.shape[0] - n_intervals} stored frame(s) after the last complete frame interval "
+                      f"({triggers.size} triggers make {n_intervals} intervals; the count is attrs['n_frames_unshown']).",
+                      BayesRFWarning, stacklevel=3)
     return triggers, stim, {"stim_encoding": encoding, "n_frames_unshown": int(stack.shape[0] - n_intervals)}
 
 
@@ -208,15 +248,13 @@ def recording_from_arrays(
     Examples
     --------
     >>> import numpy as np
-    >>> rec = recording_from_arrays([0.05, 0.12, 0.31], [0.0, 0.1, 0.2, 0.3], np.ones((3, 2, 2)))
+    >>> rec = recording_from_arrays([0.05, 0.12, 0.21], [0.0, 0.1, 0.2, 0.3], np.ones((3, 2, 2)))
     >>> rec.counts.values.tolist(), rec.sizes["time"]
-    ([1, 1, 0], 3)
-    >>> rec.attrs["n_spikes_after_last_trigger"]
-    1
+    ([1, 1, 1], 3)
     """
     triggers, stim, info = frame_intervals(trigger_times, frames, frame_axis)
     spikes = check_spike_times(spike_times)
-    counts, _ = np.histogram(spikes, bins=triggers)
+    counts = bin_spikes(spikes, triggers)
     ds = _assemble(stim, counts, np.diff(triggers), onsets=triggers[:-1])
     ds.attrs.update(
         source=source,
@@ -225,6 +263,11 @@ def recording_from_arrays(
         n_spikes_before_first_trigger=int((spikes < triggers[0]).sum()),
         n_spikes_after_last_trigger=int((spikes >= triggers[-1]).sum()),
     )
+    before, after = ds.attrs["n_spikes_before_first_trigger"], ds.attrs["n_spikes_after_last_trigger"]
+    if before or after:
+        warnings.warn(f"dropped {before} spike(s) before the first trigger and {after} after the last one: only "
+                      "complete frame intervals are fitted (the counts are in the recording's attrs).",
+                      BayesRFWarning, stacklevel=2)
     return validate_recording(ds)
 
 

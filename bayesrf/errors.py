@@ -7,7 +7,13 @@ arrived, and how to fix it.
 
 from __future__ import annotations
 
-__all__ = ["BayesRFError", "BayesRFWarning", "DataError", "FitError", "SpecError"]
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["BayesRFError", "BayesRFWarning", "DataError", "FitError", "SpecError", "recorded"]
+
+T = TypeVar("T")
 
 
 class BayesRFError(Exception):
@@ -28,3 +34,11 @@ class FitError(BayesRFError, RuntimeError):
 
 class BayesRFWarning(UserWarning):
     """Something worked but the result deserves a second look."""
+
+
+def recorded(call: Callable[[], T]) -> tuple[T, str]:
+    """``call()`` and the distinct first sentences of the warnings it gave (recorded, not silenced)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = call()
+    return value, " | ".join(sorted({str(w.message).split(". ")[0] for w in caught}))

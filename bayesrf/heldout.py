@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy.special import gammaln, logsumexp
+from scipy.special import logsumexp
+from scipy.stats import poisson
 
 from .design import make_design
 from .errors import DataError
-from .inference import fit_map, full_design, pointwise_loglik
+from .inference import fit_map
+from .nuts import pointwise_loglik
 from .model import build_model
 from .priors import PriorSpec, load_prior
+from .results import log_rate_draws
 
 __all__ = ["block_split", "heldout_log_likelihood", "heldout_pointwise", "lpd"]
 
@@ -61,16 +64,13 @@ def heldout_log_likelihood(
     """
     spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
     test = block_split(data.sizes["time"]) if test is None else np.asarray(test, dtype=bool)
-    tree = fit_map(data, spec, lags=lags, keep=~test)
-    post = tree["posterior"]
-    theta = np.concatenate([np.ravel(post[name].values) for name in ("intercept", "rf", "baseline_coef") if name in post])
+    tree = fit_map(data, spec, lags=lags, keep=~test, estimates=False)
     design = make_design(data, lags, keep=test)
-    eta = full_design(design, spec, design.matrix()) @ theta + design.offset
-    c = design.counts
-    loglik = float(np.sum(c * eta - np.exp(eta) - gammaln(c + 1.0)))
+    basis = design.spline_basis(spec.baseline_n_basis) if "baseline_coef" in tree["posterior"] else None
+    eta = log_rate_draws(tree["posterior"].to_dataset(), design.frames, basis, design.rows)[0, 0] + design.offset
+    loglik = float(np.sum(poisson.logpmf(design.counts, np.exp(eta))))
     rate = tree["observed_data"]["counts"].sum().item() / tree["constant_data"]["duration"].sum().item()
-    eta0 = np.log(rate) + design.offset
-    null = float(np.sum(c * eta0 - np.exp(eta0) - gammaln(c + 1.0)))
+    null = float(np.sum(poisson.logpmf(design.counts, rate * np.exp(design.offset))))
     return {"loglik": loglik, "per_interval": loglik / design.n_obs, "n_test": design.n_obs,
             "per_interval_null": null / design.n_obs}
 

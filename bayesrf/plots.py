@@ -8,6 +8,7 @@ frames are shown) and lags labelled in frames and milliseconds.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from .design import lag_seconds
+from .errors import BayesRFWarning
 from .model import HYPERPARAMETERS
 
 __all__ = [
@@ -164,7 +166,7 @@ def plot_rf_posterior(rfs: xr.Dataset, title: str = "") -> tuple[Figure, Figure]
         Mean and mean-masked-where-the-HDI-includes-0 on one diverging scale;
         posterior SD on a sequential scale.
     """
-    pct = int(round(100 * rfs.attrs.get("hdi_prob", 0.94)))
+    pct = int(round(100 * rfs.attrs["hdi_prob"]))
     masked = rfs["mean"].where(rfs["credible"])
     means = plot_rf_rows([("posterior mean", rfs["mean"]), (f"mean where the\n{pct} % HDI excludes 0", masked)],
                          title=f"{title} (grey: {pct} % HDI includes 0)".strip())
@@ -209,17 +211,18 @@ def plot_diagnostics(result: xr.DataTree) -> dict[str, Figure]:
     return figures
 
 
-def write_figures(result: xr.DataTree, out_dir: str | Path, prob: float = 0.94, dpi: int = 110) -> list[Path]:
+def write_figures(result: xr.DataTree, out_dir: str | Path, prob: float | None = None, dpi: int = 110) -> list[Path]:
     """Write every figure of a fit to ``out_dir``; return the paths.
 
     ``rf_posterior.png`` (mean, credible mean), ``rf_sd.png``, ``svd.png`` (first
     component with credible band and spatial SD), ``compare.png`` (ML per lag,
-    MAP, posterior mean), ``ppc.png`` (rootogram), and for NUTS fits
-    ``diagnostics_{trace,rank,ess,energy}.png``.
+    MAP, posterior mean; drawn from the fit's stored ``estimates``: nothing is refitted),
+    ``ppc.png`` (rootogram), and for NUTS fits ``diagnostics_{trace,rank,ess,energy}.png``.
     """
-    from .posterior import compare_estimates, posterior_svd, rf_summary, svd_summary
+    from .posterior import ci_prob, compare_estimates, posterior_svd, rf_summary, svd_summary
     from .results import posterior_predictive
 
+    prob = ci_prob(prob)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = json.loads(result.attrs["bayesrf_spec"])["name"]
@@ -232,7 +235,12 @@ def write_figures(result: xr.DataTree, out_dir: str | Path, prob: float = 0.94, 
                               f"band: {int(round(100 * prob))} % HDI)",
                               band=(svd.temporal_lower.sel(component=0), svd.temporal_upper.sel(component=0)),
                               spatial_sd=svd.spatial_sd)
-    figures["compare"] = plot_compare(compare_estimates(result), title=f"ML vs MAP vs posterior mean ({name} prior)")
+    if "estimates" in result.children:  # stored by the fit: plots never refit
+        figures["compare"] = plot_compare(compare_estimates(result), title=f"ML vs MAP vs posterior mean ({name} prior)")
+    else:
+        warnings.warn("this result has no 'estimates' group (it was fitted with estimates=False), so compare.png "
+                      "is not drawn; refit with estimates=True, or call bayesrf.compare_estimates (which fits them).",
+                      BayesRFWarning, stacklevel=2)
     figures["ppc"] = plot_ppc(posterior_predictive(result))
     if result.attrs.get("method") == "nuts":
         figures |= {f"diagnostics_{k}": f for k, f in plot_diagnostics(result).items()}
@@ -316,7 +324,7 @@ def plot_timecourses(comparison: xr.Dataset, component: int = 0) -> Figure:
 
 
 def write_sensitivity_figures(comparison: xr.Dataset, out_dir: str | Path, dpi: int = 110) -> list[Path]:
-    """Figures of a prior-sensitivity study (:func:`bayesrf.sensitivity.compare`).
+    """Figures of a prior-sensitivity study (:func:`bayesrf.comparison.compare`).
 
     ``sensitivity_rf_mean.png`` and ``sensitivity_rf_sd.png`` (rows = fits, columns
     = lags, one colour scale), ``sensitivity_support.png`` (:func:`plot_support`),

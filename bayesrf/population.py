@@ -33,7 +33,7 @@ import numpy as np
 import xarray as xr
 
 from .data import (
-    HDF5_MAGIC, check_layout, check_spike_times, frame_intervals, load_recording, read_mat, recording_from_arrays,
+    HDF5_MAGIC, bin_spikes, check_layout, check_spike_times, frame_intervals, load_recording, read_mat, recording_from_arrays,
 )
 from .errors import BayesRFWarning, DataError
 from .nwb import read_nwb, write_nwb
@@ -75,11 +75,11 @@ def _bin_units(spike_times: Mapping[Any, Any], edges: np.ndarray) -> tuple[np.nd
     (unit, time) matrix is ever allocated: at 500 units x 50,000 frames it would be 200 MB.
     """
     spikes = [check_spike_times(times, f"spike_times of unit {unit!r}") for unit, times in spike_times.items()]
-    largest = max((int(np.histogram(s, bins=edges)[0].max(initial=0)) for s in spikes), default=0)
+    largest = max((int(bin_spikes(s, edges).max(initial=0)) for s in spikes), default=0)
     counts = np.empty((len(spikes), edges.size - 1), dtype=_smallest_int(largest))
     outside = np.empty(len(spikes), dtype=np.int64)
     for i, s in enumerate(spikes):
-        per_interval, _ = np.histogram(s, bins=edges)
+        per_interval = bin_spikes(s, edges)
         counts[i] = per_interval
         outside[i] = s.size - per_interval.sum()
     return counts, outside

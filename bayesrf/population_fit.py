@@ -46,16 +46,17 @@ import xarray as xr
 
 from .data import validate_recording
 from .design import make_design
-from .errors import BayesRFError, DataError
+from .errors import BayesRFError, DataError, recorded
 from .inference import METHODS, data_checksum, fit_map, sample
 from .population import load_population, select_units
+from .posterior import ci_prob
 from .priors import PriorSpec, load_prior
 from .population_store import (
     flat_row, is_done, lean, load_population_result, read_index, remove_orphans, write_atomic, write_index,
     write_summary_csv,
 )
 from .results import package_version
-from .unit_features import baseline_log_likelihood, recorded, rf_evidence, rf_features
+from .unit_features import baseline_log_likelihood, rf_evidence, rf_features
 
 __all__ = ["fit_key", "fit_population", "fit_unit"]
 
@@ -113,9 +114,9 @@ def fit_unit(shared: xr.Dataset, unit: Any, counts: np.ndarray, attrs: dict[str,
 
 def _fit(rec: xr.Dataset, spec: PriorSpec, s: dict[str, Any]) -> xr.DataTree:
     if s["method"] == "map":
-        return fit_map(rec, spec, lags=s["lags"])
+        return fit_map(rec, spec, lags=s["lags"], estimates=False)
     return sample(rec, spec, lags=s["lags"], draws=s["draws"], tune=s["tune"], chains=s["chains"], seed=s["seed"],
-                  method=s["method"], cores=s["cores"])
+                  method=s["method"], cores=s["cores"], estimates=False)
 
 
 def _describe(rec: xr.Dataset, spec: PriorSpec, tree: xr.DataTree, s: dict[str, Any]) -> dict[str, Any]:
@@ -187,7 +188,7 @@ def fit_population(
     units: Sequence[Any] | None = None,
     client: Any = None,
     workers: int | None = None,
-    prob: float = 0.94,
+    prob: float | None = None,
     progress: bool = True,
     screen: str | PriorSpec | None = None,
 ) -> xr.DataTree:
@@ -211,8 +212,8 @@ def fit_population(
         An existing client, or a scheduler address; default a new LocalCluster.
     workers : int, optional
         Worker processes of the LocalCluster (default one per core).
-    prob : float
-        Probability of the features' credible intervals.
+    prob : float, optional
+        Probability of the features' credible intervals; default ArviZ's ``rcParams["stats.ci_prob"]``.
     progress : bool
         Print one line per finished unit with the ETA (and the dashboard address).
     screen : str or PriorSpec, optional
@@ -240,7 +241,8 @@ def fit_population(
     if screen is not None:
         pop, screened_out = _screen(pop, screen, store / "screen", lags=lags, draws=draws, chains=chains, seed=seed,
                                     client=client, workers=workers, prob=prob, progress=progress)
-    settings = {"lags": lags, "method": method, "draws": draws, "tune": tune, "chains": chains, "seed": seed, "prob": prob}
+    settings = {"lags": lags, "method": method, "draws": draws, "tune": tune, "chains": chains, "seed": seed,
+                "prob": ci_prob(prob)}
     attrs = {key: pop.attrs[key] for key in ("sha256", "source") if key in pop.attrs}
     shared_ds = pop[["stim", "duration"]]  # selecting variables keeps only their own coordinates
     index = read_index(store) | screened_out

@@ -21,7 +21,7 @@ from matplotlib.patches import Ellipse
 from matplotlib.ticker import MaxNLocator
 
 from .plots import CMAP, save_figures
-from .posterior import SAMPLE_DIMS, hdi_bounds
+from .posterior import SAMPLE_DIMS, ci_prob, hdi_bounds
 from .unit_features import EVIDENCE_NATS, time_course_draws
 
 __all__ = [
@@ -48,8 +48,9 @@ def _key(summary: xr.Dataset, unit: str):
     return next(u for u in summary["unit"].values if str(u) == unit)
 
 
-def plot_atlas(result: xr.DataTree, prob: float = 0.94, columns: int = 6) -> Figure:
+def plot_atlas(result: xr.DataTree, prob: float | None = None, columns: int = 6) -> Figure:
     """Grid of RF maps at each unit's strongest lag, strongest evidence first; grey where the HDI includes 0."""
+    prob = ci_prob(prob)
     summary, units = _fitted(result)
     rows = max(1, int(np.ceil(len(units) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(1.9 * columns, 1.9 * rows + 0.6), squeeze=False,
@@ -73,8 +74,9 @@ def plot_atlas(result: xr.DataTree, prob: float = 0.94, columns: int = 6) -> Fig
     return fig
 
 
-def plot_retinotopy(result: xr.DataTree, prob: float = 0.94) -> Figure:
+def plot_retinotopy(result: xr.DataTree, prob: float | None = None) -> Figure:
     """RF centres of the units with an RF on the stimulus grid, with their ``prob`` credible ellipses."""
+    prob = ci_prob(prob)
     summary, units = _fitted(result)
     first = result["units"][units[0]]["posterior"]["rf"] if units else None
     fig, ax = plt.subplots(figsize=(6.0, 5.0), layout="constrained")
@@ -101,8 +103,9 @@ def plot_retinotopy(result: xr.DataTree, prob: float = 0.94) -> Figure:
     return fig
 
 
-def plot_population_timecourses(result: xr.DataTree, prob: float = 0.94) -> Figure:
+def plot_population_timecourses(result: xr.DataTree, prob: float | None = None) -> Figure:
     """Time courses (on each unit's own spatial map, strongest pixel positive) with HDI bands."""
+    prob = ci_prob(prob)
     summary, units = _fitted(result)
     fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
     colors = plt.get_cmap("tab20").colors
@@ -138,7 +141,7 @@ def plot_evidence(result: xr.DataTree) -> Figure:
     return fig
 
 
-def write_population_figures(result: xr.DataTree, out_dir: str | Path, prob: float = 0.94, dpi: int = 110) -> list[Path]:
+def write_population_figures(result: xr.DataTree, out_dir: str | Path, prob: float | None = None, dpi: int = 110) -> list[Path]:
     """Write the atlas, retinotopy, time courses and evidence figures as PNG; returns their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

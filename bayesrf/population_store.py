@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import DataError
-from .inference import STANDARDISED
+from .nuts import STANDARDISED
 from .results import read_tree
 
 __all__ = [

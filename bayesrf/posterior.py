@@ -2,8 +2,9 @@
 
 All functions take the DataTree returned by :func:`bayesrf.sample` (or
 :func:`bayesrf.fit_map`) and return xarray objects with named dims.
-Intervals are highest-density intervals from arviz-stats (``prob=0.94`` by
-default, ArviZ's convention).
+Intervals are highest-density intervals from arviz-stats; their probability
+``prob`` defaults to ArviZ's ``arviz_base.rcParams["stats.ci_prob"]`` (0.89 unless
+you set it; :func:`ci_prob`).
 """
 
 from __future__ import annotations
@@ -11,19 +12,20 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import arviz_base
 import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
-from .inference import map_values, full_design, scaled_penalty
-from .ml import fit_block, solve_penalized
+from .errors import DataError
+from .inference import point_estimates
 from .model import HYPERPARAMETERS
 from .priors import PriorSpec
 from .results import design_from_result
 from .svd import rf_svd
 
 __all__ = [
-    "SAMPLE_DIMS", "compare_estimates", "format_summary", "hdi_bounds", "posterior_svd", "rf_summary",
+    "ci_prob",    "SAMPLE_DIMS", "compare_estimates", "format_summary", "hdi_bounds", "posterior_svd", "rf_summary",
     "summary", "svd_summary"
 ]
 
@@ -69,47 +71,43 @@ def posterior_svd(
 def compare_estimates(result: xr.DataTree) -> xr.Dataset:
     """ML (one lag at a time), MAP and posterior mean of the RF on the data of a fit.
 
+    The ML and MAP are the fit's stored ``estimates`` group (see :func:`bayesrf.inference.point_estimates`);
+    a result without it (fitted with ``estimates=False``) gets them computed here.
+
     Returns
     -------
     xarray.Dataset (lag, y, x)
-        ``ml_per_lag`` (plain ML of each lag alone: the joint ML is often not
-        identifiable), ``map`` (the mode under the fit's prior; for hierarchical
-        priors the mode of the weights given the posterior-mean scales, because
-        the joint mode over weights and scales overfits, see :func:`bayesrf.fit_map`; for
-        structured ``gp`` priors that joint mode all the same, as their prior given the
-        hyperparameters is not a per-weight penalty),
-        ``posterior_mean``.
+        ``ml_per_lag``, ``map`` and ``posterior_mean``.
     """
-    design = design_from_result(result)
-    spec = PriorSpec.from_json(result.attrs["bayesrf_spec"])
-    shape = (design.n_lags, design.ny, design.nx)
-    ml = [fit_block(design, design.lagged[:, lag, :], None, 0.0).theta[1:] for lag in range(design.n_lags)]
-    if spec.hierarchical and not spec.structured:
-        map_rf = _mode_given_scales(design, spec, result["posterior"]["rf_scale"].mean(SAMPLE_DIMS).values)
+    if "estimates" in result.children:
+        stored = result["estimates"].to_dataset()
     else:
-        map_rf = np.asarray(map_values(design, spec, per_lag=False)[0]["rf"])
-    mean = result["posterior"]["rf"].mean(SAMPLE_DIMS)
-    return xr.Dataset({
-        "ml_per_lag": (("lag", "y", "x"), np.stack(ml).reshape(shape)),
-        "map": (("lag", "y", "x"), map_rf.reshape(shape)),
-        "posterior_mean": mean,
-    })
+        stored = point_estimates(design_from_result(result), PriorSpec.from_json(result.attrs["bayesrf_spec"]),
+                                 result["posterior"].to_dataset())
+    return stored.assign(posterior_mean=result["posterior"]["rf"].mean(SAMPLE_DIMS))
 
 
-def _mode_given_scales(design, spec: PriorSpec, scales: np.ndarray) -> np.ndarray:
-    """Mode of the weights with the per-lag prior scales fixed (Normal or Laplace per lag)."""
-    A = full_design(design, spec, design.matrix())
-    pen = scaled_penalty(design, spec, scales)
-    return solve_penalized(A, design.counts, design.offset, pen).theta[1 : 1 + design.n_weights]
+def ci_prob(prob: float | None = None) -> float:
+    """``prob``, or ArviZ's default interval probability ``arviz_base.rcParams["stats.ci_prob"]`` when None.
+
+    Examples
+    --------
+    >>> ci_prob(0.5), ci_prob() == arviz_base.rcParams["stats.ci_prob"]
+    (0.5, True)
+    """
+    prob = float(arviz_base.rcParams["stats.ci_prob"] if prob is None else prob)
+    if not 0.0 < prob < 1.0:
+        raise DataError(f"an interval probability must be between 0 and 1 (exclusive); got {prob!r}.")
+    return prob
 
 
-def hdi_bounds(da: xr.DataArray, prob: float) -> tuple[xr.DataArray, xr.DataArray]:
+def hdi_bounds(da: xr.DataArray, prob: float | None = None) -> tuple[xr.DataArray, xr.DataArray]:
     """Lower and upper bounds of ``da``'s HDI of probability ``prob`` over the sample dims."""
-    bounds = azs.hdi(da, prob=prob, dim=list(SAMPLE_DIMS))
+    bounds = azs.hdi(da, prob=ci_prob(prob), dim=list(SAMPLE_DIMS))
     return bounds.sel(ci_bound="lower", drop=True), bounds.sel(ci_bound="upper", drop=True)
 
 
-def rf_summary(result: xr.DataTree, prob: float = 0.94) -> xr.Dataset:
+def rf_summary(result: xr.DataTree, prob: float | None = None) -> xr.Dataset:
     """Per pixel and lag: mean, SD, HDI, probability of direction, credibility.
 
     Returns
@@ -119,6 +117,7 @@ def rf_summary(result: xr.DataTree, prob: float = 0.94) -> xr.Dataset:
         probability of the sign of the mean, 0.5-1) and ``credible`` (the HDI
         excludes 0).
     """
+    prob = ci_prob(prob)
     rf = result["posterior"]["rf"]
     lower, upper = hdi_bounds(rf, prob)
     mean = rf.mean(SAMPLE_DIMS)
@@ -135,7 +134,7 @@ def rf_summary(result: xr.DataTree, prob: float = 0.94) -> xr.Dataset:
     return out
 
 
-def svd_summary(svd: xr.Dataset, prob: float = 0.94) -> xr.Dataset:
+def svd_summary(svd: xr.Dataset, prob: float | None = None) -> xr.Dataset:
     """Posterior summaries of :func:`posterior_svd`: means, SDs and HDIs.
 
     Returns
@@ -145,6 +144,7 @@ def svd_summary(svd: xr.Dataset, prob: float = 0.94) -> xr.Dataset:
         ``spatial_mean``, ``spatial_sd`` (component, y, x);
         ``explained_mean``, ``explained_lower``, ``explained_upper`` (component).
     """
+    prob = ci_prob(prob)
     t_lo, t_hi = hdi_bounds(svd["temporal"], prob)
     e_lo, e_hi = hdi_bounds(svd["explained_variance"], prob)
     out = xr.Dataset({
@@ -161,7 +161,7 @@ def svd_summary(svd: xr.Dataset, prob: float = 0.94) -> xr.Dataset:
     return out
 
 
-def summary(result: xr.DataTree, prob: float = 0.94) -> dict[str, Any]:
+def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
     """A report of a fit: settings, diagnostics, scalars, RF and SVD summaries.
 
     Returns
@@ -174,6 +174,7 @@ def summary(result: xr.DataTree, prob: float = 0.94) -> dict[str, Any]:
         of credible weights per lag, peak weight and where), ``svd`` (time course
         mean and HDI per lag, explained variance with HDI, per component).
     """
+    prob = ci_prob(prob)
     post = result["posterior"]
     attrs = result.attrs
     spec = attrs.get("bayesrf_spec", "{}")

@@ -36,7 +36,7 @@ MAP = plain ML. See :func:`alpha_for`.
 
 ``family = "gp"`` is a structured prior (always hierarchical: its amplitude
 ``hyper_scale``, length scales, envelope and components are learned); see
-:mod:`bayesrf.model` for the exact model.
+:mod:`bayesrf.structured` for the exact model.
 
 Files are data: they are parsed with :mod:`tomllib`, nothing is evaluated, and
 every problem is reported in one :class:`~bayesrf.SpecError`.
@@ -53,13 +53,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
+from .families import FAMILIES, family_of
+from .structured import smooth_axes
 
-__all__ = ["AXES", "MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
+__all__ = ["MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
 
 MODELS_DIR = Path(resources.files("bayesrf.models"))
 """The shipped prior specs: the repository's ``models/``, installed as package data ``bayesrf.models``."""
 SCHEMA_VERSION = 1
-WEIGHT_FAMILIES = ("flat", "normal", "laplace", "gp")
 INTERCEPT_FAMILIES = ("flat", "normal")
 HYPER_FAMILIES = ("halfnormal",)
 _KNOWN = {
@@ -69,10 +70,7 @@ _KNOWN = {
     "baseline": {"kind", "n_basis", "scale"},
     "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "envelope_nu", "envelope_floor", "rank"},
 }
-STRUCTURE_DEFAULTS = {"smooth": True, "length_median": 1.5, "length_log_sd": 0.75, "local": False,
-                      "width_median": 3.0, "envelope_nu": float("inf"), "envelope_floor": False, "rank": 0}
 BASELINE_KINDS = ("constant", "spline")
-AXES = ("lag", "y", "x")
 
 
 @dataclass(frozen=True)
@@ -101,11 +99,6 @@ class PriorSpec:
     rank: int = 0
     description: str = ""
 
-    @property
-    def structured(self) -> bool:
-        """A ``gp`` prior: smooth, local and/or low-rank (see :mod:`bayesrf.model`)."""
-        return self.family == "gp"
-
     def to_json(self) -> str:
         """Canonical JSON text (stored in results to rebuild and check the model)."""
         return json.dumps(asdict(self), sort_keys=True)
@@ -114,7 +107,7 @@ class PriorSpec:
     def from_json(cls, text: str) -> PriorSpec:
         """Inverse of :meth:`to_json`."""
         fields = json.loads(text)
-        fields["smooth"] = _smooth_axes(fields.get("smooth", ()))
+        fields["smooth"] = smooth_axes(fields.get("smooth", ()))
         return cls(**fields)
 
 
@@ -126,10 +119,7 @@ def alpha_for(spec: PriorSpec, n_obs: int) -> float:
     """
     if spec.hierarchical:
         raise SpecError(f"prior {spec.name!r} learns its scale: it has no fixed penalty alpha.")
-    if spec.family == "flat":
-        return 0.0
-    assert spec.scale is not None
-    return 1.0 / (n_obs * spec.scale**2) if spec.family == "normal" else 1.0 / (n_obs * spec.scale)
+    return float(family_of(spec).alpha(spec.scale or 1.0, n_obs))
 
 
 def prior_names() -> list[str]:
@@ -203,28 +193,24 @@ def _problems(raw: dict[str, Any]) -> list[str]:
     if not isinstance(prior, dict):
         return problems + ["missing [prior] table"]
     family = prior.get("family")
-    if family not in WEIGHT_FAMILIES:
-        close = get_close_matches(str(family), WEIGHT_FAMILIES, n=1)
-        problems.append(f"prior.family must be one of {WEIGHT_FAMILIES}, got {family!r}"
+    if family not in FAMILIES:
+        close = get_close_matches(str(family), FAMILIES, n=1)
+        problems.append(f"prior.family must be one of {tuple(FAMILIES)}, got {family!r}"
                         + (f" (did you mean {close[0]!r}?)" if close else ""))
-    hier = prior.get("hierarchical", family == "gp")
-    if family == "gp" and hier is not True:
-        problems.append("a gp prior learns its hyperparameters: prior.hierarchical cannot be false")
-    problems += _structure_problems(raw.get("structure", {}), family)
+    else:
+        structure = raw.get("structure", {})
+        problems += family_of(family).problems(prior, structure if isinstance(structure, dict) else {})
+    hier = prior.get("hierarchical", family in FAMILIES and family_of(family).default_hierarchical)
     if not isinstance(hier, bool):
         problems.append(f"prior.hierarchical must be true or false, got {hier!r}")
     elif hier:
         if "scale" in prior:
             problems.append("prior.scale is not used when prior.hierarchical = true (the scales are learned; "
                             "set prior.hyper_scale instead)")
-        if family == "flat":
-            problems.append("a flat prior cannot be hierarchical")
         if prior.get("hyper_family", "halfnormal") not in HYPER_FAMILIES:
             problems.append(f"prior.hyper_family must be one of {HYPER_FAMILIES}, got {prior.get('hyper_family')!r}")
         if not _positive(prior.get("hyper_scale")):
             problems.append(f"prior.hyper_scale must be a number > 0, got {prior.get('hyper_scale')!r}")
-    elif family in ("normal", "laplace") and not _positive(prior.get("scale")):
-        problems.append(f"prior.scale must be a number > 0 for a {family} prior, got {prior.get('scale')!r}")
     if isinstance(intercept, dict):
         i_family = intercept.get("family", "normal")
         if i_family not in INTERCEPT_FAMILIES:
@@ -244,34 +230,6 @@ def _problems(raw: dict[str, Any]) -> list[str]:
             problems.append(f"baseline.n_basis must be an integer >= 4, got {n_basis!r}")
         if not _positive(baseline.get("scale", 0.3)):
             problems.append(f"baseline.scale must be a number > 0, got {baseline.get('scale')!r}")
-    return problems
-
-
-def _smooth_axes(smooth: bool | list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """``true`` -> all axes, ``false`` -> none, a list -> those axes (in (lag, y, x) order)."""
-    if isinstance(smooth, bool):
-        return AXES if smooth else ()
-    return tuple(axis for axis in AXES if axis in smooth)
-
-
-def _structure_problems(structure: Any, family: Any) -> list[str]:
-    if not isinstance(structure, dict) or not structure:
-        return []
-    if family != "gp":
-        return [f"[structure] is only used by family = \"gp\", not {family!r}"]
-    smooth = structure.get("smooth", True)
-    problems = [] if isinstance(smooth, bool) or (isinstance(smooth, list) and set(smooth) <= set(AXES)) else [
-        f"structure.smooth must be true, false or a list of axes among {list(AXES)}, got {smooth!r}"]
-    problems += [f"structure.{key} must be true or false, got {structure[key]!r}"
-                 for key in ("local", "envelope_floor") if not isinstance(structure.get(key, False), bool)]
-    problems += [f"structure.{key} must be a number > 0, got {structure[key]!r}"
-                 for key in ("length_median", "length_log_sd", "width_median", "envelope_nu") if key in structure
-                 and not _positive(structure[key])]
-    rank = structure.get("rank", 0)
-    if not isinstance(rank, int) or isinstance(rank, bool) or rank < 0:
-        problems.append(f"structure.rank must be an integer >= 0, got {rank!r}")
-    if not problems and not (structure.get("smooth", True) or structure.get("local", False) or rank):
-        problems.append("a gp prior needs at least one of structure.smooth, structure.local, structure.rank")
     return problems
 
 
@@ -313,8 +271,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             "intercept": {"family": base.intercept_family, "mu": base.intercept_mu}
             | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
             "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
-        } | ({"structure": {key: getattr(base, key) for key in STRUCTURE_DEFAULTS} | {"smooth": list(base.smooth)}}
-             if base.structured else {})
+        } | ({"structure": {key: getattr(base, key) for key in structure} | {"smooth": list(base.smooth)}}
+             if (structure := family_of(base).structure_defaults) else {})
         name = base.name
     else:
         path = _resolve(name_or_path)
@@ -328,12 +286,13 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
     if problems:
         raise SpecError(f"invalid prior spec {name!r}: " + "; ".join(problems) + ".")
     prior, intercept, baseline = raw["prior"], raw.get("intercept", {}), raw.get("baseline", {})
-    hier = prior.get("hierarchical", prior["family"] == "gp")
-    structure = STRUCTURE_DEFAULTS | raw.get("structure", {}) if prior["family"] == "gp" else {}
+    family = family_of(prior["family"])
+    hier = prior.get("hierarchical", family.default_hierarchical)
+    structure = family.structure_defaults | raw.get("structure", {}) if family.structure_defaults else {}
     return PriorSpec(
         name=name,
         family=prior["family"],
-        scale=None if hier or prior["family"] == "flat" else float(prior["scale"]),
+        scale=None if hier or "scale" not in prior else float(prior["scale"]),
         hierarchical=hier,
         hyper_family=prior.get("hyper_family", "halfnormal"),
         hyper_scale=float(prior["hyper_scale"]) if hier else None,
@@ -343,8 +302,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         baseline_kind=baseline.get("kind", "constant"),
         baseline_n_basis=int(baseline.get("n_basis", 8)),
         baseline_scale=float(baseline.get("scale", 0.3)),
-        **{key: type(default)(structure[key]) for key, default in STRUCTURE_DEFAULTS.items()
+        **{key: type(default)(structure[key]) for key, default in family.structure_defaults.items()
            if key in structure and key != "smooth"},
-        **({"smooth": _smooth_axes(structure["smooth"])} if structure else {}),
+        **({"smooth": smooth_axes(structure["smooth"])} if structure else {}),
         description=raw.get("description", ""),
     )

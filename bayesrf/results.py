@@ -10,6 +10,8 @@ Every fit returns an :class:`xarray.DataTree` with groups
 ``observed_data``  ``counts`` (time)
 ``constant_data``  ``stim`` (time, y, x) of the fitted intervals and their history,
                    ``duration`` (time)
+``estimates``      ``ml_per_lag`` and ``map`` (lag, y, x): the point estimates the figures
+                   compare with the posterior mean (unless fitted with ``estimates=False``)
 
 and root attrs ``bayesrf_spec`` (the prior spec as JSON), ``bayesrf_version``,
 ``data_sha256``, ``seed``, ``method``, ``sampler``, ``n_lags``. A MAP fit is a
@@ -22,22 +24,31 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import arviz_base
 import numpy as np
 import xarray as xr
 
 from .design import Design, shift_sum, spline_basis
 from .errors import BayesRFWarning, DataError
-from .model import VAR_DIMS, model_axes
+from .families import family_of
+from .model import VAR_DIMS
 from .priors import PriorSpec
 
 __all__ = [
-    "SWEEP_KIND", "assemble", "check_diagnostics", "check_result", "design_from_result", "load",
+    "SWEEP_KIND", "as_dataset", "assemble", "check_diagnostics", "check_result", "design_from_result", "load", "log_rate_draws",
     "package_version", "posterior_predictive", "predict", "read_tree", "save"
 ]
 
 
 SWEEP_KIND = "bayesrf-sensitivity"
 """``attrs["kind"]`` of a prior-sensitivity file (:mod:`bayesrf.sensitivity`)."""
+
+
+def as_dataset(obj: xr.Dataset | xr.DataTree, group: str) -> xr.Dataset:
+    """The ``group`` of a DataTree as a Dataset; a Dataset is returned as it is (it is taken to be that group)."""
+    if isinstance(obj, xr.DataTree):
+        return (obj[group] if group in obj.children else obj).to_dataset()
+    return obj
 
 
 def package_version() -> str:
@@ -48,26 +59,18 @@ def package_version() -> str:
 
 
 def _posterior_dataset(values: dict[str, np.ndarray], design: Design, spec: PriorSpec) -> xr.Dataset:
-    """Arrays with leading (chain, draw) axes -> posterior Dataset with named dims."""
-    data = {}
-    for name, arr in values.items():
-        dims = VAR_DIMS[name]
-        if spec.rank and name in ("rf_z", "rf_amplitude"):  # one spatial map per component
-            dims = ("component", *dims[1:]) if name == "rf_z" else ("component",)
-        elif arr.ndim - 2 != len(dims):  # per-lag intercepts
-            dims = ("lag",)
-        data[name] = (("chain", "draw", *dims), np.asarray(arr, dtype=np.float64))
-    ds = xr.Dataset(data)
-    if "axis" in ds.dims:
-        ds = ds.assign_coords(axis=model_axes(spec))
-    if "space_axis" in ds.dims:
-        ds = ds.assign_coords(space_axis=["y", "x"])
-    if "component" in ds.dims:
-        ds = ds.assign_coords(component=np.arange(ds.sizes["component"]))
-    if "knot" in ds.dims:
-        ds = ds.assign_coords(knot=np.arange(1, ds.sizes["knot"] + 1))
-    n_chain, n_draw = next(iter(values.values())).shape[:2]
-    return ds.assign_coords(chain=np.arange(n_chain), draw=np.arange(n_draw), **design.lag_coords())
+    """Arrays with leading (chain, draw) axes -> posterior Dataset with named dims (arviz-base's converter)."""
+    family = family_of(spec)
+    dims_of = VAR_DIMS | family.var_dims(spec)
+    dims = {name: ["lag"] if np.ndim(arr) - 2 != len(dims_of[name]) else list(dims_of[name])  # per-lag intercepts
+            for name, arr in values.items()}
+    used = {dim for names in dims.values() for dim in names}
+    coords = {dim: coord for dim, coord in family.coords(spec).items() if dim in used}
+    if "baseline_coef" in values or "baseline_level" in values:
+        coords["knot"] = np.arange(1, spec.baseline_n_basis)
+    data = {name: np.asarray(arr, dtype=np.float64) for name, arr in values.items()}
+    ds = arviz_base.dict_to_dataset(data, dims=dims, coords=coords, inference_library=None)
+    return ds.assign_coords(**{k: v for k, v in design.lag_coords().items() if k in ds.dims})
 
 
 def data_groups(design: Design, spec: PriorSpec) -> dict[str, xr.Dataset]:

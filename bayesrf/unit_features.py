@@ -20,9 +20,6 @@
 from __future__ import annotations
 
 import dataclasses
-import warnings
-from collections.abc import Callable
-from typing import TypeVar
 
 import arviz_stats as azs
 import numpy as np
@@ -30,17 +27,18 @@ import scipy.stats
 import xarray as xr
 
 from .design import Design
-from .inference import full_design, gaussian_draws, prior_penalty
+from .errors import recorded
+from .laplace import gaussian_draws
+from .penalized import full_design, prior_penalty
 from .ml import smooth_derivatives, solve_penalized
 from .posterior import SAMPLE_DIMS, hdi_bounds
 from .priors import PriorSpec
 
 __all__ = [
-    "EVIDENCE_NATS", "EVIDENCE_SE", "SUPPORT", "baseline_log_likelihood", "recorded", "rf_evidence",
+    "EVIDENCE_NATS", "EVIDENCE_SE", "SUPPORT", "baseline_log_likelihood", "rf_evidence",
     "rf_features", "time_course_draws"
 ]
 
-T = TypeVar("T")
 
 EVIDENCE_NATS = 4.0
 """An RF needs an ELPD gain of more than this many nats over the baseline-only model ..."""
@@ -71,14 +69,6 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
     post = xr.Dataset({"intercept": (("chain", "draw"), theta[..., 0]),
                        "baseline_coef": (("chain", "draw", "knot"), theta[..., 1:])})
     return xr.DataTree.from_dict({"posterior": post, "log_likelihood": ds})
-
-
-def recorded(call: Callable[[], T]) -> tuple[T, str]:
-    """``call()`` and the distinct first sentences of the warnings it gave (recorded, not silenced)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        value = call()
-    return value, " | ".join(sorted({str(w.message).split(". ")[0] for w in caught}))
 
 
 def rf_evidence(result: xr.DataTree, baseline: xr.DataTree) -> dict[str, float | bool | str]:

@@ -12,7 +12,6 @@ the share of the true weights inside the central posterior intervals.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import arviz as az
@@ -20,9 +19,10 @@ import numpy as np
 import xarray as xr
 from scipy.stats import chisquare
 
-from .errors import BayesRFWarning, DataError
-from .inference import as_dataset, sample
+from .errors import DataError, recorded
+from .inference import sample
 from .priors import PriorSpec, load_prior
+from .results import as_dataset
 from .simulate import simulate
 
 __all__ = ["coverage", "rank_pvalue", "sbc", "SBCResult"]
@@ -35,7 +35,8 @@ class SBCResult:
     Attributes
     ----------
     ranks : xarray.Dataset
-        ``intercept`` (sim) and ``rf`` (sim, lag, y, x), integers in ``0 .. n_draws``.
+        ``intercept`` (sim) and ``rf`` (sim, lag, y, x), integers in ``0 .. n_draws``; ``warnings`` (sim):
+        what each fit warned about (short chains' diagnostics, recorded rather than silenced).
     n_draws : int
         Posterior draws each rank is taken among (after thinning).
     pvalues : dict
@@ -163,7 +164,7 @@ def sbc(
                                 "intercept": {"mu": float(log_rate[0]), "sigma": float(log_rate[1])}})
     rng = np.random.default_rng(seed)
     n_draws = chains * draws // thin
-    rank_b, rank_w = [], []
+    rank_b, rank_w, notes = [], [], []
     for sim in range(n_sims):
         b = rng.normal(*log_rate)
         w = rng.normal(0.0, weight_scale, size=(lags, *shape))
@@ -172,14 +173,15 @@ def sbc(
         post = _fit(rec, spec, lags, draws, tune, chains, seed + sim).isel(draw=slice(None, None, thin))
         rank_b.append(int((post["intercept"].values < b).sum()))
         rank_w.append((post["rf"].values < w).sum(axis=(0, 1)))
+        notes.append(post.attrs["warnings"])
     ranks = xr.Dataset({"intercept": ("sim", np.array(rank_b)),
-                        "rf": (("sim", "lag", "y", "x"), np.array(rank_w))})
+                        "rf": (("sim", "lag", "y", "x"), np.array(rank_w)),
+                        "warnings": ("sim", np.array(notes, dtype=str))})
     pvalues = {name: rank_pvalue(ranks[name].values, n_draws, bins) for name in ("intercept", "rf")}
     return SBCResult(ranks=ranks, n_draws=n_draws, pvalues=pvalues)
 
 
 def _fit(rec: xr.Dataset, spec: PriorSpec, lags: int, draws: int, tune: int, chains: int, seed: int) -> xr.Dataset:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", BayesRFWarning)  # short runs; calibration is judged by the ranks
-        tree = sample(rec, spec, lags=lags, draws=draws, tune=tune, chains=chains, seed=seed)
-    return tree["posterior"].to_dataset()
+    tree, notes = recorded(lambda: sample(rec, spec, lags=lags, draws=draws, tune=tune, chains=chains, seed=seed,
+                                          estimates=False))
+    return tree["posterior"].to_dataset().assign_attrs(warnings=notes)

@@ -23,7 +23,7 @@ from sklearn.linear_model import PoissonRegressor
 
 import bayesrf
 from bayesrf.design import make_design
-from bayesrf.inference import chain_processes, checked_variables
+from bayesrf.nuts import chain_processes, checked_variables
 from bayesrf.model import build_model
 from bayesrf.priors import alpha_for
 from bayesrf.results import check_diagnostics
@@ -57,7 +57,7 @@ def main() -> None:
     print(f"{'prior':12s} {'MAP s':>7s} {'ratio to sklearn':>17s}")
     for name in ("ridge", "lasso", "ridge-hier", "lasso-hier"):
         t = time.perf_counter()
-        bayesrf.fit_map(rec, name, lags=5)
+        bayesrf.fit_map(rec, name, lags=5, estimates=False)
         dt = time.perf_counter() - t
         print(f"{name:12s} {dt:7.2f} {dt / t_sk:17.2f}")
     print(f"\nNUTS, {chains} chains x {draws} draws (tune: {tune or 'default'}), wall time includes compilation; "
@@ -77,7 +77,8 @@ def main() -> None:
             print(f"{name:12s} {label:22s} {wall:7.1f} {a['min_ess_bulk']:8.0f} {rate:7.1f} {rate / base:6.2f} "
                   f"{a['max_rhat']:9.3f} {a['n_divergent']:7d}", flush=True)
     t = time.perf_counter()
-    lap = bayesrf.sample(rec, "ridge-hier", lags=5, method="laplace", draws=draws, chains=chains, seed=0)
+    lap = bayesrf.sample(rec, "ridge-hier", lags=5, method="laplace", draws=draws, chains=chains, seed=0,
+                         estimates=False)
     print(f"\nridge-hier, method='laplace' (type-II ML scales, Gaussian at the MAP): {time.perf_counter() - t:.1f} s; "
           f"scales {np.round(lap.posterior.rf_scale.values[0, 0], 4)}")
 

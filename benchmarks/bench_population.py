@@ -29,7 +29,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 
 import bayesrf
 from bayesrf.population_fit import fit_population
@@ -51,7 +50,7 @@ def sequential(pop, prior: str, settings: dict) -> float:
     with warnings.catch_warnings(record=True):  # diagnostics warnings are stored in each result's attrs
         warnings.simplefilter("always")
         for unit in pop["unit"].values:
-            bayesrf.sample(pop.sel(unit=unit), prior, **settings)
+            bayesrf.sample(pop.sel(unit=unit), prior, **settings, estimates=False)  # as fit_population
     return time.perf_counter() - started
 
 

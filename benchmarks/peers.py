@@ -182,7 +182,7 @@ def fit_bayesrf_ml(data):
 def fit_bayesrf_map(data):
     import bayesrf
 
-    return {"rf": bayesrf.fit_map(data, "ridge", lags=LAGS)["posterior"]["rf"].values[0, 0]}
+    return {"rf": bayesrf.fit_map(data, "ridge", lags=LAGS, estimates=False)["posterior"]["rf"].values[0, 0]}
 
 
 def _bayesrf_posterior(data, prior: str):
@@ -190,7 +190,7 @@ def _bayesrf_posterior(data, prior: str):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # diagnostics are recorded in the result, not printed
-        result = bayesrf.sample(data, prior, lags=LAGS, draws=500, tune=500, chains=2, seed=0)
+        result = bayesrf.sample(data, prior, lags=LAGS, draws=500, tune=500, chains=2, seed=0, estimates=False)
     return {"rf": result["posterior"]["rf"].mean(("chain", "draw")).values, "posterior": result,
             "diagnostics": {k: float(result.attrs[k]) for k in ("max_rhat", "min_ess_bulk", "n_divergent")}}
 

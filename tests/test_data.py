@@ -8,7 +8,7 @@ import scipy.io
 import xarray as xr
 
 import bayesrf
-from bayesrf.data import BUNDLED_RECORDING, MAT_VARIABLES
+from bayesrf.data import BUNDLED_RECORDING, MAT_VARIABLES, recording_from_arrays
 
 SHA256 = "b10c3f9191d0d29f51f1f907ae673fda140c57d3ebb2e7ace0f6279accb285a9"
 
@@ -179,7 +179,45 @@ def test_validate_reports_wrong_dims(real):
         bayesrf.validate_recording(bad)
 
 
-def test_every_error_is_a_bayesrf_error():
-    assert issubclass(bayesrf.DataError, bayesrf.BayesRFError)
-    assert issubclass(bayesrf.FitError, bayesrf.BayesRFError)
-    assert issubclass(bayesrf.SpecError, bayesrf.BayesRFError)
+@pytest.mark.parametrize(("call", "kind"), [
+    (lambda rec: bayesrf.validate_recording(rec.drop_vars("counts")), bayesrf.DataError),
+    (lambda rec: bayesrf.fit_map(rec, "ridg", lags=2), bayesrf.SpecError),
+    (lambda rec: bayesrf.fit_map(rec, "flat", lags=5), bayesrf.FitError),  # improper: 1,488 intervals, 1,501 weights
+])
+def test_each_kind_of_bad_input_is_caught_as_a_bayesrf_error(real, call, kind):
+    """What callers (and the CLI's one-line errors) rely on: catching BayesRFError catches every kind."""
+    with pytest.raises(bayesrf.BayesRFError) as info:
+        call(real)
+    assert type(info.value) is kind
+
+
+def test_dropped_spikes_and_frames_warn_with_their_counts():
+    frames = np.ones((5, 2, 2))  # 3 intervals from 4 triggers: 2 frames are never shown for a whole interval
+    with pytest.warns(bayesrf.BayesRFWarning, match="dropped 1 spike.* before the first trigger and 2 after"), \
+            pytest.warns(bayesrf.BayesRFWarning, match="dropped 2 stored frame"):
+        rec = recording_from_arrays([-0.5, 0.05, 0.3, 0.9], [0.0, 0.1, 0.2, 0.3], frames)
+    assert rec.attrs["n_spikes_before_first_trigger"] == 1 and rec.attrs["n_spikes_after_last_trigger"] == 2
+    assert rec.attrs["n_frames_unshown"] == 2 and int(rec["counts"].sum()) == 1
+
+
+@pytest.mark.parametrize("kind", ["pm1", "ternary", "gaussian"])
+def test_frames_in_contrast_units_are_kept(rng, kind):
+    shape = (400, 3, 3)
+    frames = {"pm1": rng.choice([-1.0, 1.0], shape), "ternary": rng.choice([-1.0, 0.0, 1.0], shape, p=[0.1, 0.8, 0.1]),
+              "gaussian": rng.standard_normal(shape)}[kind]
+    rec = bayesrf.from_counts(frames, rng.poisson(1.0, shape[0]), 0.05)  # filterwarnings=error: no warning
+    np.testing.assert_array_equal(rec["stim"].values, frames)
+
+
+@pytest.mark.parametrize("offset, scale", [(127.5, 60.0), (0.0, 0.3), (2.0, 1.0)])
+def test_other_frames_are_standardised_with_a_warning(rng, offset, scale):
+    frames = offset + scale * rng.standard_normal((400, 3, 3))
+    with pytest.warns(bayesrf.BayesRFWarning, match="standardised"):
+        rec = bayesrf.from_counts(frames, rng.poisson(1.0, 400), 0.05)
+    np.testing.assert_allclose(rec["stim"].values, (frames - frames.mean()) / frames.std())
+    assert rec.attrs["stim_encoding"].startswith("standardised")
+
+
+def test_constant_frames_are_refused(rng):
+    with pytest.raises(bayesrf.DataError, match="constant stimulus"):
+        bayesrf.from_counts(np.full((50, 2, 2), 3.0), rng.poisson(1.0, 50), 0.05)

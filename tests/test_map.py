@@ -34,30 +34,52 @@ def test_map_equals_ml_on_simulation(small_sim, prior):
     np.testing.assert_allclose(_theta(mapfit), _ml_theta(ml), atol=TOL, rtol=0)
 
 
-@pytest.mark.parametrize("per_lag", [False, True])
-def test_ridge_map_equals_ml_on_real_neuron(real, per_lag):
+def _glum_fit(X, design, alpha, l1_ratio=0.0):
+    """Independent reference: glum's Poisson GLM with the design's log-duration offset."""
+    ref = glum.GeneralizedLinearRegressor(family="poisson", alpha=alpha, l1_ratio=l1_ratio, gradient_tol=1e-10,
+                                          max_iter=1000)
+    ref.fit(X, design.counts, offset=design.offset)
+    return np.r_[ref.intercept_, ref.coef_]
+
+
+def test_ridge_map_equals_glum_on_real_neuron(real):
+    """Joint ridge with a constant baseline: bayesrf's MAP against glum (no shared code)."""
+    spec = bayesrf.load_prior("ridge", FLAT_INTERCEPT)
+    design = make_design(real, 5)
+    mapfit = bayesrf.fit_map(real, spec, lags=5)
+    np.testing.assert_allclose(_theta(mapfit), _glum_fit(design.matrix(), design, alpha_for(spec, design.n_obs)),
+                               atol=TOL, rtol=0)
+
+
+def test_ridge_map_per_lag_equals_ml_on_real_neuron(real):
     spec = bayesrf.load_prior("ridge", FLAT_INTERCEPT)
     alpha = alpha_for(spec, make_design(real, 5).n_obs)
-    mapfit = bayesrf.fit_map(real, spec, lags=5, per_lag=per_lag)
-    ml = bayesrf.fit_ml(real, lags=5, penalty="l2", alpha=alpha, per_lag=per_lag)
+    mapfit = bayesrf.fit_map(real, spec, lags=5, per_lag=True)
+    ml = bayesrf.fit_ml(real, lags=5, penalty="l2", alpha=alpha, per_lag=True)
     np.testing.assert_allclose(_theta(mapfit), _ml_theta(ml), atol=TOL, rtol=0)
 
 
-def test_flat_map_equals_ml_per_lag_on_real_neuron(real):
-    mapfit = bayesrf.fit_map(real, "flat", lags=5, per_lag=True)
-    ml = bayesrf.fit_ml(real, lags=5, per_lag=True)
-    np.testing.assert_allclose(_theta(mapfit), _ml_theta(ml), atol=TOL, rtol=0)
+def test_flat_map_per_lag_equals_glum_on_real_neuron(real):
+    """Plain ML of each lag alone (flat priors) against glum's unpenalised fit of that lag."""
+    design = make_design(real, 5)
+    post = bayesrf.fit_map(real, "flat", lags=5, per_lag=True)["posterior"]
+    for lag in range(5):
+        ours = np.r_[post["intercept"].values[0, 0, lag], post["rf"].values[0, 0, lag].ravel()]
+        np.testing.assert_allclose(ours, _glum_fit(design.lagged[:, lag, :], design, 0.0), atol=TOL, rtol=0)
 
 
-def test_ridge_map_is_a_stationary_point_of_the_pymc_model(small_sim):
+@pytest.mark.parametrize("data_name", ["small_sim", "real"])
+def test_ridge_map_is_a_stationary_point_of_the_pymc_model(request, data_name):
     """Independent of our solver: PyMC's own gradient of its log-posterior vanishes at our MAP."""
-    mapfit = bayesrf.fit_map(small_sim, "ridge", lags=3)
-    model = bayesrf.build_model(small_sim, "ridge", lags=3)
+    data = request.getfixturevalue(data_name)
+    lags = 3 if data_name == "small_sim" else 5
+    mapfit = bayesrf.fit_map(data, "ridge", lags=lags)
+    model = bayesrf.build_model(data, "ridge", lags=lags)
     post = mapfit.posterior
     point = {"intercept": post.intercept.values[0, 0], "rf": post.rf.values[0, 0],
              "baseline_level": post.baseline_level.values[0, 0]}
     grad = model.compile_dlogp()(point)
-    # the log-posterior's curvature is ~ sum of expected counts (~6,000 here): 1e-4 is ~1e-8 relative
+    # the log-posterior's curvature is ~ sum of expected counts (~6,000 / ~5,500 here): 1e-4 is ~1e-8 relative
     assert np.max(np.abs(grad)) < 1e-4
 
 
@@ -87,7 +109,9 @@ def test_hierarchical_map_is_a_stationary_point(small_sim):
     point = {"intercept": post.intercept.values[0, 0], "rf_z": post.rf_z.values[0, 0],
              "rf_scale_log__": np.log(post.rf_scale.values[0, 0]), "baseline_level": post.baseline_level.values[0, 0]}
     grad = model.compile_dlogp()(point)
-    assert np.max(np.abs(grad)) < 1e-2 * np.sqrt(grad.size)
+    # L-BFGS stops at a projected gradient of 1e-6 in its scaled problem; PyMC's own gradient is ~1e-4 there,
+    # against a log-posterior curvature of ~6,000 (the expected counts): ~1e-8 relative
+    assert mapfit.attrs["converged"] == 1 and np.max(np.abs(grad)) < 1e-3
 
 
 def test_map_result_is_a_one_draw_posterior(small_sim):
@@ -103,11 +127,14 @@ def test_flat_joint_on_real_neuron_is_refused(real):
         bayesrf.fit_map(real, bayesrf.load_prior("flat"), lags=5)
 
 
-def test_spline_baseline_map_equals_glum_with_per_coefficient_penalties(small_sim):
+@pytest.mark.parametrize("data_name", ["small_sim", "real"])
+def test_spline_baseline_map_equals_glum_with_per_coefficient_penalties(request, data_name):
     """Independent check: glum's ridge with a P2 vector (1/sigma^2 on weights, 1/tau^2 on the spline)."""
+    data = request.getfixturevalue(data_name)
+    lags = 3 if data_name == "small_sim" else 5
     spec = bayesrf.load_prior("ridge", {"intercept": {"family": "flat"}, "prior": {"scale": 0.05}})
-    mapfit = bayesrf.fit_map(small_sim, spec, lags=3)
-    design = make_design(small_sim, 3)
+    mapfit = bayesrf.fit_map(data, spec, lags=lags)
+    design = make_design(data, lags)
     Z = design.spline_basis(spec.baseline_n_basis)
     n = design.n_obs
     P2 = np.r_[np.full(design.n_weights, spec.scale**-2), np.full(Z.shape[1], spec.baseline_scale**-2)] / n
@@ -140,3 +167,34 @@ def test_spline_baseline_recovers_a_simulated_drift():
     truth = rec.baseline_true.values[1:]
     assert np.max(np.abs(fitted - (truth - truth.mean()))) < 0.1
     assert tree.posterior.intercept.item() == pytest.approx(np.log(20.0), abs=0.05)
+
+
+def test_stored_estimates_match_glum_and_plots_never_refit(small_sim, tmp_path, monkeypatch):
+    """The fit stores the per-lag ML and the MAP (checked against glum's unpenalised Poisson GLM of each lag
+    alone and against the fit itself), and the figures are drawn from them without fitting anything."""
+    import warnings
+
+    import bayesrf.posterior
+    from bayesrf.plots import write_figures
+
+    tree = bayesrf.sample(small_sim, "ridge", lags=3, method="laplace", draws=40, chains=2)
+    design = make_design(small_sim, 3)
+    estimates = tree["estimates"].to_dataset()
+    for lag in range(3):
+        glm = glum.GeneralizedLinearRegressor(family="poisson", alpha=0, gradient_tol=1e-10)
+        glm.fit(design.lagged[:, lag, :], design.counts, offset=design.offset)
+        np.testing.assert_allclose(estimates["ml_per_lag"].isel(lag=lag).values.ravel(), glm.coef_, atol=1e-4)
+    map_rf = bayesrf.fit_map(small_sim, "ridge", lags=3, estimates=False)["posterior"]["rf"].values[0, 0]
+    np.testing.assert_allclose(estimates["map"].values, map_rf, atol=1e-10)
+
+    def refit(*args, **kwargs):
+        raise AssertionError("write_figures refitted the point estimates")
+
+    monkeypatch.setattr(bayesrf.posterior, "point_estimates", refit)
+    assert (tmp_path / "a" / "compare.png") in write_figures(tree, tmp_path / "a")
+    lean = bayesrf.sample(small_sim, "ridge", lags=3, method="laplace", draws=40, chains=2, estimates=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = write_figures(lean, tmp_path / "b")
+    assert not (tmp_path / "b" / "compare.png").exists() and paths
+    assert any("no 'estimates' group" in str(w.message) for w in caught)

@@ -66,8 +66,16 @@ def test_rf_summary_matches_direct_computation(fake_posterior):
     pos = (draws > 0).mean("sample")
     np.testing.assert_allclose(s["p_direction"].values, np.maximum(pos, 1 - pos).values)
     assert bool(((s.hdi_lower > 0) | (s.hdi_upper < 0) == s.credible).all())
-    inside = ((draws >= s.hdi_lower) & (draws <= s.hdi_upper)).mean("sample")
-    assert float(abs(inside - 0.9).max()) <= 0.01  # 200 draws: within two draws of 90 %
+    # independent reference: the narrowest window of floor(0.9 n) + 1 sorted draws (ArviZ's count), by brute force
+    values = np.sort(draws.transpose("lag", "y", "x", "sample").values, axis=-1)
+    n = values.shape[-1]
+    k = int(np.floor(0.9 * n)) + 1
+    widths = values[..., k - 1 :] - values[..., : n - k + 1]
+    start = widths.argmin(axis=-1)
+    lower = np.take_along_axis(values, start[..., None], axis=-1)[..., 0]
+    upper = np.take_along_axis(values, (start + k - 1)[..., None], axis=-1)[..., 0]
+    np.testing.assert_allclose(s.hdi_lower.values, lower, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(s.hdi_upper.values, upper, rtol=0, atol=1e-12)
 
 
 def test_summary_is_json_serialisable(fake_posterior):
@@ -109,3 +117,17 @@ def test_lag_labels_use_lag_values_of_a_subset(real):
     fig = plot_rf_rows([("ridge", rf)])
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["lag 0 (0 ms)", f"lag 2 ({2000 * np.median(real.duration.values):.0f} ms)"]
+
+
+def test_interval_probability_defaults_to_arviz_rcparams(fake_posterior):
+    import arviz_base
+
+    tree = fake_posterior
+    assert bayesrf.rf_summary(tree).attrs["hdi_prob"] == arviz_base.rcParams["stats.ci_prob"]
+    with arviz_base.rc_context({"stats.ci_prob": 0.5}):
+        narrow = bayesrf.rf_summary(tree)
+    wide = bayesrf.rf_summary(tree, prob=0.99)
+    assert narrow.attrs["hdi_prob"] == 0.5
+    assert bool(((narrow["hdi_upper"] - narrow["hdi_lower"]) < (wide["hdi_upper"] - wide["hdi_lower"])).all())
+    with pytest.raises(bayesrf.DataError, match="between 0 and 1"):
+        bayesrf.rf_summary(tree, prob=94)

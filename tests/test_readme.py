@@ -44,3 +44,11 @@ def population_bench_sentence(b: dict) -> str:
 def test_population_bench_sentence_matches_its_json():
     bench = json.loads((ROOT / "docs" / "population_bench.json").read_text())
     assert population_bench_sentence(bench) in " ".join(README.split())
+
+
+def test_dropped_counts_of_the_bundled_neuron_match_the_file(real):
+    """The README's counts of what loading the bundled file drops are the loader's own counts."""
+    a = real.attrs
+    sentence = (f"(the bundled neuron: {a['n_spikes_before_first_trigger'] + a['n_spikes_after_last_trigger']} spikes "
+                f"after the last trigger, {a['n_frames_unshown']} frames)")
+    assert a["n_spikes_before_first_trigger"] == 0 and sentence in " ".join(README.split())

@@ -16,7 +16,7 @@ from scipy.optimize import approx_fprime
 import bayesrf
 from bayesrf.data import BUNDLED_RECORDING, MAT_VARIABLES
 from bayesrf.design import make_design
-from bayesrf.errors import BayesRFError, DataError, FitError
+from bayesrf.errors import DataError, FitError
 from bayesrf.likelihood import MAX_ETA, poisson_grad, poisson_nll
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -211,13 +211,8 @@ def test_huge_counts_fit_without_overflow():
     np.testing.assert_allclose(ml["rf"].values, rec["rf_true"].values, atol=0.01)
 
 
-def test_bad_input_is_always_a_bayesrf_error():
-    """The exception hierarchy the CLI relies on (one line, exit 2)."""
-    assert issubclass(DataError, BayesRFError) and issubclass(FitError, BayesRFError)
-
-
 @pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::bayesrf.BayesRFWarning")  # short chains on purpose
+@pytest.mark.filterwarnings("ignore:sampling diagnostics failed:bayesrf.BayesRFWarning")  # short chains on purpose
 def test_same_seed_gives_identical_saved_content(tmp_path):
     """Reproducibility: two fits with one seed save the same content; save -> load -> save is stable."""
     rec = bayesrf.simulate(n_frames=300, shape=(3, 3), lags=2, seed=4)

@@ -9,6 +9,7 @@ from scipy.special import logsumexp
 from scipy.stats import poisson
 
 import bayesrf
+from bayesrf import comparison
 from bayesrf import sensitivity as sens
 from bayesrf.cli import main
 from bayesrf.design import make_design
@@ -63,7 +64,7 @@ def test_heldout_log_likelihood_matches_scipy(sweep, tiny):
     eta = (post["intercept"].values[..., None] + np.einsum("tp,cdp->cdt", design.matrix(), w)
            + np.einsum("tk,cdk->cdt", design.spline_basis(8), post["baseline_coef"].values) + design.offset)
     ll = poisson.logpmf(design.counts, np.exp(eta))
-    np.testing.assert_allclose(tree["fits"]["ridge@0.05"]["heldout"]["counts"].values, ll, rtol=1e-5)  # stored as float32
+    np.testing.assert_allclose(tree["fits"]["ridge@0.05"]["heldout"]["counts"].values, ll, rtol=1e-9)  # stored as float64
     terms = logsumexp(ll.reshape(-1, ll.shape[-1]), axis=0) - np.log(ll.shape[0] * ll.shape[1])
     total, se = bayesrf.heldout.lpd(tree["fits"]["ridge@0.05"]["heldout"]["counts"])
     assert total == pytest.approx(terms.sum(), rel=1e-5)
@@ -105,7 +106,7 @@ def test_interrupted_sweep_resumes_without_refitting(tiny, tmp_path, monkeypatch
 
 def test_compare_aligns_fits_and_reports_support(sweep):
     tree, _ = sweep
-    c = sens.compare(tree)
+    c = comparison.compare(tree)
     assert c.sizes["fit"] == 3 and c.attrs["best"] == c.attrs["reference"]
     assert c["rf_distance"].sel(fit=c.attrs["reference"]) == 0.0
     ref = c["temporal"].sel(fit=c.attrs["reference"], component=0)
@@ -120,21 +121,21 @@ def test_compare_aligns_fits_and_reports_support(sweep):
     n = int(tree["fits"]["ridge@0.05"]["observed_data"]["counts"].size)
     ridge_cv = bayesrf.load_prior("ridge", {"prior": {"scale": c.attrs["cv_scale_ridge"]}})
     assert alpha_for(ridge_cv, n) == pytest.approx(c.attrs["cv_alpha_ridge"], rel=1e-9)
-    rep = sens.report(c)
+    rep = comparison.report(c)
     json.dumps(rep)
     assert rep["best"] == c.attrs["best"] and len(rep["fits"]) == 3
-    text = sens.format_report(rep)
+    text = comparison.format_report(rep)
     assert f"best-supported prior: {c.attrs['best']}" in text and "ridge-hier: learned per-lag scales" in text
 
 
 def test_a_stronger_prior_moves_the_rf_further_from_a_weak_one(sweep):
     tree, _ = sweep
-    c = sens.compare(tree, reference="ridge@0.3")
+    c = comparison.compare(tree, reference="ridge@0.3")
     assert c["rf_distance"].sel(fit="ridge@0.05") > 0.1
     norm = np.sqrt((c["rf_mean"] ** 2).sum(["lag", "y", "x"]))
     assert norm.sel(fit="ridge@0.05") < norm.sel(fit="ridge@0.3")  # more shrinkage
     with pytest.raises(DataError, match="reference 'nope'"):
-        sens.compare(tree, reference="nope")
+        comparison.compare(tree, reference="nope")
 
 
 def test_cli_sensitivity_summary_and_plot(tiny, tmp_path, capsys):
@@ -161,7 +162,7 @@ def _held_out_winner(rf: np.ndarray, seed: int) -> tuple[str, float]:
     test = bayesrf.block_split(rec.sizes["time"], block=50, every=2, offset=1)  # half held out: a sharper score
     sweep = sens.sensitivity(rec, priors=["ridge", "lasso", "ridge-hier", "lasso-hier"], scales=[0.03, 0.1, 0.3],
                              lags=1, draws=200, tune=300, chains=2, test=test, cv=False, progress=False)
-    c = sens.compare(sweep)
+    c = comparison.compare(sweep)
     best = {family: float(c["heldout_lpd"].where(c["family"] == family).max()) for family in ("normal", "laplace")}
     winner = max(best, key=best.get)
     return winner, abs(best["normal"] - best["laplace"])
@@ -190,5 +191,5 @@ def test_loo_comparison_is_not_rounded(rng):
         return xr.DataTree.from_dict({"posterior": xr.Dataset({"a": (("chain", "draw"), rng.normal(size=(2, 200)))}),
                                       "log_likelihood": xr.Dataset({"counts": (("chain", "draw", "time"), loglik)})})
 
-    loos, table = sens._loo({"good": tree(0.0), "worse": tree(-0.0123)})
+    loos, table = comparison._loo({"good": tree(0.0), "worse": tree(-0.0123)})
     assert table.loc["worse", "elpd_diff"] == pytest.approx(loos["worse"].elpd - loos["good"].elpd, rel=1e-9)

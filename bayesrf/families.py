@@ -1,0 +1,296 @@
+"""Prior families of the RF weights, as components looked up by name.
+
+A family declares everything about itself in one class:
+
+* the ``[prior]`` / ``[structure]`` fields it reads and their validation (:meth:`Family.problems`);
+* its PyMC variables (:meth:`Family.weights`);
+* its penalty at a fixed scale, which is what makes MAP = penalised ML (:meth:`Family.penalty`,
+  :meth:`Family.alpha`);
+* the start of its hierarchical form (:meth:`Family.start`);
+* its NUTS parametrisation (:attr:`Family.nuts_form`, :meth:`Family.to_nuts_start`,
+  :meth:`Family.from_nuts`).
+
+Families are registered by name (:func:`register`) and found with :func:`family_of`; no other module
+tests a family's name. Adding a family means one class here plus one TOML file in ``models/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from .errors import SpecError
+from .structured import AXES, align_components, model_axes, structured_rf
+
+if TYPE_CHECKING:
+    from .priors import PriorSpec
+
+__all__ = ["FAMILIES", "Family", "NutsForm", "family_of", "register"]
+
+FAMILIES: dict[str, Family] = {}
+"""The registered families of the RF weights, by name (``prior.family`` of a spec)."""
+
+
+@dataclass(frozen=True)
+class NutsForm:
+    """How a family is sampled by NUTS.
+
+    Attributes
+    ----------
+    laplace : {"direct", "exponential-difference"}
+        How :func:`bayesrf.build_model` writes Laplace priors for the sampler.
+    target_accept : float
+        NUTS's target acceptance rate.
+    """
+
+    laplace: str = "direct"
+    target_accept: float = 0.8
+
+
+def register(cls: type[Family]) -> type[Family]:
+    """Class decorator: add an instance of ``cls`` to :data:`FAMILIES` under ``cls.name``."""
+    FAMILIES[cls.name] = cls()
+    return cls
+
+
+def family_of(spec: PriorSpec | str) -> Family:
+    """The family of a spec (or a family name)."""
+    name = spec if isinstance(spec, str) else spec.family
+    if name not in FAMILIES:
+        raise SpecError(f"unknown prior family {name!r}; registered families are {', '.join(FAMILIES)}.")
+    return FAMILIES[name]
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+class Family:
+    """A prior on the RF weights ``rf`` (lag, y, x). Subclasses override what differs."""
+
+    name: ClassVar[str]
+    proper: ClassVar[bool] = True
+    """False when the prior is improper (a flat prior: the posterior needs more intervals than weights)."""
+    gaussian: ClassVar[bool] = False
+    """True when the prior at fixed scales is Gaussian (the Laplace approximation's evidence is then exact in it)."""
+    default_hierarchical: ClassVar[bool] = False
+    structure_defaults: ClassVar[dict[str, Any]] = {}
+    """Fields of the ``[structure]`` table this family reads, with their defaults (none: no such table)."""
+    nuts_form: ClassVar[NutsForm] = NutsForm()
+
+    def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
+        """Problems of the ``[prior]`` and ``[structure]`` fields this family reads (empty: valid)."""
+        if structure:
+            users = " or ".join(f'"{name}"' for name, family in FAMILIES.items() if family.structure_defaults)
+            return [f"[structure] is only used by family = {users}, not {self.name!r}"]
+        return []
+
+    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        """Create the PyMC variables of the weights in the current model; returns ``rf``."""
+        raise NotImplementedError
+
+    def penalty(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Negative log-prior per weight at prior scale(s) ``scale``: ``(quad, l1)`` coefficients of
+        ``quad * w^2 / 2 + l1 * |w|`` (see :class:`bayesrf.ml.Penalty`)."""
+        raise SpecError(f"a {self.name} prior has no fixed per-weight penalty.")
+
+    def alpha(self, scale: np.ndarray | float, n_obs: int) -> np.ndarray | float:
+        """The :func:`bayesrf.fit_ml` penalty strength whose optimum is the MAP at prior scale ``scale``."""
+        raise SpecError(f"a {self.name} prior has no fixed penalty alpha.")
+
+    def start(self, start: dict[str, np.ndarray], ridge_rf: np.ndarray, spec: PriorSpec, seed: int | None
+              ) -> dict[str, np.ndarray]:
+        """Start of the hierarchical form's optimiser or sampler, given a ridge RF at the hyperprior scale."""
+        raise SpecError(f"a {self.name} prior cannot be hierarchical.")
+
+    def to_nuts_start(self, start: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
+        """A start point of the ``direct`` model in :attr:`nuts_form`'s parametrisation."""
+        return start
+
+    def from_nuts(self, values: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
+        """NUTS draws (by name, leading chain and draw axes) as the variables a result holds."""
+        return values
+
+    def coords(self, spec: PriorSpec) -> dict[str, Any]:
+        """Model coordinates this family adds."""
+        return {}
+
+    def var_dims(self, spec: PriorSpec) -> dict[str, tuple[str, ...]]:
+        """Dims of variables that differ from :data:`bayesrf.model.VAR_DIMS`."""
+        return {}
+
+
+@register
+class Flat(Family):
+    """Improper flat prior: MAP = plain maximum likelihood."""
+
+    name = "flat"
+    proper = False
+
+    def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
+        return (super().problems(prior, structure)
+                + (["a flat prior cannot be hierarchical"] if prior.get("hierarchical") is True else [])
+                + (["prior.scale is not used by a flat prior"] if "scale" in prior else []))
+
+    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        return pm.Flat("rf", dims=dims)
+
+    def penalty(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        zero = np.zeros(np.shape(scale))
+        return zero, zero
+
+    def alpha(self, scale: np.ndarray | float, n_obs: int) -> np.ndarray | float:
+        return 0.0 * np.multiply(1.0, scale)
+
+
+class _Scaled(Family):
+    """Independent zero-centred weights with one scale, fixed (``scale``) or learned per lag
+    (``hierarchical``: ``rf = rf_z * rf_scale[lag]``, ``rf_scale ~ HalfNormal(hyper_scale)``, non-centred)."""
+
+    def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
+        problems = super().problems(prior, structure)
+        if prior.get("hierarchical", False) is False and not _positive(prior.get("scale")):
+            problems.append(f"prior.scale must be a number > 0 for a {self.name} prior, got {prior.get('scale')!r}")
+        return problems
+
+    def standard(self, name: str, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        """Variates of the family at scale 1 (a free variable ``name``, or a smooth transform of others)."""
+        raise NotImplementedError
+
+    def fixed(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        """``rf`` at the spec's fixed scale."""
+        raise NotImplementedError
+
+    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        if not spec.hierarchical:
+            return self.fixed(spec, dims, laplace)
+        scale = pm.HalfNormal("rf_scale", sigma=spec.hyper_scale, dims="lag")
+        return pm.Deterministic("rf", self.standard("rf_z", dims, laplace) * scale[:, None, None], dims=dims)
+
+    def start(self, start: dict[str, np.ndarray], ridge_rf: np.ndarray, spec: PriorSpec, seed: int | None
+              ) -> dict[str, np.ndarray]:
+        tau = np.full(ridge_rf.shape[0], spec.hyper_scale)
+        return start | {"rf_z": ridge_rf / tau[:, None, None], "rf_scale_log__": np.log(tau)}
+
+
+@register
+class Normal(_Scaled):
+    """``rf ~ Normal(0, scale)``: MAP = ridge with ``alpha = 1 / (n_obs scale^2)``."""
+
+    name = "normal"
+    gaussian = True
+
+    def standard(self, name: str, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        return pm.Normal(name, 0.0, 1.0, dims=dims)
+
+    def fixed(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        return pm.Normal("rf", 0.0, spec.scale, dims=dims)
+
+    def penalty(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scale = np.asarray(scale, dtype=float)
+        return scale**-2.0, np.zeros(scale.shape)
+
+    def alpha(self, scale: np.ndarray | float, n_obs: int) -> np.ndarray | float:
+        return 1.0 / (n_obs * np.square(scale))
+
+
+@register
+class Laplace(_Scaled):
+    """``rf ~ Laplace(0, scale)``: MAP = lasso with ``alpha = 1 / (n_obs scale)``.
+
+    NUTS samples it in the smooth exponential-difference form ``w = b (e+ - e-)``, ``e+, e- ~
+    Exponential(1)`` (no kink at 0; real neuron, lasso: leapfrog steps per draw 249 -> 41), with target
+    acceptance 0.9, which removes that form's rare divergences.
+    """
+
+    name = "laplace"
+    nuts_form = NutsForm(laplace="exponential-difference", target_accept=0.9)
+
+    def standard(self, name: str, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        if laplace == "exponential-difference":  # sampled as log e
+            return pm.Exponential("rf_pos", 1.0, dims=dims) - pm.Exponential("rf_neg", 1.0, dims=dims)
+        return pm.Laplace(name, 0.0, 1.0, dims=dims)
+
+    def fixed(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        if laplace == "exponential-difference":
+            return pm.Deterministic("rf", spec.scale * self.standard("rf", dims, laplace), dims=dims)
+        return pm.Laplace("rf", 0.0, spec.scale, dims=dims)
+
+    def penalty(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        scale = np.asarray(scale, dtype=float)
+        return np.zeros(scale.shape), 1.0 / scale
+
+    def alpha(self, scale: np.ndarray | float, n_obs: int) -> np.ndarray | float:
+        return 1.0 / np.multiply(n_obs, scale)
+
+    def to_nuts_start(self, start: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
+        """``e+ - e- = w / b`` with the smaller one at 0.5."""
+        out = dict(start)
+        z = out.pop("rf_z") if spec.hierarchical else out.pop("rf") / spec.scale
+        out["rf_pos_log__"] = np.log(np.maximum(z, 0.0) + 0.5)
+        out["rf_neg_log__"] = np.log(np.maximum(-z, 0.0) + 0.5)
+        return out
+
+    def from_nuts(self, values: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
+        pos, neg = values.pop("rf_pos"), values.pop("rf_neg")
+        return values | ({"rf_z": pos - neg} if spec.hierarchical else {})
+
+
+@register
+class GP(Family):
+    """Structured prior: smooth, local and/or low-rank, hyperparameters learned (see :mod:`bayesrf.structured`)."""
+
+    name = "gp"
+    default_hierarchical = True
+    structure_defaults = {"smooth": True, "length_median": 1.5, "length_log_sd": 0.75, "local": False,
+                          "width_median": 3.0, "envelope_nu": float("inf"), "envelope_floor": False, "rank": 0}
+    nuts_form = NutsForm(target_accept=0.9)  # removes most divergences of the real neuron's local prior
+
+    def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
+        hierarchical = [] if prior.get("hierarchical", True) is True else [
+            "a gp prior learns its hyperparameters: prior.hierarchical cannot be false"]
+        return hierarchical + self._structure_problems(structure)
+
+    @staticmethod
+    def _structure_problems(structure: dict[str, Any]) -> list[str]:
+        smooth = structure.get("smooth", True)
+        problems = [] if isinstance(smooth, bool) or (isinstance(smooth, list) and set(smooth) <= set(AXES)) else [
+            f"structure.smooth must be true, false or a list of axes among {list(AXES)}, got {smooth!r}"]
+        problems += [f"structure.{key} must be true or false, got {structure[key]!r}"
+                     for key in ("local", "envelope_floor") if not isinstance(structure.get(key, False), bool)]
+        problems += [f"structure.{key} must be a number > 0, got {structure[key]!r}"
+                     for key in ("length_median", "length_log_sd", "width_median", "envelope_nu")
+                     if key in structure and not _positive(structure[key])]
+        rank = structure.get("rank", 0)
+        if not isinstance(rank, int) or isinstance(rank, bool) or rank < 0:
+            problems.append(f"structure.rank must be an integer >= 0, got {rank!r}")
+        if not problems and not (smooth or structure.get("local", False) or rank):
+            problems.append("a gp prior needs at least one of structure.smooth, structure.local, structure.rank")
+        return problems
+
+    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
+        model = pm.modelcontext(None)
+        return structured_rf(spec, tuple(len(model.coords[d]) for d in dims))
+
+    def start(self, start: dict[str, np.ndarray], ridge_rf: np.ndarray, spec: PriorSpec, seed: int | None
+              ) -> dict[str, np.ndarray]:
+        """Small random ``rf_z`` (seeded; an RF of exactly 0 has no gradient for the envelope, which stops
+        nutpie's start) and a smooth positive time course (the raw one must not be 0: it is normalised)."""
+        out = start | {"rf_z": 0.1 * np.random.default_rng(seed).standard_normal(start["rf_z"].shape)}
+        if "rf_time_z" in start:
+            out["rf_time_z"] = np.ones_like(start["rf_time_z"])
+        return out
+
+    def from_nuts(self, values: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
+        return values | (align_components(values["rf_time"], values["rf_space"]) if spec.rank else {})
+
+    def coords(self, spec: PriorSpec) -> dict[str, Any]:
+        return {"axis": model_axes(spec), "space_axis": ["y", "x"], "component": np.arange(spec.rank)}
+
+    def var_dims(self, spec: PriorSpec) -> dict[str, tuple[str, ...]]:
+        """A rank-k prior has one spatial map (and amplitude) per component."""
+        return {"rf_z": ("component", "y", "x"), "rf_amplitude": ("component",)} if spec.rank else {}

@@ -1,0 +1,51 @@
+"""The prior-sensitivity study on the bundled neuron, stored for the README and the default prior.
+
+Runs exactly what ``bayesrf sensitivity`` runs with its defaults (the priors ``DEFAULT_PRIORS``, the
+fixed scales ``DEFAULT_SCALES``, 4 chains x 250 draws per fit, the default held-out split, seed 0),
+resuming from ``results/sensitivity_real.nc`` (not committed), and writes
+
+* ``docs/sensitivity.json``: :func:`bayesrf.comparison.report` of the study, plus its settings, the
+  machine's core count and the total wall time;
+* ``docs/sensitivity_support.png``: the held-out score and ELPD against the prior scale.
+
+``benchmarks/readme_tables.py`` turns the JSON into the README's table; ``tests/test_readme.py``
+fails when they disagree. The README's first example and ``make demo`` use the prior this study
+ranks first (``best``), by held-out log predictive density.
+
+Run: ``python benchmarks/bench_sensitivity.py`` (about 11 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import bayesrf
+from bayesrf.comparison import compare, report
+from bayesrf.plots import plot_support, save_figures
+from bayesrf.sensitivity import DEFAULT_PRIORS, DEFAULT_SCALES, sensitivity
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "sensitivity.json"
+SETTINGS = {"priors": list(DEFAULT_PRIORS), "scales": list(DEFAULT_SCALES), "lags": 5, "draws": 250, "tune": 500,
+            "chains": 4, "seed": 0}
+
+
+def main() -> None:
+    started = time.perf_counter()
+    sweep = sensitivity(bayesrf.load_recording(), out=ROOT / "results" / "sensitivity_real.nc", progress=True, **SETTINGS)
+    comparison = compare(sweep)
+    result = report(comparison) | {
+        "settings": SETTINGS, "cores": os.cpu_count(), "wall_time_s": time.perf_counter() - started,
+        "command": "python benchmarks/bench_sensitivity.py",
+        "fit_warnings": {label: sweep["fits"][label].attrs.get("warnings", "") for label in sweep["fits"].children},
+    }
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    save_figures({"sensitivity_support": plot_support(comparison)}, ROOT / "docs", dpi=110)
+    print(f"best prior: {result['best']}; wrote {OUT} and docs/sensitivity_support.png")
+
+
+if __name__ == "__main__":
+    main()

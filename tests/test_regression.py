@@ -1,0 +1,79 @@
+"""Refactoring does not change results: MAP values and NUTS posteriors pinned on a small simulation.
+
+The pinned values in ``fixtures/regression_pin.json`` were computed by this file's ``pinned_case()``
+at commit 7bcafc4, before the prior families became components (run ``python tests/test_regression.py``
+to write them again after a change that is meant to alter results, and say why in the commit).
+MAP values must agree to 1e-8 (the penalised-GLM Newton solvers are deterministic); the structured
+priors' L-BFGS modes to 1e-4 (their compiled PyTensor gradients may differ in the last bits between
+processes, which L-BFGS amplifies). NUTS posterior means must agree within 5 Monte Carlo standard
+errors of the difference (ArviZ's MCSE of each run) and SDs within 15 %.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import arviz_stats as azs
+import numpy as np
+import pytest
+
+import bayesrf
+
+PIN = Path(__file__).parent / "fixtures" / "regression_pin.json"
+MAP_PRIORS = ("ridge", "lasso", "ridge-hier", "lasso-hier", "smooth", "local", "rank1")
+NUTS_PRIORS = ("ridge", "lasso-hier")
+LAGS = 3
+
+
+def recording():
+    return bayesrf.simulate(n_frames=600, shape=(5, 5), lags=LAGS, seed=3)
+
+
+def map_case(prior: str) -> dict[str, list[float]]:
+    tree = bayesrf.fit_map(recording(), prior, lags=LAGS)
+    return {name: tree["posterior"][name].values.ravel().tolist() for name in ("intercept", "rf")}
+
+
+def nuts_case(prior: str) -> dict[str, list[float]]:
+    with warnings.catch_warnings(record=True):  # short chains may warn about ESS: recorded, the MCSE accounts for it
+        warnings.simplefilter("always", bayesrf.BayesRFWarning)
+        tree = bayesrf.sample(recording(), prior, lags=LAGS, draws=300, tune=300, chains=2, seed=1)
+    rf = tree["posterior"]["rf"]
+    mcse = azs.mcse(rf, method="mean")
+    return {"mean": rf.mean(("chain", "draw")).values.ravel().tolist(),
+            "sd": rf.std(("chain", "draw")).values.ravel().tolist(),
+            "mcse": np.asarray(mcse).ravel().tolist()}
+
+
+def pinned_case() -> dict[str, dict[str, dict[str, list[float]]]]:
+    return {"map": {prior: map_case(prior) for prior in MAP_PRIORS},
+            "nuts": {prior: nuts_case(prior) for prior in NUTS_PRIORS}}
+
+
+@pytest.fixture(scope="module")
+def pin():
+    return json.loads(PIN.read_text())
+
+
+@pytest.mark.parametrize("prior", MAP_PRIORS)
+def test_map_values_are_unchanged(pin, prior):
+    got, want = map_case(prior), pin["map"][prior]
+    tolerance = 1e-4 if prior in ("smooth", "local", "rank1") else 1e-8
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=tolerance, err_msg=f"{prior} {name}")
+
+
+@pytest.mark.parametrize("prior", NUTS_PRIORS)
+def test_nuts_posterior_is_unchanged_within_monte_carlo_error(pin, prior):
+    got, want = nuts_case(prior), pin["nuts"][prior]
+    se = np.hypot(got["mcse"], want["mcse"])
+    z = (np.asarray(got["mean"]) - want["mean"]) / se
+    assert np.max(np.abs(z)) < 5, f"{prior}: posterior mean moved by {np.max(np.abs(z)):.1f} Monte Carlo SEs"
+    np.testing.assert_allclose(got["sd"], want["sd"], rtol=0.15, err_msg=prior)
+
+
+if __name__ == "__main__":
+    PIN.write_text(json.dumps(pinned_case()))
+    print(f"wrote {PIN}")
