@@ -2,7 +2,8 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .data import from_counts, load_recording, save_recording, validate_recording
+from .data import from_counts, validate_recording
+from .recording_io import load_recording, save_recording
 from .design import Design, make_design
 from .errors import BayesRFError, BayesRFWarning, DataError, FitError, SpecError
 from .inference import fit_map, sample

@@ -1,6 +1,6 @@
 """The ``bayesrf`` command line: a thin layer over the library.
 
-    bayesrf fit [DATA] --prior ridge-hier --lags 5 --draws 1000 --chains 4 --seed 0 --out results/fit.nc
+    bayesrf fit [DATA] --prior local --lags 5 --draws 1000 --chains 4 --seed 0 --out results/fit.nc
     bayesrf plot results/fit.nc --out figures/
     bayesrf summary results/fit.nc [--json]
     bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
@@ -26,14 +26,14 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
-from .data import load_recording, save_recording
+from .recording_io import load_recording, save_recording
 from .errors import BayesRFError, BayesRFWarning
 from .inference import fit_map, sample
 from .nuts import DEFAULT_TUNE, SAMPLERS
 from .population import convert, load_population
 from .population_store import format_population
 from .posterior import format_summary, summary
-from .priors import load_prior, prior_names
+from .priors import DEFAULT_PRIOR, load_prior, prior_names
 from .results import check_result, read_tree, save
 from .comparison import compare, format_report, report
 from .sensitivity import DEFAULT_PRIORS, DEFAULT_SCALES, KIND, sensitivity
@@ -61,7 +61,7 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="fit a recording (NUTS posterior, Laplace or MAP)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _add_sampling(p, draws=1000, tune=None)
-    p.add_argument("--prior", default="ridge-hier", help=f"prior name ({', '.join(prior_names())}) or TOML path")
+    p.add_argument("--prior", default=DEFAULT_PRIOR, help=f"prior name ({', '.join(prior_names())}) or TOML path")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a prior field, e.g. --set prior.scale=0.3 (repeatable)")
     method = p.add_mutually_exclusive_group()

@@ -6,6 +6,7 @@ Run as ``python -m bayesrf.demo [--out figures]``.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import warnings
 from pathlib import Path
@@ -13,11 +14,12 @@ from pathlib import Path
 import xarray as xr
 
 from . import fit_ml, rf_svd, sample, save
-from .data import BUNDLED_RECORDING
+from .recording_io import BUNDLED_RECORDING
 from .errors import BayesRFWarning
 from .population import convert, load_population
 from .plots import plot_rf_rows, plot_svd, write_figures
 from .posterior import format_summary, summary
+from .priors import DEFAULT_PRIOR
 
 RIDGE_ALPHA = 3.0
 """Ridge strength of the demo (NLL/n scale; see :func:`bayesrf.fit_ml`), near the best
@@ -67,14 +69,26 @@ def _through_nwb(path: Path) -> xr.Dataset:
 
 
 def bayes_demo(rec, args: argparse.Namespace) -> None:
-    """NUTS posterior with the default ridge-hier prior: save it, summarise it, draw every figure."""
-    print(f"sampling the ridge-hier posterior (nutpie, {args.chains} chains x {args.draws} draws)...", flush=True)
-    tree = sample(rec, "ridge-hier", lags=5, draws=args.draws, chains=args.chains, seed=0)
-    path = save(tree, args.results / "posterior_ridge-hier.nc")
+    """NUTS posterior with the default prior: why that prior, then save it, summarise it, draw every figure."""
+    _print_study(Path("docs") / "sensitivity.json")
+    print(f"sampling the {DEFAULT_PRIOR} posterior (nutpie, {args.chains} chains x {args.draws} draws)...", flush=True)
+    tree = sample(rec, DEFAULT_PRIOR, lags=5, draws=args.draws, chains=args.chains, seed=0)
+    path = save(tree, args.results / f"posterior_{DEFAULT_PRIOR}.nc")
     print(format_summary(summary(tree)))
     print(f"wrote {path}")
     for figure in write_figures(tree, args.out):
         print(f"wrote {figure}")
+
+
+def _print_study(path: Path) -> None:
+    """The stored prior study of this neuron (``benchmarks/bench_sensitivity.py``), best held-out score first."""
+    if not path.is_file():
+        return
+    study = json.loads(path.read_text())
+    print(f"prior study of this neuron ({path}; held-out log predictive density, nats, higher is better):")
+    for fit in sorted(study["fits"], key=lambda f: -f["heldout_lpd"]):
+        print(f"  {fit['label']:16s} {fit['heldout_lpd']:8.1f} ± {fit['heldout_lpd_se']:.1f}  ({fit['heldout_diff']:+.1f})")
+    print(f"default prior: {DEFAULT_PRIOR} (the study's best: {study['best']})")
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, ch
                    hierarchical_start, map_pymc, run_nuts)
 from .ml import fit_block, solve_penalized
 from .penalized import full_design, n_baseline, scaled_penalty, solve_blocks, split_theta
-from .priors import PriorSpec, load_prior
+from .priors import DEFAULT_PRIOR, PriorSpec, load_prior
 from .results import assemble, check_diagnostics
 
 __all__ = ["METHODS", "data_checksum", "fit_map", "map_values", "point_estimates", "sample", "start_point"]
@@ -157,7 +157,7 @@ def start_point(model: pm.Model, design: Design, spec: PriorSpec, seed: int | No
 
 def sample(
     data: xr.Dataset,
-    prior: str | PriorSpec = "ridge-hier",
+    prior: str | PriorSpec = DEFAULT_PRIOR,
     lags: int = 5,
     draws: int = 1000,
     tune: int | None = None,
@@ -176,7 +176,7 @@ def sample(
     ----------
     data : xarray.Dataset
         A recording.
-    prior : str or PriorSpec, default "ridge-hier"
+    prior : str or PriorSpec, default :data:`bayesrf.priors.DEFAULT_PRIOR`
     lags : int, default 5
     draws, chains : int
         Kept draws per chain, number of chains.

@@ -32,9 +32,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .data import (
-    HDF5_MAGIC, bin_spikes, check_layout, check_spike_times, frame_intervals, load_recording, read_mat, recording_from_arrays,
-)
+from .data import bin_spikes, check_layout, check_spike_times, frame_intervals, recording_from_arrays
+from .recording_io import HDF5_MAGIC, load_recording, read_mat
 from .errors import BayesRFWarning, DataError
 from .nwb import read_nwb, write_nwb
 

@@ -56,10 +56,14 @@ from .errors import SpecError
 from .families import FAMILIES, family_of
 from .structured import smooth_axes
 
-__all__ = ["MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
+__all__ = ["DEFAULT_PRIOR", "MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
 
 MODELS_DIR = Path(resources.files("bayesrf.models"))
 """The shipped prior specs: the repository's ``models/``, installed as package data ``bayesrf.models``."""
+DEFAULT_PRIOR = "local"
+"""The prior of ``bayesrf fit``, :func:`bayesrf.sample` and ``make demo``: the one the prior study on the real
+neuron ranks first by held-out log predictive density (``docs/sensitivity.json``, written by
+``benchmarks/bench_sensitivity.py``; a test checks that they agree)."""
 SCHEMA_VERSION = 1
 INTERCEPT_FAMILIES = ("flat", "normal")
 HYPER_FAMILIES = ("halfnormal",)

@@ -36,8 +36,31 @@ def sensitivity_table(study: dict) -> str:
     return "\n".join(rows)
 
 
+def sensitivity_text(study: dict) -> str:
+    """The README's sentences around the table, with every number taken from ``docs/sensitivity.json``."""
+    fits = {fit["label"]: fit for fit in study["fits"]}
+    best = fits[study["best"]]
+    per_lag = max((f for f in study["fits"] if f["prior"] in ("ridge-hier", "lasso-hier")), key=lambda f: f["heldout_lpd"])
+    fixed = max((f for f in study["fits"] if f["scale"] is not None), key=lambda f: f["heldout_lpd"])
+    rhat = [f["max_rhat"] for f in study["fits"]]
+    scales = per_lag["learned_scale"]
+    return (
+        f"On the bundled neuron ({len(fits)} fits of {study['settings']['chains']} chains x "
+        f"{study['settings']['draws']} draws, {study['wall_time_s'] / 60:.0f} minutes on {study['cores']} cores; "
+        f"`docs/sensitivity.json`, written by `benchmarks/bench_sensitivity.py`), the default prior is "
+        f"`{study['best'].split('@')[0]}`: it has the best held-out score, "
+        f"{best['heldout_lpd'] - per_lag['heldout_lpd']:.0f} nats above the best per-lag prior ({per_lag['label']}) and "
+        f"{best['heldout_lpd'] - fixed['heldout_lpd']:.0f} above the best fixed scale ({_label(fixed)}). "
+        f"{per_lag['label']} learns a scale of {scales[0]:.4f} at lag 0 and {min(scales[1:]):.4f}-{max(scales[1:]):.4f} "
+        f"after it; glum's 5-fold CV picks one ridge scale of {study['cv']['cv_scale_ridge']:.4f} for all lags. "
+        f"These study fits are short: max R-hat {min(rhat):.3f}-{max(rhat):.3f}, and each fit's warnings are stored "
+        "with it."
+    )
+
+
 def main() -> None:
-    print(sensitivity_table(json.loads((DOCS / "sensitivity.json").read_text())))
+    study = json.loads((DOCS / "sensitivity.json").read_text())
+    print(sensitivity_text(study), sensitivity_table(study), sep="\n\n")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def test_errors_are_one_line_without_traceback(tmp_path):
     assert bad.returncode == 2 and "Did you mean 'ridge'" in bad.stderr and "Traceback" not in bad.stderr
     override = run("fit", "--map", "--prior", "ridge", "--set", "prior.scale=-1")
     assert override.returncode == 2 and "prior.scale must be a number > 0" in override.stderr
-    unused = run("fit", "--map", "--set", "prior.scale=0.1")  # default prior ridge-hier learns its scales
+    unused = run("fit", "--map", "--set", "prior.scale=0.1")  # the default prior learns its scales
     assert unused.returncode == 2 and "prior.scale is not used" in unused.stderr
 
 

@@ -8,7 +8,8 @@ import scipy.io
 import xarray as xr
 
 import bayesrf
-from bayesrf.data import BUNDLED_RECORDING, MAT_VARIABLES, recording_from_arrays
+from bayesrf.data import recording_from_arrays
+from bayesrf.recording_io import BUNDLED_RECORDING, MAT_VARIABLES
 
 SHA256 = "b10c3f9191d0d29f51f1f907ae673fda140c57d3ebb2e7ace0f6279accb285a9"
 

@@ -241,7 +241,7 @@ def test_bundled_neuron_through_nwb_equals_the_mat(real, tmp_path):
 
     path = tmp_path / "neuron.nwb"
     with pytest.warns(bayesrf.BayesRFWarning, match="7 spike"):  # after the last trigger, as in the .mat
-        assert main(["convert", str(bayesrf.data.BUNDLED_RECORDING), str(path)]) == 0
+        assert main(["convert", str(bayesrf.recording_io.BUNDLED_RECORDING), str(path)]) == 0
         pop = bayesrf.load_population(path)
     unit = pop.sel(unit=0)
     for name in ("counts", "stim", "duration"):

@@ -1,6 +1,7 @@
 """Numbers in the README come from JSON files under docs/ that benchmark scripts wrote; these tests fail
 when a README sentence and its JSON disagree."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -52,3 +53,26 @@ def test_dropped_counts_of_the_bundled_neuron_match_the_file(real):
     sentence = (f"(the bundled neuron: {a['n_spikes_before_first_trigger'] + a['n_spikes_after_last_trigger']} spikes "
                 f"after the last trigger, {a['n_frames_unshown']} frames)")
     assert a["n_spikes_before_first_trigger"] == 0 and sentence in " ".join(README.split())
+
+
+def _readme_tables():
+    spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "benchmarks" / "readme_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_sensitivity_table_and_text_match_their_json():
+    study = json.loads((ROOT / "docs" / "sensitivity.json").read_text())
+    tables = _readme_tables()
+    assert tables.sensitivity_table(study) in README
+    assert tables.sensitivity_text(study) in " ".join(README.split())
+
+
+def test_default_prior_is_the_one_the_real_neuron_study_ranks_first():
+    """The CLI, `make demo`, `bayesrf.sample` and the README's first example use the study's best prior."""
+    import bayesrf.priors
+
+    study = json.loads((ROOT / "docs" / "sensitivity.json").read_text())
+    assert study["best"].split("@")[0] == bayesrf.priors.DEFAULT_PRIOR
+    assert f"the default prior is `{bayesrf.priors.DEFAULT_PRIOR}`" in " ".join(README.split())

@@ -14,7 +14,7 @@ from hypothesis.extra.numpy import arrays
 from scipy.optimize import approx_fprime
 
 import bayesrf
-from bayesrf.data import BUNDLED_RECORDING, MAT_VARIABLES
+from bayesrf.recording_io import BUNDLED_RECORDING, MAT_VARIABLES
 from bayesrf.design import make_design
 from bayesrf.errors import DataError, FitError
 from bayesrf.likelihood import MAX_ETA, poisson_grad, poisson_nll
@@ -129,9 +129,9 @@ def test_corrupted_bundled_copy_is_refused(tmp_path, monkeypatch):
     data = bytearray(ORIGINAL)
     data[-100] ^= 1
     copy.write_bytes(bytes(data))
-    monkeypatch.setattr(bayesrf.data, "BUNDLED_RECORDING", copy)
+    monkeypatch.setattr(bayesrf.recording_io, "BUNDLED_RECORDING", copy)
     with pytest.raises(DataError, match="corrupted"):
-        bayesrf.data.load_recording()
+        bayesrf.recording_io.load_recording()
 
 
 def _mat_with(tmp_path, **changes):
