@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 
 from .errors import SpecError
 from .structured import AXES, align_components, model_axes, structured_rf
@@ -111,9 +112,9 @@ class Family:
         """A start point of the ``direct`` model in :attr:`nuts_form`'s parametrisation."""
         return start
 
-    def from_nuts(self, values: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
-        """NUTS draws (by name, leading chain and draw axes) as the variables a result holds."""
-        return values
+    def from_nuts(self, posterior: xr.Dataset, spec: PriorSpec) -> xr.Dataset:
+        """The sampler's posterior group (as nutpie or PyMC return it) with the variables a result holds."""
+        return posterior
 
     def coords(self, spec: PriorSpec) -> dict[str, Any]:
         """Model coordinates this family adds."""
@@ -235,9 +236,9 @@ class Laplace(_Scaled):
         out["rf_neg_log__"] = np.log(np.maximum(-z, 0.0) + 0.5)
         return out
 
-    def from_nuts(self, values: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
-        pos, neg = values.pop("rf_pos"), values.pop("rf_neg")
-        return values | ({"rf_z": pos - neg} if spec.hierarchical else {})
+    def from_nuts(self, posterior: xr.Dataset, spec: PriorSpec) -> xr.Dataset:
+        out = posterior.drop_vars(["rf_pos", "rf_neg"])
+        return out.assign(rf_z=posterior["rf_pos"] - posterior["rf_neg"]) if spec.hierarchical else out
 
 
 @register
@@ -285,8 +286,11 @@ class GP(Family):
             out["rf_time_z"] = np.ones_like(start["rf_time_z"])
         return out
 
-    def from_nuts(self, values: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
-        return values | (align_components(values["rf_time"], values["rf_space"]) if spec.rank else {})
+    def from_nuts(self, posterior: xr.Dataset, spec: PriorSpec) -> xr.Dataset:
+        if not spec.rank:
+            return posterior
+        aligned = align_components(posterior["rf_time"].values, posterior["rf_space"].values)
+        return posterior.assign({name: posterior[name].copy(data=aligned[name]) for name in aligned})
 
     def coords(self, spec: PriorSpec) -> dict[str, Any]:
         return {"axis": model_axes(spec), "space_axis": ["y", "x"], "component": np.arange(spec.rank)}

@@ -241,9 +241,8 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
     start = family.to_nuts_start(start_point(model, design, spec, seed), spec)
     model_nuts = model if form.laplace == "direct" else build_model(design, spec, laplace=form.laplace)
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores)
-    values = family.from_nuts({n: raw["posterior"][n].values for n in raw["posterior"].data_vars}, spec)
-    values = {n: values[n] for n in POSTERIOR_VARS if n in values}
-    return assemble(values, design, spec, method="nuts", sampler=sampler, seed=seed, data_sha256=sha,
+    posterior = family.from_nuts(raw["posterior"].to_dataset(), spec)  # the sampler's group, its dims and attrs kept
+    return assemble(posterior[[n for n in POSTERIOR_VARS if n in posterior]], design, spec, method="nuts", sampler=sampler, seed=seed, data_sha256=sha,
                     sample_stats=raw["sample_stats"].to_dataset(),
                     attrs={"tune": tune} | ({"laplace_form": form.laplace} if form.laplace != "direct" else {}))
 

@@ -99,7 +99,7 @@ def data_groups(design: Design, spec: PriorSpec) -> dict[str, xr.Dataset]:
 
 
 def assemble(
-    values: dict[str, np.ndarray],
+    values: dict[str, np.ndarray] | xr.Dataset,
     design: Design,
     spec: PriorSpec,
     *,
@@ -111,8 +111,16 @@ def assemble(
     extra_groups: dict[str, xr.Dataset] | None = None,
     attrs: dict[str, Any] | None = None,
 ) -> xr.DataTree:
-    """Build the result DataTree (see the module docstring)."""
-    groups = {"posterior": _posterior_dataset(values, design, spec), **data_groups(design, spec)}
+    """Build the result DataTree (see the module docstring).
+
+    ``values``: a sampler's posterior group (kept as it is, with the lag's units added to its coordinate), or
+    arrays by variable name with leading (chain, draw) axes (converted by arviz-base).
+    """
+    if isinstance(values, xr.Dataset):
+        posterior = values.assign_coords({k: v for k, v in design.lag_coords().items() if k in values.dims})
+    else:
+        posterior = _posterior_dataset(values, design, spec)
+    groups = {"posterior": posterior, **data_groups(design, spec)}
     if sample_stats is not None:
         groups["sample_stats"] = sample_stats
     groups.update(extra_groups or {})
