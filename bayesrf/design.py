@@ -203,12 +203,13 @@ def make_design(recording: xr.Dataset, n_lags: int = 5, keep: np.ndarray | None 
     --------
     >>> import numpy as np
     >>> from bayesrf.data import from_counts
-    >>> rec = from_counts(np.arange(8.0).reshape(4, 1, 2), [0, 1, 2, 3], 0.1)
+    >>> frames = (np.arange(8.0).reshape(4, 1, 2) - 4) / 4  # contrasts -1, -0.75, ..., 0.75
+    >>> rec = from_counts(frames, [0, 1, 2, 3], 0.1)
     >>> d = make_design(rec, n_lags=2)
     >>> d.n_obs, d.n_dropped
     (3, 1)
     >>> d.matrix()[0].tolist()  # count 1 sees frame 1 (lag 0) and frame 0 (lag 1)
-    [2.0, 3.0, 0.0, 1.0]
+    [-0.5, -0.25, -1.0, -0.75]
     """
     recording = validate_recording(recording)
     if not isinstance(n_lags, (int, np.integer)) or n_lags < 1:
