@@ -267,7 +267,8 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
         under the fit's prior; for per-lag hierarchical priors the mode of the weights given the
         posterior-mean scales, because the joint mode over weights and scales overfits (see
         :func:`fit_map`); for structured ``gp`` priors that joint mode all the same, as their prior
-        given the hyperparameters is not a per-weight penalty. Log-rate per unit contrast.
+        given the hyperparameters is not a per-weight penalty. Log-rate per unit contrast. ``map.attrs["long_name"]``
+        says which mode it is (the figures' row label).
     """
     shape = (design.n_lags, design.ny, design.nx)
     try:
@@ -275,15 +276,15 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
         note = {}
     except FitError as exc:  # too few intervals for one lag's pixels: there is no ML to compare with
         ml, note = np.full(shape, np.nan), {"ml_per_lag": f"not computed: {exc}"}
-    if map_rf is not None:
-        pass
-    elif "rf_scale" in posterior:
+    label = "MAP"
+    if map_rf is None and "rf_scale" in posterior:
         scales = posterior["rf_scale"].mean(("chain", "draw")).values
         pen = scaled_penalty(design, spec, scales)
         theta = solve_penalized(full_design(design, spec, design.matrix()), design.counts, design.offset, pen).theta
-        map_rf = theta[1 : 1 + design.n_weights]
-    else:
+        map_rf, label = theta[1 : 1 + design.n_weights], "MAP at the mean scales"
+    elif map_rf is None:
         map_rf = np.asarray(map_values(design, spec, per_lag=False)[0]["rf"])
+        label = "joint MAP (overfits)" if spec.hierarchical else "MAP"
     dims = ("lag", "y", "x")
-    return xr.Dataset({"ml_per_lag": (dims, ml.reshape(shape)), "map": (dims, map_rf.reshape(shape))},
+    return xr.Dataset({"ml_per_lag": (dims, ml.reshape(shape)), "map": (dims, map_rf.reshape(shape), {"long_name": label})},
                       coords=design.lag_coords(), attrs=note)

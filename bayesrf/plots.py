@@ -176,8 +176,9 @@ def plot_rf_posterior(rfs: xr.Dataset, title: str = "") -> tuple[Figure, Figure]
 
 
 def plot_compare(estimates: xr.Dataset, title: str = "") -> Figure:
-    """ML (per lag), MAP and posterior mean side by side on one colour scale."""
-    rows = [("ML, each lag alone", estimates["ml_per_lag"]), ("MAP", estimates["map"]),
+    """ML (per lag), MAP and posterior mean side by side on one colour scale (the MAP row is labelled with
+    which mode it is, ``estimates["map"].attrs["long_name"]``, when the estimates say)."""
+    rows = [("ML, each lag alone", estimates["ml_per_lag"]), (estimates["map"].attrs.get("long_name", "MAP"), estimates["map"]),
             ("posterior mean", estimates["posterior_mean"])]
     return plot_rf_rows(rows, title=title or "Point estimates compared")
 

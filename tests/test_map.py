@@ -186,6 +186,7 @@ def test_stored_estimates_match_glum_and_plots_never_refit(small_sim, tmp_path, 
         np.testing.assert_allclose(estimates["ml_per_lag"].isel(lag=lag).values.ravel(), glm.coef_, atol=1e-4)
     map_rf = bayesrf.fit_map(small_sim, "ridge", lags=3, estimates=False)["posterior"]["rf"].values[0, 0]
     np.testing.assert_allclose(estimates["map"].values, map_rf, atol=1e-10)
+    assert estimates["map"].attrs["long_name"] == "MAP"  # a fixed-scale prior's mode is the MAP (the figure's label)
 
     def refit(*args, **kwargs):
         raise AssertionError("write_figures refitted the point estimates")
