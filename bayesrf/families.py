@@ -30,7 +30,7 @@ from .structured import AXES, align_components, model_axes, structured_rf
 if TYPE_CHECKING:
     from .priors import PriorSpec
 
-__all__ = ["FAMILIES", "Family", "NutsForm", "family_of", "register"]
+__all__ = ["FAMILIES", "Family", "NutsForm", "family_of", "positive_number", "register"]
 
 FAMILIES: dict[str, Family] = {}
 """The registered families of the RF weights, by name (``prior.family`` of a spec)."""
@@ -66,7 +66,8 @@ def family_of(spec: PriorSpec | str) -> Family:
     return FAMILIES[name]
 
 
-def _positive(value: Any) -> bool:
+def positive_number(value: Any) -> bool:
+    """A spec value that is a number > 0 (booleans are not numbers here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
@@ -154,7 +155,7 @@ class _Scaled(Family):
 
     def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
         problems = super().problems(prior, structure)
-        if prior.get("hierarchical", False) is False and not _positive(prior.get("scale")):
+        if prior.get("hierarchical", False) is False and not positive_number(prior.get("scale")):
             problems.append(f"prior.scale must be a number > 0 for a {self.name} prior, got {prior.get('scale')!r}")
         return problems
 
@@ -265,7 +266,7 @@ class GP(Family):
                      for key in ("local", "envelope_floor") if not isinstance(structure.get(key, False), bool)]
         problems += [f"structure.{key} must be a number > 0, got {structure[key]!r}"
                      for key in ("length_median", "length_log_sd", "width_median", "envelope_nu")
-                     if key in structure and not _positive(structure[key])]
+                     if key in structure and not positive_number(structure[key])]
         rank = structure.get("rank", 0)
         if not isinstance(rank, int) or isinstance(rank, bool) or rank < 0:
             problems.append(f"structure.rank must be an integer >= 0, got {rank!r}")

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SpecError
-from .families import FAMILIES, family_of
+from .families import FAMILIES, family_of, positive_number
 from .structured import smooth_axes
 
 __all__ = ["DEFAULT_PRIOR", "MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
@@ -176,10 +176,6 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _positive(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-
-
 def _problems(raw: dict[str, Any]) -> list[str]:
     problems = []
     for section, known in _KNOWN.items():
@@ -213,14 +209,14 @@ def _problems(raw: dict[str, Any]) -> list[str]:
                             "set prior.hyper_scale instead)")
         if prior.get("hyper_family", "halfnormal") not in HYPER_FAMILIES:
             problems.append(f"prior.hyper_family must be one of {HYPER_FAMILIES}, got {prior.get('hyper_family')!r}")
-        if not _positive(prior.get("hyper_scale")):
+        if not positive_number(prior.get("hyper_scale")):
             problems.append(f"prior.hyper_scale must be a number > 0, got {prior.get('hyper_scale')!r}")
     if isinstance(intercept, dict):
         i_family = intercept.get("family", "normal")
         if i_family not in INTERCEPT_FAMILIES:
             problems.append(f"intercept.family must be one of {INTERCEPT_FAMILIES}, got {i_family!r}")
         if i_family == "normal":
-            if not _positive(intercept.get("sigma", 10.0)):
+            if not positive_number(intercept.get("sigma", 10.0)):
                 problems.append(f"intercept.sigma must be a number > 0, got {intercept.get('sigma')!r}")
             mu = intercept.get("mu", "auto")
             if mu != "auto" and not (isinstance(mu, (int, float)) and not isinstance(mu, bool)):
@@ -232,7 +228,7 @@ def _problems(raw: dict[str, Any]) -> list[str]:
         n_basis = baseline.get("n_basis", 8)
         if not isinstance(n_basis, int) or isinstance(n_basis, bool) or n_basis < 4:
             problems.append(f"baseline.n_basis must be an integer >= 4, got {n_basis!r}")
-        if not _positive(baseline.get("scale", 0.3)):
+        if not positive_number(baseline.get("scale", 0.3)):
             problems.append(f"baseline.scale must be a number > 0, got {baseline.get('scale')!r}")
     return problems
 

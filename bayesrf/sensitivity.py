@@ -41,6 +41,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import DataError, SpecError, recorded
+from .families import family_of
 from .heldout import block_split, heldout_pointwise
 from .inference import data_checksum, sample
 from .nuts import SAMPLERS
@@ -244,7 +245,8 @@ def cv_alphas(data: xr.Dataset, lags: int = 5, keep: np.ndarray | None = None,
     X, n = design.matrix(), design.n_obs
     grid = np.geomspace(1e-3, 0.1, 8) if scales is None else np.sort(np.asarray(scales, dtype=float))
     out: dict[str, float] = {}
-    for name, l1_ratio, alphas in (("ridge", 0.0, 1.0 / (n * grid**2)), ("lasso", 1.0, 1.0 / (n * grid))):
+    for name, l1_ratio, prior_family in (("ridge", 0.0, "normal"), ("lasso", 1.0, "laplace")):
+        alphas = family_of(prior_family).alpha(grid, n)  # the prior scales' MAP-equivalent penalties
         fit = GeneralizedLinearRegressorCV(family="poisson", l1_ratio=[l1_ratio], alphas=alphas,
                                            cv=5).fit(X, design.counts, offset=design.offset)
         index = int(np.argmin(np.abs(alphas - fit.alpha_)))
