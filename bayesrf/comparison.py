@@ -90,6 +90,7 @@ def _fit_table(sweep: xr.DataTree, labels: list[str], results: dict[str, xr.Data
         "wall_time_s": [float(results[label].attrs["wall_time_s"]) for label in labels],
         "max_rhat": [float(results[label].attrs["max_rhat"]) for label in labels],
         "min_ess_bulk": [float(results[label].attrs["min_ess_bulk"]) for label in labels],
+        "diagnostics_ok": [bool(results[label].attrs["diagnostics_ok"]) for label in labels],
         "n_divergent": [int(results[label].attrs["n_divergent"]) for label in labels],
     }
     return xr.Dataset({name: ("fit", values) for name, values in columns.items()}, coords={"fit": labels})
@@ -211,6 +212,7 @@ def report(comparison: xr.Dataset) -> dict[str, Any]:
             "n_bad_pareto_k", "heldout_lpd", "heldout_lpd_se", "rf_distance", "rf_corr", "max_rhat",
             "min_ess_bulk", "n_divergent", "wall_time_s")}
         entry["hierarchical"] = bool(row["hierarchical"])
+        entry["diagnostics_ok"] = bool(row["diagnostics_ok"])
         entry["heldout_diff"] = float(row["heldout_lpd"] - comparison["heldout_lpd"].sel(fit=best))
         entry["explained_variance_1"] = float(row["explained_variance"].isel(component=0))
         entry["psense"] = _psense_entry(row)
@@ -254,8 +256,8 @@ def format_report(rep: dict[str, Any]) -> str:
     if bad:
         lines.append(f"PSIS-LOO has Pareto k > threshold for some intervals in {', '.join(bad)}: "
                      "its ELPD is unreliable there; trust the held-out column.")
-    failed = [f["label"] for f in rep["fits"] if f["max_rhat"] > 1.01 or f["n_divergent"]]
+    failed = [f["label"] for f in rep["fits"] if not f["diagnostics_ok"]]
     if failed:
-        lines.append(f"sampling diagnostics failed for {', '.join(failed)} (R-hat > 1.01 or divergences): "
-                     "rerun with more draws/tune before relying on them.")
+        lines.append(f"sampling diagnostics failed for {', '.join(failed)} (arviz_stats.diagnose; the fit's warning "
+                     "says which check): rerun with more draws/tune before relying on them.")
     return "\n".join(lines)

@@ -205,9 +205,11 @@ def sample(
     Returns
     -------
     xarray.DataTree
-        See :mod:`bayesrf.results`. NUTS results carry ``max_rhat``,
-        ``min_ess_bulk``, ``min_ess_tail``, ``n_divergent`` in attrs and warn
-        (:class:`~bayesrf.BayesRFWarning`) when they fail.
+        See :mod:`bayesrf.results`. NUTS results carry the diagnostics of
+        :func:`bayesrf.results.check_diagnostics` (``max_rhat``, ``min_ess_bulk``,
+        ``min_ess_tail``, ``n_divergent``, ``n_max_treedepth``, ``min_bfmi``,
+        ``diagnostics_ok``) in attrs and warn (:class:`~bayesrf.BayesRFWarning`) when
+        ``arviz_stats.diagnose`` or the tail-ESS floor fails.
     """
     if sampler not in SAMPLERS:
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")

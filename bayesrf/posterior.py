@@ -168,7 +168,8 @@ def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
     -------
     dict
         JSON-serialisable: ``fit`` (prior, method, sampler, draws, wall time),
-        ``diagnostics`` (max R-hat, min bulk/tail ESS, divergences; NUTS only),
+        ``diagnostics`` (max R-hat, min bulk/tail ESS, divergences, tree depth hits, min E-BFMI and
+        the verdict of :func:`bayesrf.results.check_diagnostics`; NUTS only),
         ``parameters`` (mean, sd, HDI, R-hat, ESS of intercept, hyperparameters
         and baseline coefficients, from ``arviz_stats.summary``), ``rf`` (number
         of credible weights per lag, peak weight and where), ``svd`` (time course
@@ -193,7 +194,7 @@ def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
     }
     if attrs.get("method") == "nuts":
         report["diagnostics"] = {k: attrs[k] for k in ("max_rhat", "min_ess_bulk", "min_ess_tail", "n_divergent",
-                                                        "diagnostics_ok") if k in attrs}
+                                                        "n_max_treedepth", "min_bfmi", "diagnostics_ok") if k in attrs}
     scalars = [v for v in ("intercept", *HYPERPARAMETERS, "rf_time", "baseline_coef") if v in post]
     if n_samples > 3:
         scalar_post = post.to_dataset()[scalars]
@@ -250,6 +251,8 @@ def format_summary(report: dict[str, Any]) -> str:
         d = report["diagnostics"]
         lines.append(f"diagnostics: max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "
                      f"min tail ESS {d['min_ess_tail']:.0f}, divergences {d['n_divergent']}"
+                     + (f", max tree depth hit {d['n_max_treedepth']}" if d.get("n_max_treedepth") else "")
+                     + (f", min E-BFMI {d['min_bfmi']:.2f}" if "min_bfmi" in d else "")
                      + ("" if d.get("diagnostics_ok") else "  << CHECK"))
     pct = int(round(100 * fit["hdi_prob"]))
     lines.append(f"{'parameter':22s} {'mean':>9s} {'sd':>8s} {pct:>3d}% HDI")

@@ -35,7 +35,7 @@ from .model import VAR_DIMS
 from .priors import PriorSpec
 
 __all__ = [
-    "SWEEP_KIND", "as_dataset", "assemble", "check_diagnostics", "check_result", "design_from_result", "load", "log_rate_draws",
+    "ESS_PER_CHAIN", "RHAT_MAX", "SWEEP_KIND", "as_dataset", "assemble", "check_diagnostics", "check_result", "design_from_result", "load", "log_rate_draws",
     "package_version", "posterior_predictive", "predict", "read_tree", "save"
 ]
 
@@ -353,33 +353,57 @@ def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: i
     return out
 
 
-def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, float]:
-    """R-hat, bulk/tail ESS and divergences with ArviZ; warn with advice when they fail.
+RHAT_MAX = 1.01
+"""Largest acceptable R-hat (rank-normalised, bulk and folded; Vehtari et al. 2021)."""
+ESS_PER_CHAIN = 100
+"""Smallest acceptable bulk and tail ESS per chain."""
 
-    Returns the numbers (also stored in ``result.attrs`` by the caller).
+
+def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, float]:
+    """Convergence verdict of :func:`arviz_stats.diagnose`, plus a tail-ESS floor; warn with advice on failure.
+
+    ``diagnose`` checks divergences, tree depth, E-BFMI, ESS per draw, bulk ESS >=
+    ``ESS_PER_CHAIN`` x chains and R-hat <= ``RHAT_MAX`` over ``var_names``; bayesrf adds the
+    same floor for tail ESS. nutpie's ``maxdepth_reached`` is shown to ``diagnose`` under the
+    name it reads (``reached_max_treedepth``).
+
+    Returns
+    -------
+    dict
+        ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``n_divergent``, ``n_max_treedepth``,
+        ``min_bfmi`` and ``diagnostics_ok`` (0/1), which the caller stores in ``result.attrs``.
     """
     import arviz_stats as azs
 
     post = result["posterior"].to_dataset()[var_names]
-    rhat = azs.rhat(post)
-    ess_bulk = azs.ess(post, method="bulk")
-    ess_tail = azs.ess(post, method="tail")
+    n_chains = post.sizes["chain"]
+    floor = ESS_PER_CHAIN * n_chains
+    sample_stats = result["sample_stats"].to_dataset() if "sample_stats" in result.children else xr.Dataset()
+    sample_stats = sample_stats.rename({"maxdepth_reached": "reached_max_treedepth"} if "maxdepth_reached" in sample_stats else {})
+    view = xr.DataTree.from_dict({"posterior": post, "sample_stats": sample_stats})
+    failed, found = azs.diagnose(view, rhat_max=RHAT_MAX, ess_threshold=floor, show_diagnostics=False,
+                                 return_diagnostics=True)
+    rhat, ess_bulk, ess_tail = azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
     stats = {
         "max_rhat": float(max(rhat[v].max() for v in var_names)),
         "min_ess_bulk": float(min(ess_bulk[v].min() for v in var_names)),
         "min_ess_tail": float(min(ess_tail[v].min() for v in var_names)),
-        "n_divergent": int(result["sample_stats"]["diverging"].sum()) if "sample_stats" in result.children else 0,
+        "n_divergent": found.get("divergent", {}).get("n_divergent", 0),
+        "n_max_treedepth": found.get("treedepth", {}).get("n_max", 0),
+        "min_bfmi": float(np.min(found["bfmi"]["bfmi_values"])) if "bfmi" in found else float("nan"),
     }
-    problems = []
-    n_chains = result["posterior"].sizes["chain"]
-    if stats["max_rhat"] > 1.01:
-        problems.append(f"max R-hat {stats['max_rhat']:.3f} > 1.01 (chains disagree)")
-    if stats["min_ess_bulk"] < 100 * n_chains:
-        problems.append(f"min bulk ESS {stats['min_ess_bulk']:.0f} < {100 * n_chains}")
-    if stats["min_ess_tail"] < 100 * n_chains:
-        problems.append(f"min tail ESS {stats['min_ess_tail']:.0f} < {100 * n_chains}")
-    if stats["n_divergent"]:
-        problems.append(f"{stats['n_divergent']} divergent transitions")
+    problems = [text for bad, text in (
+        (stats["max_rhat"] > RHAT_MAX, f"max R-hat {stats['max_rhat']:.3f} > {RHAT_MAX} (chains disagree)"),
+        (stats["min_ess_bulk"] < floor, f"min bulk ESS {stats['min_ess_bulk']:.0f} < {floor}"),
+        (stats["min_ess_tail"] < floor, f"min tail ESS {stats['min_ess_tail']:.0f} < {floor}"),
+        (found["ess"]["bad_params"], f"fewer than {found['ess']['threshold_ratio']} effective draws per draw"),
+        (stats["n_divergent"], f"{stats['n_divergent']} divergent transitions"),
+        (stats["n_max_treedepth"], f"{stats['n_max_treedepth']} transitions hit the maximum tree depth"),
+        (found.get("bfmi", {}).get("failed_chains"), f"E-BFMI {stats['min_bfmi']:.2f} < "
+                                                      f"{found.get('bfmi', {}).get('threshold')} in some chains"),
+    ) if bad]
+    if failed and not problems:
+        problems.append("arviz_stats.diagnose failed (run it on the result for details)")
     stats["diagnostics_ok"] = int(not problems)
     if problems:
         warnings.warn(
@@ -389,3 +413,4 @@ def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, fl
             stacklevel=3,
         )
     return stats
+

@@ -261,3 +261,30 @@ def test_plain_arviz_reads_stored_results(tiny, nuts_ridge, method, tmp_path):
         assert np.isfinite(loo.elpd) and loo.n_data_points == tree.log_likelihood.sizes["time"]
         warned = any("Pareto" in str(w.message) for w in caught)
         assert warned == bool((loo.pareto_k > loo.good_k).any()), "the Pareto-k warning must match the k values"
+
+
+def _fake_nuts(rng, chains=4, draws=500, **sample_stats):
+    """A DataTree shaped like nutpie's: independent normal draws, chosen sampler statistics."""
+    post = xr.Dataset({"rf": (("chain", "draw", "w"), rng.normal(size=(chains, draws, 3)))})
+    stats = {"diverging": (("chain", "draw"), np.zeros((chains, draws), bool)),
+             "maxdepth_reached": (("chain", "draw"), np.zeros((chains, draws), bool)),
+             "energy": (("chain", "draw"), rng.normal(size=(chains, draws)))}
+    stats.update({k: (("chain", "draw"), v) for k, v in sample_stats.items()})
+    return xr.DataTree.from_dict({"posterior": post, "sample_stats": xr.Dataset(stats)})
+
+
+def test_diagnostics_verdict_is_arviz_diagnose_plus_tail_floor():
+    """Independent draws pass; tree-depth hits (nutpie's name) and a random-walk energy (low E-BFMI),
+    which the old hand-written checks missed, fail with a warning naming the check."""
+    from bayesrf.results import check_diagnostics
+
+    rng = np.random.default_rng(0)
+    good = check_diagnostics(_fake_nuts(rng), ["rf"])
+    assert good["diagnostics_ok"] == 1 and good["n_max_treedepth"] == 0 and good["min_bfmi"] > 0.3
+    depth = np.zeros((4, 500), bool)
+    depth[0, :7] = True
+    with pytest.warns(bayesrf.BayesRFWarning, match="7 transitions hit the maximum tree depth"):
+        assert check_diagnostics(_fake_nuts(rng, maxdepth_reached=depth), ["rf"])["diagnostics_ok"] == 0
+    walk = np.cumsum(rng.normal(size=(4, 500)), axis=1)
+    with pytest.warns(bayesrf.BayesRFWarning, match="E-BFMI 0.0"):
+        assert check_diagnostics(_fake_nuts(rng, energy=walk), ["rf"])["min_bfmi"] < 0.3
