@@ -20,6 +20,9 @@ cumulative basis of :meth:`bayesrf.design.Design.spline_basis`; hierarchical pri
 For NUTS, Laplace priors are written as a difference of exponentials (see
 :func:`build_model`'s ``laplace``).
 
+The counts (``observed_counts``) and the intercept's prior mean (``intercept_mu``) are ``pm.Data`` like the
+frames, so one compiled model serves every unit shown the same stimulus (:func:`bayesrf.nuts.compile_nutpie`).
+
 Structured (``family = "gp"``) priors are described in :mod:`bayesrf.structured`.
 """
 
@@ -63,7 +66,7 @@ def intercept_mu(spec: PriorSpec, design: Design) -> float:
 def _intercept(spec: PriorSpec, design: Design) -> pt.TensorVariable:
     if spec.intercept_family == "flat":
         return pm.Flat("intercept")
-    return pm.Normal("intercept", intercept_mu(spec, design), spec.intercept_sigma)
+    return pm.Normal("intercept", pm.Data("intercept_mu", intercept_mu(spec, design)), spec.intercept_sigma)
 
 
 def _baseline(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
@@ -153,5 +156,6 @@ def build_model(
         intercept = _intercept(spec, design)
         rf = family.weights(spec, ("lag", "y", "x"), laplace)
         eta = log_rate(design, intercept, rf) + _baseline(spec, design)
-        pm.Poisson("counts", mu=pt.exp(eta), observed=design.counts, dims="time")
+        pm.Poisson("counts", mu=pt.exp(eta), observed=pm.Data("observed_counts", design.counts, dims="time"),
+                    dims="time")
     return model

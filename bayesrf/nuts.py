@@ -7,6 +7,7 @@ pointwise groups of a result.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import replace
 from typing import Any
@@ -26,8 +27,8 @@ from .priors import PriorSpec
 from .results import as_dataset
 
 __all__ = [
-    "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "add_log_densities", "chain_processes",
-    "checked_variables", "hierarchical_start", "map_pymc", "pointwise_loglik", "run_nuts",
+    "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "UNIT_DATA", "add_log_densities", "chain_processes",
+    "checked_variables", "compile_nutpie", "hierarchical_start", "map_pymc", "model_key", "pointwise_loglik", "run_nuts",
 ]
 
 SAMPLERS = ("nutpie", "pymc")
@@ -39,6 +40,12 @@ smooth, rank1 and local pass the checks after 300 too (see the README's speed ta
 POSTERIOR_VARS = tuple(VAR_DIMS)
 STANDARDISED = ("rf_z", "rf_time_z")
 """Non-centred standard-normal variables: kept in results, left out of the convergence checks."""
+
+
+UNIT_DATA = ("observed_counts", "intercept_mu")
+"""The ``pm.Data`` of a model that differ between units shown the same stimulus."""
+_COMPILED: dict[str, Any] = {}
+"""The last nutpie model this process compiled with a reuse key (one entry: a worker fits one population)."""
 
 
 class _Flat:
@@ -99,12 +106,47 @@ def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
     return [n for n in POSTERIOR_VARS if n in posterior and n not in STANDARDISED]
 
 
+def model_key(design: Design, spec: PriorSpec, laplace: str) -> str:
+    """sha256 of what a compiled model depends on besides :data:`UNIT_DATA`: spec, Laplace form, frames,
+    durations and fitted intervals."""
+    digest = hashlib.sha256(f"{spec.to_json()}|{laplace}|{design.n_lags}|{design.frames.shape}".encode())
+    for array in (design.frames, design.offset, design.rows):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray], reuse_key: str | None = None) -> Any:
+    """nutpie's compiled ``model``, started exactly at ``start`` (value variables; no jitter).
+
+    With ``reuse_key`` (:func:`model_key`), the model last compiled under that key in this process is
+    reused: only ``model``'s :data:`UNIT_DATA` (nutpie's ``with_data``) and the start change. Compiling
+    costs about 10 s; a small unit samples in about 20 s. The draws equal a fresh compile's bit for bit
+    (``tests/test_sampling.py``).
+    """
+    import nutpie
+
+    cached = _COMPILED.get(reuse_key) if reuse_key else None
+    if cached is None:
+        compiled = nutpie.compile_pymc_model(model, initial_points=start, jitter_rvs=set())
+        if reuse_key:
+            _COMPILED.clear()
+            _COMPILED[reuse_key] = compiled
+        return compiled
+    flat = np.zeros(cached.n_dim)
+    for name, where in zip(cached.shape_info[0], cached.shape_info[1], strict=True):
+        if where.stop <= cached.n_dim:  # a free value variable, not a deterministic nutpie expands
+            flat[where] = np.ravel(start[name])
+    data = {name: model[name].get_value() for name in UNIT_DATA if name in model.named_vars}
+    return replace(cached.with_data(**data), initial_point_func=lambda seed=None: flat.copy())
+
+
 def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, chains: int, seed: int | None,
-          sampler: str, progress: bool, target_accept: float, cores: int) -> xr.DataTree:
+             sampler: str, progress: bool, target_accept: float, cores: int, reuse_key: str | None = None) -> xr.DataTree:
+    """NUTS draws of ``model`` from ``start`` with nutpie (``reuse_key``: see :func:`compile_nutpie`) or PyMC."""
     if sampler == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model, initial_points=start, jitter_rvs=set())
+        compiled = compile_nutpie(model, start, reuse_key)
         return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress_bar=progress,
                              save_warmup=False, cores=cores, target_accept=target_accept)
     return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, nuts_sampler="pymc",

@@ -116,7 +116,7 @@ def _fit(rec: xr.Dataset, spec: PriorSpec, s: dict[str, Any]) -> xr.DataTree:
     if s["method"] == "map":
         return fit_map(rec, spec, lags=s["lags"], estimates=False)
     return sample(rec, spec, lags=s["lags"], draws=s["draws"], tune=s["tune"], chains=s["chains"], seed=s["seed"],
-                  method=s["method"], cores=s["cores"], estimates=False)
+                  method=s["method"], cores=s["cores"], estimates=False, reuse_compiled=True)
 
 
 def _describe(rec: xr.Dataset, spec: PriorSpec, tree: xr.DataTree, s: dict[str, Any]) -> dict[str, Any]:
@@ -125,9 +125,9 @@ def _describe(rec: xr.Dataset, spec: PriorSpec, tree: xr.DataTree, s: dict[str, 
                            if key in tree.attrs}
     row["groups"] = {}
     if s["method"] != "map":
-        loo_ds, _ = _loo_group(tree)
+        loo_ds, loo = _loo_group(tree)
         baseline = baseline_log_likelihood(make_design(rec, s["lags"]), spec, draws=1000, seed=s["seed"])
-        row.update(rf_evidence(tree, baseline))
+        row.update(rf_evidence(loo, baseline))
         row.update(rf_features(tree, s["prob"]))
         row["groups"]["loo"] = loo_ds
     else:

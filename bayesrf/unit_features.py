@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import arviz_stats as azs
 import numpy as np
@@ -71,10 +72,12 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
     return xr.DataTree.from_dict({"posterior": post, "log_likelihood": ds})
 
 
-def rf_evidence(result: xr.DataTree, baseline: xr.DataTree) -> dict[str, float | bool | str]:
+def rf_evidence(result: xr.DataTree | Any, baseline: xr.DataTree) -> dict[str, float | bool | str]:
     """ELPD-LOO difference (nats) of ``result`` over the baseline-only model, its SE, and the flag.
 
-    Pareto-k warnings of either LOO are recorded in ``evidence_warnings`` (not silenced).
+    ``result`` is a fit, or its pointwise ``arviz_stats.loo`` when that was computed already (then
+    it is not computed again). Pareto-k warnings of the LOOs computed here are recorded in
+    ``evidence_warnings`` (not silenced).
     """
     table, notes = recorded(lambda: azs.compare({"rf": result, "baseline": baseline}, round_to="none"))
     diff = float(table.loc["rf", "elpd"] - table.loc["baseline", "elpd"])

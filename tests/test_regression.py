@@ -41,10 +41,10 @@ def nuts_case(prior: str) -> dict[str, list[float]]:
         warnings.simplefilter("always", bayesrf.BayesRFWarning)
         tree = bayesrf.sample(recording(), prior, lags=LAGS, draws=300, tune=300, chains=2, seed=1)
     rf = tree["posterior"]["rf"]
-    mcse = azs.mcse(rf, method="mean")
     return {"mean": rf.mean(("chain", "draw")).values.ravel().tolist(),
             "sd": rf.std(("chain", "draw")).values.ravel().tolist(),
-            "mcse": np.asarray(mcse).ravel().tolist()}
+            "mcse": np.asarray(azs.mcse(rf, method="mean")).ravel().tolist(),
+            "mcse_sd": np.asarray(azs.mcse(rf, method="sd")).ravel().tolist()}
 
 
 def pinned_case() -> dict[str, dict[str, dict[str, list[float]]]]:
@@ -60,7 +60,11 @@ def pin():
 @pytest.mark.parametrize("prior", MAP_PRIORS)
 def test_map_values_are_unchanged(pin, prior):
     got, want = map_case(prior), pin["map"][prior]
-    tolerance = 1e-4 if prior in ("smooth", "local", "rank1") else 1e-8
+    # Fixed-scale MAPs come from a Newton solve (1e-8). Hierarchical ones are L-BFGS modes of PyTensor's
+    # log-density stopped at gtol 1e-6: an ulp-level change of that graph (the intercept's prior mean became a
+    # pm.Data, so one compiled model serves a population) moved ridge-hier's by 1.2e-8 and lasso-hier's intercept,
+    # along a flat direction, by 1.1e-5; the gp modes move as much between a cold and a warm PyTensor cache.
+    tolerance = 1e-4 if prior in ("smooth", "local", "rank1") or bayesrf.load_prior(prior).hierarchical else 1e-8
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=0, atol=tolerance, err_msg=f"{prior} {name}")
 
@@ -68,10 +72,9 @@ def test_map_values_are_unchanged(pin, prior):
 @pytest.mark.parametrize("prior", NUTS_PRIORS)
 def test_nuts_posterior_is_unchanged_within_monte_carlo_error(pin, prior):
     got, want = nuts_case(prior), pin["nuts"][prior]
-    se = np.hypot(got["mcse"], want["mcse"])
-    z = (np.asarray(got["mean"]) - want["mean"]) / se
-    assert np.max(np.abs(z)) < 5, f"{prior}: posterior mean moved by {np.max(np.abs(z)):.1f} Monte Carlo SEs"
-    np.testing.assert_allclose(got["sd"], want["sd"], rtol=0.15, err_msg=prior)
+    for moment, mcse in (("mean", "mcse"), ("sd", "mcse_sd")):
+        z = (np.asarray(got[moment]) - want[moment]) / np.hypot(got[mcse], want[mcse])
+        assert np.max(np.abs(z)) < 5, f"{prior}: posterior {moment} moved by {np.max(np.abs(z)):.1f} Monte Carlo SEs"
 
 
 if __name__ == "__main__":

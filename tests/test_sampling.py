@@ -288,3 +288,25 @@ def test_diagnostics_verdict_is_arviz_diagnose_plus_tail_floor():
     walk = np.cumsum(rng.normal(size=(4, 500)), axis=1)
     with pytest.warns(bayesrf.BayesRFWarning, match="E-BFMI 0.0"):
         assert check_diagnostics(_fake_nuts(rng, energy=walk), ["rf"])["min_bfmi"] < 0.3
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)  # 2 x 60 draws: the draws' identity is what is tested
+@pytest.mark.parametrize("prior", ["ridge", "lasso-hier"])
+def test_reused_compiled_model_gives_the_draws_of_a_fresh_one(prior):
+    """Two units shown the same frames: the second unit's draws through the first one's compiled model
+    (with its counts, intercept prior mean and start swapped in) equal a fresh compile's, bit for bit."""
+    from bayesrf import nuts
+
+    pop = bayesrf.simulate_population(n_units=2, n_frames=600, shape=(4, 5), lags=2, no_rf=0.0, seed=3)
+    first, second = (pop.sel(unit=u) for u in pop["unit"].values)
+    settings = dict(lags=2, draws=60, tune=60, chains=2, seed=4, estimates=False, cores=1)
+    nuts._COMPILED.clear()
+    fresh = bayesrf.sample(second, prior, **settings)
+    bayesrf.sample(first, prior, **settings, reuse_compiled=True)
+    (key, compiled), = nuts._COMPILED.items()
+    reused = bayesrf.sample(second, prior, **settings, reuse_compiled=True)
+    assert nuts._COMPILED[key] is compiled  # not compiled again
+    assert first["counts"].sum() != second["counts"].sum()
+    np.testing.assert_array_equal(reused.posterior.rf.values, fresh.posterior.rf.values)
+    np.testing.assert_array_equal(reused.log_likelihood.counts.values, fresh.log_likelihood.counts.values)
