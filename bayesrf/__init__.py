@@ -10,7 +10,7 @@ from .inference import fit_map, sample
 from .heldout import block_split, heldout_log_likelihood
 from .ml import fit_ml
 from .population import from_arrays, load_population, save_population, validate_population
-from .population_fit import fit_population
+from .population_fit import fit_population, unit_result
 from .population_store import load_population_result
 from .model import build_model
 from .priors import PriorSpec, load_prior
@@ -46,6 +46,7 @@ __all__ = [
     "fit_map",
     "fit_ml",
     "fit_population",
+    "unit_result",
     "load",
     "load_population_result",
     "load_prior",

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from tqdm import tqdm
 
 from .data import validate_recording
 from .design import make_design
@@ -55,10 +56,10 @@ from .population_store import (
     flat_row, is_done, lean, load_population_result, read_index, remove_orphans, write_atomic, write_index,
     write_summary_csv,
 )
-from .results import package_version
+from .results import data_groups, package_version, read_tree
 from .unit_features import baseline_log_likelihood, rf_evidence, rf_features
 
-__all__ = ["fit_key", "fit_population", "fit_unit"]
+__all__ = ["fit_key", "fit_population", "fit_unit", "unit_result"]
 
 
 def fit_key(spec: PriorSpec, checksum: str, settings: dict[str, Any]) -> str:
@@ -161,17 +162,15 @@ def _client(client: Any, workers: int | None) -> tuple[Any, Callable[[], None]]:
     return new, close
 
 
-def _say(row: dict[str, Any], done: int, total: int, started: float) -> None:
-    """One line per finished unit, with the ETA from the mean time so far."""
-    elapsed = time.perf_counter() - started
-    eta = elapsed / done * (total - done)
+def _line(row: dict[str, Any]) -> str:
+    """What the progress output says about one finished unit."""
     if row["status"] == "done":
         ev = f"elpd gain {row['elpd_diff']:.1f} +- {row['elpd_diff_se']:.1f}" if "elpd_diff" in row else "no evidence (MAP)"
         diag = f"R-hat {row['max_rhat']:.3f}, ESS {row['min_ess_bulk']:.0f}" if "max_rhat" in row else ""
         text = f"{row['wall_s']:.1f} s; {diag}{'; ' if diag else ''}{ev}{'; RF' if row.get('has_rf') else ''}"
     else:
         text = row["status"] + (f": {row['error']}" if "error" in row else "")
-    print(f"[{done}/{total}, ETA {eta:.0f} s] unit {row['unit']}: {text}", file=sys.stderr, flush=True)
+    return f"unit {row['unit']}: {text}"
 
 
 def fit_population(
@@ -215,7 +214,7 @@ def fit_population(
     prob : float, optional
         Probability of the features' credible intervals; default ArviZ's ``rcParams["stats.ci_prob"]``.
     progress : bool
-        Print one line per finished unit with the ETA (and the dashboard address).
+        A progress bar with the ETA (tqdm) under one line per finished unit, and the dashboard address.
     screen : str or PriorSpec, optional
         A fixed-scale prior (e.g. ``"ridge"``): first fit every unit by Laplace with it (into
         ``out/screen``, resumable too), then fit with ``prior``/``method`` only the units with
@@ -262,6 +261,46 @@ def fit_population(
     return load_population_result(store)
 
 
+def unit_result(store: str | Path, unit: Any, population: xr.Dataset | str | Path) -> xr.DataTree:
+    """One stored unit's result with its stimulus restored from the population it was fitted on.
+
+    A stored unit keeps no copy of the frames (:func:`bayesrf.population_store.lean`). This puts
+    them back (``constant_data.stim``, prepared as the fit prepared them), so that
+    :func:`bayesrf.posterior_predictive`, :func:`bayesrf.plots.plot_ppc` and ``design_from_result`` work on it
+    as on a fresh fit.
+
+    Parameters
+    ----------
+    store : path
+        The ``out`` directory of :func:`fit_population`.
+    unit : unit id
+        As in the population's ``unit`` coordinate.
+    population : xarray.Dataset or path
+        The population (or its file) the store was fitted on; its unit's data checksum must equal
+        the stored one.
+
+    Raises
+    ------
+    DataError
+        The unit has no stored result, or the population is not the one it was fitted on.
+    """
+    path = Path(store) / "units" / f"{unit}.nc"
+    if not path.is_file():
+        raise DataError(f"{path} does not exist: unit {unit!r} has no stored result (see index.json for its status).")
+    tree = read_tree(path)
+    pop = population if isinstance(population, xr.Dataset) else load_population(population)
+    if unit not in pop["unit"].values:
+        raise DataError(f"unit {unit!r} is not in the population; its units are {pop['unit'].values.tolist()[:10]}.")
+    rec = pop.sel(unit=unit)
+    if data_checksum(rec) != tree.attrs["data_sha256"]:
+        raise DataError(f"unit {unit!r} of this population has other data than the unit stored in {path}: pass the "
+                        "population file the store was fitted on.")
+    spec = PriorSpec.from_json(tree.attrs["bayesrf_spec"])
+    stim = data_groups(make_design(rec, int(tree.attrs["n_lags"])), spec)["constant_data"]["stim"]
+    tree["constant_data"] = xr.DataTree(tree["constant_data"].to_dataset().assign(stim=stim))
+    return tree
+
+
 def _screen(pop: xr.Dataset, prior: str | PriorSpec, out: Path, **options: Any) -> tuple[xr.Dataset, dict]:
     """Laplace fits of every unit with a fixed-scale prior; the units with evidence of an RF, and
     index rows (status ``"screened out"``) for the others."""
@@ -301,13 +340,14 @@ def _run(todo: list[tuple[Any, str]], pop: xr.Dataset, shared_ds: xr.Dataset, at
                                       spec.to_json(), settings | {"key": key, "cores": threads}, str(store),
                                       key=f"bayesrf-unit-{unit}-{key[:12]}", pure=False)
                    for unit, key in todo]
-        started = time.perf_counter()
-        for done, future in enumerate(as_completed(futures, loop=dask_client.loop), start=1):
-            row = future.result()
-            index[str(row["unit"])] = flat_row(row)
-            write_index(store, index)
-            if progress:
-                _say(row, done, len(todo), started)
+        with tqdm(total=len(todo), unit="unit", file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+            for future in as_completed(futures, loop=dask_client.loop):
+                row = future.result()
+                index[str(row["unit"])] = flat_row(row)
+                write_index(store, index)
+                if progress:
+                    bar.write(_line(row), file=sys.stderr)
+                bar.update()
     finally:
         close()
 

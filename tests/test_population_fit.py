@@ -128,6 +128,15 @@ def test_cluster_draws_equal_sequential_sample(population, client, tmp_path):
         assert stored.dtype == np.float32
         xr.testing.assert_equal(result["units"][str(unit)]["observed_data"]["counts"],
                                 alone["observed_data"]["counts"])
+        restored = bayesrf.unit_result(tmp_path / "nuts", unit, population)  # the stimulus put back
+        xr.testing.assert_equal(restored["constant_data"]["stim"], alone["constant_data"]["stim"])
+        ppc = bayesrf.posterior_predictive(restored, seed=0)["posterior_predictive"]["counts"]
+        want = bayesrf.posterior_predictive(alone, seed=0)["posterior_predictive"]["counts"]
+        assert ppc.shape == want.shape and np.mean(ppc.values == want.values) > 0.99  # float32 draws: rare flips
+    with pytest.raises(bayesrf.DataError, match="other data than the unit stored"):
+        bayesrf.unit_result(tmp_path / "nuts", 1, population.assign_attrs(sha256="0" * 64))  # another file
+    with pytest.raises(bayesrf.DataError, match="unit 0 has no stored result"):
+        bayesrf.unit_result(tmp_path / "nuts", 0, population)
 
 
 def test_cli_fit_population_summary_and_plot(population, client, tmp_path, capsys):
@@ -142,7 +151,9 @@ def test_cli_fit_population_summary_and_plot(population, client, tmp_path, capsy
     assert dask.config.get("scheduler", None) is None, "fit-population left its client as dask's global scheduler"
     assert main(["summary", str(store)]) == 0
     printed = capsys.readouterr()
-    assert "3 of 3 units fitted" in printed.out and printed.err.count("] unit ") == 3  # one line per unit, with ETA
+    assert "3 of 3 units fitted" in printed.out
+    assert [printed.err.count(f"unit {u}: ") for u in (0, 2, 4)] == [1, 1, 1]  # one line per unit, above the bar
+    assert "3/3 [" in printed.err and ("unit/s]" in printed.err or "s/unit]" in printed.err)  # tqdm: elapsed<ETA, rate
     assert main(["plot", str(store), "--out", str(figures)]) == 0
     assert sorted(p.name for p in figures.glob("*.png")) == [
         "population_atlas.png", "population_evidence.png", "population_retinotopy.png", "population_timecourses.png"]

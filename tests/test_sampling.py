@@ -265,7 +265,8 @@ def test_plain_arviz_reads_stored_results(tiny, nuts_ridge, method, tmp_path):
 
 def _fake_nuts(rng, chains=4, draws=500, **sample_stats):
     """A DataTree shaped like nutpie's: independent normal draws, chosen sampler statistics."""
-    post = xr.Dataset({"rf": (("chain", "draw", "w"), rng.normal(size=(chains, draws, 3)))})
+    post = xr.Dataset({"intercept": (("chain", "draw"), rng.normal(size=(chains, draws))),
+                       "rf": (("chain", "draw", "w"), rng.normal(size=(chains, draws, 3)))})
     stats = {"diverging": (("chain", "draw"), np.zeros((chains, draws), bool)),
              "maxdepth_reached": (("chain", "draw"), np.zeros((chains, draws), bool)),
              "energy": (("chain", "draw"), rng.normal(size=(chains, draws)))}
@@ -273,21 +274,25 @@ def _fake_nuts(rng, chains=4, draws=500, **sample_stats):
     return xr.DataTree.from_dict({"posterior": post, "sample_stats": xr.Dataset(stats)})
 
 
-def test_diagnostics_verdict_is_arviz_diagnose_plus_tail_floor():
+def test_diagnostics_verdict_has_arviz_diagnose_checks_plus_tail_floor():
     """Independent draws pass; tree-depth hits (nutpie's name) and a random-walk energy (low E-BFMI),
     which the old hand-written checks missed, fail with a warning naming the check."""
     from bayesrf.results import check_diagnostics
 
     rng = np.random.default_rng(0)
-    good = check_diagnostics(_fake_nuts(rng), ["rf"])
+    good = check_diagnostics(_fake_nuts(rng), ["intercept", "rf"])
     assert good["diagnostics_ok"] == 1 and good["n_max_treedepth"] == 0 and good["min_bfmi"] > 0.3
     depth = np.zeros((4, 500), bool)
     depth[0, :7] = True
     with pytest.warns(bayesrf.BayesRFWarning, match="7 transitions hit the maximum tree depth"):
-        assert check_diagnostics(_fake_nuts(rng, maxdepth_reached=depth), ["rf"])["diagnostics_ok"] == 0
+        assert check_diagnostics(_fake_nuts(rng, maxdepth_reached=depth), ["intercept", "rf"])["diagnostics_ok"] == 0
+    stuck = _fake_nuts(rng)
+    stuck["posterior"]["rf"] = stuck["posterior"]["rf"] + np.array([1.0, 0, 0, 0])[:, None, None]  # one chain apart
+    with pytest.warns(bayesrf.BayesRFWarning, match=r"max R-hat 1\.\d+ > 1.01"):
+        assert check_diagnostics(stuck, ["intercept", "rf"])["max_rhat"] > 1.1
     walk = np.cumsum(rng.normal(size=(4, 500)), axis=1)
     with pytest.warns(bayesrf.BayesRFWarning, match="E-BFMI 0.0"):
-        assert check_diagnostics(_fake_nuts(rng, energy=walk), ["rf"])["min_bfmi"] < 0.3
+        assert check_diagnostics(_fake_nuts(rng, energy=walk), ["intercept", "rf"])["min_bfmi"] < 0.3
 
 
 @pytest.mark.slow
