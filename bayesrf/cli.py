@@ -3,6 +3,7 @@
     bayesrf fit [DATA] --prior local --lags 5 --draws 1000 --chains 4 --seed 0 --out results/fit.nc
     bayesrf plot results/fit.nc --out figures/
     bayesrf summary results/fit.nc [--json]
+    bayesrf check results/fit.nc [--out figures/] [--json]
     bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
     bayesrf convert data/nda_ex_6_data.mat neuron.nwb
     bayesrf fit-population session.nwb --prior local --workers 2 [--scheduler tcp://host:8786] --out fits/
@@ -102,6 +103,17 @@ def _add_summary(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+def _add_check(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="posterior predictive checks of the likelihood (dispersion, residual "
+                       "autocorrelation, rootogram, rate per session segment), one verdict each",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("result", type=Path, help="file written by 'bayesrf fit' (NUTS or Laplace draws)")
+    p.add_argument("--segments", type=int, default=8, help="equal parts of the session for the rate check")
+    p.add_argument("--out", type=Path, default=None, help="also write check.png into this folder")
+    p.add_argument("--prob", type=float, default=None, help="interval probability (default ArviZ's stats.ci_prob)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
 def _add_simulate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("simulate", help="write a simulated LNP recording that 'fit' accepts",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -151,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bayesrf", description="Bayesian LNP receptive fields with uncertainty.")
     parser.add_argument("--version", action="version", version=f"bayesrf {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_fit, _add_sensitivity, _add_plot, _add_summary, _add_simulate, _add_convert,
+    for add in (_add_fit, _add_sensitivity, _add_plot, _add_summary, _add_check, _add_simulate, _add_convert,
                 _add_fit_population):
         add(sub)
     return parser
@@ -252,6 +264,27 @@ def _summary(args: argparse.Namespace) -> None:
         print(json.dumps(rep, indent=2) if args.json else format_summary(rep))
 
 
+def _check(args: argparse.Namespace) -> None:
+    from .criticism import check, format_check
+
+    is_sweep, tree = _open(args.result)
+    if is_sweep:
+        raise BayesRFError(f"{args.result} is a sensitivity study; check one fit ('bayesrf fit ... --out fit.nc').")
+    rep = check(tree, segments=args.segments, prob=args.prob)
+    if args.json:
+        printable = [{k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in c.items() if not k.startswith("t_")}
+                     for c in rep["checks"]]
+        print(json.dumps(rep | {"checks": printable}, indent=2, default=float))
+    else:
+        print(format_check(rep))
+    if args.out is not None:
+        from .plots import plot_check, save_figures
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        for path in save_figures({"check": plot_check(rep)}, args.out, dpi=110):
+            print(path)
+
+
 def _simulate(args: argparse.Namespace) -> None:
     rec = simulate(n_frames=args.frames, shape=tuple(args.shape), lags=args.lags, spatial=args.spatial,
                    temporal=args.temporal, rf_norm=args.rf_norm, stimulus=args.stimulus, rate=args.rate, dt=args.dt,
@@ -266,7 +299,8 @@ def _convert(args: argparse.Namespace) -> None:
     print(f"wrote {path}: {pop.sizes['unit']} unit(s), {pop.sizes['time']} frames, {int(pop.counts.sum())} spikes")
 
 
-COMMANDS = {"fit": _fit, "sensitivity": _sensitivity, "plot": _plot, "summary": _summary, "simulate": _simulate,
+COMMANDS = {"fit": _fit, "sensitivity": _sensitivity, "plot": _plot, "summary": _summary, "check": _check,
+            "simulate": _simulate,
             "convert": _convert, "fit-population": _fit_population}
 
 

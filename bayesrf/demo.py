@@ -15,6 +15,7 @@ import xarray as xr
 
 from . import fit_ml, rf_svd, sample, save
 from .recording_io import BUNDLED_RECORDING
+from .criticism import check, format_check
 from .errors import BayesRFWarning
 from .population import convert, load_population
 from .plots import plot_rf_rows, plot_svd, write_figures
@@ -75,6 +76,7 @@ def bayes_demo(rec, args: argparse.Namespace) -> None:
     tree = sample(rec, DEFAULT_PRIOR, lags=5, draws=args.draws, chains=args.chains, seed=0)
     path = save(tree, args.results / f"posterior_{DEFAULT_PRIOR}.nc")
     print(format_summary(summary(tree)))
+    print(format_check(check(tree)))
     print(f"wrote {path}")
     for figure in write_figures(tree, args.out):
         print(f"wrote {figure}")

@@ -23,7 +23,7 @@ from .errors import BayesRFWarning
 from .model import HYPERPARAMETERS
 
 __all__ = [
-    "CMAP", "plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows",
+    "CMAP", "plot_check", "plot_compare", "plot_diagnostics", "plot_ppc", "plot_rf_posterior", "plot_rf_rows",
     "plot_support", "plot_svd", "plot_timecourses", "save_figures", "write_figures",
     "write_sensitivity_figures"
 ]
@@ -194,6 +194,34 @@ def plot_ppc(result: xr.DataTree) -> Figure:
     return fig
 
 
+def plot_check(report: dict) -> Figure:
+    """The posterior predictive checks of :func:`bayesrf.criticism.check`, one panel each, titled by verdict."""
+    checks = {c["name"]: c for c in report["checks"]}
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), layout="constrained")
+    for ax, name, label in ((axes[0, 0], "dispersion", "Pearson dispersion"),
+                            (axes[0, 1], "autocorrelation", "lag-1 autocorrelation of Pearson residuals")):
+        c = checks[name]
+        ax.hist(c["t_replicated"], bins=30, color="0.7", label="replicated (one per draw)")
+        ax.hist(c["t_observed"], bins=30, color="C3", alpha=0.6, label="observed (per draw's rate)")
+        ax.set(xlabel=label, ylabel="draws")
+    for ax, name, xlabel, ylabel in ((axes[1, 0], "rootogram", "spikes per interval (last bin: or more)",
+                                      "intervals"), (axes[1, 1], "segments", "session segment", "rate (spikes/s)")):
+        c = checks[name]
+        ax.fill_between(c["values"], c["lower"], c["upper"], color="0.8", step="mid" if name == "rootogram" else None,
+                        label="replicated interval")
+        ax.plot(c["values"], c["expected"], color="0.3", label="replicated mean")
+        ax.plot(c["values"], c["observed"], "o", color="C3", label="observed")
+        ax.set(xlabel=xlabel, ylabel=ylabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[1, 0].set_yscale("function", functions=(np.sqrt, np.square))  # a rootogram: square-root counts
+    for ax, name in zip(axes.flat, ("dispersion", "autocorrelation", "rootogram", "segments"), strict=True):
+        c = checks[name]
+        ax.set_title(f"{'ok' if c['ok'] else 'FAIL'} (p = {c['p']:.3f}): {c['verdict']}", fontsize=8, wrap=True)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Does the likelihood fit? Posterior predictive checks ({report['n_draws']} draws)")
+    return fig
+
+
 def plot_diagnostics(result: xr.DataTree) -> dict[str, Figure]:
     """ArviZ diagnostics of the scalar parameters: trace + rank, ESS, energy (NUTS only)."""
     import arviz_plots as azp
@@ -218,8 +246,10 @@ def write_figures(result: xr.DataTree, out_dir: str | Path, prob: float | None =
     ``rf_posterior.png`` (mean, credible mean), ``rf_sd.png``, ``svd.png`` (first
     component with credible band and spatial SD), ``compare.png`` (ML per lag,
     MAP, posterior mean; drawn from the fit's stored ``estimates``: nothing is refitted),
-    ``ppc.png`` (rootogram), and for NUTS fits ``diagnostics_{trace,rank,ess,energy}.png``.
+    ``ppc.png`` (rootogram), for fits with draws ``check.png`` (:func:`bayesrf.criticism.check`), and for
+    NUTS fits ``diagnostics_{trace,rank,ess,energy}.png``.
     """
+    from .criticism import check
     from .posterior import ci_prob, compare_estimates, posterior_svd, rf_summary, svd_summary
     from .results import posterior_predictive
 
@@ -243,6 +273,8 @@ def write_figures(result: xr.DataTree, out_dir: str | Path, prob: float | None =
                       "is not drawn; refit with estimates=True, or call bayesrf.compare_estimates (which fits them).",
                       BayesRFWarning, stacklevel=2)
     figures["ppc"] = plot_ppc(posterior_predictive(result))
+    if result["posterior"].sizes["draw"] > 1:
+        figures["check"] = plot_check(check(result, prob=prob))
     if result.attrs.get("method") == "nuts":
         figures |= {f"diagnostics_{k}": f for k, f in plot_diagnostics(result).items()}
     return save_figures(figures, out, dpi)

@@ -47,6 +47,26 @@ def test_population_bench_sentence_matches_its_json():
     assert population_bench_sentence(bench) in " ".join(README.split())
 
 
+def check_sentence(c: dict) -> str:
+    """The README's sentence on the real neuron's posterior predictive checks, from ``docs/check_real.json``."""
+    checks = {x["name"]: x for x in c["checks"]}
+    disp, ac, root, seg = (checks[name] for name in ("dispersion", "autocorrelation", "rootogram", "segments"))
+    failed = sum(not x["ok"] for x in c["checks"])
+    return (f"On the bundled neuron (`docs/check_real.json`, written by `benchmarks/bench_check.py`: the default prior "
+            f"`{c['prior']}`, {c['settings']['chains']} chains × {c['settings']['draws']} draws) {failed} of "
+            f"{len(c['checks'])} checks fail: the counts are {'under' if disp['statistic'] < 1 else 'over'}dispersed "
+            f"given the rate (Pearson dispersion {disp['statistic']:.2f}, where Poisson replicates give "
+            f"{disp['statistic_replicated']:.2f}), the residuals are autocorrelated (lag-1 {ac['statistic']:.2f} "
+            f"against {ac['statistic_replicated']:.2f}) and the count distribution misfits (rootogram statistic "
+            f"{root['statistic']:.0f} against {root['statistic_replicated']:.0f}); the rate per eighth of the session "
+            f"{'fits' if seg['ok'] else 'misfits'} (p = {seg['p']:.2f}).")
+
+
+def test_check_sentence_matches_its_json():
+    check = json.loads((ROOT / "docs" / "check_real.json").read_text())
+    assert check_sentence(check) in " ".join(README.split())
+
+
 def test_dropped_counts_of_the_bundled_neuron_match_the_file(real):
     """The README's counts of what loading the bundled file drops are the loader's own counts."""
     a = real.attrs

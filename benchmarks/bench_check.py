@@ -1,0 +1,54 @@
+"""Does the Poisson likelihood fit the bundled neuron? Posterior predictive checks, stored for the README.
+
+Samples the bundled neuron with the default prior (``bayesrf.priors.DEFAULT_PRIOR``, 4 chains x 500
+draws, seed 0, lags 5) and runs :func:`bayesrf.criticism.check` on it (8 session segments, 250 draws
+per chain, seed 0). Writes
+
+* ``docs/check_real.json``: per check the statistic, its replicated mean, the posterior predictive
+  p-value and the verdict; the rootogram's and the segments' observed and predicted values;
+* ``docs/check_real.png``: :func:`bayesrf.plots.plot_check` of it.
+
+``tests/test_readme.py`` fails when the README's sentence on these checks differs from the JSON.
+
+Run: ``python benchmarks/bench_check.py`` (about 5 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import bayesrf
+from bayesrf.criticism import check, format_check
+from bayesrf.plots import plot_check, save_figures
+from bayesrf.priors import DEFAULT_PRIOR
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+SETTINGS = {"lags": 5, "draws": 500, "chains": 4, "seed": 0}
+
+
+def main() -> dict:
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:  # the bundled file's dropped frames/spikes; diagnostics
+        warnings.simplefilter("always", bayesrf.BayesRFWarning)
+        fit = bayesrf.sample(bayesrf.load_recording(), DEFAULT_PRIOR, **SETTINGS, estimates=False)
+    report = check(fit)
+    print(format_check(report))
+    checks = [{k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in c.items() if not k.startswith("t_")}
+              for c in report["checks"]]
+    result = {"prior": DEFAULT_PRIOR, "settings": SETTINGS, "diagnostics_ok": bool(fit.attrs["diagnostics_ok"]),
+              "warnings": [str(w.message) for w in caught], "wall_time_s": time.perf_counter() - started,
+              "command": "python benchmarks/bench_check.py"} | report | {"checks": checks}
+    out = DOCS / "check_real.json"
+    out.write_text(json.dumps(result, indent=2, default=float) + "\n")
+    save_figures({"check_real": plot_check(report)}, DOCS, dpi=100)
+    print(f"wrote {out} and {DOCS / 'check_real.png'}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
