@@ -204,8 +204,8 @@ def sample(
         :func:`bayesrf.compare_estimates` and ``bayesrf plot``, which then do not refit.
     reuse_compiled : bool, default False
         nutpie only: reuse the model this process compiled last for the same prior, frames and
-        intervals, with this recording's counts (:func:`bayesrf.nuts.compile_nutpie`); saves about
-        10 s per call when fitting many units of one population in one process
+        intervals, with this recording's counts (:func:`bayesrf.nuts.compile_nutpie`); saves the
+        compilation (about 7 s) per call when fitting many units of one population in one process
         (:func:`bayesrf.fit_population`'s workers do). The draws are the same either way.
 
     Returns
