@@ -63,7 +63,7 @@ def rank_pvalue(ranks: np.ndarray, n_draws: int, bins: int = 10) -> float:
 
 def coverage(
     posterior: xr.DataTree | xr.Dataset, truth: xr.DataArray | np.ndarray, probs: tuple[float, ...] = (0.5, 0.8, 0.95),
-    var: str = "rf",
+    var: str = "rf", where: np.ndarray | None = None,
 ) -> dict[float, float]:
     """Share of the true values inside the central (equal-tailed) posterior intervals.
 
@@ -78,6 +78,10 @@ def coverage(
         Interval probabilities in (0, 1).
     var : str
         The posterior variable.
+    where : ndarray of bool, optional
+        Count only these values (shaped like ``truth``), e.g. the RF's support ``truth != 0`` or its
+        background ``truth == 0``: most true weights of a simulated RF are zero, and their intervals,
+        shrunk towards zero, over-cover; on all weights at once that hides how the RF's own weights fare.
 
     Returns
     -------
@@ -107,11 +111,15 @@ def coverage(
         raise DataError("the truth contains NaN or infinite values.")
     if not all(0 < p < 1 for p in probs):
         raise DataError(f"interval probabilities must lie in (0, 1); got {probs}.")
+    where = np.ones(truth.shape, dtype=bool) if where is None else np.asarray(where)
+    if where.shape != truth.shape or where.dtype != bool or not where.any():
+        raise DataError(f"where must be a boolean array shaped like the truth {truth.shape} selecting at least one "
+                        f"value; got {where.dtype} {where.shape} with {int(np.count_nonzero(where))} selected.")
     shares = {}
     for prob in probs:
         bounds = az.eti(draws.to_dataset(), prob=prob)[var].transpose(*draws.dims[2:], "ci_bound")
         inside = (bounds.sel(ci_bound="lower").values <= truth) & (truth <= bounds.sel(ci_bound="upper").values)
-        shares[float(prob)] = float(inside.mean())
+        shares[float(prob)] = float(inside[where].mean())
     return shares
 
 

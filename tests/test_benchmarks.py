@@ -37,11 +37,17 @@ def test_bench_scaling_row_runs_on_a_tiny_recording():
 def test_peer_scores_and_table(rng):
     peers = _load("peers")
     truth = xr.DataArray(rng.normal(size=(2, 3, 4)), dims=("lag", "y", "x"))
+    truth[:, 0] = 0.0  # a background
     draws = truth.values + 0.1 * rng.normal(size=(2, 50, 2, 3, 4))
     tree = xr.DataTree.from_dict({"posterior": xr.Dataset({"rf": (("chain", "draw", "lag", "y", "x"), draws)})})
     perfect = peers.score(2 * truth.values, truth, tree)  # a scaled estimate has correlation 1
     assert perfect["error"] == pytest.approx(0, abs=1e-12)
-    assert set(perfect) == {"error", "mse_unit", "coverage_50", "coverage_80", "coverage_95"}
+    levels = [round(100 * q) for q in peers.COVERAGE]
+    assert set(perfect) == {"error", "mse_unit"} | {f"coverage_{part}{level}" for part in ("", "support_", "background_")
+                                                    for level in levels}
+    background = np.abs(truth.values) <= peers.SUPPORT * np.abs(truth.values).max()
+    assert background[:, 0].all()
+    assert perfect["coverage_background_95"] == bayesrf.coverage(tree, truth, probs=(0.95,), where=background)[0.95]
     cell = {"rf": "gabor", "stimulus": "binary", "nd": 1.0, "seed": 0}
     rows = [cell | {"method": "sta", "status": "ok", "error": 0.4, "time_ratio": 0.1},
             cell | {"method": "rfest-asd", "status": "timeout > 300 s"}]

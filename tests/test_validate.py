@@ -38,7 +38,26 @@ def test_coverage_equals_numpy_quantile_intervals_and_aligns_dims(rng):
     assert coverage(tree, truth.transpose("x", "lag", "y"), probs=(0.8,))[0.8] == pytest.approx(expected, abs=1e-12)
 
 
+def test_coverage_where_counts_only_the_selected_weights(rng):
+    """Half the weights drawn with the draws' SD, half with twice it: each half's share is its own,
+    at every level (numpy quantile intervals as the reference)."""
+    tree = _posterior(rng, 1.0, shape=(2, 500, 2, 10, 25))
+    wide = np.zeros((2, 10, 25), dtype=bool)
+    wide[1] = True
+    truth = rng.normal(size=(2, 10, 25)) * np.where(wide, 2.0, 1.0)
+    draws = tree["posterior"]["rf"].values.reshape(-1, 2, 10, 25)
+    probs = (0.1, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99)
+    for mask in (wide, ~wide):
+        shares = coverage(tree, truth, probs=probs, where=mask)
+        for prob in probs:
+            lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+            assert shares[prob] == pytest.approx(np.mean(((lo <= truth) & (truth <= hi))[mask]), abs=1e-12)
+    assert coverage(tree, truth, probs=(0.5,), where=wide)[0.5] < coverage(tree, truth, probs=(0.5,), where=~wide)[0.5]
+
+
 @pytest.mark.parametrize(("truth", "kwargs", "match"), [
+    (np.zeros((2, 3, 4)), {"where": np.zeros((2, 3, 4), dtype=bool)}, "at least one"),
+    (np.zeros((2, 3, 4)), {"where": np.ones((2, 3), dtype=bool)}, "shaped like the truth"),
     (np.zeros((2, 3)), {}, "shape"),
     (np.full((2, 3, 4), np.nan), {}, "NaN"),
     (np.zeros((2, 3, 4)), {"probs": (0.5, 1.0)}, r"\(0, 1\)"),
