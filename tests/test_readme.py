@@ -67,6 +67,12 @@ def test_check_sentence_matches_its_json():
     assert check_sentence(check) in " ".join(README.split())
 
 
+def test_baseline_gain_matches_its_json():
+    gain = json.loads((ROOT / "docs" / "baseline_gain.json").read_text())
+    sentence = f"raises the held-out log-likelihood by {gain['gain_total']:.0f} nats over {len(gain['folds'])} interleaved folds"
+    assert " ".join(README.split()).count(sentence) == 2
+
+
 def test_dropped_counts_of_the_bundled_neuron_match_the_file(real):
     """The README's counts of what loading the bundled file drops are the loader's own counts."""
     a = real.attrs
