@@ -6,9 +6,10 @@ posterior draw, paired with that draw (Gelman, Meng & Stern 1996). Its posterior
 ``P(T_rep >= T_obs)`` for the misfit statistics (rootogram, segments) and two-sided for the others,
 below :data:`ALPHA` says the model does not reproduce that feature of the data.
 
-``dispersion``      Pearson dispersion ``sum_t (c_t - mu_t)^2 / mu_t / n`` per draw (1 for Poisson counts
-                    given their rate; < 1 underdispersed, > 1 overdispersed)
-``autocorrelation`` lag-1 autocorrelation of the Pearson residuals ``(c_t - mu_t) / sqrt(mu_t)`` (the
+``dispersion``      Pearson dispersion ``sum_t (c_t - mu_t)^2 / Var_t / n`` per draw, with the fit's own
+                    count distribution's variance (:mod:`bayesrf.likelihoods`: ``mu`` for Poisson); about 1 when
+                    it fits, < 1 underdispersed, > 1 overdispersed
+``autocorrelation`` lag-1 autocorrelation of the Pearson residuals ``(c_t - mu_t) / sqrt(Var_t)`` (the
                     rate already explains what the stimulus and the baseline can)
 ``rootogram``       counts of intervals with 0, 1, 2, ... spikes; the statistic is Pearson's
                     ``sum_k (n_k - E n_k)^2 / E n_k`` over the count values
@@ -27,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from .posterior import ci_prob
+from .likelihoods import draw_counts, overdispersion, variance
 from .results import expected_counts
 
 __all__ = ["ALPHA", "check", "format_check"]
@@ -42,8 +44,8 @@ def _ppp(observed: np.ndarray, replicated: np.ndarray, two_sided: bool) -> float
     return min(1.0, 2 * min(upper, float(np.mean(replicated <= observed)))) if two_sided else upper
 
 
-def _pearson(counts: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    return (counts - mu) / np.sqrt(mu)
+def _pearson(counts: np.ndarray, mu: np.ndarray, var: np.ndarray) -> np.ndarray:
+    return (counts - mu) / np.sqrt(var)
 
 
 def _lag1(residuals: np.ndarray) -> np.ndarray:
@@ -92,26 +94,30 @@ def check(result: xr.DataTree, segments: int = 8, prob: float | None = None, max
         ``upper`` per count value / segment (``values``), the segments also ``outside``;
         ``n_draws``, ``segments``, ``prob``, ``alpha``.
     """
-    mu = expected_counts(result, max_draws).stack(sample=("chain", "draw")).transpose("sample", "time").values
+    expected = expected_counts(result, max_draws)
+    mu = expected.values.reshape(-1, expected.sizes["time"])  # (chain * draw, time)
+    phi = overdispersion(result["posterior"].to_dataset().sel(draw=expected["draw"]))
+    var = variance(mu, phi)
     counts = result["observed_data"]["counts"].values.astype(float)
-    replicated = np.random.default_rng(seed).poisson(mu).astype(float)
+    replicated = draw_counts(mu, phi, np.random.default_rng(seed)).astype(float)
     prob = ci_prob(prob)
-    disp_obs = (_pearson(counts, mu) ** 2).mean(-1)
-    disp_rep = (_pearson(replicated, mu) ** 2).mean(-1)
+    disp_obs = (_pearson(counts, mu, var) ** 2).mean(-1)
+    disp_rep = (_pearson(replicated, mu, var) ** 2).mean(-1)
     ratio = float(np.mean(disp_obs) / np.mean(disp_rep))
+    family = "Poisson" if phi is None else "negative binomial"
     checks = [
-        _check("dispersion", disp_obs, disp_rep, f"Poisson dispersion fits (observed/predicted {ratio:.2f})",
+        _check("dispersion", disp_obs, disp_rep, f"the {family}'s dispersion fits (observed/predicted {ratio:.2f})",
                f"counts are {'under' if ratio < 1 else 'over'}dispersed given the rate: Pearson dispersion "
-               f"{ratio:.2f} x the Poisson prediction; Poisson intervals are too {'wide' if ratio < 1 else 'narrow'}"),
-        _autocorrelation(counts, replicated, mu),
+               f"{ratio:.2f} x the {family} prediction; its intervals are too {'wide' if ratio < 1 else 'narrow'}"),
+        _autocorrelation(counts, replicated, mu, var),
         _rootogram(counts, replicated, prob),
         _segments(counts, replicated, result, segments, prob),
     ]
     return {"checks": checks, "n_draws": int(mu.shape[0]), "segments": segments, "prob": prob, "alpha": ALPHA}
 
 
-def _autocorrelation(counts: np.ndarray, replicated: np.ndarray, mu: np.ndarray) -> dict[str, Any]:
-    obs, rep = _lag1(_pearson(counts, mu)), _lag1(_pearson(replicated, mu))
+def _autocorrelation(counts: np.ndarray, replicated: np.ndarray, mu: np.ndarray, var: np.ndarray) -> dict[str, Any]:
+    obs, rep = _lag1(_pearson(counts, mu, var)), _lag1(_pearson(replicated, mu, var))
     mean_obs = float(obs.mean())
     return _check("autocorrelation", obs, rep, f"residuals uncorrelated as predicted (lag-1 {mean_obs:.2f})",
                   f"residuals are autocorrelated (lag-1 {mean_obs:.2f}, predicted {rep.mean():.2f}): the rate misses "

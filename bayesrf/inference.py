@@ -48,6 +48,13 @@ def _prepare(data: xr.Dataset, prior: str | PriorSpec, lags: int, keep: np.ndarr
     return make_design(data, lags, keep), spec, data_checksum(data)
 
 
+def _poisson_only(spec: PriorSpec, what: str) -> None:
+    """MAP and Laplace fits are penalised Poisson ML: refuse other likelihoods with the fix."""
+    if spec.likelihood != "poisson":
+        raise SpecError(f"{what} fits the Poisson likelihood only (penalised Poisson ML); prior {spec.name!r} has "
+                        f"likelihood {spec.likelihood!r}: sample its posterior with bayesrf.sample(..., method='nuts').")
+
+
 def data_checksum(data: xr.Dataset) -> str:
     """sha256 of the source file, or of the stim/counts/duration arrays of an in-memory recording.
 
@@ -133,6 +140,7 @@ def fit_map(
         ``constant_data`` (and ``estimates``); attrs include the optimiser info.
     """
     design, spec, sha = _prepare(data, prior, lags, keep)
+    _poisson_only(spec, "fit_map")
     values, info = map_values(design, spec, per_lag)
     batched = {k: np.asarray(v)[None, None] for k, v in values.items()}
     tree = assemble(batched, design, spec, method="map", sampler=str(info["solver"]), seed=None,
@@ -226,6 +234,7 @@ def sample(
     started = time.perf_counter()
     model = build_model(design, spec)
     if method == "laplace":
+        _poisson_only(spec, "method='laplace'")
         values, info = laplace_draws(design, spec, draws, chains, seed)
         tree = assemble(values, design, spec, method="laplace", sampler="laplace", seed=seed, data_sha256=sha, attrs=info)
     else:
@@ -286,15 +295,15 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
         note = {}
     except FitError as exc:  # too few intervals for one lag's pixels: there is no ML to compare with
         ml, note = np.full(shape, np.nan), {"ml_per_lag": f"not computed: {exc}"}
-    label = "MAP"
+    label = "MAP" if spec.likelihood == "poisson" else "Poisson MAP"
     if map_rf is None and "rf_scale" in posterior:
         scales = posterior["rf_scale"].mean(("chain", "draw")).values
         pen = scaled_penalty(design, spec, scales)
         theta = solve_penalized(full_design(design, spec, design.matrix()), design.counts, design.offset, pen).theta
-        map_rf, label = theta[1 : 1 + design.n_weights], "MAP at the mean scales"
+        map_rf, label = theta[1 : 1 + design.n_weights], f"{label} at the mean scales"
     elif map_rf is None:
         map_rf = np.asarray(map_values(design, spec, per_lag=False)[0]["rf"])
-        label = "joint MAP (overfits)" if spec.hierarchical else "MAP"
+        label = f"joint {label} (overfits)" if spec.hierarchical else label
     dims = ("lag", "y", "x")
     return xr.Dataset({"ml_per_lag": (dims, ml.reshape(shape)), "map": (dims, map_rf.reshape(shape), {"long_name": label})},
                       coords=design.lag_coords(), attrs=note)

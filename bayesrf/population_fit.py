@@ -47,7 +47,7 @@ from tqdm import tqdm
 
 from .data import validate_recording
 from .design import make_design
-from .errors import BayesRFError, DataError, recorded
+from .errors import BayesRFError, DataError, SpecError, recorded
 from .inference import METHODS, data_checksum, fit_map, sample
 from .population import load_population, select_units
 from .posterior import ci_prob
@@ -234,6 +234,9 @@ def fit_population(
         raise DataError("fit_population takes a population with a 'unit' dim; see bayesrf.load_population.")
     pop = select_units(pop, units)
     spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
+    if spec.likelihood != "poisson":
+        raise SpecError(f"fit_population scores each unit's evidence against a Poisson baseline-only model; prior "
+                        f"{spec.name!r} has likelihood {spec.likelihood!r}: fit its units with bayesrf.sample.")
     store = Path(out)
     (store / "units").mkdir(parents=True, exist_ok=True)
     screened_out: dict[str, dict[str, Any]] = {}

@@ -28,6 +28,9 @@ A spec file looks like::
     kind = "spline"          # "constant" | "spline": slow drift of the log-rate over the session
     n_basis = 8              # cubic B-splines over the session
     scale = 0.3              # SD of each random-walk step between spline coefficients (log-rate)
+    [likelihood]             # optional; default family = "poisson" (see bayesrf.likelihoods)
+    family = "negative-binomial"   # "poisson" | "negative-binomial" (overdispersed counts; NUTS only)
+    dispersion_scale = 1.0   # HalfNormal scale of the overdispersion phi (Var = mu + phi mu^2)
 
 Relation to the penalised fits of :func:`bayesrf.fit_ml` (``n_obs`` = intervals
 used): ``normal(scale=sigma)`` has MAP = ridge with ``alpha = 1/(n_obs sigma^2)``;
@@ -54,6 +57,7 @@ from typing import Any
 
 from .errors import SpecError
 from .families import FAMILIES, family_of, positive_number
+from .likelihoods import LIKELIHOODS
 from .structured import smooth_axes
 
 __all__ = ["DEFAULT_PRIOR", "MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
@@ -68,10 +72,11 @@ SCHEMA_VERSION = 1
 INTERCEPT_FAMILIES = ("flat", "normal")
 HYPER_FAMILIES = ("halfnormal",)
 _KNOWN = {
-    "": {"schema_version", "description", "prior", "intercept", "baseline", "structure"},
+    "": {"schema_version", "description", "prior", "intercept", "baseline", "structure", "likelihood"},
     "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale"},
     "intercept": {"family", "mu", "sigma"},
     "baseline": {"kind", "n_basis", "scale"},
+    "likelihood": {"family", "dispersion_scale"},
     "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "envelope_nu", "envelope_floor", "rank"},
 }
 BASELINE_KINDS = ("constant", "spline")
@@ -101,6 +106,8 @@ class PriorSpec:
     envelope_nu: float = float("inf")
     envelope_floor: bool = False
     rank: int = 0
+    likelihood: str = "poisson"
+    dispersion_scale: float = 1.0
     description: str = ""
 
     def to_json(self) -> str:
@@ -230,6 +237,14 @@ def _problems(raw: dict[str, Any]) -> list[str]:
             problems.append(f"baseline.n_basis must be an integer >= 4, got {n_basis!r}")
         if not positive_number(baseline.get("scale", 0.3)):
             problems.append(f"baseline.scale must be a number > 0, got {baseline.get('scale')!r}")
+    likelihood = raw.get("likelihood", {})
+    if isinstance(likelihood, dict):
+        if likelihood.get("family", "poisson") not in LIKELIHOODS:
+            close = get_close_matches(str(likelihood.get("family")), LIKELIHOODS, n=1)
+            problems.append(f"likelihood.family must be one of {LIKELIHOODS}, got {likelihood.get('family')!r}"
+                            + (f" (did you mean {close[0]!r}?)" if close else ""))
+        if not positive_number(likelihood.get("dispersion_scale", 1.0)):
+            problems.append(f"likelihood.dispersion_scale must be a number > 0, got {likelihood.get('dispersion_scale')!r}")
     return problems
 
 
@@ -271,6 +286,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             "intercept": {"family": base.intercept_family, "mu": base.intercept_mu}
             | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
             "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
+            "likelihood": {"family": base.likelihood, "dispersion_scale": base.dispersion_scale},
         } | ({"structure": {key: getattr(base, key) for key in structure} | {"smooth": list(base.smooth)}}
              if (structure := family_of(base).structure_defaults) else {})
         name = base.name
@@ -286,6 +302,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
     if problems:
         raise SpecError(f"invalid prior spec {name!r}: " + "; ".join(problems) + ".")
     prior, intercept, baseline = raw["prior"], raw.get("intercept", {}), raw.get("baseline", {})
+    likelihood = raw.get("likelihood", {})
     family = family_of(prior["family"])
     hier = prior.get("hierarchical", family.default_hierarchical)
     structure = family.structure_defaults | raw.get("structure", {}) if family.structure_defaults else {}
@@ -302,6 +319,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         baseline_kind=baseline.get("kind", "constant"),
         baseline_n_basis=int(baseline.get("n_basis", 8)),
         baseline_scale=float(baseline.get("scale", 0.3)),
+        likelihood=likelihood.get("family", "poisson"),
+        dispersion_scale=float(likelihood.get("dispersion_scale", 1.0)),
         **{key: type(default)(structure[key]) for key, default in family.structure_defaults.items()
            if key in structure and key != "smooth"},
         **({"smooth": smooth_axes(structure["smooth"])} if structure else {}),

@@ -31,6 +31,7 @@ import xarray as xr
 from .design import Design, shift_sum, spline_basis
 from .errors import BayesRFWarning, DataError
 from .families import family_of
+from .likelihoods import draw_counts, overdispersion
 from .model import VAR_DIMS
 from .priors import PriorSpec
 
@@ -256,7 +257,8 @@ def predict(
         return out
     d = result.attrs["frame_duration_s"] if duration is None else duration
     d = np.asarray(d.values[L - 1 :] if isinstance(d, xr.DataArray) else d, dtype=float)
-    counts = np.random.default_rng(seed).poisson(rate * d)
+    mu = (rate * d).reshape(-1, rate.shape[-1])  # (chain * draw, time), as overdispersion() flattens
+    counts = draw_counts(mu, overdispersion(post), np.random.default_rng(seed)).reshape(rate.shape)
     return out.copy(data=counts).assign_attrs(units="spikes", long_name="predicted counts")
 
 
@@ -338,14 +340,19 @@ def expected_counts(result: xr.DataTree, max_draws: int = 500) -> xr.DataArray:
     if "stim" not in const:
         raise DataError("this result has no stimulus (a stored population unit): restore it with "
                         "bayesrf.unit_result(store, unit, population).")
-    post = result["posterior"].to_dataset()
-    post = post.isel(draw=slice(None, None, max(1, post.sizes["draw"] // max_draws)))
+    post = _thinned(result, max_draws)
     stim = const["stim"].values
     basis = const["baseline_basis"].values if "baseline_coef" in post else None
     eta = log_rate_draws(post, stim.reshape(stim.shape[0], -1), basis, const["row"].values)
     return xr.DataArray(np.exp(eta + np.log(const["duration"].values)), dims=("chain", "draw", "time"),
                         coords={"chain": post.chain, "draw": post.draw, "time": const["time"]},
                         attrs={"units": "spikes", "long_name": "expected count"})
+
+
+def _thinned(result: xr.DataTree, max_draws: int) -> xr.Dataset:
+    """The posterior with at most ``max_draws`` evenly thinned draws per chain."""
+    post = result["posterior"].to_dataset()
+    return post.isel(draw=slice(None, None, max(1, post.sizes["draw"] // max_draws)))
 
 
 def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: int = 500) -> xr.DataTree:
@@ -361,7 +368,9 @@ def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: i
         (chain, draw, time).
     """
     mu = expected_counts(result, max_draws)
-    counts = mu.copy(data=np.random.default_rng(seed).poisson(mu.values)).assign_attrs(long_name="counts")
+    phi = overdispersion(_thinned(result, max_draws))
+    draws = draw_counts(mu.values.reshape(-1, mu.sizes["time"]), phi, np.random.default_rng(seed))
+    counts = mu.copy(data=draws.reshape(mu.shape)).assign_attrs(long_name="counts")
     out = result.copy()
     ppc = xr.Dataset({"counts": counts.reset_coords(drop=True)})
     out["posterior_predictive"] = xr.DataTree(ppc)
