@@ -36,7 +36,8 @@ from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, ch
 from .ml import fit_block, solve_penalized
 from .penalized import full_design, n_baseline, scaled_penalty, solve_blocks, split_theta
 from .priors import DEFAULT_PRIOR, PriorSpec, load_prior
-from .results import assemble, check_diagnostics
+from .diagnostics import check_diagnostics
+from .results import assemble
 
 __all__ = ["METHODS", "data_checksum", "fit_map", "map_values", "point_estimates", "sample", "start_point"]
 
@@ -220,7 +221,7 @@ def sample(
     -------
     xarray.DataTree
         See :mod:`bayesrf.results`. NUTS results carry the diagnostics of
-        :func:`bayesrf.results.check_diagnostics` (``max_rhat``, ``min_ess_bulk``,
+        :func:`bayesrf.diagnostics.check_diagnostics` (``max_rhat``, ``min_ess_bulk``,
         ``min_ess_tail``, ``n_divergent``, ``n_max_treedepth``, ``min_bfmi``,
         ``diagnostics_ok``) in attrs and warn (:class:`~bayesrf.BayesRFWarning`) when
         ``arviz_stats.diagnose`` or the tail-ESS floor fails.

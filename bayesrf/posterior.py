@@ -170,7 +170,7 @@ def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
     dict
         JSON-serialisable: ``fit`` (prior, method, sampler, draws, wall time),
         ``diagnostics`` (max R-hat, min bulk/tail ESS, divergences, tree depth hits, min E-BFMI and
-        the verdict of :func:`bayesrf.results.check_diagnostics`; NUTS only),
+        the verdict of :func:`bayesrf.diagnostics.check_diagnostics`; NUTS only),
         ``parameters`` (mean, sd, HDI, R-hat, ESS of intercept, hyperparameters
         and baseline coefficients, from ``arviz_stats.summary``), ``rf`` (number
         of credible weights per lag, peak weight and where), ``svd`` (time course

@@ -20,7 +20,6 @@ posterior with one chain and one draw.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +28,14 @@ import numpy as np
 import xarray as xr
 
 from .design import Design, shift_sum, spline_basis
-from .errors import BayesRFWarning, DataError
+from .errors import DataError
 from .families import family_of
 from .likelihoods import draw_counts, overdispersion
 from .model import VAR_DIMS
 from .priors import PriorSpec
 
 __all__ = [
-    "ESS_PER_CHAIN", "RHAT_MAX", "SWEEP_KIND", "as_dataset", "assemble", "check_diagnostics", "check_result", "data_groups", "design_from_result", "expected_counts", "load", "log_rate_draws",
+    "SWEEP_KIND", "as_dataset", "assemble", "check_result", "data_groups", "design_from_result", "expected_counts", "load", "log_rate_draws",
     "package_version", "posterior_predictive", "predict", "read_tree", "save"
 ]
 
@@ -375,68 +374,3 @@ def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: i
     ppc = xr.Dataset({"counts": counts.reset_coords(drop=True)})
     out["posterior_predictive"] = xr.DataTree(ppc)
     return out
-
-
-RHAT_MAX = 1.01
-"""Largest acceptable R-hat (rank-normalised, bulk and folded; Vehtari et al. 2021)."""
-ESS_PER_CHAIN = 100
-"""Smallest acceptable bulk and tail ESS per chain."""
-
-
-def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, float]:
-    """Convergence verdict with :func:`arviz_stats.diagnose`'s checks and thresholds; warn with advice on failure.
-
-    R-hat (rank-normalised, bulk and folded) and bulk/tail ESS of every variable in ``var_names``
-    are computed once by arviz-stats and held to ``diagnose``'s thresholds: R-hat <= :data:`RHAT_MAX`,
-    bulk ESS >= :data:`ESS_PER_CHAIN` x chains (bayesrf holds tail ESS to the same floor) and ESS
-    per draw >= 0.001. The sampler's own checks (divergences, tree depth, E-BFMI) are ``diagnose``'s,
-    run on the intercept only: over all weights ``diagnose`` would compute R-hat and ESS a second
-    time (4 s per real-neuron fit). nutpie's ``maxdepth_reached`` is shown to ``diagnose`` under the
-    name it reads (``reached_max_treedepth``).
-
-    Returns
-    -------
-    dict
-        ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``n_divergent``, ``n_max_treedepth``,
-        ``min_bfmi`` and ``diagnostics_ok`` (0/1), which the caller stores in ``result.attrs``.
-    """
-    import arviz_stats as azs
-
-    post = result["posterior"].to_dataset()[var_names]
-    n_chains, n_draws = post.sizes["chain"], post.sizes["chain"] * post.sizes["draw"]
-    floor = ESS_PER_CHAIN * n_chains
-    sample_stats = result["sample_stats"].to_dataset() if "sample_stats" in result.children else xr.Dataset()
-    sample_stats = sample_stats.rename({"maxdepth_reached": "reached_max_treedepth"} if "maxdepth_reached" in sample_stats else {})
-    view = xr.DataTree.from_dict({"posterior": post[["intercept"]], "sample_stats": sample_stats})
-    _, found = azs.diagnose(view, rhat_max=RHAT_MAX, ess_threshold=floor, show_diagnostics=False,
-                            return_diagnostics=True)
-    rhat, ess_bulk, ess_tail = azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
-    stats = {
-        "max_rhat": float(max(rhat[v].max() for v in var_names)),
-        "min_ess_bulk": float(min(ess_bulk[v].min() for v in var_names)),
-        "min_ess_tail": float(min(ess_tail[v].min() for v in var_names)),
-        "n_divergent": found.get("divergent", {}).get("n_divergent", 0),
-        "n_max_treedepth": found.get("treedepth", {}).get("n_max", 0),
-        "min_bfmi": float(np.min(found["bfmi"]["bfmi_values"])) if "bfmi" in found else float("nan"),
-    }
-    ratio = found["ess"]["threshold_ratio"]
-    problems = [text for bad, text in (
-        (stats["max_rhat"] > RHAT_MAX, f"max R-hat {stats['max_rhat']:.3f} > {RHAT_MAX} (chains disagree)"),
-        (stats["min_ess_bulk"] < floor, f"min bulk ESS {stats['min_ess_bulk']:.0f} < {floor}"),
-        (stats["min_ess_tail"] < floor, f"min tail ESS {stats['min_ess_tail']:.0f} < {floor}"),
-        (min(stats["min_ess_bulk"], stats["min_ess_tail"]) < ratio * n_draws, f"ESS below {ratio} per draw"),
-        (stats["n_divergent"], f"{stats['n_divergent']} divergent transitions"),
-        (stats["n_max_treedepth"], f"{stats['n_max_treedepth']} transitions hit the maximum tree depth"),
-        (found.get("bfmi", {}).get("failed_chains"), f"E-BFMI {stats['min_bfmi']:.2f} < "
-                                                      f"{found.get('bfmi', {}).get('threshold')} in some chains"),
-    ) if bad]
-    stats["diagnostics_ok"] = int(not problems)
-    if problems:
-        warnings.warn(
-            "sampling diagnostics failed: " + "; ".join(problems)
-            + ". Try more tune/draws, a non-centred or hierarchical prior, or start from the MAP.",
-            BayesRFWarning,
-            stacklevel=3,
-        )
-    return stats
-

@@ -277,7 +277,7 @@ def _fake_nuts(rng, chains=4, draws=500, **sample_stats):
 def test_diagnostics_verdict_has_arviz_diagnose_checks_plus_tail_floor():
     """Independent draws pass; tree-depth hits (nutpie's name) and a random-walk energy (low E-BFMI),
     which the old hand-written checks missed, fail with a warning naming the check."""
-    from bayesrf.results import check_diagnostics
+    from bayesrf.diagnostics import check_diagnostics
 
     rng = np.random.default_rng(0)
     good = check_diagnostics(_fake_nuts(rng), ["intercept", "rf"])
