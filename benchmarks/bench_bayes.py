@@ -26,7 +26,7 @@ from bayesrf.design import make_design
 from bayesrf.nuts import chain_processes, checked_variables
 from bayesrf.model import build_model
 from bayesrf.priors import alpha_for
-from bayesrf.results import check_diagnostics
+from bayesrf.diagnostics import check_diagnostics
 
 
 def pymc_defaults(design, name: str, draws: int, chains: int) -> tuple[float, dict[str, float]]:
