@@ -265,16 +265,14 @@ def _summary(args: argparse.Namespace) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    from .criticism import check, format_check
+    from .criticism import as_json, check, format_check
 
     is_sweep, tree = _open(args.result)
     if is_sweep:
         raise BayesRFError(f"{args.result} is a sensitivity study; check one fit ('bayesrf fit ... --out fit.nc').")
     rep = check(tree, segments=args.segments, prob=args.prob)
     if args.json:
-        printable = [{k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in c.items() if not k.startswith("t_")}
-                     for c in rep["checks"]]
-        print(json.dumps(rep | {"checks": printable}, indent=2, default=float))
+        print(json.dumps(as_json(rep), indent=2, default=float))
     else:
         print(format_check(rep))
     if args.out is not None:

@@ -7,7 +7,7 @@ posterior draw, paired with that draw (Gelman, Meng & Stern 1996). Its posterior
 below :data:`ALPHA` says the model does not reproduce that feature of the data.
 
 ``dispersion``      Pearson dispersion ``sum_t (c_t - mu_t)^2 / Var_t / n`` per draw, with the fit's own
-                    count distribution's variance (:mod:`bayesrf.likelihoods`: ``mu`` for Poisson); about 1 when
+                    count distribution's variance (:mod:`bayesrf.observation`: ``mu`` for Poisson); about 1 when
                     it fits, < 1 underdispersed, > 1 overdispersed
 ``autocorrelation`` lag-1 autocorrelation of the Pearson residuals ``(c_t - mu_t) / sqrt(Var_t)`` (the
                     rate already explains what the stimulus and the baseline can)
@@ -28,10 +28,10 @@ import numpy as np
 import xarray as xr
 
 from .posterior import ci_prob
-from .likelihoods import draw_counts, overdispersion, variance
+from .observation import draw_counts, overdispersion, variance
 from .results import expected_counts
 
-__all__ = ["ALPHA", "check", "format_check"]
+__all__ = ["ALPHA", "as_json", "check", "format_check"]
 
 ALPHA = 0.01
 """A check fails when its two-sided posterior predictive p-value is below this."""
@@ -157,6 +157,13 @@ def _segments(counts: np.ndarray, replicated: np.ndarray, result: xr.DataTree, s
     out.update(observed=rate_obs, values=np.arange(1, segments + 1), lower=lower, upper=upper,
                expected=centre, outside=int(np.sum((rate_obs < lower) | (rate_obs > upper))))
     return out
+
+
+def as_json(report: dict[str, Any]) -> dict[str, Any]:
+    """The report of :func:`check` as JSON-able values, without the per-draw statistics (``t_*``)."""
+    checks = [{k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in c.items() if not k.startswith("t_")}
+              for c in report["checks"]]
+    return report | {"checks": checks}
 
 
 def format_check(report: dict[str, Any]) -> str:

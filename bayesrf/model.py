@@ -17,7 +17,7 @@ to the first), and its steps ``baseline_coef`` (knot), which multiply the
 cumulative basis of :meth:`bayesrf.design.Design.spline_basis`; hierarchical priors add
 ``rf_scale`` (lag) and the standardised weights ``rf_z`` (lag, y, x) with
 ``rf = rf_z * rf_scale`` (non-centred). The likelihood is ``counts`` (time): Poisson, or negative binomial
-with its overdispersion ``count_overdispersion`` (the spec's ``[likelihood]``, :mod:`bayesrf.likelihoods`).
+with its overdispersion ``count_overdispersion`` (the spec's ``[likelihood]``, :mod:`bayesrf.observation`).
 For NUTS, Laplace priors are written as a difference of exponentials (see
 :func:`build_model`'s ``laplace``).
 
@@ -37,7 +37,7 @@ import xarray as xr
 from .design import Design, make_design, shift_sum
 from .errors import SpecError
 from .families import family_of
-from .likelihoods import DISPERSION, pymc_counts
+from .observation import DISPERSION, pymc_counts
 from .priors import PriorSpec, load_prior
 
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "VAR_DIMS", "build_model", "intercept_mu"]

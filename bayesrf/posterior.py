@@ -19,7 +19,7 @@ import xarray as xr
 
 from .errors import DataError
 from .inference import point_estimates
-from .likelihoods import DISPERSION
+from .observation import DISPERSION
 from .model import HYPERPARAMETERS
 from .priors import PriorSpec
 from .results import design_from_result

@@ -28,7 +28,7 @@ A spec file looks like::
     kind = "spline"          # "constant" | "spline": slow drift of the log-rate over the session
     n_basis = 8              # cubic B-splines over the session
     scale = 0.3              # SD of each random-walk step between spline coefficients (log-rate)
-    [likelihood]             # optional; default family = "poisson" (see bayesrf.likelihoods)
+    [likelihood]             # optional; default family = "poisson" (see bayesrf.observation)
     family = "negative-binomial"   # "poisson" | "negative-binomial" (overdispersed counts; NUTS only)
     dispersion_scale = 1.0   # HalfNormal scale of the overdispersion phi (Var = mu + phi mu^2)
 
@@ -57,7 +57,7 @@ from typing import Any
 
 from .errors import SpecError
 from .families import FAMILIES, family_of, positive_number
-from .likelihoods import LIKELIHOODS
+from .observation import LIKELIHOODS
 from .structured import smooth_axes
 
 __all__ = ["DEFAULT_PRIOR", "MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]

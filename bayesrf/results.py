@@ -30,7 +30,7 @@ import xarray as xr
 from .design import Design, shift_sum, spline_basis
 from .errors import DataError
 from .families import family_of
-from .likelihoods import draw_counts, overdispersion
+from .observation import draw_counts, overdispersion
 from .model import VAR_DIMS
 from .priors import PriorSpec
 
