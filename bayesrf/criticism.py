@@ -1,4 +1,4 @@
-"""Model criticism: does the Poisson-LNP likelihood describe the counts it was fitted to?
+"""Model criticism: does the fit's likelihood (Poisson-LNP by default) describe the counts it was fitted to?
 
 Each check compares a statistic of the observed counts with its posterior predictive
 distribution: the same statistic computed on counts replicated from the fit, one replicate per
@@ -6,9 +6,9 @@ posterior draw, paired with that draw (Gelman, Meng & Stern 1996). Its posterior
 ``P(T_rep >= T_obs)`` for the misfit statistics (rootogram, segments) and two-sided for the others,
 below :data:`ALPHA` says the model does not reproduce that feature of the data.
 
-``dispersion``      Pearson dispersion ``sum_t (c_t - mu_t)^2 / Var_t / n`` per draw, with the fit's own
-                    count distribution's variance (:mod:`bayesrf.observation`: ``mu`` for Poisson); about 1 when
-                    it fits, < 1 underdispersed, > 1 overdispersed
+``dispersion``      Pearson dispersion ``sum_t (c_t - mu_t)^2 / Var_t / n`` per draw, with the mean ``mu_t`` and
+                    variance ``Var_t`` of the fit's count distribution (:mod:`bayesrf.observation`; ``Var = mu``
+                    for Poisson); about 1 when it fits, < 1 underdispersed, > 1 overdispersed
 ``autocorrelation`` lag-1 autocorrelation of the Pearson residuals ``(c_t - mu_t) / sqrt(Var_t)`` (the
                     rate already explains what the stimulus and the baseline can)
 ``rootogram``       counts of intervals with 0, 1, 2, ... spikes; the statistic is Pearson's
@@ -28,11 +28,11 @@ import numpy as np
 import xarray as xr
 
 from .posterior import ci_prob
-from .observation import draw_counts, overdispersion, variance
-from .results import expected_counts
+from .results import count_locations
 
-__all__ = ["ALPHA", "as_json", "check", "format_check"]
+__all__ = ["ALPHA", "FAMILY_NAMES", "as_json", "check", "format_check"]
 
+FAMILY_NAMES = {"poisson": "Poisson", "negative-binomial": "negative binomial", "com-poisson": "COM-Poisson"}
 ALPHA = 0.01
 """A check fails when its two-sided posterior predictive p-value is below this."""
 
@@ -94,17 +94,16 @@ def check(result: xr.DataTree, segments: int = 8, prob: float | None = None, max
         ``upper`` per count value / segment (``values``), the segments also ``outside``;
         ``n_draws``, ``segments``, ``prob``, ``alpha``.
     """
-    expected = expected_counts(result, max_draws)
-    mu = expected.values.reshape(-1, expected.sizes["time"])  # (chain * draw, time)
-    phi = overdispersion(result["posterior"].to_dataset().sel(draw=expected["draw"]))
-    var = variance(mu, phi)
+    loc, counts_model = count_locations(result, max_draws)
+    loc = loc.values.reshape(-1, loc.sizes["time"])  # (chain * draw, time)
+    mu, var = counts_model.moments(loc)
     counts = result["observed_data"]["counts"].values.astype(float)
-    replicated = draw_counts(mu, phi, np.random.default_rng(seed)).astype(float)
+    replicated = counts_model.draw(loc, np.random.default_rng(seed)).astype(float)
     prob = ci_prob(prob)
     disp_obs = (_pearson(counts, mu, var) ** 2).mean(-1)
     disp_rep = (_pearson(replicated, mu, var) ** 2).mean(-1)
     ratio = float(np.mean(disp_obs) / np.mean(disp_rep))
-    family = "Poisson" if phi is None else "negative binomial"
+    family = FAMILY_NAMES[counts_model.family]
     checks = [
         _check("dispersion", disp_obs, disp_rep, f"the {family}'s dispersion fits (observed/predicted {ratio:.2f})",
                f"counts are {'under' if ratio < 1 else 'over'}dispersed given the rate: Pearson dispersion "

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,13 +29,14 @@ import pymc as pm
 import xarray as xr
 
 from .design import Design, make_design
-from .errors import FitError, SpecError
+from .errors import BayesRFWarning, FitError, SpecError
 from .families import family_of
 from .laplace import laplace_draws
 from .model import build_model
 from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, chain_processes, checked_variables,
                    hierarchical_start, map_pymc, model_key, run_nuts)
 from .ml import fit_block, solve_penalized
+from .observation import truncation_warning
 from .penalized import full_design, n_baseline, scaled_penalty, solve_blocks, split_theta
 from .priors import DEFAULT_PRIOR, PriorSpec, load_prior
 from .diagnostics import check_diagnostics
@@ -50,7 +53,7 @@ def _prepare(data: xr.Dataset, prior: str | PriorSpec, lags: int, keep: np.ndarr
 
 
 def _poisson_only(spec: PriorSpec, what: str) -> None:
-    """MAP and Laplace fits are penalised Poisson ML: refuse other likelihoods with the fix."""
+    """Laplace fits use penalised Poisson ML's Hessian: refuse other likelihoods with the fix."""
     if spec.likelihood != "poisson":
         raise SpecError(f"{what} fits the Poisson likelihood only (penalised Poisson ML); prior {spec.name!r} has "
                         f"likelihood {spec.likelihood!r}: sample its posterior with bayesrf.sample(..., method='nuts').")
@@ -76,17 +79,18 @@ def data_checksum(data: xr.Dataset) -> str:
 def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Posterior mode of ``design``'s data under ``spec``, as arrays by variable name.
 
-    Fixed-scale priors are solved as the equivalent penalised GLM (one block, or one per
-    lag when ``per_lag``); hierarchical and structured priors by L-BFGS-B on the PyMC
-    log-density. Returns ``(values, info)``: ``values`` maps ``intercept``, ``rf``
+    Fixed-scale priors with the Poisson likelihood are solved as the equivalent penalised GLM (one
+    block, or one per lag when ``per_lag``); hierarchical and structured priors, and other likelihoods
+    (:mod:`bayesrf.observation`), by L-BFGS-B on the PyMC log-density in its unconstrained parameters
+    (a dispersion's mode is that of its log, the sampler's coordinate). Returns ``(values, info)``: ``values`` maps ``intercept``, ``rf``
     (lag, y, x) and any hyperparameters to arrays; ``info`` holds the solver's name,
     convergence flag, iteration count and objective.
     """
-    if spec.hierarchical:
+    if spec.hierarchical or spec.likelihood != "poisson":
         if per_lag:
-            raise SpecError("per_lag MAP is only defined for fixed-scale priors.")
+            raise SpecError("per_lag MAP is only defined for fixed-scale priors and the Poisson likelihood.")
         model = build_model(design, spec)
-        values, res = map_pymc(model, hierarchical_start(model, design, spec))
+        values, res = map_pymc(model, _mode_start(model, design, spec))
         info = {"solver": "L-BFGS-B on the PyMC log-density", "converged": int(res.success),
                 "n_iter": int(res.nit), "log_posterior": float(-res.fun)}
         return values, info
@@ -102,6 +106,14 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
     info = {"solver": sols[0][1].solver, "converged": int(all(s.converged for _, s in sols)),
             "n_iter": int(sum(s.n_iter for _, s in sols)), "neg_log_posterior_kernel": float(sum(s.objective for _, s in sols))}
     return values, info
+
+
+def _mode_start(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:
+    """Start of L-BFGS on the PyMC log-density: :func:`bayesrf.nuts.hierarchical_start`, or for a fixed-scale
+    prior with another likelihood, the Poisson MAP (:func:`start_point`)."""
+    if spec.hierarchical:
+        return hierarchical_start(model, design, spec)
+    return start_point(model, design, spec, seed=None)
 
 
 def fit_map(
@@ -141,7 +153,6 @@ def fit_map(
         ``constant_data`` (and ``estimates``); attrs include the optimiser info.
     """
     design, spec, sha = _prepare(data, prior, lags, keep)
-    _poisson_only(spec, "fit_map")
     values, info = map_values(design, spec, per_lag)
     batched = {k: np.asarray(v)[None, None] for k, v in values.items()}
     tree = assemble(batched, design, spec, method="map", sampler=str(info["solver"]), seed=None,
@@ -152,11 +163,12 @@ def fit_map(
 
 
 def start_point(model: pm.Model, design: Design, spec: PriorSpec, seed: int | None) -> dict[str, np.ndarray]:
-    """MAP for fixed-scale priors; for hierarchical ones see :func:`bayesrf.nuts.hierarchical_start`
+    """Poisson MAP for fixed-scale priors (whatever their likelihood; its dispersion starts at the model's
+    initial point); for hierarchical ones see :func:`bayesrf.nuts.hierarchical_start`
     (the joint mode of a hierarchical model is not typical of its posterior)."""
     if spec.hierarchical:
         return {k: np.asarray(v, dtype=float) for k, v in hierarchical_start(model, design, spec, seed).items()}
-    values, _ = map_values(design, spec, per_lag=False)
+    values, _ = map_values(design, replace(spec, likelihood="poisson"), per_lag=False)
     start = model.initial_point()
     start["intercept"], start["rf"] = values["intercept"], values["rf"]
     if "baseline_level" in values:
@@ -246,6 +258,8 @@ def sample(
     tree.attrs["wall_time_s"] = time.perf_counter() - started
     if method == "nuts":
         tree.attrs.update(check_diagnostics(tree, checked_variables(tree["posterior"])))
+    if note := truncation_warning(tree["posterior"]):
+        warnings.warn(note, BayesRFWarning, stacklevel=2)
     if estimates:  # after the timing: not part of sampling
         tree["estimates"] = xr.DataTree(point_estimates(design, spec, tree["posterior"].to_dataset()))
     return tree
@@ -296,15 +310,16 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
         note = {}
     except FitError as exc:  # too few intervals for one lag's pixels: there is no ML to compare with
         ml, note = np.full(shape, np.nan), {"ml_per_lag": f"not computed: {exc}"}
-    label = "MAP" if spec.likelihood == "poisson" else "Poisson MAP"
+    label = "MAP"
     if map_rf is None and "rf_scale" in posterior:
         scales = posterior["rf_scale"].mean(("chain", "draw")).values
         pen = scaled_penalty(design, spec, scales)
         theta = solve_penalized(full_design(design, spec, design.matrix()), design.counts, design.offset, pen).theta
-        map_rf, label = theta[1 : 1 + design.n_weights], f"{label} at the mean scales"
+        map_rf = theta[1 : 1 + design.n_weights]
+        label = f"{'' if spec.likelihood == 'poisson' else 'Poisson '}MAP at the mean scales"
     elif map_rf is None:
         map_rf = np.asarray(map_values(design, spec, per_lag=False)[0]["rf"])
-        label = f"joint {label} (overfits)" if spec.hierarchical else label
+        label = "joint MAP (overfits)" if spec.hierarchical else "MAP"
     dims = ("lag", "y", "x")
     return xr.Dataset({"ml_per_lag": (dims, ml.reshape(shape)), "map": (dims, map_rf.reshape(shape), {"long_name": label})},
                       coords=design.lag_coords(), attrs=note)

@@ -16,8 +16,9 @@ Variables (dims): ``intercept`` (), ``rf`` (lag, y, x); for a spline baseline
 to the first), and its steps ``baseline_coef`` (knot), which multiply the
 cumulative basis of :meth:`bayesrf.design.Design.spline_basis`; hierarchical priors add
 ``rf_scale`` (lag) and the standardised weights ``rf_z`` (lag, y, x) with
-``rf = rf_z * rf_scale`` (non-centred). The likelihood is ``counts`` (time): Poisson, or negative binomial
-with its overdispersion ``count_overdispersion`` (the spec's ``[likelihood]``, :mod:`bayesrf.observation`).
+``rf = rf_z * rf_scale`` (non-centred). The likelihood is ``counts`` (time): Poisson, negative binomial with its
+overdispersion ``count_overdispersion``, or COM-Poisson with its ``count_nu`` (the spec's ``[likelihood]``,
+:mod:`bayesrf.observation`).
 For NUTS, Laplace priors are written as a difference of exponentials (see
 :func:`build_model`'s ``laplace``).
 
@@ -37,7 +38,7 @@ import xarray as xr
 from .design import Design, make_design, shift_sum
 from .errors import SpecError
 from .families import family_of
-from .observation import DISPERSION, pymc_counts
+from .observation import DISPERSIONS, pymc_counts
 from .priors import PriorSpec, load_prior
 
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "VAR_DIMS", "build_model", "intercept_mu"]
@@ -48,7 +49,7 @@ VAR_DIMS: dict[str, tuple[str, ...]] = {
     "baseline_coef": ("knot",), "baseline_level": ("knot",),
     "rf_amplitude": (), "rf_length": ("axis",), "rf_center": ("space_axis",), "rf_width": ("space_axis",), "rf_floor": (),
     "rf_time": ("component", "lag"), "rf_space": ("component", "y", "x"), "rf_time_z": ("component", "lag"),
-    DISPERSION: (),
+    **{name: () for name in DISPERSIONS.values()},
 }
 """Dims of every model variable a result may hold (rank-k priors: ``rf_amplitude`` and ``rf_z`` get a
 leading ``component`` dim)."""
@@ -159,6 +160,6 @@ def build_model(
         intercept = _intercept(spec, design)
         rf = family.weights(spec, ("lag", "y", "x"), laplace)
         eta = log_rate(design, intercept, rf) + _baseline(spec, design)
-        pymc_counts(spec.likelihood, spec.dispersion_scale, pt.exp(eta),
-                    pm.Data("observed_counts", design.counts, dims="time"))
+        pymc_counts(spec.likelihood, spec.dispersion_scale, eta,
+                    pm.Data("observed_counts", design.counts, dims="time"), limit=float(design.counts.max(initial=0)))
     return model

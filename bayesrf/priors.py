@@ -29,8 +29,10 @@ A spec file looks like::
     n_basis = 8              # cubic B-splines over the session
     scale = 0.3              # SD of each random-walk step between spline coefficients (log-rate)
     [likelihood]             # optional; default family = "poisson" (see bayesrf.observation)
-    family = "negative-binomial"   # "poisson" | "negative-binomial" (overdispersed counts; NUTS only)
-    dispersion_scale = 1.0   # HalfNormal scale of the overdispersion phi (Var = mu + phi mu^2)
+    family = "negative-binomial"   # "poisson" | "negative-binomial" (overdispersed counts) | "com-poisson"
+                             # (under- or overdispersed); not Laplace, not fit_population
+    dispersion_scale = 1.0   # negative binomial: HalfNormal scale of phi (Var = mu + phi mu^2);
+                             # COM-Poisson: log nu ~ Normal(0, dispersion_scale)
 
 Relation to the penalised fits of :func:`bayesrf.fit_ml` (``n_obs`` = intervals
 used): ``normal(scale=sigma)`` has MAP = ridge with ``alpha = 1/(n_obs sigma^2)``;

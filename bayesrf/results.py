@@ -30,12 +30,12 @@ import xarray as xr
 from .design import Design, shift_sum, spline_basis
 from .errors import DataError
 from .families import family_of
-from .observation import draw_counts, overdispersion
+from .observation import CountModel, count_model
 from .model import VAR_DIMS
 from .priors import PriorSpec
 
 __all__ = [
-    "SWEEP_KIND", "as_dataset", "assemble", "check_result", "data_groups", "design_from_result", "expected_counts", "load", "log_rate_draws",
+    "SWEEP_KIND", "as_dataset", "assemble", "check_result", "data_groups", "design_from_result", "count_locations", "load", "log_rate_draws",
     "package_version", "posterior_predictive", "predict", "read_tree", "save"
 ]
 
@@ -256,8 +256,8 @@ def predict(
         return out
     d = result.attrs["frame_duration_s"] if duration is None else duration
     d = np.asarray(d.values[L - 1 :] if isinstance(d, xr.DataArray) else d, dtype=float)
-    mu = (rate * d).reshape(-1, rate.shape[-1])  # (chain * draw, time), as overdispersion() flattens
-    counts = draw_counts(mu, overdispersion(post), np.random.default_rng(seed)).reshape(rate.shape)
+    loc = (rate * d).reshape(-1, rate.shape[-1])  # (chain * draw, time), as count_model() flattens
+    counts = count_model(post).draw(loc, np.random.default_rng(seed)).reshape(rate.shape)
     return out.copy(data=counts).assign_attrs(units="spikes", long_name="predicted counts")
 
 
@@ -327,31 +327,29 @@ def design_from_result(result: xr.DataTree) -> Design:
     )
 
 
-def expected_counts(result: xr.DataTree, max_draws: int = 500) -> xr.DataArray:
-    """Expected count of every fitted interval per draw, ``exp(eta_t) d_t`` (spikes), with everything the
-    fit used (frames, durations, spline baseline); at most ``max_draws`` evenly thinned draws per chain.
+def count_locations(result: xr.DataTree, max_draws: int = 500) -> tuple[xr.DataArray, CountModel]:
+    """Location of every fitted interval's count per draw, ``exp(eta_t) d_t`` (spikes; the expected count for
+    Poisson and negative binomial fits), with everything the fit used (frames, durations, spline baseline), and
+    the fit's count distribution at the same draws; at most ``max_draws`` evenly thinned draws per chain.
 
     Returns
     -------
-    DataArray (chain, draw, time)
+    (DataArray (chain, draw, time), CountModel)
+        The CountModel's dispersion is flattened over (chain, draw) in the DataArray's order.
     """
     const = result["constant_data"]
     if "stim" not in const:
         raise DataError("this result has no stimulus (a stored population unit): restore it with "
                         "bayesrf.unit_result(store, unit, population).")
-    post = _thinned(result, max_draws)
+    post = result["posterior"].to_dataset()
+    post = post.isel(draw=slice(None, None, max(1, post.sizes["draw"] // max_draws)))
     stim = const["stim"].values
     basis = const["baseline_basis"].values if "baseline_coef" in post else None
     eta = log_rate_draws(post, stim.reshape(stim.shape[0], -1), basis, const["row"].values)
-    return xr.DataArray(np.exp(eta + np.log(const["duration"].values)), dims=("chain", "draw", "time"),
-                        coords={"chain": post.chain, "draw": post.draw, "time": const["time"]},
-                        attrs={"units": "spikes", "long_name": "expected count"})
-
-
-def _thinned(result: xr.DataTree, max_draws: int) -> xr.Dataset:
-    """The posterior with at most ``max_draws`` evenly thinned draws per chain."""
-    post = result["posterior"].to_dataset()
-    return post.isel(draw=slice(None, None, max(1, post.sizes["draw"] // max_draws)))
+    loc = xr.DataArray(np.exp(eta + np.log(const["duration"].values)), dims=("chain", "draw", "time"),
+                       coords={"chain": post.chain, "draw": post.draw, "time": const["time"]},
+                       attrs={"units": "spikes", "long_name": "count location"})
+    return loc, count_model(post)
 
 
 def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: int = 500) -> xr.DataTree:
@@ -366,10 +364,9 @@ def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: i
         A new tree (the input is not modified) with ``posterior_predictive.counts``
         (chain, draw, time).
     """
-    mu = expected_counts(result, max_draws)
-    phi = overdispersion(_thinned(result, max_draws))
-    draws = draw_counts(mu.values.reshape(-1, mu.sizes["time"]), phi, np.random.default_rng(seed))
-    counts = mu.copy(data=draws.reshape(mu.shape)).assign_attrs(long_name="counts")
+    loc, counts_model = count_locations(result, max_draws)
+    draws = counts_model.draw(loc.values.reshape(-1, loc.sizes["time"]), np.random.default_rng(seed))
+    counts = loc.copy(data=draws.reshape(loc.shape)).assign_attrs(long_name="counts")
     out = result.copy()
     ppc = xr.Dataset({"counts": counts.reset_coords(drop=True)})
     out["posterior_predictive"] = xr.DataTree(ppc)

@@ -21,6 +21,7 @@ import xarray as xr
 from .data import from_counts
 from .design import shift_sum
 from .errors import DataError
+from .observation import LIKELIHOODS, CountModel
 
 __all__ = [
     "RF_TYPES", "SPATIAL_SHAPES", "TEMPORAL_SHAPES", "separable_rf", "simulate", "simulate_population",
@@ -127,6 +128,8 @@ def simulate(
     dt: float = 0.1,
     jitter: float = 0.0,
     drift: float = 0.0,
+    likelihood: str = "poisson",
+    dispersion: float | None = None,
     seed: int | None = 0,
 ) -> xr.Dataset:
     """Simulate a recording from an LNP neuron with a known RF.
@@ -163,6 +166,11 @@ def simulate(
         Slow baseline drift: the log-rate changes linearly by ``drift`` from the
         first to the last frame around ``log(rate)`` (0 = constant; -0.7 halves the
         rate over the session, as in the real neuron). Stored as ``baseline_true`` (time).
+    likelihood : {"poisson", "negative-binomial", "com-poisson"}
+        Count distribution at location ``rate exp(drive) d_t`` (:mod:`bayesrf.observation`).
+    dispersion : float, optional
+        Its dispersion, required unless Poisson: the negative binomial's ``phi`` (``Var = mu + phi mu^2``)
+        or the COM-Poisson's ``nu`` (> 1 underdispersed). Stored as attr ``dispersion_true``.
     seed : int or None
         Seeds a single ``numpy.random.Generator``; the same seed gives the same recording.
 
@@ -179,6 +187,7 @@ def simulate(
     ({'time': 1000, 'y': 15, 'x': 15, 'lag': 1}, ('lag', 'y', 'x'))
     """
     _check_simulation_args(n_frames, lags, stimulus, rate, dt, jitter)
+    counts_model = _counts_model(likelihood, dispersion)
     rng = np.random.default_rng(seed)
     if rf is None:
         smap = spatial_map(spatial, shape, **(spatial_params or {}))
@@ -197,7 +206,7 @@ def simulate(
     padded = np.vstack([np.zeros((lags - 1, lags)), per_lag])  # grey frames before the first one
     baseline = drift * (np.linspace(0.0, 1.0, n_frames) - 0.5)
     drive = baseline + shift_sum(padded, lags)
-    counts = rng.poisson(rate * np.exp(drive) * duration)
+    counts = counts_model.draw((rate * np.exp(drive) * duration)[None], rng)[0]
     ds = from_counts(frames, counts, duration, source="bayesrf.simulate")
     ds["rf_true"] = xr.DataArray(w, dims=("lag", "y", "x"), attrs={"long_name": "true receptive field"})
     ds["baseline_true"] = xr.DataArray(baseline, dims="time", attrs={"long_name": "true log-rate drift"})
@@ -206,8 +215,22 @@ def simulate(
         spatial=spatial if rf is None else "custom", temporal=temporal if rf is None else "custom",
         stimulus=stimulus, rate=rate, dt=dt, jitter=jitter, drift=drift, rf_norm=float(np.linalg.norm(w)),
         intercept_true=float(np.log(rate)), seed=-1 if seed is None else int(seed), stim_encoding=stimulus,
+        likelihood=likelihood, dispersion_true=np.nan if dispersion is None else float(dispersion),
     )
     return ds
+
+
+def _counts_model(likelihood: str, dispersion: float | None) -> CountModel:
+    if likelihood not in LIKELIHOODS:
+        raise DataError(f"likelihood must be one of {LIKELIHOODS}; got {likelihood!r}.")
+    if likelihood == "poisson":
+        if dispersion is not None:
+            raise DataError("Poisson counts have no dispersion: leave dispersion=None or pick another likelihood.")
+        return CountModel("poisson")
+    if dispersion is None or not dispersion > 0:
+        raise DataError(f"likelihood {likelihood!r} needs a dispersion > 0 (phi for the negative binomial, nu for "
+                        f"the COM-Poisson); got {dispersion!r}.")
+    return CountModel(likelihood, np.array([[float(dispersion)]]))
 
 
 def _check_simulation_args(n_frames: int, lags: int, stimulus: str, rate: float, dt: float, jitter: float) -> None:
