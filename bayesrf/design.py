@@ -34,7 +34,7 @@ import xarray as xr
 from .data import validate_recording
 from .errors import BayesRFWarning, DataError
 
-__all__ = ["Design", "lag_seconds", "make_design", "shift_sum", "spline_basis"]
+__all__ = ["Design", "count_history", "lag_seconds", "make_design", "shift_sum", "spline_basis"]
 
 
 def shift_sum(per_lag: np.ndarray, n_lags: int) -> np.ndarray:
@@ -95,6 +95,8 @@ class Design:
         Index of each kept interval among the ``n_time - n_lags + 1`` with a full history.
     session : (float, float)
         First onset and last offset (s) of the whole recording (the spline baseline's range).
+    all_counts : ndarray of int64, shape (n_time,), optional
+        Counts of every interval of the recording, fitted or not (the spike history's inputs).
     """
 
     frames: np.ndarray
@@ -107,6 +109,7 @@ class Design:
     frame_duration: float
     rows: np.ndarray
     session: tuple[float, float]
+    all_counts: np.ndarray | None = None
 
     @property
     def n_pixels(self) -> int:
@@ -127,6 +130,12 @@ class Design:
     def n_weights(self) -> int:
         """RF weights, ``n_lags * n_pixels``."""
         return self.n_lags * self.n_pixels
+
+    def count_history(self, k: int) -> np.ndarray:
+        """The counts of the ``k`` intervals before each fitted one, shape (n_obs, k) (see :func:`count_history`)."""
+        if self.all_counts is None:
+            raise DataError("this design has no counts of the whole recording; build it with make_design.")
+        return count_history(self.all_counts, self.rows + self.n_lags - 1, k)
 
     @cached_property
     def lagged(self) -> np.ndarray:
@@ -242,4 +251,18 @@ def make_design(recording: xr.Dataset, n_lags: int = 5, keep: np.ndarray | None 
         frame_duration=float(np.median(duration)),
         rows=idx - (n_lags - 1),
         session=(float(onsets[0]), float(onsets[-1] + duration[-1])),
+        all_counts=recording["counts"].values.astype(np.int64),
     )
+
+
+def count_history(all_counts: np.ndarray, intervals: np.ndarray, k: int) -> np.ndarray:
+    """Counts before each of ``intervals`` (indices into ``all_counts``): column ``j`` is ``c_{t - 1 - j}``
+    (history lag ``j + 1``), 0 before the recording starts. Shape (len(intervals), k).
+
+    Examples
+    --------
+    >>> count_history(np.array([5, 6, 7, 8]), np.array([1, 3]), 2).tolist()
+    [[5.0, 0.0], [7.0, 6.0]]
+    """
+    padded = np.concatenate([np.zeros(k), np.asarray(all_counts, dtype=float)])
+    return np.stack([padded[np.asarray(intervals) + k - 1 - j] for j in range(k)], axis=1).reshape(-1, k)

@@ -52,11 +52,17 @@ def _prepare(data: xr.Dataset, prior: str | PriorSpec, lags: int, keep: np.ndarr
     return make_design(data, lags, keep), spec, data_checksum(data)
 
 
+def _penalized_glm(spec: PriorSpec) -> bool:
+    """Whether the spec's MAP is a penalised Poisson GLM of the frames (no other likelihood, no spike history)."""
+    return spec.likelihood == "poisson" and not spec.history_lags
+
+
 def _poisson_only(spec: PriorSpec, what: str) -> None:
-    """Laplace fits use penalised Poisson ML's Hessian: refuse other likelihoods with the fix."""
-    if spec.likelihood != "poisson":
-        raise SpecError(f"{what} fits the Poisson likelihood only (penalised Poisson ML); prior {spec.name!r} has "
-                        f"likelihood {spec.likelihood!r}: sample its posterior with bayesrf.sample(..., method='nuts').")
+    """Laplace fits use penalised Poisson ML's Hessian: refuse other likelihoods and spike history with the fix."""
+    if not _penalized_glm(spec):
+        raise SpecError(f"{what} fits the Poisson likelihood without spike history only (penalised Poisson ML); prior "
+                        f"{spec.name!r} has likelihood {spec.likelihood!r} and {spec.history_lags} history lag(s): "
+                        "sample its posterior with bayesrf.sample(..., method='nuts').")
 
 
 def data_checksum(data: xr.Dataset) -> str:
@@ -80,15 +86,16 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
     """Posterior mode of ``design``'s data under ``spec``, as arrays by variable name.
 
     Fixed-scale priors with the Poisson likelihood are solved as the equivalent penalised GLM (one
-    block, or one per lag when ``per_lag``); hierarchical and structured priors, and other likelihoods
-    (:mod:`bayesrf.observation`), by L-BFGS-B on the PyMC log-density in its unconstrained parameters
+    block, or one per lag when ``per_lag``); hierarchical and structured priors, other likelihoods
+    (:mod:`bayesrf.observation`) and spike history, by L-BFGS-B on the PyMC log-density in its unconstrained parameters
     (a dispersion's mode is that of its log, the sampler's coordinate). Returns ``(values, info)``: ``values`` maps ``intercept``, ``rf``
     (lag, y, x) and any hyperparameters to arrays; ``info`` holds the solver's name,
     convergence flag, iteration count and objective.
     """
-    if spec.hierarchical or spec.likelihood != "poisson":
+    if spec.hierarchical or not _penalized_glm(spec):
         if per_lag:
-            raise SpecError("per_lag MAP is only defined for fixed-scale priors and the Poisson likelihood.")
+            raise SpecError("per_lag MAP is only defined for fixed-scale priors, the Poisson likelihood and no "
+                            "spike history.")
         model = build_model(design, spec)
         values, res = map_pymc(model, _mode_start(model, design, spec))
         info = {"solver": "L-BFGS-B on the PyMC log-density", "converged": int(res.success),
@@ -110,7 +117,7 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
 
 def _mode_start(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:
     """Start of L-BFGS on the PyMC log-density: :func:`bayesrf.nuts.hierarchical_start`, or for a fixed-scale
-    prior with another likelihood, the Poisson MAP (:func:`start_point`)."""
+    prior with another likelihood or spike history, the Poisson MAP (:func:`start_point`)."""
     if spec.hierarchical:
         return hierarchical_start(model, design, spec)
     return start_point(model, design, spec, seed=None)
@@ -163,12 +170,12 @@ def fit_map(
 
 
 def start_point(model: pm.Model, design: Design, spec: PriorSpec, seed: int | None) -> dict[str, np.ndarray]:
-    """Poisson MAP for fixed-scale priors (whatever their likelihood; its dispersion starts at the model's
-    initial point); for hierarchical ones see :func:`bayesrf.nuts.hierarchical_start`
+    """Poisson MAP without spike history for fixed-scale priors (whatever their likelihood; dispersion and
+    history start at the model's initial point); for hierarchical ones see :func:`bayesrf.nuts.hierarchical_start`
     (the joint mode of a hierarchical model is not typical of its posterior)."""
     if spec.hierarchical:
         return {k: np.asarray(v, dtype=float) for k, v in hierarchical_start(model, design, spec, seed).items()}
-    values, _ = map_values(design, replace(spec, likelihood="poisson"), per_lag=False)
+    values, _ = map_values(design, replace(spec, likelihood="poisson", history_lags=0), per_lag=False)
     start = model.initial_point()
     start["intercept"], start["rf"] = values["intercept"], values["rf"]
     if "baseline_level" in values:
@@ -316,7 +323,7 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
         pen = scaled_penalty(design, spec, scales)
         theta = solve_penalized(full_design(design, spec, design.matrix()), design.counts, design.offset, pen).theta
         map_rf = theta[1 : 1 + design.n_weights]
-        label = f"{'' if spec.likelihood == 'poisson' else 'Poisson '}MAP at the mean scales"
+        label = f"{'' if _penalized_glm(spec) else 'Poisson GLM '}MAP at the mean scales"
     elif map_rf is None:
         map_rf = np.asarray(map_values(design, spec, per_lag=False)[0]["rf"])
         label = "joint MAP (overfits)" if spec.hierarchical else "MAP"

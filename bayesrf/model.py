@@ -25,6 +25,10 @@ For NUTS, Laplace priors are written as a difference of exponentials (see
 The counts (``observed_counts``) and the intercept's prior mean (``intercept_mu``) are ``pm.Data`` like the
 frames, so one compiled model serves every unit shown the same stimulus (:func:`bayesrf.nuts.compile_nutpie`).
 
+With ``[history] lags = k`` the log-rate adds a spike-history filter ``sum_j history[j] c_{t-j}`` over the
+counts of the ``k`` intervals before (``count_history`` (time, history_lag), 0 before the recording starts;
+``history`` (history_lag) ~ Normal(0, ``[history] scale``), log-rate per spike; Pillow et al. 2008).
+
 Structured (``family = "gp"``) priors are described in :mod:`bayesrf.structured`.
 """
 
@@ -48,6 +52,7 @@ VAR_DIMS: dict[str, tuple[str, ...]] = {
     "intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",),
     "baseline_coef": ("knot",), "baseline_level": ("knot",),
     "rf_amplitude": (), "rf_length": ("axis",), "rf_center": ("space_axis",), "rf_width": ("space_axis",), "rf_floor": (),
+    "history": ("history_lag",),
     "rf_time": ("component", "lag"), "rf_space": ("component", "y", "x"), "rf_time_z": ("component", "lag"),
     **{name: () for name in DISPERSIONS.values()},
 }
@@ -87,6 +92,14 @@ def _baseline(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
                         dims="knot")
     coef = pm.Deterministic("baseline_coef", pt.concatenate([level[:1], pt.diff(level)]), dims="knot")
     return pt.dot(basis, coef)
+
+
+def _history(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
+    """Spike history: ``sum_j history[j] c_{t-1-j}`` over the spec's ``[history] lags`` (0: none)."""
+    if not spec.history_lags:
+        return 0.0
+    past = pm.Data("count_history", design.count_history(spec.history_lags), dims=("time", "history_lag"))
+    return pt.dot(past, pm.Normal("history", 0.0, spec.history_scale, dims="history_lag"))
 
 
 def log_rate(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable) -> pt.TensorVariable:
@@ -153,13 +166,14 @@ def build_model(
         "frame": np.arange(design.frames.shape[0]),
         "pixel": np.arange(design.n_pixels),
         "knot": np.arange(1, spec.baseline_n_basis),
+        "history_lag": np.arange(1, spec.history_lags + 1),
     }
     family = family_of(spec)
     coords |= family.coords(spec)
     with pm.Model(coords=coords) as model:
         intercept = _intercept(spec, design)
         rf = family.weights(spec, ("lag", "y", "x"), laplace)
-        eta = log_rate(design, intercept, rf) + _baseline(spec, design)
+        eta = log_rate(design, intercept, rf) + _baseline(spec, design) + _history(spec, design)
         pymc_counts(spec.likelihood, spec.dispersion_scale, eta,
                     pm.Data("observed_counts", design.counts, dims="time"), limit=float(design.counts.max(initial=0)))
     return model

@@ -234,9 +234,10 @@ def fit_population(
         raise DataError("fit_population takes a population with a 'unit' dim; see bayesrf.load_population.")
     pop = select_units(pop, units)
     spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
-    if spec.likelihood != "poisson":
-        raise SpecError(f"fit_population scores each unit's evidence against a Poisson baseline-only model; prior "
-                        f"{spec.name!r} has likelihood {spec.likelihood!r}: fit its units with bayesrf.sample.")
+    if spec.likelihood != "poisson" or spec.history_lags:
+        raise SpecError(f"fit_population scores each unit's evidence against a Poisson baseline-only model without "
+                        f"spike history; prior {spec.name!r} has likelihood {spec.likelihood!r} and "
+                        f"{spec.history_lags} history lag(s): fit its units with bayesrf.sample.")
     store = Path(out)
     (store / "units").mkdir(parents=True, exist_ok=True)
     screened_out: dict[str, dict[str, Any]] = {}

@@ -196,7 +196,7 @@ def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
     if attrs.get("method") == "nuts":
         report["diagnostics"] = {k: attrs[k] for k in ("max_rhat", "min_ess_bulk", "min_ess_tail", "n_divergent",
                                                         "n_max_treedepth", "min_bfmi", "diagnostics_ok") if k in attrs}
-    scalars = [v for v in ("intercept", *HYPERPARAMETERS, *DISPERSIONS.values(), "rf_time", "baseline_coef") if v in post]
+    scalars = [v for v in ("intercept", *HYPERPARAMETERS, *DISPERSIONS.values(), "history", "rf_time", "baseline_coef") if v in post]
     if n_samples > 3:
         scalar_post = post.to_dataset()[scalars]
         table = azs.summary(xr.DataTree.from_dict({"posterior": scalar_post}), ci_prob=prob, ci_kind="hdi")

@@ -33,6 +33,9 @@ A spec file looks like::
                              # (under- or overdispersed); not Laplace, not fit_population
     dispersion_scale = 1.0   # negative binomial: HalfNormal scale of phi (Var = mu + phi mu^2);
                              # COM-Poisson: log nu ~ Normal(0, dispersion_scale)
+    [history]                # optional; default lags = 0 (no spike history)
+    lags = 3                 # the log-rate adds sum_j history[j] * c_{t-j}, the counts of the 3 intervals before
+    scale = 0.1              # history[j] ~ Normal(0, scale) (log-rate per spike); not Laplace, not fit_population
 
 Relation to the penalised fits of :func:`bayesrf.fit_ml` (``n_obs`` = intervals
 used): ``normal(scale=sigma)`` has MAP = ridge with ``alpha = 1/(n_obs sigma^2)``;
@@ -74,11 +77,12 @@ SCHEMA_VERSION = 1
 INTERCEPT_FAMILIES = ("flat", "normal")
 HYPER_FAMILIES = ("halfnormal",)
 _KNOWN = {
-    "": {"schema_version", "description", "prior", "intercept", "baseline", "structure", "likelihood"},
+    "": {"schema_version", "description", "prior", "intercept", "baseline", "structure", "likelihood", "history"},
     "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale"},
     "intercept": {"family", "mu", "sigma"},
     "baseline": {"kind", "n_basis", "scale"},
     "likelihood": {"family", "dispersion_scale"},
+    "history": {"lags", "scale"},
     "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "envelope_nu", "envelope_floor", "rank"},
 }
 BASELINE_KINDS = ("constant", "spline")
@@ -110,6 +114,8 @@ class PriorSpec:
     rank: int = 0
     likelihood: str = "poisson"
     dispersion_scale: float = 1.0
+    history_lags: int = 0
+    history_scale: float = 0.1
     description: str = ""
 
     def to_json(self) -> str:
@@ -247,6 +253,13 @@ def _problems(raw: dict[str, Any]) -> list[str]:
                             + (f" (did you mean {close[0]!r}?)" if close else ""))
         if not positive_number(likelihood.get("dispersion_scale", 1.0)):
             problems.append(f"likelihood.dispersion_scale must be a number > 0, got {likelihood.get('dispersion_scale')!r}")
+    history = raw.get("history", {})
+    if isinstance(history, dict):
+        lags = history.get("lags", 0)
+        if not isinstance(lags, int) or isinstance(lags, bool) or lags < 0:
+            problems.append(f"history.lags must be an integer >= 0 (0: no spike history), got {lags!r}")
+        if not positive_number(history.get("scale", 0.1)):
+            problems.append(f"history.scale must be a number > 0, got {history.get('scale')!r}")
     return problems
 
 
@@ -289,6 +302,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
             "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
             "likelihood": {"family": base.likelihood, "dispersion_scale": base.dispersion_scale},
+            "history": {"lags": base.history_lags, "scale": base.history_scale},
         } | ({"structure": {key: getattr(base, key) for key in structure} | {"smooth": list(base.smooth)}}
              if (structure := family_of(base).structure_defaults) else {})
         name = base.name
@@ -304,7 +318,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
     if problems:
         raise SpecError(f"invalid prior spec {name!r}: " + "; ".join(problems) + ".")
     prior, intercept, baseline = raw["prior"], raw.get("intercept", {}), raw.get("baseline", {})
-    likelihood = raw.get("likelihood", {})
+    likelihood, history = raw.get("likelihood", {}), raw.get("history", {})
     family = family_of(prior["family"])
     hier = prior.get("hierarchical", family.default_hierarchical)
     structure = family.structure_defaults | raw.get("structure", {}) if family.structure_defaults else {}
@@ -323,6 +337,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         baseline_scale=float(baseline.get("scale", 0.3)),
         likelihood=likelihood.get("family", "poisson"),
         dispersion_scale=float(likelihood.get("dispersion_scale", 1.0)),
+        history_lags=int(history.get("lags", 0)),
+        history_scale=float(history.get("scale", 0.1)),
         **{key: type(default)(structure[key]) for key, default in family.structure_defaults.items()
            if key in structure and key != "smooth"},
         **({"smooth": smooth_axes(structure["smooth"])} if structure else {}),

@@ -27,7 +27,7 @@ import arviz_base
 import numpy as np
 import xarray as xr
 
-from .design import Design, shift_sum, spline_basis
+from .design import Design, count_history, shift_sum, spline_basis
 from .errors import DataError
 from .families import family_of
 from .observation import CountModel, count_model
@@ -78,13 +78,16 @@ def data_groups(design: Design, spec: PriorSpec) -> dict[str, xr.Dataset]:
 
     ``constant_data`` holds every frame (``stim`` (frame, y, x)), each fitted interval's
     ``duration`` and ``row`` (index among the intervals with a full history), and the
-    spline ``baseline_basis`` (time, knot) when the spec has one.
+    spline ``baseline_basis`` (time, knot) when the spec has one, and with spike history the counts of every
+    interval, ``frame_counts`` (frame).
     """
     t_all = design.frames.shape[0]
     observed = xr.Dataset({"counts": ("time", design.counts)}, coords={"time": design.time})
     extra = {}
     if spec.baseline_kind == "spline":
         extra["baseline_basis"] = (("time", "knot"), design.spline_basis(spec.baseline_n_basis))
+    if spec.history_lags:
+        extra["frame_counts"] = ("frame", design.all_counts)
     constant = xr.Dataset(
         {
             "stim": (("frame", "y", "x"), design.frames.reshape(t_all, design.ny, design.nx)),
@@ -246,6 +249,10 @@ def predict(
         raise DataError(f"need at least {L} frames to predict with {L} lags; got {stim.sizes['time']}.")
     if post["intercept"].ndim == 3:
         raise DataError("predictions need a joint fit (per-lag fits have one intercept per lag).")
+    if "history" in post:
+        raise DataError("this fit has spike history: its rate depends on the counts before each interval, which new "
+                        "frames do not have. Use bayesrf.posterior_predictive (one step ahead on the fitted data), or "
+                        "fit without [history] to predict new frames.")
     frames = stim.transpose("time", "y", "x").values.reshape(stim.sizes["time"], -1)
     time = stim["time"].values[L - 1 :] if "time" in stim.coords else np.arange(L - 1, frames.shape[0])
     basis = _baseline_basis(result, time, "time" in stim.coords) if baseline == "time" else None
@@ -277,8 +284,8 @@ def _baseline_basis(result: xr.DataTree, time: np.ndarray, has_time: bool) -> np
 
 
 def log_rate_draws(post: xr.Dataset, frames: np.ndarray, basis: np.ndarray | None = None,
-                   rows: np.ndarray | None = None) -> np.ndarray:
-    """The log-rate per second of every draw: ``intercept + sum_l rf_l . s_{t-l} + baseline``.
+                   rows: np.ndarray | None = None, history: np.ndarray | None = None) -> np.ndarray:
+    """The log-rate per second of every draw: ``intercept + sum_l rf_l . s_{t-l} + baseline + history``.
 
     Parameters
     ----------
@@ -292,6 +299,8 @@ def log_rate_draws(post: xr.Dataset, frames: np.ndarray, basis: np.ndarray | Non
     rows : ndarray of int, optional
         Which of the ``n_frames - n_lags + 1`` intervals with a full history to
         predict (default all of them).
+    history : ndarray, shape (n_intervals, history_lag), optional
+        Counts before each predicted interval (:func:`bayesrf.design.count_history`), for fits with spike history.
 
     Returns
     -------
@@ -306,6 +315,8 @@ def log_rate_draws(post: xr.Dataset, frames: np.ndarray, basis: np.ndarray | Non
         eta = eta[:, :, rows]
     if basis is not None:
         eta = eta + np.einsum("tk,cdk->cdt", basis, post["baseline_coef"].values)
+    if history is not None:
+        eta = eta + np.einsum("tk,cdk->cdt", history, post["history"].values)
     return eta
 
 
@@ -324,6 +335,7 @@ def design_from_result(result: xr.DataTree) -> Design:
         frame_duration=float(attrs["frame_duration_s"]),
         rows=const["row"].values,
         session=(float(attrs["session_start_s"]), float(attrs["session_stop_s"])),
+        all_counts=const["frame_counts"].values if "frame_counts" in const else None,
     )
 
 
@@ -345,7 +357,11 @@ def count_locations(result: xr.DataTree, max_draws: int = 500) -> tuple[xr.DataA
     post = post.isel(draw=slice(None, None, max(1, post.sizes["draw"] // max_draws)))
     stim = const["stim"].values
     basis = const["baseline_basis"].values if "baseline_coef" in post else None
-    eta = log_rate_draws(post, stim.reshape(stim.shape[0], -1), basis, const["row"].values)
+    history = None
+    if "history" in post:  # one step ahead: given the observed counts before each interval
+        history = count_history(const["frame_counts"].values, const["row"].values + int(result.attrs["n_lags"]) - 1,
+                                post.sizes["history_lag"])
+    eta = log_rate_draws(post, stim.reshape(stim.shape[0], -1), basis, const["row"].values, history)
     loc = xr.DataArray(np.exp(eta + np.log(const["duration"].values)), dims=("chain", "draw", "time"),
                        coords={"chain": post.chain, "draw": post.draw, "time": const["time"]},
                        attrs={"units": "spikes", "long_name": "count location"})
@@ -355,7 +371,8 @@ def count_locations(result: xr.DataTree, max_draws: int = 500) -> tuple[xr.DataA
 def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: int = 500) -> xr.DataTree:
     """Add a ``posterior_predictive`` group: simulated counts of the fitted intervals.
 
-    Uses everything the fit used (frames, durations, spline baseline). At most
+    Uses everything the fit used (frames, durations, spline baseline; with spike history, the observed counts
+    before each interval: the replicates are one step ahead). At most
     ``max_draws`` evenly thinned draws per chain are used.
 
     Returns

@@ -130,6 +130,7 @@ def simulate(
     drift: float = 0.0,
     likelihood: str = "poisson",
     dispersion: float | None = None,
+    history: np.ndarray | None = None,
     seed: int | None = 0,
 ) -> xr.Dataset:
     """Simulate a recording from an LNP neuron with a known RF.
@@ -171,6 +172,10 @@ def simulate(
     dispersion : float, optional
         Its dispersion, required unless Poisson: the negative binomial's ``phi`` (``Var = mu + phi mu^2``)
         or the COM-Poisson's ``nu`` (> 1 underdispersed). Stored as attr ``dispersion_true``.
+    history : array of float, shape (k,), optional
+        Spike-history filter: the log-rate of interval ``t`` adds ``sum_j history[j] c_{t-1-j}`` (log-rate per
+        spike; negative values make the neuron refractory). Counts are then drawn one interval at a time.
+        Stored as ``history_true`` (history_lag).
     seed : int or None
         Seeds a single ``numpy.random.Generator``; the same seed gives the same recording.
 
@@ -206,10 +211,14 @@ def simulate(
     padded = np.vstack([np.zeros((lags - 1, lags)), per_lag])  # grey frames before the first one
     baseline = drift * (np.linspace(0.0, 1.0, n_frames) - 0.5)
     drive = baseline + shift_sum(padded, lags)
-    counts = counts_model.draw((rate * np.exp(drive) * duration)[None], rng)[0]
+    counts = _draw(counts_model, rate * np.exp(drive) * duration, history, rng)
     ds = from_counts(frames, counts, duration, source="bayesrf.simulate")
     ds["rf_true"] = xr.DataArray(w, dims=("lag", "y", "x"), attrs={"long_name": "true receptive field"})
     ds["baseline_true"] = xr.DataArray(baseline, dims="time", attrs={"long_name": "true log-rate drift"})
+    if history is not None:
+        ds["history_true"] = xr.DataArray(np.asarray(history, dtype=float), dims="history_lag",
+                                          coords={"history_lag": np.arange(1, len(history) + 1)},
+                                          attrs={"long_name": "true spike-history filter", "units": "log-rate per spike"})
     ds = ds.assign_coords(lag=np.arange(lags))
     ds.attrs.update(
         spatial=spatial if rf is None else "custom", temporal=temporal if rf is None else "custom",
@@ -218,6 +227,19 @@ def simulate(
         likelihood=likelihood, dispersion_true=np.nan if dispersion is None else float(dispersion),
     )
     return ds
+
+
+def _draw(counts_model: CountModel, loc: np.ndarray, history: np.ndarray | None,
+          rng: np.random.Generator) -> np.ndarray:
+    """Counts at locations ``loc`` (time,), one interval at a time when the rate depends on past counts."""
+    if history is None:
+        return counts_model.draw(loc[None], rng)[0]
+    h = np.asarray(history, dtype=float)
+    counts = np.zeros(loc.size, dtype=np.int64)
+    for t in range(loc.size):
+        past = counts[max(0, t - h.size) : t][::-1]  # c_{t-1}, c_{t-2}, ...
+        counts[t] = counts_model.draw(np.array([[loc[t] * np.exp(h[: past.size] @ past)]]), rng)[0, 0]
+    return counts
 
 
 def _counts_model(likelihood: str, dispersion: float | None) -> CountModel:

@@ -1,0 +1,126 @@
+"""Spike history (``[history] lags = k``): spec validation; the MAP against scipy's optimiser on a
+log-posterior written here; the simulator against glum's unpenalised Poisson GLM; the posterior and the
+checks on counts drawn here one interval at a time with a known history filter."""
+
+import dataclasses
+import warnings
+
+import glum
+import numpy as np
+import pytest
+import scipy.optimize
+
+import bayesrf
+from bayesrf.criticism import check
+from test_criticism import LAGS, T, _truth
+
+H_TRUE = np.array([-0.4, -0.1])  # refractory: each spike lowers the next intervals' log-rate
+
+
+def _past(counts: np.ndarray, k: int) -> np.ndarray:
+    """(n, k): c_{t-1}, ..., c_{t-k} for every interval t (0 before the first), written here."""
+    out = np.zeros((counts.size, k))
+    for j in range(1, k + 1):
+        out[j:, j - 1] = counts[:-j]
+    return out
+
+
+def _history_counts(mu: np.ndarray, h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    counts = np.zeros(mu.size, dtype=int)
+    for t in range(mu.size):
+        past = [counts[t - j] if t >= j else 0 for j in range(1, h.size + 1)]
+        counts[t] = rng.poisson(mu[t] * np.exp(h @ past))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def data():
+    rec, mu = _truth()
+    return rec.assign(counts=("time", _history_counts(mu, H_TRUE, np.random.default_rng(3))))
+
+
+def _spec(k: int = 2) -> bayesrf.PriorSpec:
+    return dataclasses.replace(bayesrf.load_prior("ridge"), scale=1.0, baseline_kind="constant", history_lags=k)
+
+
+def test_history_table_is_validated():
+    spec = bayesrf.load_prior("ridge", ["history.lags=3", "history.scale=0.2"])
+    assert (spec.history_lags, spec.history_scale) == (3, 0.2)
+    assert bayesrf.load_prior(spec) == spec and bayesrf.PriorSpec.from_json(spec.to_json()) == spec
+    with pytest.raises(bayesrf.SpecError, match="history.lags must be an integer >= 0"):
+        bayesrf.load_prior("ridge", ["history.lags=-1"])
+    with pytest.raises(bayesrf.SpecError, match="history.scale must be a number > 0"):
+        bayesrf.load_prior("ridge", ["history.lags=2", "history.scale=0"])
+    with pytest.raises(bayesrf.SpecError, match="unknown field history.lag"):
+        bayesrf.load_prior("ridge", ["history.lag=2"])
+
+
+def test_map_equals_scipy_on_a_log_posterior_written_here(data):
+    spec = dataclasses.replace(_spec(), intercept_family="flat")
+    fit = bayesrf.fit_map(data, spec, lags=LAGS, estimates=False)
+    stim = data["stim"].values.reshape(T, -1)
+    X = np.hstack([stim[LAGS - 1 - lag : T - lag] for lag in range(LAGS)])  # lag 0 = the frame on screen
+    H = _past(data["counts"].values, 2)[LAGS - 1 :]
+    A = np.hstack([np.ones((X.shape[0], 1)), X, H])
+    c, log_d = data["counts"].values[LAGS - 1 :], np.log(data["duration"].values[LAGS - 1 :])
+    prior_sd = np.r_[np.inf, np.ones(X.shape[1]), np.full(2, spec.history_scale)]
+
+    def objective(theta):  # Poisson negative log-likelihood (no log c!) + Normal priors, and its gradient
+        mu = np.exp(A @ theta + log_d)
+        return (mu - c * (A @ theta)).sum() + 0.5 * np.sum((theta / prior_sd) ** 2), A.T @ (mu - c) + theta / prior_sd**2
+
+    ref = scipy.optimize.minimize(objective, np.r_[np.log(c.mean() / 0.1), np.zeros(A.shape[1] - 1)], jac=True,
+                                  method="L-BFGS-B", options={"gtol": 1e-9, "ftol": 1e-15, "maxiter": 10_000})
+    post = fit["posterior"]
+    got = np.r_[post["intercept"].values.ravel(), post["rf"].values.ravel(), post["history"].values.ravel()]
+    np.testing.assert_allclose(got, ref.x, atol=1e-4)
+
+
+def test_simulator_history_matches_glum():
+    rec = bayesrf.simulate(n_frames=20_000, shape=(3, 3), lags=1, rate=20.0, dt=0.05, history=H_TRUE, seed=5)
+    c = rec["counts"].values
+    X = np.hstack([rec["stim"].values.reshape(c.size, -1), _past(c, 2)])
+    ref = glum.GeneralizedLinearRegressor(family="poisson", alpha=0, gradient_tol=1e-10)
+    ref.fit(X, c, offset=np.log(rec["duration"].values))
+    np.testing.assert_allclose(ref.coef_[-2:], H_TRUE, atol=0.05)
+    np.testing.assert_allclose(ref.intercept_, np.log(20.0), atol=0.05)
+    np.testing.assert_allclose(rec["history_true"].values, H_TRUE)
+
+
+def test_history_fits_refuse_laplace_prediction_and_populations(data):
+    with pytest.raises(bayesrf.SpecError, match="method='nuts'"):
+        bayesrf.sample(data, _spec(), lags=LAGS, method="laplace")
+    with pytest.raises(bayesrf.SpecError, match="per_lag MAP"):
+        bayesrf.fit_map(data, _spec(), lags=LAGS, per_lag=True)
+    fit = bayesrf.fit_map(data, _spec(), lags=LAGS, estimates=False)
+    with pytest.raises(bayesrf.DataError, match="spike history"):
+        bayesrf.predict(fit, data["stim"])
+
+
+@pytest.fixture(scope="module")
+def fits(data):
+    settings = dict(lags=LAGS, draws=500, tune=300, chains=2, seed=1, estimates=False)
+    out = {}
+    for k in (0, 2):
+        with warnings.catch_warnings(record=True) as caught:  # 2 short chains: R-hat may pass 1.01 (recorded)
+            warnings.simplefilter("always", bayesrf.BayesRFWarning)
+            out[k] = bayesrf.sample(data, _spec(k), **settings)
+        out[k].attrs["test_warnings"] = [str(w.message) for w in caught]
+    return out
+
+
+@pytest.mark.slow
+def test_posterior_recovers_the_history_filter(fits):
+    h = fits[2]["posterior"]["history"].values.reshape(-1, 2)
+    lower, upper = np.quantile(h, [0.005, 0.995], axis=0)
+    assert np.all((lower < H_TRUE) & (H_TRUE < upper)), (lower, upper)
+    assert fits[2].attrs["n_divergent"] == 0, fits[2].attrs["test_warnings"]
+
+
+@pytest.mark.slow
+def test_checks_see_the_missing_history(fits):
+    verdicts = {k: {c["name"]: c for c in check(fit)["checks"]} for k, fit in fits.items()}
+    assert not verdicts[0]["autocorrelation"]["ok"], verdicts[0]["autocorrelation"]["verdict"]
+    assert verdicts[2]["autocorrelation"]["ok"] and verdicts[2]["dispersion"]["ok"]
+    ppc = bayesrf.posterior_predictive(fits[2], max_draws=50)["posterior_predictive"]["counts"]
+    assert ppc.sizes["time"] == fits[2]["observed_data"]["counts"].size
