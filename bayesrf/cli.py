@@ -7,7 +7,7 @@
     bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
     bayesrf convert data/nda_ex_6_data.mat neuron.nwb
     bayesrf fit-population session.nwb --prior local --workers 2 [--scheduler tcp://host:8786] --out fits/
-    bayesrf sensitivity [DATA] --priors ridge lasso ridge-hier lasso-hier smooth local rank1 --scales 0.003 0.01 0.03 --out results/sensitivity.nc
+    bayesrf sensitivity [DATA] --priors ridge lasso ridge-hier lasso-hier smooth local rank1 --scales 0.003 0.01 0.03 [--likelihoods poisson com-poisson] --out results/sensitivity.nc
 
 ``plot`` and ``summary`` also take a sensitivity file.
 
@@ -37,6 +37,7 @@ from .posterior import format_summary, summary
 from .priors import DEFAULT_PRIOR, load_prior, prior_names
 from .results import check_result, read_tree, save
 from .comparison import compare, format_report, report
+from .observation import LIKELIHOODS
 from .sensitivity import DEFAULT_PRIORS, DEFAULT_SCALES, KIND, sensitivity
 from .simulate import SPATIAL_SHAPES, TEMPORAL_SHAPES, simulate
 
@@ -73,12 +74,14 @@ def _add_fit(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_sensitivity(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sensitivity", help="fit several priors and scales; compare them (resumable)",
+    p = sub.add_parser("sensitivity", help="fit several priors, scales and likelihoods; compare them (resumable)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _add_sampling(p, draws=250, tune=500)
     p.add_argument("--priors", nargs="+", default=list(DEFAULT_PRIORS), help="prior names or TOML paths")
     p.add_argument("--scales", nargs="+", type=float, default=list(DEFAULT_SCALES),
                    help="prior scales for the fixed-scale priors (hierarchical ones are fitted once)")
+    p.add_argument("--likelihoods", nargs="+", choices=LIKELIHOODS, default=None,
+                   help="fit every prior under each of these count distributions (default: each spec's own)")
     p.add_argument("--no-holdout", action="store_true", help="fit every interval (no held-out score)")
     p.add_argument("--no-cv", action="store_true", help="skip glum's cross-validated alphas")
     p.add_argument("--out", type=Path, default=Path("results/sensitivity.nc"),
@@ -194,7 +197,7 @@ def _fit(args: argparse.Namespace) -> None:
 def _sensitivity(args: argparse.Namespace) -> None:
     rec = load_recording(args.data)
     test = np.zeros(rec.sizes["time"], dtype=bool) if args.no_holdout else None
-    sweep = sensitivity(rec, priors=args.priors, scales=args.scales, lags=args.lags, draws=args.draws,
+    sweep = sensitivity(rec, priors=args.priors, scales=args.scales, likelihoods=args.likelihoods, lags=args.lags, draws=args.draws,
                         tune=args.tune, chains=args.chains, seed=args.seed, sampler=args.sampler, test=test,
                         out=args.out, cv=not args.no_cv)
     print(f"wrote {args.out}")

@@ -77,6 +77,7 @@ def _fit_table(sweep: xr.DataTree, labels: list[str], results: dict[str, xr.Data
     columns = {
         "prior": [specs[label].name for label in labels],
         "family": [specs[label].family for label in labels],
+        "likelihood": [specs[label].likelihood for label in labels],
         "hierarchical": [specs[label].hierarchical for label in labels],
         "scale": [np.nan if specs[label].scale is None else specs[label].scale for label in labels],
         "elpd_loo": [float(loos[label].elpd) for label in labels],
@@ -229,13 +230,13 @@ def _num(value: float | None, fmt: str) -> str:
 
 def format_report(rep: dict[str, Any]) -> str:
     """The report of :func:`report` as a text table."""
-    lines = [f"{'fit':<14}{'ELPD-LOO':>10}{'±SE':>6}{'ΔELPD':>8}{'±dSE':>6}{'bad k':>6}{'held-out':>10}{'±SE':>6}"
+    lines = [f"{'fit':<20}{'ELPD-LOO':>10}{'±SE':>6}{'ΔELPD':>8}{'±dSE':>6}{'bad k':>6}{'held-out':>10}{'±SE':>6}"
              f"{'Δheld':>7}{'dist':>6}{'EV1':>5}{'R-hat':>7}  prior-sensitive rf"]
     for f in rep["fits"]:
         ps = f["psense"]
         rf = f"{100 * ps['rf']['prior_share']:.0f} %" if "rf" in ps else "-"
         lines.append(
-            f"{f['label']:<14}{f['elpd_loo']:>10.1f}{f['elpd_loo_se']:>6.1f}{f['elpd_diff']:>8.1f}{f['elpd_diff_se']:>6.1f}"
+            f"{f['label']:<20}{f['elpd_loo']:>10.1f}{f['elpd_loo_se']:>6.1f}{f['elpd_diff']:>8.1f}{f['elpd_diff_se']:>6.1f}"
             f"{f['n_bad_pareto_k']:>6d}{_num(f['heldout_lpd'], '>10.1f')}{_num(f['heldout_lpd_se'], '>6.1f')}"
             f"{_num(f['heldout_diff'], '>7.1f')}{f['rf_distance']:>6.2f}{f['explained_variance_1']:>5.2f}"
             f"{f['max_rhat']:>7.3f}  {rf}")

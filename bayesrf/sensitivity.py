@@ -1,4 +1,4 @@
-"""Prior-sensitivity studies: one resumable sweep over priors and prior scales.
+"""Prior-sensitivity studies: one resumable sweep over priors, prior scales and likelihoods.
 
 :func:`sensitivity` fits every (prior, scale) combination on the same data
 (hierarchical priors once each: they learn their scale) and keeps all fits in
@@ -12,7 +12,8 @@ stopped::
                            stim) and heldout (log-likelihood of the held-out intervals)
 
 Labels are the spec name, plus ``@scale`` for a fixed-scale prior at that
-scale (``"ridge@0.01"``). :func:`fit_result` rebuilds a complete result of one
+scale (``"ridge@0.01"``), plus ``+family`` for a likelihood other than Poisson (``"local+com-poisson"``) and ``+history<k>`` for spike
+history (``"local+com-poisson+history3"``). :func:`fit_result` rebuilds a complete result of one
 fit, usable with every function of :mod:`bayesrf.posterior` and :mod:`bayesrf.plots`.
 
 **The held-out split.** By default every fit sees the same 80 % of the
@@ -56,22 +57,30 @@ DEFAULT_PRIORS = ("ridge", "lasso", "ridge-hier", "lasso-hier", "smooth", "local
 DEFAULT_SCALES = (0.003, 0.01, 0.03)
 
 
-def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | None) -> dict[str, PriorSpec]:
-    """The fits of a sweep, by label: fixed-scale priors once per scale, the others once.
+def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | None,
+                likelihoods: Sequence[str] | None = None) -> dict[str, PriorSpec]:
+    """The fits of a sweep, by label: fixed-scale priors once per scale, the others once; each under every
+    count distribution of ``likelihoods`` (default: the spec's own), labelled ``+family`` unless Poisson, and
+    ``+history<k>`` with ``k`` lags of spike history.
 
     Examples
     --------
     >>> list(sweep_specs(["ridge", "ridge-hier"], [0.01, 0.1]))
     ['ridge@0.01', 'ridge@0.1', 'ridge-hier']
+    >>> list(sweep_specs(["local"], None, ["poisson", "com-poisson"]))
+    ['local', 'local+com-poisson']
     """
     out: dict[str, PriorSpec] = {}
     for prior in priors:
         spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
-        if spec.scale is None or not scales:  # no fixed scale to vary
-            out[spec.name] = spec
-            continue
-        for scale in scales:
-            out[f"{spec.name}@{scale:g}"] = load_prior(spec, {"prior": {"scale": float(scale)}})
+        for family in likelihoods or [spec.likelihood]:
+            base = load_prior(spec, {"likelihood": {"family": family}})
+            suffix = ("" if family == "poisson" else f"+{family}") + (f"+history{spec.history_lags}" if spec.history_lags else "")
+            if spec.scale is None or not scales:  # no fixed scale to vary
+                out[spec.name + suffix] = base
+                continue
+            for scale in scales:
+                out[f"{spec.name}@{scale:g}{suffix}"] = load_prior(base, {"prior": {"scale": float(scale)}})
     if not out:
         raise SpecError("a sensitivity study needs at least one prior.")
     return out
@@ -142,6 +151,7 @@ def sensitivity(
     data: xr.Dataset,
     priors: Sequence[str | PriorSpec] = DEFAULT_PRIORS,
     scales: Sequence[float] | None = DEFAULT_SCALES,
+    likelihoods: Sequence[str] | None = None,
     lags: int = 5,
     draws: int = 250,
     tune: int = 500,
@@ -165,6 +175,9 @@ def sensitivity(
         Prior scales (sigma of a Normal, b of a Laplace; log-rate per unit contrast)
         for every fixed-scale prior; ``None`` keeps each spec's own scale.
         Hierarchical priors are fitted once.
+    likelihoods : sequence of str, optional
+        Count distributions (:data:`bayesrf.observation.LIKELIHOODS`) to fit every prior under, so that a
+        study compares likelihoods as well as priors; default each spec's own.
     lags, draws, tune, chains, seed, sampler
         As for :func:`bayesrf.sample` (smaller draw counts by default: a sweep compares
         priors; refit the chosen one with ``bayesrf fit`` for final numbers).
@@ -187,7 +200,7 @@ def sensitivity(
     """
     if sampler not in SAMPLERS:
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
-    specs = sweep_specs(priors, scales)
+    specs = sweep_specs(priors, scales, likelihoods)
     n_time = data.sizes["time"]
     test = block_split(n_time) if test is None else np.asarray(test, dtype=bool)
     if test.shape != (n_time,):

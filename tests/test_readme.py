@@ -102,3 +102,10 @@ def test_default_prior_is_the_one_the_real_neuron_study_ranks_first():
     study = json.loads((ROOT / "docs" / "sensitivity.json").read_text())
     assert study["best"].split("@")[0] == bayesrf.priors.DEFAULT_PRIOR
     assert f"the default prior is `{bayesrf.priors.DEFAULT_PRIOR}`" in " ".join(README.split())
+
+
+def test_likelihood_comparison_matches_its_json():
+    study = json.loads((ROOT / "docs" / "likelihood_real.json").read_text())
+    tables = _readme_tables()
+    assert tables.likelihood_table(study) in README
+    assert tables.likelihood_text(study) in " ".join(README.split())
