@@ -3,7 +3,8 @@
     bayesrf fit [DATA] --prior local --lags 5 --draws 1000 --chains 4 --seed 0 --out results/fit.nc
     bayesrf plot results/fit.nc --out figures/
     bayesrf summary results/fit.nc [--json]
-    bayesrf check results/fit.nc [--out figures/] [--json]
+    bayesrf check results/fit.nc [--out figures/] [--json]    (or a sensitivity file [--fit LABEL], or a
+                                                              population store --population REC.nwb [--unit ID])
     bayesrf simulate --out sim.nc [--frames 2000 --shape 15 15 --lags 5 ...]
     bayesrf convert data/nda_ex_6_data.mat neuron.nwb
     bayesrf fit-population session.nwb --prior local --workers 2 [--scheduler tcp://host:8786] --out fits/
@@ -110,7 +111,12 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="posterior predictive checks of the likelihood (dispersion, residual "
                        "autocorrelation, rootogram, rate per session segment), one verdict each",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("result", type=Path, help="file written by 'bayesrf fit' (NUTS or Laplace draws)")
+    p.add_argument("result", type=Path, help="file written by 'bayesrf fit' (NUTS or Laplace draws) or 'bayesrf "
+                                             "sensitivity', or a 'bayesrf fit-population' store")
+    p.add_argument("--fit", nargs="+", default=None, help="sensitivity study: the fits to check (default all)")
+    p.add_argument("--unit", nargs="+", default=None, help="population store: the units to check (default all done)")
+    p.add_argument("--population", type=Path, default=None,
+                   help="population store: the recording its units were fitted on (.nwb or .npz)")
     p.add_argument("--segments", type=int, default=8, help="equal parts of the session for the rate check")
     p.add_argument("--out", type=Path, default=None, help="also write check.png into this folder")
     p.add_argument("--prob", type=float, default=None, help="interval probability (default ArviZ's stats.ci_prob)")
@@ -267,22 +273,45 @@ def _summary(args: argparse.Namespace) -> None:
         print(json.dumps(rep, indent=2) if args.json else format_summary(rep))
 
 
+def _fits_to_check(args: argparse.Namespace) -> dict[str, xr.DataTree]:
+    """The fits ``bayesrf check`` looks at, by label: one fit, a sensitivity study's fits (or ``--fit``), or a
+    population store's finished units (or ``--unit``) with their stimulus restored from ``--population``."""
+    if args.result.is_dir():
+        from .population_fit import unit_result
+        from .population_store import read_index
+
+        if args.population is None:
+            raise BayesRFError(f"{args.result} is a population store: its units keep no stimulus; pass the recording "
+                               "they were fitted on with --population REC.nwb.")
+        pop = load_population(args.population)
+        done = [unit for unit, row in read_index(args.result).items() if row.get("status") == "done"]
+        units = args.unit or done
+        return {f"unit {u}": unit_result(args.result, _unit_id(str(u), pop), pop) for u in units}
+    is_sweep, tree = _open(args.result)
+    if not is_sweep:
+        return {str(args.result): tree}
+    from .sensitivity import fit_result
+
+    return {label: fit_result(tree, label) for label in (args.fit or list(tree["fits"].children))}
+
+
 def _check(args: argparse.Namespace) -> None:
     from .criticism import as_json, check, format_check
 
-    is_sweep, tree = _open(args.result)
-    if is_sweep:
-        raise BayesRFError(f"{args.result} is a sensitivity study; check one fit ('bayesrf fit ... --out fit.nc').")
-    rep = check(tree, segments=args.segments, prob=args.prob)
+    reports = {label: check(tree, segments=args.segments, prob=args.prob)
+               for label, tree in _fits_to_check(args).items()}
     if args.json:
-        print(json.dumps(as_json(rep), indent=2, default=float))
+        print(json.dumps({label: as_json(rep) for label, rep in reports.items()}, indent=2, default=float)
+              if len(reports) > 1 else json.dumps(as_json(*reports.values()), indent=2, default=float))
     else:
-        print(format_check(rep))
+        print("\n\n".join(f"{label}\n{format_check(rep)}" if len(reports) > 1 else format_check(rep)
+                          for label, rep in reports.items()))
     if args.out is not None:
         from .plots import plot_check, save_figures
 
         args.out.mkdir(parents=True, exist_ok=True)
-        for path in save_figures({"check": plot_check(rep)}, args.out, dpi=110):
+        names = {label: "check" if len(reports) == 1 else f"check_{label.replace(' ', '_')}" for label in reports}
+        for path in save_figures({names[label]: plot_check(rep) for label, rep in reports.items()}, args.out, dpi=110):
             print(path)
 
 

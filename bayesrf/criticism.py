@@ -27,12 +27,15 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .errors import DataError
 from .posterior import ci_prob
 from .results import count_locations
 
-__all__ = ["ALPHA", "FAMILY_NAMES", "as_json", "check", "format_check"]
+__all__ = ["ALPHA", "FAMILY_NAMES", "MIN_DRAWS", "as_json", "check", "format_check"]
 
 FAMILY_NAMES = {"poisson": "Poisson", "negative-binomial": "negative binomial", "com-poisson": "COM-Poisson"}
+MIN_DRAWS = 20
+"""Fewest posterior draws :func:`check` accepts (each p-value is a share of paired replicates)."""
 ALPHA = 0.01
 """A check fails when its two-sided posterior predictive p-value is below this."""
 
@@ -75,7 +78,7 @@ def check(result: xr.DataTree, segments: int = 8, prob: float | None = None, max
     Parameters
     ----------
     result : DataTree
-        A fit (NUTS or Laplace draws; a MAP gives one replicate, too few for p-values).
+        A fit with at least :data:`MIN_DRAWS` draws (NUTS or Laplace; not a MAP).
     segments : int, default 8
         Equal parts of the session for the rate check.
     prob : float, optional
@@ -96,6 +99,9 @@ def check(result: xr.DataTree, segments: int = 8, prob: float | None = None, max
     """
     loc, counts_model = count_locations(result, max_draws)
     loc = loc.values.reshape(-1, loc.sizes["time"])  # (chain * draw, time)
+    if loc.shape[0] < MIN_DRAWS:
+        raise DataError(f"posterior predictive checks need at least {MIN_DRAWS} posterior draws; this fit has "
+                        f"{loc.shape[0]} (a MAP is one point): fit with method='laplace' (seconds; bayesrf fit --laplace) or NUTS.")
     mu, var = counts_model.moments(loc)
     counts = result["observed_data"]["counts"].values.astype(float)
     replicated = counts_model.draw(loc, np.random.default_rng(seed)).astype(float)

@@ -16,6 +16,7 @@ import xarray as xr
 from threadpoolctl import threadpool_limits
 
 import bayesrf
+from bayesrf.criticism import check
 from bayesrf.population_fit import fit_population
 from bayesrf.population_store import load_population_result
 from bayesrf.simulate import simulate_population
@@ -133,6 +134,8 @@ def test_cluster_draws_equal_sequential_sample(population, client, tmp_path):
         ppc = bayesrf.posterior_predictive(restored, seed=0)["posterior_predictive"]["counts"]
         want = bayesrf.posterior_predictive(alone, seed=0)["posterior_predictive"]["counts"]
         assert ppc.shape == want.shape and np.mean(ppc.values == want.values) > 0.99  # float32 draws: rare flips
+        checked, fresh = (check(r, seed=0)["checks"][0] for r in (restored, alone))  # bayesrf check on a stored unit
+        assert checked["p"] == pytest.approx(fresh["p"], abs=0.05)
     with pytest.raises(bayesrf.DataError, match="other data than the unit stored"):
         bayesrf.unit_result(tmp_path / "nuts", 1, population.assign_attrs(sha256="0" * 64))  # another file
     with pytest.raises(bayesrf.DataError, match="unit 0 has no stored result"):
@@ -155,6 +158,11 @@ def test_cli_fit_population_summary_and_plot(population, client, tmp_path, capsy
     assert [printed.err.count(f"unit {u}: ") for u in (0, 2, 4)] == [1, 1, 1]  # one line per unit, above the bar
     assert "3/3 [" in printed.err and ("unit/s]" in printed.err or "s/unit]" in printed.err)  # tqdm: elapsed<ETA, rate
     assert main(["plot", str(store), "--out", str(figures)]) == 0
+    capsys.readouterr()
+    assert main(["check", str(store)]) == 2  # a store keeps no stimulus: it asks for the recording
+    assert "--population" in capsys.readouterr().err
+    assert main(["check", str(store), "--population", str(path), "--unit", "2"]) == 2  # MAP fits: one point
+    assert "at least 20 posterior draws" in capsys.readouterr().err
     assert sorted(p.name for p in figures.glob("*.png")) == [
         "population_atlas.png", "population_evidence.png", "population_retinotopy.png", "population_timecourses.png"]
 

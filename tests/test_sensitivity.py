@@ -153,6 +153,11 @@ def test_cli_sensitivity_summary_and_plot(tiny, tmp_path, capsys):
     assert {f["label"] for f in json.loads(capsys.readouterr().out)["fits"]} == {"ridge@0.1", "lasso@0.1"}
     assert main(["plot", str(out), "--out", str(tmp_path / "fig2")]) == 0
     assert len(list((tmp_path / "fig2").iterdir())) == 4
+    assert main(["check", str(out)]) == 0  # every fit of the study, one block each
+    printed = capsys.readouterr().out
+    assert printed.count("posterior predictive checks") == 2 and "lasso@0.1\n" in printed
+    assert main(["check", str(out), "--fit", "ridge@0.1", "--json"]) == 0
+    assert [c["name"] for c in json.loads(capsys.readouterr().out)["checks"]][0] == "dispersion"
     with pytest.raises(DataError, match="sensitivity study"):
         bayesrf.load(out)
 
