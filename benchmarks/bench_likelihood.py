@@ -3,7 +3,7 @@
 Protocol (fixed before the run): the default prior (``bayesrf.priors.DEFAULT_PRIOR``) under each
 likelihood of :data:`bayesrf.observation.LIKELIHOODS`, without and with 3 lags of spike history
 (:data:`HISTORY_LAGS`: the issue reports count autocorrelations 0.40 and 0.33 at lags 1 and 2; the history
-prior is the spec's default ``Normal(0, 0.1)``; the history fits were added to the protocol after the three
+prior is the spec's default ``Normal(0, bayesrf.priors.HISTORY_SCALE)``; the history fits were added to the protocol after the three
 fits without history had run, with nothing else changed), fitted by :func:`bayesrf.sensitivity` on the same
 80 % of the intervals (the default interleaved 50-frame blocks), 4 chains x 500 draws after 500 tuning
 steps, seed 0, lags 5. No setting is tuned on this neuron: the dispersion priors are the specs' defaults.

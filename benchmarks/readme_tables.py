@@ -97,11 +97,39 @@ def likelihood_text(study: dict) -> str:
     )
 
 
+def coverage_table(study: dict) -> str:
+    """Markdown table of ``docs/observation_coverage.json``: coverage of the central intervals at every level."""
+    levels = study["levels"]
+    rows = ["| model (truth) | parameter | values | " + " | ".join(f"{100 * p:g} %" for p in levels) + " |",
+            "|---|---|---|" + "---|" * len(levels)]
+    names = {"negative-binomial": "phi", "com-poisson": "nu", "history": "history"}
+    for model, entry in study["models"].items():
+        truth = ", ".join(f"{t:g}" for t in entry["truth"])
+        for part, label in (("parameter", names[model]), ("rf", "RF weights")):
+            cov = entry[part]["coverage"]
+            rows.append(f"| {model} ({names[model]} = {truth}) | {label} | {entry[part]['n_values']} | "
+                        + " | ".join(f"{100 * c:.0f}" for c in cov) + " |")
+    return "\n".join(rows)
+
+
+def coverage_text(study: dict) -> str:
+    """The README's sentence above :func:`coverage_table`."""
+    return (f"Each new observation model on {len(study['seeds'])} simulations of its own counts (drawn in the benchmark "
+            f"with numpy and scipy; {study['fit']['chains']} chains × {study['fit']['draws']} draws, weak ridge; "
+            f"`docs/observation_coverage.json`, written by `benchmarks/bench_observation_coverage.py`): share (%) of "
+            f"true values inside the central posterior intervals at each level; max R-hat "
+            f"{max(m['max_rhat'] for m in study['models'].values()):.3f}.")
+
+
 def main() -> None:
     study = json.loads((DOCS / "sensitivity.json").read_text())
     print(sensitivity_text(study), sensitivity_table(study), sep="\n\n")
     likelihoods = json.loads((DOCS / "likelihood_real.json").read_text())
     print(likelihood_text(likelihoods), likelihood_table(likelihoods), sep="\n\n")
+    coverage = DOCS / "observation_coverage.json"
+    if coverage.is_file():
+        study = json.loads(coverage.read_text())
+        print(coverage_text(study), coverage_table(study), sep="\n\n")
 
 
 if __name__ == "__main__":

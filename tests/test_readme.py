@@ -109,3 +109,10 @@ def test_likelihood_comparison_matches_its_json():
     tables = _readme_tables()
     assert tables.likelihood_table(study) in README
     assert tables.likelihood_text(study) in " ".join(README.split())
+
+
+def test_observation_coverage_matches_its_json():
+    study = json.loads((ROOT / "docs" / "observation_coverage.json").read_text())
+    tables = _readme_tables()
+    assert tables.coverage_table(study) in README
+    assert tables.coverage_text(study) in " ".join(README.split())
