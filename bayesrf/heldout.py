@@ -20,6 +20,7 @@ from .design import make_design
 from .errors import DataError
 from .inference import fit_map
 from .nuts import pointwise_loglik
+from .observation import count_model
 from .model import build_model
 from .priors import PriorSpec, load_prior
 from .results import log_rate_draws
@@ -43,7 +44,8 @@ def block_split(n_time: int, block: int = 50, every: int = 5, offset: int = 2) -
 def heldout_log_likelihood(
     data: xr.Dataset, prior: str | PriorSpec, lags: int = 5, test: np.ndarray | None = None
 ) -> dict[str, float]:
-    """Fit the MAP on the training intervals and score the held-out ones.
+    """Fit the MAP on the training intervals and score the held-out ones under the spec's count distribution
+    (and, with spike history, given the observed counts before each held-out interval).
 
     Parameters
     ----------
@@ -66,9 +68,11 @@ def heldout_log_likelihood(
     test = block_split(data.sizes["time"]) if test is None else np.asarray(test, dtype=bool)
     tree = fit_map(data, spec, lags=lags, keep=~test, estimates=False)
     design = make_design(data, lags, keep=test)
-    basis = design.spline_basis(spec.baseline_n_basis) if "baseline_coef" in tree["posterior"] else None
-    eta = log_rate_draws(tree["posterior"].to_dataset(), design.frames, basis, design.rows)[0, 0] + design.offset
-    loglik = float(np.sum(poisson.logpmf(design.counts, np.exp(eta))))
+    post = tree["posterior"].to_dataset()
+    basis = design.spline_basis(spec.baseline_n_basis) if "baseline_coef" in post else None
+    history = design.count_history(spec.history_lags) if spec.history_lags else None
+    eta = log_rate_draws(post, design.frames, basis, design.rows, history)[0, 0] + design.offset
+    loglik = float(np.sum(count_model(post).logpmf(design.counts, np.exp(eta)[None])))
     rate = tree["observed_data"]["counts"].sum().item() / tree["constant_data"]["duration"].sum().item()
     null = float(np.sum(poisson.logpmf(design.counts, rate * np.exp(design.offset))))
     return {"loglik": loglik, "per_interval": loglik / design.n_obs, "n_test": design.n_obs,

@@ -146,13 +146,10 @@ class CountModel:
         return out
 
 
-def count_model(posterior: Any, family: str | None = None, n_draws: int | None = None) -> CountModel:
-    """The count distribution of a posterior (Dataset with ``chain``, ``draw``): its family is the one whose
-    dispersion variable it holds (Poisson when none), or ``family`` when given; the first ``n_draws`` draws
-    (flattened over chain, draw) when given."""
-    found = [f for f, name in DISPERSIONS.items() if name in posterior]
-    family = family or (found[0] if found else "poisson")
-    if family == "poisson":
-        return CountModel("poisson")
-    values = np.asarray(posterior[DISPERSIONS[family]], dtype=float).reshape(-1, 1)
-    return CountModel(family, values if n_draws is None else values[:n_draws])
+def count_model(posterior: Any) -> CountModel:
+    """The count distribution of a posterior (Dataset with ``chain``, ``draw``): the family whose dispersion
+    variable it holds, Poisson when none."""
+    for family, name in DISPERSIONS.items():
+        if name in posterior:
+            return CountModel(family, np.asarray(posterior[name], dtype=float).reshape(-1, 1))
+    return CountModel("poisson")

@@ -9,6 +9,7 @@ import glum
 import numpy as np
 import pytest
 import scipy.optimize
+import scipy.stats
 
 import bayesrf
 from bayesrf.criticism import check
@@ -124,3 +125,17 @@ def test_checks_see_the_missing_history(fits):
     assert verdicts[2]["autocorrelation"]["ok"] and verdicts[2]["dispersion"]["ok"]
     ppc = bayesrf.posterior_predictive(fits[2], max_draws=50)["posterior_predictive"]["counts"]
     assert ppc.sizes["time"] == fits[2]["observed_data"]["counts"].size
+
+
+def test_heldout_log_likelihood_conditions_on_the_observed_history(data):
+    test = bayesrf.block_split(T)
+    got = bayesrf.heldout.heldout_log_likelihood(data, _spec(), lags=LAGS, test=test)["loglik"]
+    post = bayesrf.fit_map(data, _spec(), lags=LAGS, keep=~test, estimates=False)["posterior"]
+    stim, c = data["stim"].values.reshape(T, -1), data["counts"].values
+    X = np.hstack([stim[LAGS - 1 - lag : T - lag] for lag in range(LAGS)])
+    eta = (post["intercept"].item() + X @ post["rf"].values.ravel()
+           + _past(c, 2)[LAGS - 1 :] @ post["history"].values.ravel())
+    rows = test[LAGS - 1 :]
+    loc = np.exp(eta[rows]) * data["duration"].values[LAGS - 1 :][rows]
+    want = scipy.stats.poisson.logpmf(c[LAGS - 1 :][rows], loc).sum()
+    assert got == pytest.approx(want, rel=1e-9)

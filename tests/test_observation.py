@@ -255,3 +255,20 @@ def test_posterior_predictive_draws_com_poisson_counts(com_fits):
     assert pearson == pytest.approx(1.0, abs=0.05)  # the replicated counts have the family's variance
     assert (var < mean).all()  # underdispersed, Var / mean -> 1 / nu as the mean grows
     assert np.mean((var / mean)[mean > 5]) == pytest.approx(1 / NU_TRUE, abs=0.1)
+
+
+def test_heldout_log_likelihood_scores_with_the_fits_count_distribution():
+    rec, mu = _truth()
+    counts = np.random.default_rng(9).negative_binomial(1 / PHI, 1 / (1 + PHI * mu))
+    data = rec.assign(counts=("time", counts))
+    spec = dataclasses.replace(bayesrf.load_prior("ridge"), scale=1.0, baseline_kind="constant",
+                               likelihood="negative-binomial")
+    test = bayesrf.block_split(rec.sizes["time"])
+    got = bayesrf.heldout.heldout_log_likelihood(data, spec, lags=LAGS, test=test)["loglik"]
+    post = bayesrf.fit_map(data, spec, lags=LAGS, keep=~test, estimates=False)["posterior"]
+    rows = test[LAGS - 1 :]
+    drive = post["intercept"].item() + _lagged(rec)[rows] @ post["rf"].values.ravel()
+    loc = np.exp(drive) * rec["duration"].values[LAGS - 1 :][rows]
+    phi = post["count_overdispersion"].item()
+    want = scipy.stats.nbinom.logpmf(counts[LAGS - 1 :][rows], 1 / phi, 1 / (1 + phi * loc)).sum()
+    assert got == pytest.approx(want, rel=1e-9)
