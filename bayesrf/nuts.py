@@ -108,9 +108,13 @@ def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
 
 def model_key(design: Design, spec: PriorSpec, laplace: str) -> str:
     """sha256 of what a compiled model depends on besides :data:`UNIT_DATA`: spec, Laplace form, frames,
-    durations and fitted intervals."""
+    durations and fitted intervals, and the counts too when more than the likelihood's observed values depend
+    on them (spike history's past counts, the COM-Poisson normaliser's support)."""
     digest = hashlib.sha256(f"{spec.to_json()}|{laplace}|{design.n_lags}|{design.frames.shape}".encode())
-    for array in (design.frames, design.offset, design.rows):
+    arrays = [design.frames, design.offset, design.rows]
+    if spec.history_lags or spec.likelihood == "com-poisson":
+        arrays.append(design.counts if design.all_counts is None else design.all_counts)
+    for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 

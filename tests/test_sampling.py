@@ -315,3 +315,18 @@ def test_reused_compiled_model_gives_the_draws_of_a_fresh_one(prior):
     assert first["counts"].sum() != second["counts"].sum()
     np.testing.assert_array_equal(reused.posterior.rf.values, fresh.posterior.rf.values)
     np.testing.assert_array_equal(reused.log_likelihood.counts.values, fresh.log_likelihood.counts.values)
+
+
+def test_model_key_covers_the_counts_when_the_graph_depends_on_them():
+    """Reuse swaps only the observed counts: spike history (past counts) and the COM-Poisson normaliser's
+    support (from the largest count) are part of the compiled graph, so two units must not share it."""
+    from bayesrf import nuts
+    from bayesrf.design import make_design
+
+    pop = bayesrf.simulate_population(n_units=2, n_frames=300, shape=(3, 3), lags=2, no_rf=0.0, seed=3)
+    designs = [make_design(pop.sel(unit=u), 2) for u in pop["unit"].values]
+    ridge = bayesrf.load_prior("ridge")
+    for spec, shared in ((ridge, True), (bayesrf.load_prior("ridge", ["history.lags=2"]), False),
+                         (bayesrf.load_prior("ridge", ["likelihood.family=com-poisson"]), False)):
+        keys = {nuts.model_key(d, spec, "direct") for d in designs}
+        assert (len(keys) == 1) == shared, spec
