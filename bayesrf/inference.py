@@ -35,9 +35,9 @@ from .laplace import laplace_draws
 from .model import build_model
 from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, chain_processes, checked_variables,
                    hierarchical_start, map_pymc, model_key, run_nuts)
-from .ml import fit_block, solve_penalized
+from .ml import fit_block
 from .observation import truncation_warning
-from .penalized import full_design, n_baseline, scaled_penalty, solve_blocks, split_theta
+from .penalized import n_baseline, scaled_penalty, solve_blocks, solve_full, split_theta
 from .priors import DEFAULT_PRIOR, PriorSpec, load_prior
 from .diagnostics import check_diagnostics
 from .results import assemble
@@ -102,7 +102,7 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
                 "n_iter": int(res.nit), "log_posterior": float(-res.fun)}
         return values, info
     sols = solve_blocks(design, spec, per_lag)
-    thetas = [s.theta for _, s in sols]
+    thetas = [s.theta for s in sols]
     if per_lag:
         if n_baseline(spec):
             raise SpecError("per_lag fits take a constant baseline; set baseline.kind = \"constant\".")
@@ -110,8 +110,8 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
         values = {"intercept": np.array([t[0] for t in thetas]), "rf": np.stack([t[1:] for t in thetas]).reshape(shape)}
     else:
         values = split_theta(thetas[0], design, spec)
-    info = {"solver": sols[0][1].solver, "converged": int(all(s.converged for _, s in sols)),
-            "n_iter": int(sum(s.n_iter for _, s in sols)), "neg_log_posterior_kernel": float(sum(s.objective for _, s in sols))}
+    info = {"solver": sols[0].solver, "converged": int(all(s.converged for s in sols)),
+            "n_iter": int(sum(s.n_iter for s in sols)), "neg_log_posterior_kernel": float(sum(s.objective for s in sols))}
     return values, info
 
 
@@ -321,7 +321,7 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
     if map_rf is None and "rf_scale" in posterior:
         scales = posterior["rf_scale"].mean(("chain", "draw")).values
         pen = scaled_penalty(design, spec, scales)
-        theta = solve_penalized(full_design(design, spec, design.matrix()), design.counts, design.offset, pen).theta
+        theta = solve_full(design, spec, pen).theta
         map_rf = theta[1 : 1 + design.n_weights]
         label = f"{'' if _penalized_glm(spec) else 'Poisson GLM '}MAP at the mean scales"
     elif map_rf is None:

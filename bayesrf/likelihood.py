@@ -15,6 +15,7 @@ minimiser walks downhill (the seed lab mixed the signs).
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse.linalg import LinearOperator
 from scipy.special import gammaln
 
 from .errors import DataError, FitError
@@ -25,9 +26,17 @@ MAX_ETA = 700.0
 """Largest log expected count accepted: ``exp(709.8)`` overflows float64."""
 
 
+def _as_design(A: np.ndarray | LinearOperator) -> np.ndarray | LinearOperator:
+    return A if isinstance(A, LinearOperator) else np.asarray(A, dtype=float)
+
+
 def _eta(theta: np.ndarray, A: np.ndarray, offset: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
-    """``A @ theta + offset`` after checking shapes, finiteness, counts and the overflow limit."""
-    theta, A, offset = np.asarray(theta, dtype=float), np.asarray(A, dtype=float), np.asarray(offset, dtype=float)
+    """``A @ theta + offset`` after checking shapes, finiteness, counts and the overflow limit.
+
+    ``A`` may be a :class:`scipy.sparse.linalg.LinearOperator` (:func:`bayesrf.ml.design_operator`), built from
+    validated frames (its entries are not checked).
+    """
+    theta, A, offset = np.asarray(theta, dtype=float), _as_design(A), np.asarray(offset, dtype=float)
     if A.ndim != 2 or theta.shape != (A.shape[1],) or offset.shape != (A.shape[0],):
         raise DataError(f"need A (n, p), theta (p,), offset (n,); got {A.shape}, {theta.shape}, {offset.shape}.")
     if counts is not None:
@@ -36,7 +45,8 @@ def _eta(theta: np.ndarray, A: np.ndarray, offset: np.ndarray, counts: np.ndarra
             raise DataError(f"counts must have shape ({A.shape[0]},); got {c.shape}.")
         if not np.all(np.isfinite(c)) or np.any(c < 0):
             raise DataError("counts must be finite and >= 0.")
-    for name, arr in (("theta", theta), ("A", A), ("offset", offset)):
+    checked = [("theta", theta), ("offset", offset)] + ([] if isinstance(A, LinearOperator) else [("A", A)])
+    for name, arr in checked:
         if not np.all(np.isfinite(arr)):
             raise DataError(f"{name} contains NaN or inf.")
     eta = A @ theta + offset
@@ -51,14 +61,14 @@ def expected_counts(theta: np.ndarray, A: np.ndarray, offset: np.ndarray) -> np.
     return np.exp(_eta(theta, A, offset))
 
 
-def poisson_nll(theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np.ndarray) -> float:
+def poisson_nll(theta: np.ndarray, A: np.ndarray | LinearOperator, counts: np.ndarray, offset: np.ndarray) -> float:
     """Negative Poisson log-likelihood (including the ``log c!`` constant).
 
     Parameters
     ----------
     theta : ndarray, shape (p,)
         Intercept first if ``A`` has a column of ones first.
-    A : ndarray, shape (n_obs, p)
+    A : ndarray or LinearOperator, shape (n_obs, p)
     counts : ndarray, shape (n_obs,)
     offset : ndarray, shape (n_obs,)
         Log exposure, ``log(duration)`` in log-seconds.
@@ -74,9 +84,9 @@ def poisson_nll(theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np
     return float(np.sum(np.exp(eta) - counts * eta + gammaln(np.asarray(counts, dtype=float) + 1.0)))
 
 
-def poisson_grad(theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np.ndarray) -> np.ndarray:
+def poisson_grad(theta: np.ndarray, A: np.ndarray | LinearOperator, counts: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """Gradient of :func:`poisson_nll`, shape (p,)."""
-    return np.asarray(A, dtype=float).T @ (np.exp(_eta(theta, A, offset, counts)) - counts)
+    return _as_design(A).T @ (np.exp(_eta(theta, A, offset, counts)) - counts)
 
 
 def poisson_hessian(theta: np.ndarray, A: np.ndarray, counts: np.ndarray, offset: np.ndarray) -> np.ndarray:

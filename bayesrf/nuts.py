@@ -70,7 +70,7 @@ def hierarchical_start(model: pm.Model, design: Design, spec: PriorSpec, seed: i
     (:meth:`bayesrf.families.Family.start`)."""
     ridge = replace(spec, family="normal", hierarchical=False, scale=spec.hyper_scale, hyper_scale=None,
                     smooth=False, local=False, rank=0)
-    (_, sol), = solve_blocks(design, ridge, per_lag=False)
+    sol, = solve_blocks(design, ridge, per_lag=False)
     start = model.initial_point()
     start["intercept"] = np.asarray(sol.theta[0])
     if "baseline_level" in start:

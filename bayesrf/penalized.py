@@ -13,11 +13,11 @@ import numpy as np
 from .design import Design
 from .errors import FitError, SpecError
 from .families import family_of
-from .ml import Penalty, Solution, solve_penalized, with_intercept
+from .ml import Penalty, Solution, all_lags_design, solve_penalized, with_intercept
 from .model import intercept_mu
 from .priors import PriorSpec
 
-__all__ = ["full_design", "n_baseline", "prior_penalty", "scaled_penalty", "solve_blocks", "split_theta"]
+__all__ = ["full_design", "n_baseline", "prior_penalty", "scaled_penalty", "solve_blocks", "solve_full", "split_theta"]
 
 
 def n_baseline(spec: PriorSpec) -> int:
@@ -71,17 +71,27 @@ def split_theta(theta: np.ndarray, design: Design, spec: PriorSpec) -> dict[str,
     return out
 
 
-def solve_blocks(design: Design, spec: PriorSpec, per_lag: bool) -> list[tuple[np.ndarray, Solution]]:
-    """MAP of a fixed-scale spec: ``(full design, solution)`` for all lags at once or for each lag alone."""
-    blocks = [design.lagged[:, lag, :] for lag in range(design.n_lags)] if per_lag else [design.matrix()]
-    out = []
-    for X in blocks:
-        A = full_design(design, spec, X)
-        pen = prior_penalty(spec, design, X.shape[1])
-        if not family_of(spec).proper and spec.intercept_family == "flat" and A.shape[0] < A.shape[1]:
+def solve_blocks(design: Design, spec: PriorSpec, per_lag: bool) -> list[Solution]:
+    """MAP of a fixed-scale spec for all lags at once (matrix-free when large, :func:`bayesrf.ml.all_lags_design`)
+    or for each lag alone, one :class:`~bayesrf.ml.Solution` per block."""
+    if not family_of(spec).proper and spec.intercept_family == "flat":
+        n_params = 1 + (design.n_pixels if per_lag else design.n_weights) + n_baseline(spec)
+        if design.n_obs < n_params:
             raise FitError(
-                f"flat priors with {A.shape[0]} intervals for {A.shape[1]} parameters give an improper "
+                f"flat priors with {design.n_obs} intervals for {n_params} parameters give an improper "
                 "posterior without a unique mode; use a proper prior (ridge, lasso, ...) or per_lag=True."
             )
-        out.append((A, solve_penalized(A, design.counts, design.offset, pen)))
+    if not per_lag:
+        return [solve_full(design, spec, prior_penalty(spec, design, design.n_weights))]
+    out = []
+    for lag in range(design.n_lags):
+        X = design.lagged[:, lag, :]
+        A = full_design(design, spec, X)
+        out.append(solve_penalized(A, design.counts, design.offset, prior_penalty(spec, design, X.shape[1])))
     return out
+
+
+def solve_full(design: Design, spec: PriorSpec, penalty: Penalty, start: np.ndarray | None = None) -> Solution:
+    """Minimiser of the Poisson NLL of all lags plus ``penalty`` on ``[intercept, w, baseline_coef]``."""
+    spline = design.spline_basis(spec.baseline_n_basis) if n_baseline(spec) else None
+    return solve_penalized(all_lags_design(design, penalty, spline), design.counts, design.offset, penalty, start=start)

@@ -25,6 +25,30 @@ def test_drive_without_design_matrix_equals_matrix_product(small_sim, rng):
     np.testing.assert_allclose(d.drive(w), d.matrix() @ w.ravel(), rtol=1e-12, atol=1e-12)
 
 
+def test_design_operator_equals_the_dense_design(small_sim, rng):
+    """The matrix-free ``[1, X, Z]`` (with held-out intervals) against products with the dense matrix: forward,
+    adjoint, and the squared adjoint that gives the Hessian's diagonal."""
+    from bayesrf.ml import DesignOperator, with_intercept
+
+    d = bayesrf.make_design(small_sim, n_lags=3, keep=np.arange(small_sim.sizes["time"]) % 5 != 0)
+    Z = rng.normal(size=(d.n_obs, 4))
+    A, op = np.hstack([with_intercept(d.matrix()), Z]), DesignOperator(d, Z)
+    theta, r = rng.normal(size=A.shape[1]), rng.exponential(size=d.n_obs)
+    assert op.shape == A.shape
+    np.testing.assert_allclose(op @ theta, A @ theta, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(op.T @ r, A.T @ r, rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(d.drive_adjoint(r, squared=True).ravel(), (d.matrix() ** 2).T @ r, rtol=1e-12)
+
+
+def test_l1_penalty_refuses_the_operator(small_sim):
+    from bayesrf.ml import DesignOperator, Penalty, solve_penalized
+
+    d = bayesrf.make_design(small_sim, n_lags=3)
+    p = 1 + d.n_weights
+    with pytest.raises(bayesrf.FitError, match="L1 penalty needs the dense design"):
+        solve_penalized(DesignOperator(d), d.counts, d.offset, Penalty(np.zeros(p), np.zeros(p), np.ones(p)))
+
+
 def test_too_few_frames_for_lags(small_sim):
     with pytest.raises(bayesrf.DataError, match="cannot support 5 lags"):
         bayesrf.make_design(small_sim.isel(time=slice(0, 4)), n_lags=5)

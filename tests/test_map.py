@@ -127,13 +127,17 @@ def test_flat_joint_on_real_neuron_is_refused(real):
         bayesrf.fit_map(real, bayesrf.load_prior("flat"), lags=5)
 
 
-@pytest.mark.parametrize("data_name", ["small_sim", "real"])
-def test_spline_baseline_map_equals_glum_with_per_coefficient_penalties(request, data_name):
-    """Independent check: glum's ridge with a P2 vector (1/sigma^2 on weights, 1/tau^2 on the spline)."""
+@pytest.mark.parametrize(("data_name", "matrix_free"), [("small_sim", False), ("small_sim", True), ("real", False),
+                                                       ("real", True)])
+def test_spline_baseline_map_equals_glum_with_per_coefficient_penalties(request, monkeypatch, data_name, matrix_free):
+    """Independent check: glum's ridge with a P2 vector (1/sigma^2 on weights, 1/tau^2 on the spline), for the
+    dense Newton solver and the matrix-free one (:class:`bayesrf.ml.DesignOperator`, CG Newton steps)."""
     data = request.getfixturevalue(data_name)
     lags = 3 if data_name == "small_sim" else 5
+    monkeypatch.setattr("bayesrf.ml.MATRIX_FREE_WEIGHTS", 0 if matrix_free else 10**9)
     spec = bayesrf.load_prior("ridge", {"intercept": {"family": "flat"}, "prior": {"scale": 0.05}})
     mapfit = bayesrf.fit_map(data, spec, lags=lags)
+    assert mapfit.attrs["sampler"] == ("newton-cg" if matrix_free else "newton-cholesky")
     design = make_design(data, lags)
     Z = design.spline_basis(spec.baseline_n_basis)
     n = design.n_obs

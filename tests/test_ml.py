@@ -31,9 +31,13 @@ def _glum(design, alpha, l1_ratio):
     return model.intercept_, model.coef_
 
 
+@pytest.mark.parametrize("matrix_free", [False, True])
 @pytest.mark.parametrize("alpha", [1e-3, 3e-2])
-def test_ridge_matches_sklearn_and_glum(small_sim, alpha):
+def test_ridge_matches_sklearn_and_glum(small_sim, monkeypatch, alpha, matrix_free):
+    """Dense Newton and the matrix-free solver (from MATRIX_FREE_WEIGHTS weights on) against sklearn and glum."""
+    monkeypatch.setattr("bayesrf.ml.MATRIX_FREE_WEIGHTS", 0 if matrix_free else 10**9)
     fit = bayesrf.fit_ml(small_sim, lags=3, penalty="l2", alpha=alpha)
+    assert fit.attrs["solver"] == ("newton-cg" if matrix_free else "newton-cholesky")
     design = make_design(small_sim, 3)
     for b, w in (_sklearn_l2(design, alpha), _glum(design, alpha, 0.0)):
         np.testing.assert_allclose(fit.rf.values.ravel(), w, atol=TOL, rtol=0)
