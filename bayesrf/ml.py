@@ -19,7 +19,7 @@ Bayesian model: ridge is a Normal(0, sigma) prior with
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import xarray as xr
@@ -304,8 +304,7 @@ class DesignOperator(LinearOperator):
     def __init__(self, design: Design, extra: np.ndarray | None = None) -> None:
         self.design = design
         self.extra = np.empty((design.n_obs, 0)) if extra is None else extra
-        single = design.frames.astype(np.float32)
-        self.single = replace(design, frames=single) if np.array_equal(single, design.frames) else design
+        self.single = design.single_precision()
         super().__init__(float, (design.n_obs, 1 + design.n_weights + self.extra.shape[1]))
 
     def _forward(self, design: Design, theta: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ overdispersion ``count_overdispersion``, or COM-Poisson with its ``count_nu`` (t
 For NUTS, Laplace priors are written as a difference of exponentials (see
 :func:`build_model`'s ``laplace``).
 
-The counts (``observed_counts``) and the intercept's prior mean (``intercept_mu``) are ``pm.Data`` like the
+The counts (``observed_counts``) and the intercept's prior mean (``intercept_mu``) are ``pm.Data``, shared like the
 frames, so one compiled model serves every unit shown the same stimulus (:func:`bayesrf.nuts.compile_nutpie`).
 
 With ``[history] lags = k`` the log-rate adds a spike-history filter ``sum_j history[j] c_{t-j}`` over the
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
+import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
@@ -45,9 +46,14 @@ from .families import family_of
 from .observation import DISPERSIONS, pymc_counts
 from .priors import PriorSpec, load_prior
 
-__all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "VAR_DIMS", "build_model", "intercept_mu"]
+__all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "SINGLE_PRECISION_WEIGHTS", "RF_PRIOR_TERMS", "VAR_DIMS", "build_model", "intercept_mu"]
 
 LAPLACE_FORMS = ("direct", "exponential-difference")
+
+SINGLE_PRECISION_WEIGHTS = 2_000
+"""From this many RF weights on, frames that float32 holds exactly enter the model in float32
+(:meth:`bayesrf.design.Design.single_precision`): the frame products, most of a gradient's cost, move half the
+memory; the drive is cast back to float64 before the likelihood (relative error ~1e-6 in the drive)."""
 VAR_DIMS: dict[str, tuple[str, ...]] = {
     "intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",),
     "baseline_coef": ("knot",), "baseline_level": ("knot",),
@@ -105,13 +111,16 @@ def _history(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
 def log_rate(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable) -> pt.TensorVariable:
     """Symbolic ``eta`` (n_obs,) from the frames, without a lagged design matrix.
 
-    Frames and log durations enter as ``pm.Data`` (shared, not constants baked into
-    the compiled code).
+    Frames and log durations enter as model data (shared, not constants baked into
+    the compiled code); frames in float32 from :data:`SINGLE_PRECISION_WEIGHTS` weights on.
     """
     L, n = design.n_lags, design.frames.shape[0] - design.n_lags + 1
-    frames = pm.Data("frames", design.frames, dims=("frame", "pixel"))
+    values = design.single_precision().frames if design.n_weights >= SINGLE_PRECISION_WEIGHTS else design.frames
+    frames = pytensor.shared(values, "frames")  # what pm.Data makes, without its cast of float32 to float64
+    pm.modelcontext(None).register_data_var(frames, dims=("frame", "pixel"))
     offset = pm.Data("log_duration", design.offset, dims="time")
-    drive = shift_sum(pt.dot(frames, rf.reshape((L, design.n_pixels)).T), L)  # the numpy forward model's sum
+    per_lag = pt.dot(frames, rf.reshape((L, design.n_pixels)).T.astype(values.dtype)).astype("float64")
+    drive = shift_sum(per_lag, L)  # the numpy forward model's sum
     if design.rows.size != n:  # some intervals held out of the likelihood
         drive = drive[pt.constant(design.rows)]
     return intercept + drive + offset

@@ -45,3 +45,29 @@ def test_hessian_matches_numerical_hessian(problem):
 
     numeric = hessian(f, theta).ddf
     np.testing.assert_allclose(poisson_hessian(theta, A, counts, offset), numeric, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("single", [False, True])
+def test_model_likelihood_in_float32_frames_matches_scipy(small_sim, monkeypatch, rng, single):
+    """From SINGLE_PRECISION_WEIGHTS weights on, binary frames enter the PyMC model in float32: its Poisson
+    log-likelihood and gradient against scipy's logpmf and the dense float64 design (counts c, rate exp(A theta))."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    import bayesrf
+    from bayesrf.model import build_model
+    from bayesrf.ml import with_intercept
+
+    monkeypatch.setattr("bayesrf.model.SINGLE_PRECISION_WEIGHTS", 0 if single else 10**9)
+    design = bayesrf.make_design(small_sim, n_lags=3)
+    model = build_model(design, bayesrf.load_prior("ridge", {"baseline": {"kind": "constant"}}))
+    assert model["frames"].dtype == ("float32" if single else "float64")
+    loglik = model.logp(vars=[model["counts"]])
+    fn = pytensor.function(model.value_vars, [loglik, pt.grad(loglik, model.rvs_to_values[model["rf"]])])
+    theta = np.r_[np.log(20.0), 0.2 * rng.normal(size=design.n_weights)]
+    value, grad = fn(intercept=theta[0], rf=theta[1:].reshape(3, design.ny, design.nx))
+    A = with_intercept(design.matrix())
+    rate = np.exp(A @ theta + design.offset)
+    assert value == pytest.approx(poisson.logpmf(design.counts, rate).sum(), rel=1e-6)
+    want = (A.T @ (design.counts - rate))[1:]
+    np.testing.assert_allclose(grad.ravel(), want, rtol=0, atol=1e-5 * np.abs(want).max())  # float32 sums: ~3e-6
