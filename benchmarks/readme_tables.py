@@ -121,11 +121,43 @@ def coverage_text(study: dict) -> str:
             f"{max(m['max_rhat'] for m in study['models'].values()):.3f}.")
 
 
+def _seconds(entry: dict, cap: float) -> str:
+    return f"> {cap:g}" if entry["capped"] else f"{entry['seconds']:.1f}"
+
+
+def map_scaling_table(study: dict) -> str:
+    """Markdown table of ``docs/map_scaling.json``: seconds per MAP by solver and prior."""
+    solvers = ("bayesrf", "bayesrf-dense", "glum", "sklearn", "smooth", "local", "rank1")
+    header = ("ridge, bayesrf", "ridge, bayesrf dense Newton", "ridge, glum", "ridge, sklearn", "smooth", "local",
+              "rank1")
+    rows = [f"| pixels × {study['lags']} lags (weights) | " + " | ".join(header) + " |", "|---" * (len(header) + 1) + "|"]
+    for row in study["rows"]:
+        ny, nx = row["pixels"]
+        rows.append(f"| {ny} × {nx} ({row['weights']:,}) | "
+                    + " | ".join(_seconds(row[s], study["cap_seconds"]) for s in solvers) + " |")
+    return "\n".join(rows)
+
+
+def map_scaling_text(study: dict) -> str:
+    """The README's sentence below :func:`map_scaling_table`."""
+    diffs = [row[s]["max_abs_diff"] for row in study["rows"] for s in ("bayesrf-dense", "glum", "sklearn")
+             if "max_abs_diff" in row[s]]
+    ratios = [f"{row['dense_over_matrix_free']:.1f}× at {row['weights']:,} weights" for row in study["rows"]
+              if row["dense_over_matrix_free"] is not None and row["weights"] >= study["matrix_free_weights"]]
+    return (f"Seconds per MAP on {study['rows'][0]['frames']:,} frames, each run alone on {study['cores']} cores with a "
+            f"{study['cap_seconds']:g} s cap (`docs/map_scaling.json`, written by `benchmarks/bench_map_scaling.py`). "
+            f"Every ridge solver reaches the same optimum (largest weight difference from bayesrf's "
+            f"{max(diffs):.0e}); the matrix-free solver beats the dense one by {', '.join(ratios) or '(not measured)'}, "
+            f"and where the dense solvers hit the cap it is the only one that finishes.")
+
+
 def main() -> None:
     study = json.loads((DOCS / "sensitivity.json").read_text())
     print(sensitivity_text(study), sensitivity_table(study), sep="\n\n")
     likelihoods = json.loads((DOCS / "likelihood_real.json").read_text())
     print(likelihood_text(likelihoods), likelihood_table(likelihoods), sep="\n\n")
+    scaling = json.loads((DOCS / "map_scaling.json").read_text())
+    print(map_scaling_text(scaling), map_scaling_table(scaling), sep="\n\n")
     coverage = DOCS / "observation_coverage.json"
     if coverage.is_file():
         study = json.loads(coverage.read_text())

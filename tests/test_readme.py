@@ -116,3 +116,10 @@ def test_observation_coverage_matches_its_json():
     tables = _readme_tables()
     assert tables.coverage_table(study) in README
     assert tables.coverage_text(study) in " ".join(README.split())
+
+
+def test_map_scaling_matches_its_json():
+    study = json.loads((ROOT / "docs" / "map_scaling.json").read_text())
+    tables = _readme_tables()
+    assert tables.map_scaling_table(study) in README
+    assert tables.map_scaling_text(study) in " ".join(README.split())

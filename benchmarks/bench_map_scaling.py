@@ -1,0 +1,158 @@
+"""MAP time for big RFs: bayesrf's matrix-free solver against its dense Newton solver, glum and sklearn.
+
+Protocol (fixed before the first run)
+-------------------------------------
+- Data: ``bayesrf.simulate`` Gabor x biphasic neurons, binary frames, 8 lags, 20,000 frames of 50 ms,
+  20 spikes/s, seed 0; pixels 10 x 10, 20 x 20 and 40 x 40 (800, 3,200 and 12,800 weights).
+- Objective, the same for every solver: the ridge-penalised Poisson GLM
+  ``NLL / n_obs + alpha ||w||^2 / 2`` with the log frame durations as offset and ``alpha`` the shipped ``ridge``
+  prior's (``bayesrf.priors.alpha_for``); intercept unpenalised.
+- Solvers: ``bayesrf.fit_ml`` (matrix-free from ``bayesrf.ml.MATRIX_FREE_WEIGHTS`` weights on), the same with the
+  dense Newton solver forced (the baseline of the ratio column), glum's ``GeneralizedLinearRegressor``
+  (gradient_tol 1e-8) and sklearn's ``PoissonRegressor(solver="newton-cholesky")`` (tol 1e-8; exposure as
+  ``y / duration`` with ``sample_weight = duration``). The peers get the dense lagged design; building it is not
+  timed.
+- The structured priors' MAP (``bayesrf.fit_map`` with ``smooth``, ``local``, ``rank1``; L-BFGS on the PyMC
+  log-density) at the same sizes.
+- Every run: its own process, both cores (2 BLAS threads), the same wall cap (``CAP_S``); a run past the cap is
+  killed and reported as ``null`` with ``"capped": true``.
+- Reported: seconds per fit, the ratio of the dense solver's time to the matrix-free one's, and each peer's largest
+  absolute weight difference from ``fit_ml``'s answer (same optimum).
+
+Usage: ``python benchmarks/bench_map_scaling.py`` -> ``docs/map_scaling.json`` (about 15 minutes).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update(OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
+
+import json  # noqa: E402
+import multiprocessing as mp  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "map_scaling.json"
+CAP_S = 120.0
+LAGS, N_FRAMES, SIDES = 8, 20_000, (10, 20, 40)
+SOLVERS = ("bayesrf", "bayesrf-dense", "glum", "sklearn")
+STRUCTURED = ("smooth", "local", "rank1")
+
+
+def _recording(side: int):
+    import bayesrf
+
+    return bayesrf.simulate(n_frames=N_FRAMES, shape=(side, side), lags=LAGS, spatial="gabor", rf_norm=1.0,
+                            rate=20.0, dt=0.05, seed=0)
+
+
+def _alpha(design) -> float:
+    from bayesrf.priors import alpha_for, load_prior
+
+    return alpha_for(load_prior("ridge"), design.n_obs)
+
+
+def _ridge(method: str, side: int) -> tuple[float, np.ndarray]:
+    """Seconds of one ridge fit and its weights (intercept first)."""
+    import bayesrf
+    import bayesrf.ml
+    from bayesrf.design import make_design
+
+    rec = _recording(side)
+    design = make_design(rec, LAGS)
+    alpha = _alpha(design)
+    if method.startswith("bayesrf"):
+        if method == "bayesrf-dense":
+            bayesrf.ml.MATRIX_FREE_WEIGHTS = 10**12
+        start = time.perf_counter()
+        fit = bayesrf.fit_ml(rec, lags=LAGS, penalty="l2", alpha=alpha)
+        return time.perf_counter() - start, np.r_[fit.intercept.item(), fit.rf.values.ravel()]
+    X = design.matrix()
+    if method == "glum":
+        import glum
+
+        model = glum.GeneralizedLinearRegressor(family="poisson", alpha=alpha, l1_ratio=0.0, gradient_tol=1e-8,
+                                                max_iter=1000)
+        start = time.perf_counter()
+        model.fit(X, design.counts, offset=design.offset)
+    else:
+        from sklearn.linear_model import PoissonRegressor
+
+        duration = np.exp(design.offset)
+        model = PoissonRegressor(alpha=alpha * design.n_obs / duration.sum(), solver="newton-cholesky", tol=1e-8,
+                                 max_iter=1000)
+        start = time.perf_counter()
+        model.fit(X, design.counts / duration, sample_weight=duration)
+    return time.perf_counter() - start, np.r_[model.intercept_, model.coef_]
+
+
+def _structured(prior: str, side: int) -> tuple[float, np.ndarray]:
+    import bayesrf
+
+    rec = _recording(side)
+    start = time.perf_counter()
+    fit = bayesrf.fit_map(rec, prior, lags=LAGS, estimates=False)
+    seconds = time.perf_counter() - start
+    return seconds, np.r_[fit.posterior["intercept"].item(), fit.posterior["rf"].values.ravel()]
+
+
+def _child(queue: mp.Queue, job: str, side: int) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        seconds, theta = (_structured if job in STRUCTURED else _ridge)(job, side)
+    queue.put((seconds, theta, sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})))
+
+
+def run_capped(job: str, side: int) -> dict:
+    """One fit in its own process, killed at :data:`CAP_S` seconds."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(queue, job, side))
+    proc.start()
+    start = time.perf_counter()
+    while proc.is_alive() and time.perf_counter() - start < CAP_S + 60:  # + simulation and design set-up
+        try:
+            seconds, theta, caught = queue.get(timeout=1.0)
+            proc.join()
+            capped = seconds > CAP_S
+            return {"seconds": None if capped else seconds, "capped": capped, "theta": theta, "warnings": caught}
+        except Exception:  # queue.Empty: still running
+            continue
+    proc.kill()
+    proc.join()
+    return {"seconds": None, "capped": True, "theta": None, "warnings": []}
+
+
+def main() -> None:
+    rows = []
+    for side in SIDES:
+        row = {"pixels": [side, side], "weights": LAGS * side * side, "frames": N_FRAMES}
+        for job in SOLVERS + STRUCTURED:
+            result = run_capped(job, side)
+            row[job] = {"seconds": result["seconds"], "capped": result["capped"], "warnings": result["warnings"]}
+            row[job]["theta"] = result["theta"]
+            shown = "capped" if result["capped"] else f"{result['seconds']:.2f} s"
+            print(f"{side} x {side} x {LAGS} ({row['weights']:,} weights): {job:14s} {shown}", flush=True)
+        reference = row["bayesrf"].pop("theta")
+        for job in SOLVERS[1:] + STRUCTURED:
+            theta = row[job].pop("theta")
+            if job in SOLVERS and theta is not None and reference is not None:
+                row[job]["max_abs_diff"] = float(np.max(np.abs(theta[1:] - reference[1:])))
+        dense, free = row["bayesrf-dense"]["seconds"], row["bayesrf"]["seconds"]
+        row["dense_over_matrix_free"] = None if dense is None or free is None else dense / free
+        rows.append(row)
+    from bayesrf.ml import MATRIX_FREE_WEIGHTS
+
+    OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "cap_seconds": CAP_S, "lags": LAGS,
+                               "matrix_free_weights": MATRIX_FREE_WEIGHTS,
+                               "cores": os.cpu_count(), "python": sys.version.split()[0], "rows": rows}, indent=1))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
