@@ -6,14 +6,18 @@ frames 1k -> 100k at 10 x 10 pixels (500 weights), and pixels 10 x 10 -> 40 x 40
 ridge MAP (``fit_map``, spline baseline), NUTS seconds per draw (ridge prior,
 nutpie, 1 chain, 100 tune + 100 draws, compilation excluded), and the ratio of
 each to the first row of its table (measured in the same run).
-Usage: ``python benchmarks/bench_scaling.py [--quick]`` (``--quick`` stops at 30k frames and 30 x 30 pixels).
+Usage: ``python benchmarks/bench_scaling.py [--quick]`` (``--quick`` stops at 30k frames and 30 x 30 pixels;
+only a full run writes ``docs/scaling.json``, which the README's tables are made from).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import bayesrf
 from bayesrf.design import make_design
@@ -22,6 +26,7 @@ from bayesrf.model import build_model
 from bayesrf.priors import alpha_for, load_prior
 
 LAGS = 5
+OUT = Path(__file__).resolve().parent.parent / "docs" / "scaling.json"
 
 
 def _timed(fn) -> float:
@@ -53,10 +58,10 @@ def row(rec) -> tuple[float, float, float]:
     return t_ml, t_map, t_nuts
 
 
-def table(title: str, cases: list[tuple[str, dict]]) -> None:
+def table(title: str, cases: list[tuple[str, dict]]) -> list[dict]:
     print(f"\n{title}")
     print(f"{'case':>12s} {'weights':>8s} {'ML s':>8s} {'MAP s':>8s} {'NUTS s/draw':>12s} {'ML x':>6s} {'MAP x':>6s} {'NUTS x':>7s}")
-    first = None
+    first, rows = None, []
     for label, kwargs in cases:
         rec = bayesrf.simulate(lags=LAGS, spatial="gabor", rf_norm=1.0, rate=20.0, seed=0, **kwargs)
         times = row(rec)
@@ -64,14 +69,21 @@ def table(title: str, cases: list[tuple[str, dict]]) -> None:
         ny, nx = kwargs["shape"]
         print(f"{label:>12s} {LAGS * ny * nx:8d} {times[0]:8.2f} {times[1]:8.2f} {times[2]:12.4f} "
               + " ".join(f"{t / f:{w}.1f}" for t, f, w in zip(times, first, (6, 6, 7), strict=True)), flush=True)
+        rows.append({"frames": kwargs["n_frames"], "pixels": [ny, nx], "weights": LAGS * ny * nx,
+                     "ml_s": times[0], "map_s": times[1], "nuts_s_per_draw": times[2]})
+    return rows
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
     frames = [1_000, 3_000, 10_000, 30_000] + ([] if quick else [100_000])
-    table("Frames (10 x 10 pixels, 5 lags)", [(f"{n:,}", {"n_frames": n, "shape": (10, 10)}) for n in frames])
+    by_frames = table("Frames (10 x 10 pixels, 5 lags)", [(f"{n:,}", {"n_frames": n, "shape": (10, 10)}) for n in frames])
     sides = [10, 20, 30] + ([] if quick else [40])
-    table("Pixels (5,000 frames, 5 lags)", [(f"{s} x {s}", {"n_frames": 5_000, "shape": (s, s)}) for s in sides])
+    by_pixels = table("Pixels (5,000 frames, 5 lags)", [(f"{s} x {s}", {"n_frames": 5_000, "shape": (s, s)}) for s in sides])
+    if not quick:
+        OUT.write_text(json.dumps({"lags": LAGS, "cores": os.cpu_count(), "frames": by_frames, "pixels": by_pixels},
+                                  indent=1))
+        print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":

@@ -121,6 +121,45 @@ def coverage_text(study: dict) -> str:
             f"{max(m['max_rhat'] for m in study['models'].values()):.3f}.")
 
 
+def _sig(x: float) -> str:
+    """Two significant digits, without exponent notation."""
+    return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
+
+
+def _exponent(rows: list[dict], x: str, y: str) -> float:
+    """Slope of log(y) on log(x): the power of ``x`` that ``y`` grows with."""
+    import numpy as np
+
+    return float(np.polyfit(np.log([r[x] for r in rows]), np.log([r[y] for r in rows]), 1)[0])
+
+
+def scaling_tables(study: dict) -> str:
+    """The two tables of ``docs/scaling.json``: time by frames and by pixels, with ratios to the first row."""
+    out = []
+    for key, head, label in (("frames", f"frames (10 × 10 px, {study['frames'][0]['weights']} weights)",
+                              lambda r: f"{r['frames']:,}"),
+                             ("pixels", f"pixels ({study['pixels'][0]['frames']:,} frames) | weights",
+                              lambda r: f"{r['pixels'][0]} × {r['pixels'][1]} | {r['weights']:,}")):
+        rows = study[key]
+        lines = [f"| {head} | ML s | MAP s | NUTS s / draw | ratio ML / MAP / NUTS |",
+                 "|---" * (6 if key == "pixels" else 5) + "|"]
+        for r in rows:
+            ratios = " / ".join(_sig(r[c] / rows[0][c]) for c in ("ml_s", "map_s", "nuts_s_per_draw"))
+            lines.append(f"| {label(r)} | {_sig(r['ml_s'])} | {_sig(r['map_s'])} | {r['nuts_s_per_draw']:.2g} | {ratios} |")
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
+def scaling_text(study: dict) -> str:
+    """The README's sentence below :func:`scaling_tables`: log-log exponents of the cost in frames and weights."""
+    frames = [r for r in study["frames"] if r["frames"] >= 10_000]
+    fit = {c: _exponent(frames, "frames", c) for c in ("ml_s", "map_s", "nuts_s_per_draw")}
+    weights = {c: _exponent(study["pixels"], "weights", c) for c in ("ml_s", "map_s", "nuts_s_per_draw")}
+    return (f"Log-log slopes (`docs/scaling.json`): from 10,000 frames on, time grows as frames^{fit['ml_s']:.2f} (ML), "
+            f"^{fit['map_s']:.2f} (MAP) and ^{fit['nuts_s_per_draw']:.2f} (NUTS per draw); with pixels, as "
+            f"weights^{weights['ml_s']:.2f}, ^{weights['map_s']:.2f} and ^{weights['nuts_s_per_draw']:.2f}.")
+
+
 def _seconds(entry: dict, cap: float) -> str:
     return f"> {cap:g}" if entry["capped"] else f"{entry['seconds']:.1f}"
 
@@ -156,6 +195,8 @@ def main() -> None:
     print(sensitivity_text(study), sensitivity_table(study), sep="\n\n")
     likelihoods = json.loads((DOCS / "likelihood_real.json").read_text())
     print(likelihood_text(likelihoods), likelihood_table(likelihoods), sep="\n\n")
+    scaling = json.loads((DOCS / "scaling.json").read_text())
+    print(scaling_tables(scaling), scaling_text(scaling), sep="\n\n")
     scaling = json.loads((DOCS / "map_scaling.json").read_text())
     print(map_scaling_text(scaling), map_scaling_table(scaling), sep="\n\n")
     coverage = DOCS / "observation_coverage.json"

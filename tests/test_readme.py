@@ -123,3 +123,10 @@ def test_map_scaling_matches_its_json():
     tables = _readme_tables()
     assert tables.map_scaling_table(study) in README
     assert tables.map_scaling_text(study) in " ".join(README.split())
+
+
+def test_scaling_tables_match_their_json():
+    study = json.loads((ROOT / "docs" / "scaling.json").read_text())
+    tables = _readme_tables()
+    assert tables.scaling_tables(study) in README
+    assert tables.scaling_text(study) in " ".join(README.split())
