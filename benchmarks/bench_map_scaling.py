@@ -24,18 +24,15 @@ Usage: ``python benchmarks/bench_map_scaling.py`` -> ``docs/map_scaling.json`` (
 
 from __future__ import annotations
 
+import json
+import multiprocessing as mp
 import os
+import sys
+import time
+import warnings
+from pathlib import Path
 
-os.environ.update(OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
-
-import json  # noqa: E402
-import multiprocessing as mp  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "map_scaling.json"
 CAP_S = 120.0
@@ -129,6 +126,7 @@ def run_capped(job: str, side: int) -> dict:
 
 
 def main() -> None:
+    os.environ.update(OPENBLAS_NUM_THREADS="2", OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")  # inherited by each run
     rows = []
     for side in SIDES:
         row = {"pixels": [side, side], "weights": LAGS * side * side, "frames": N_FRAMES}

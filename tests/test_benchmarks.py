@@ -59,3 +59,15 @@ def test_bench_population_memory_runs_small(tmp_path):
     result = _load("bench_population_memory").main(["--units", "3", "--frames", "200", "--out", str(tmp_path / "m.json")])
     assert result["unit_shares_stimulus"] and result["counts_dtype"] == "int8"
     assert result["arrays_mb"] == pytest.approx((200 * 300 * 8 + 3 * 200 + 200 * 8) / 2**20)
+
+
+def test_bench_map_scaling_solvers_reach_one_optimum(monkeypatch):
+    """bench_map_scaling's four ridge solvers (bayesrf matrix-free and dense, glum, sklearn) on a tiny problem."""
+    bench = _load("bench_map_scaling")
+    monkeypatch.setattr(bench, "N_FRAMES", 400)
+    monkeypatch.setattr(bench, "LAGS", 2)
+    monkeypatch.setattr("bayesrf.ml.MATRIX_FREE_WEIGHTS", 0)
+    ours = bench._ridge("bayesrf", 4)[1]
+    for solver in ("glum", "sklearn"):
+        np.testing.assert_allclose(bench._ridge(solver, 4)[1], ours, atol=1e-5)
+    np.testing.assert_allclose(bench._ridge("bayesrf-dense", 4)[1], ours, atol=1e-5)
