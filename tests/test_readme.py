@@ -5,6 +5,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
@@ -104,29 +106,15 @@ def test_default_prior_is_the_one_the_real_neuron_study_ranks_first():
     assert f"the default prior is `{bayesrf.priors.DEFAULT_PRIOR}`" in " ".join(README.split())
 
 
-def test_likelihood_comparison_matches_its_json():
-    study = json.loads((ROOT / "docs" / "likelihood_real.json").read_text())
+@pytest.mark.parametrize(("json_name", "table", "text"), [
+    ("likelihood_real", "likelihood_table", "likelihood_text"),
+    ("observation_coverage", "coverage_table", "coverage_text"),
+    ("map_scaling", "map_scaling_table", "map_scaling_text"),
+    ("scaling", "scaling_tables", "scaling_text"),
+])
+def test_generated_table_and_text_match_their_json(json_name, table, text):
+    """The README's table and sentence made by benchmarks/readme_tables.py from docs/<json_name>.json."""
+    study = json.loads((ROOT / "docs" / f"{json_name}.json").read_text())
     tables = _readme_tables()
-    assert tables.likelihood_table(study) in README
-    assert tables.likelihood_text(study) in " ".join(README.split())
-
-
-def test_observation_coverage_matches_its_json():
-    study = json.loads((ROOT / "docs" / "observation_coverage.json").read_text())
-    tables = _readme_tables()
-    assert tables.coverage_table(study) in README
-    assert tables.coverage_text(study) in " ".join(README.split())
-
-
-def test_map_scaling_matches_its_json():
-    study = json.loads((ROOT / "docs" / "map_scaling.json").read_text())
-    tables = _readme_tables()
-    assert tables.map_scaling_table(study) in README
-    assert tables.map_scaling_text(study) in " ".join(README.split())
-
-
-def test_scaling_tables_match_their_json():
-    study = json.loads((ROOT / "docs" / "scaling.json").read_text())
-    tables = _readme_tables()
-    assert tables.scaling_tables(study) in README
-    assert tables.scaling_text(study) in " ".join(README.split())
+    assert getattr(tables, table)(study) in README
+    assert getattr(tables, text)(study) in " ".join(README.split())
