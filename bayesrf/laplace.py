@@ -96,7 +96,8 @@ def laplace_draws(design: Design, spec: PriorSpec, draws: int, chains: int, seed
             "approximation of the marginal likelihood (MacKay's updates; the hyperprior is not used) and are "
             "held fixed, so rf_scale has no spread and the weights' uncertainty about their scale is ignored.")}
     (sol,) = solve_blocks(design, spec, per_lag=False)
-    _, H = smooth_derivatives(sol.theta, full_design(design, spec, design.matrix()), design.counts, design.offset, prior_penalty(spec, design, design.n_weights))
+    A, pen = full_design(design, spec, design.matrix()), prior_penalty(spec, design, design.n_weights)
+    _, H = smooth_derivatives(sol.theta, A, design.counts, design.offset, pen)
     return split_theta(gaussian_draws(sol, H, draws, chains, seed), design, spec), {"note": (
         "Laplace approximation: Gaussian at the MAP with the exact Hessian. For Laplace (lasso) priors the "
         "prior has no curvature and a kink at 0, so the Gaussian ignores the prior's shrinkage: its SDs are "

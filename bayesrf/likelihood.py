@@ -33,7 +33,7 @@ def _as_design(A: np.ndarray | LinearOperator) -> np.ndarray | LinearOperator:
 def _eta(theta: np.ndarray, A: np.ndarray, offset: np.ndarray, counts: np.ndarray | None = None) -> np.ndarray:
     """``A @ theta + offset`` after checking shapes, finiteness, counts and the overflow limit.
 
-    ``A`` may be a :class:`scipy.sparse.linalg.LinearOperator` (:func:`bayesrf.ml.design_operator`), built from
+    ``A`` may be a :class:`scipy.sparse.linalg.LinearOperator` (:class:`bayesrf.ml.DesignOperator`), built from
     validated frames (its entries are not checked).
     """
     theta, A, offset = np.asarray(theta, dtype=float), _as_design(A), np.asarray(offset, dtype=float)

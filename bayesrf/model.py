@@ -46,7 +46,8 @@ from .families import family_of
 from .observation import DISPERSIONS, pymc_counts
 from .priors import PriorSpec, load_prior
 
-__all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "SINGLE_PRECISION_WEIGHTS", "RF_PRIOR_TERMS", "VAR_DIMS", "build_model", "intercept_mu"]
+__all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_WEIGHTS", "VAR_DIMS", "build_model",
+           "intercept_mu"]
 
 LAPLACE_FORMS = ("direct", "exponential-difference")
 
@@ -54,6 +55,7 @@ SINGLE_PRECISION_WEIGHTS = 2_000
 """From this many RF weights on, frames that float32 holds exactly enter the model in float32
 (:meth:`bayesrf.design.Design.single_precision`): the frame products, most of a gradient's cost, move half the
 memory; the drive is cast back to float64 before the likelihood (relative error ~1e-6 in the drive)."""
+
 VAR_DIMS: dict[str, tuple[str, ...]] = {
     "intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",),
     "baseline_coef": ("knot",), "baseline_level": ("knot",),

@@ -91,7 +91,7 @@ def solve_blocks(design: Design, spec: PriorSpec, per_lag: bool) -> list[Solutio
     return out
 
 
-def solve_full(design: Design, spec: PriorSpec, penalty: Penalty, start: np.ndarray | None = None) -> Solution:
+def solve_full(design: Design, spec: PriorSpec, penalty: Penalty) -> Solution:
     """Minimiser of the Poisson NLL of all lags plus ``penalty`` on ``[intercept, w, baseline_coef]``."""
     spline = design.spline_basis(spec.baseline_n_basis) if n_baseline(spec) else None
-    return solve_penalized(all_lags_design(design, penalty, spline), design.counts, design.offset, penalty, start=start)
+    return solve_penalized(all_lags_design(design, penalty, spline), design.counts, design.offset, penalty)
