@@ -162,17 +162,16 @@ class Design:
         single = self.frames.astype(np.float32)
         return replace(self, frames=single) if np.array_equal(single, self.frames) else self
 
-    def drive_adjoint(self, r: np.ndarray, squared: bool = False) -> np.ndarray:
+    def drive_adjoint(self, r: np.ndarray) -> np.ndarray:
         """``X.T @ r`` for ``r`` of shape (n_obs,), as (n_lags, n_pixels): the adjoint of :meth:`drive`.
 
         Lag ``l``'s row is ``sum_k r_k s_{k-l}``, one product ``frames.T @ R`` with ``R`` (n_time, n_lags)
-        holding ``r`` shifted by each lag, without forming the lagged design. ``squared`` gives
-        ``(X * X).T @ r`` (the diagonal of ``X.T diag(r) X``). Computed in the frames' precision.
+        holding ``r`` shifted by each lag, without forming the lagged design. Computed in the frames' precision.
         """
         shifted = np.zeros((self.frames.shape[0], self.n_lags), dtype=self.frames.dtype)
         for lag in range(self.n_lags):
             shifted[self.rows + self.n_lags - 1 - lag, lag] = r
-        return ((self.frames**2 if squared else self.frames).T @ shifted).T
+        return (self.frames.T @ shifted).T
 
     def spline_basis(self, n_basis: int) -> np.ndarray:
         """Drift basis of this design's intervals, shape (n_obs, n_basis - 1): :func:`spline_basis`

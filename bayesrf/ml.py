@@ -19,7 +19,8 @@ Bayesian model: ridge is a Normal(0, sigma) prior with
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import xarray as xr
@@ -323,6 +324,12 @@ class DesignOperator(LinearOperator):
     def _rmatvec(self, r: np.ndarray) -> np.ndarray:
         return self._adjoint(self.design, np.ravel(r))
 
+    @cached_property
+    def squared(self) -> Design:
+        """The design of the squared frames, ``(X * X).T @ r`` by its ``drive_adjoint``: the diagonal of
+        ``X.T diag(r) X`` (squared once per operator, not at every Newton step)."""
+        return replace(self.single, frames=self.single.frames**2)
+
     def hessian(self, r: np.ndarray, quad: np.ndarray) -> LinearOperator:
         """``H v = A.T @ (r * (A @ v)) + quad * v`` without forming ``H`` (p, p).
 
@@ -343,7 +350,7 @@ class DesignOperator(LinearOperator):
         block = np.r_[0, 1 + D + np.arange(self.extra.shape[1])]
         dense = np.hstack([np.ones((r.size, 1)), self.extra])
         block_inv = np.linalg.inv(dense.T @ (r[:, None] * dense) + np.diag(quad[block]))
-        weights_inv = 1.0 / (self.single.drive_adjoint(r, squared=True).ravel() + quad[1 : 1 + D])
+        weights_inv = 1.0 / (self.squared.drive_adjoint(r).ravel() + quad[1 : 1 + D])
 
         def apply(v: np.ndarray) -> np.ndarray:
             out = np.empty_like(v)

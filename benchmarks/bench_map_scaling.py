@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import queue
 import sys
 import time
 import warnings
@@ -106,23 +107,26 @@ def _child(queue: mp.Queue, job: str, side: int) -> None:
 
 
 def run_capped(job: str, side: int) -> dict:
-    """One fit in its own process, killed at :data:`CAP_S` seconds."""
+    """One fit in its own process, killed at :data:`CAP_S` seconds (plus a minute for simulation and set-up)."""
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(queue, job, side))
+    results = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(results, job, side))
     proc.start()
-    start = time.perf_counter()
-    while proc.is_alive() and time.perf_counter() - start < CAP_S + 60:  # + simulation and design set-up
+    deadline = time.perf_counter() + CAP_S + 60
+    while True:
         try:
-            seconds, theta, caught = queue.get(timeout=1.0)
-            proc.join()
-            capped = seconds > CAP_S
-            return {"seconds": None if capped else seconds, "capped": capped, "theta": theta, "warnings": caught}
-        except Exception:  # queue.Empty: still running
-            continue
-    proc.kill()
+            seconds, theta, caught = results.get(timeout=1.0)
+            break
+        except queue.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"{job} at {side} x {side} px died without a result (exit code {proc.exitcode})")
+            if time.perf_counter() > deadline:
+                proc.kill()
+                proc.join()
+                return {"seconds": None, "capped": True, "theta": None, "warnings": []}
     proc.join()
-    return {"seconds": None, "capped": True, "theta": None, "warnings": []}
+    capped = seconds > CAP_S
+    return {"seconds": None if capped else seconds, "capped": capped, "theta": theta, "warnings": caught}
 
 
 def main() -> None:
@@ -130,17 +134,16 @@ def main() -> None:
     rows = []
     for side in SIDES:
         row = {"pixels": [side, side], "weights": LAGS * side * side, "frames": N_FRAMES}
+        thetas = {}
         for job in SOLVERS + STRUCTURED:
             result = run_capped(job, side)
-            row[job] = {"seconds": result["seconds"], "capped": result["capped"], "warnings": result["warnings"]}
-            row[job]["theta"] = result["theta"]
+            thetas[job] = result.pop("theta")
+            row[job] = result
             shown = "capped" if result["capped"] else f"{result['seconds']:.2f} s"
             print(f"{side} x {side} x {LAGS} ({row['weights']:,} weights): {job:14s} {shown}", flush=True)
-        reference = row["bayesrf"].pop("theta")
-        for job in SOLVERS[1:] + STRUCTURED:
-            theta = row[job].pop("theta")
-            if job in SOLVERS and theta is not None and reference is not None:
-                row[job]["max_abs_diff"] = float(np.max(np.abs(theta[1:] - reference[1:])))
+        for job in SOLVERS[1:]:
+            if thetas[job] is not None and thetas["bayesrf"] is not None:
+                row[job]["max_abs_diff"] = float(np.max(np.abs(thetas[job][1:] - thetas["bayesrf"][1:])))
         dense, free = row["bayesrf-dense"]["seconds"], row["bayesrf"]["seconds"]
         row["dense_over_matrix_free"] = None if dense is None or free is None else dense / free
         rows.append(row)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -128,8 +130,6 @@ def _sig(x: float) -> str:
 
 def _exponent(rows: list[dict], x: str, y: str) -> float:
     """Slope of log(y) on log(x): the power of ``x`` that ``y`` grows with."""
-    import numpy as np
-
     return float(np.polyfit(np.log([r[x] for r in rows]), np.log([r[y] for r in rows]), 1)[0])
 
 
@@ -183,11 +183,13 @@ def map_scaling_text(study: dict) -> str:
              if "max_abs_diff" in row[s]]
     ratios = [f"{row['dense_over_matrix_free']:.1f}× at {row['weights']:,} weights" for row in study["rows"]
               if row["dense_over_matrix_free"] is not None and row["weights"] >= study["matrix_free_weights"]]
+    only = any(row["bayesrf"]["seconds"] is not None and all(row[s]["capped"] for s in ("bayesrf-dense", "glum", "sklearn"))
+               for row in study["rows"])
     return (f"Seconds per MAP on {study['rows'][0]['frames']:,} frames, each run alone on {study['cores']} cores with a "
             f"{study['cap_seconds']:g} s cap (`docs/map_scaling.json`, written by `benchmarks/bench_map_scaling.py`). "
             f"Every ridge solver reaches the same optimum (largest weight difference from bayesrf's "
-            f"{max(diffs):.0e}); the matrix-free solver beats the dense one by {', '.join(ratios) or '(not measured)'}, "
-            f"and where the dense solvers hit the cap it is the only one that finishes.")
+            f"{max(diffs):.0e}); the matrix-free solver beats the dense one by {', '.join(ratios) or '(not measured)'}"
+            + (", and where the dense solvers hit the cap it is the only one that finishes." if only else "."))
 
 
 def main() -> None:
@@ -197,12 +199,10 @@ def main() -> None:
     print(likelihood_text(likelihoods), likelihood_table(likelihoods), sep="\n\n")
     scaling = json.loads((DOCS / "scaling.json").read_text())
     print(scaling_tables(scaling), scaling_text(scaling), sep="\n\n")
-    scaling = json.loads((DOCS / "map_scaling.json").read_text())
-    print(map_scaling_text(scaling), map_scaling_table(scaling), sep="\n\n")
-    coverage = DOCS / "observation_coverage.json"
-    if coverage.is_file():
-        study = json.loads(coverage.read_text())
-        print(coverage_text(study), coverage_table(study), sep="\n\n")
+    map_scaling = json.loads((DOCS / "map_scaling.json").read_text())
+    print(map_scaling_text(map_scaling), map_scaling_table(map_scaling), sep="\n\n")
+    coverage = json.loads((DOCS / "observation_coverage.json").read_text())
+    print(coverage_text(coverage), coverage_table(coverage), sep="\n\n")
 
 
 if __name__ == "__main__":
