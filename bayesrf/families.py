@@ -117,6 +117,11 @@ class Family:
         """The sampler's posterior group (as nutpie or PyMC return it) with the variables a result holds."""
         return posterior
 
+    def factors(self, spec: PriorSpec) -> tuple[pt.TensorVariable, pt.TensorVariable] | None:
+        """``(time, space)`` of a low-rank RF in the current model, for :func:`bayesrf.model.log_rate`'s
+        contraction (None: the RF is not factored)."""
+        return None
+
     def coords(self, spec: PriorSpec) -> dict[str, Any]:
         """Model coordinates this family adds."""
         return {}
@@ -292,6 +297,13 @@ class GP(Family):
             return posterior
         aligned = align_components(posterior["rf_time"].values, posterior["rf_space"].values)
         return posterior.assign({name: posterior[name].copy(data=aligned[name]) for name in aligned})
+
+    def factors(self, spec: PriorSpec) -> tuple[pt.TensorVariable, pt.TensorVariable] | None:
+        """A rank-k RF's ``rf_time`` (component, lag) and ``rf_space`` (component, y, x)."""
+        if not spec.rank:
+            return None
+        model = pm.modelcontext(None)
+        return model["rf_time"], model["rf_space"]
 
     def coords(self, spec: PriorSpec) -> dict[str, Any]:
         return {"axis": model_axes(spec), "space_axis": ["y", "x"], "component": np.arange(spec.rank)}

@@ -91,6 +91,25 @@ def test_rank1_prior_is_separable_with_unit_time_course():
     assert np.linalg.matrix_rank(rf[0].reshape(SHAPE[0], -1)) == 1
 
 
+@pytest.mark.parametrize("single", [False, True])
+def test_rank_k_likelihood_contraction_equals_the_dense_product(monkeypatch, rng, single):
+    """A rank-k model contracts the frames with the spatial maps, then the time courses; its Poisson
+    log-likelihood equals scipy's with the dense lagged design times the RF (some intervals held out)."""
+    from scipy.stats import poisson
+
+    monkeypatch.setattr("bayesrf.model.SINGLE_PRECISION_WEIGHTS", 0 if single else 10**9)
+    data = bayesrf.simulate(n_frames=80, shape=SHAPE[1:], lags=SHAPE[0], seed=0)
+    keep = rng.random(80) < 0.8
+    design = bayesrf.make_design(data, SHAPE[0], keep=keep)
+    spec = bayesrf.load_prior("rank1", ["structure.rank=2", 'baseline.kind="constant"'])
+    model = bayesrf.build_model(design, spec)
+    point = {name: value + 0.3 * rng.standard_normal(np.shape(value)) for name, value in model.initial_point().items()}
+    outputs = [model.logp(vars=[model["counts"]]), *model.replace_rvs_by_values([model["rf"], model["intercept"]])]
+    loglik, rf, intercept = model.compile_fn(outputs, point_fn=True)(point)
+    rate = np.exp(intercept + design.matrix() @ rf.ravel() + design.offset)
+    assert loglik == pytest.approx(poisson.logpmf(design.counts, rate).sum(), rel=1e-6 if single else 1e-12)
+
+
 def test_align_components_removes_sign_flips_without_changing_the_rf(rng):
     time = np.array([0.8, -0.6])
     space = rng.standard_normal((4, 3))
