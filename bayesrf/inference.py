@@ -98,6 +98,10 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
                             "spike history.")
         model = build_model(design, spec)
         values, res = map_pymc(model, _mode_start(model, design, spec))
+        if not res.success:
+            warnings.warn(f"L-BFGS-B on the log-posterior stopped before converging after {res.nit} iterations "
+                          f"({res.message}); the MAP may be inaccurate. Compare with bayesrf.sample's posterior.",
+                          BayesRFWarning, stacklevel=3)
         info = {"solver": "L-BFGS-B on the PyMC log-density", "converged": int(res.success),
                 "n_iter": int(res.nit), "log_posterior": float(-res.fun)}
         return values, info

@@ -114,6 +114,18 @@ def test_hierarchical_map_is_a_stationary_point(small_sim):
     assert mapfit.attrs["converged"] == 1 and np.max(np.abs(grad)) < 1e-3
 
 
+def test_hierarchical_map_warns_when_lbfgs_stops_early(small_sim, monkeypatch):
+    from scipy.optimize import minimize
+
+    def three_iterations(*args, **kwargs):
+        return minimize(*args, **kwargs | {"options": kwargs["options"] | {"maxiter": 3}})
+
+    monkeypatch.setattr("bayesrf.nuts.minimize", three_iterations)
+    with pytest.warns(bayesrf.BayesRFWarning, match="stopped before converging after 3 iterations"):
+        mapfit = bayesrf.fit_map(small_sim, "ridge-hier", lags=3)
+    assert mapfit.attrs["converged"] == 0
+
+
 def test_map_result_is_a_one_draw_posterior(small_sim):
     tree = bayesrf.fit_map(small_sim, "lasso", lags=3)
     assert tree.posterior.rf.dims == ("chain", "draw", "lag", "y", "x")
