@@ -189,7 +189,57 @@ def map_scaling_text(study: dict) -> str:
             f"{study['cap_seconds']:g} s cap (`docs/map_scaling.json`, written by `benchmarks/bench_map_scaling.py`). "
             f"Every ridge solver reaches the same optimum (largest weight difference from bayesrf's "
             f"{max(diffs):.0e}); the matrix-free solver beats the dense one by {', '.join(ratios) or '(not measured)'}"
-            + (", and where the dense solvers hit the cap it is the only one that finishes." if only else "."))
+            + (", and where the dense solvers hit the cap it is the only ridge solver that finishes. " if only else ". ")
+            + _map_goal(study["rows"][-1]))
+
+
+MAP_GOAL_S = 30.0
+"""Issue #21's goal for one MAP at 12,800 weights (seconds)."""
+
+
+def _map_goal(row: dict) -> str:
+    """Which of bayesrf's priors meet :data:`MAP_GOAL_S` at ``row``'s size."""
+    names = {"bayesrf": "ridge", "smooth": "smooth", "local": "local", "rank1": "rank1"}
+    met = [names[s] for s in names if not row[s]["capped"] and row[s]["seconds"] <= MAP_GOAL_S]
+    missed = [f"{names[s]} ({_seconds(row[s], MAP_GOAL_S)} s)" for s in names if names[s] not in met]
+    return (f"The goal of a MAP in {MAP_GOAL_S:g} s at {row['weights']:,} weights is met by {', '.join(met) or 'none'}"
+            + (f" and missed by {', '.join(missed)}." if missed else " (every prior)."))
+
+
+NUTS_GOAL_MIN = {"smooth": 10, "local": 20, "rank1": 10}
+"""Issue #21's goals for the default posterior (4 chains) at 12,800 weights (minutes)."""
+
+
+def big_posterior_table(study: dict) -> str:
+    """Markdown table of ``docs/big_posterior.json``: the NUTS probe and the default run's projected floor."""
+    rows = [f"| prior | gradient, 1 core (ms) | leapfrog steps per draw | probe, {study['chains']} × ({study['tune']} + "
+            f"{study['draws']}) draws (s) | divergences | default run, projected (min) | goal (min) |",
+            "|---" * 7 + "|"]
+    for prior, row in study["priors"].items():
+        rows.append(f"| {prior} | {row['gradient_ms']:.0f} | {row['steps_per_draw']:.0f} | {row['probe_wall_s']:.0f} | "
+                    f"{row['n_divergent']} | {row['projected_default_s'] / 60:.0f} | {NUTS_GOAL_MIN[prior]} |")
+    return "\n".join(rows)
+
+
+def big_posterior_text(study: dict) -> str:
+    """The README's sentence above :func:`big_posterior_table`."""
+    ny, nx = study["pixels"]
+    met = [p for p, row in study["priors"].items() if row["projected_default_s"] / 60 <= NUTS_GOAL_MIN[p]]
+    return (f"NUTS at {ny} × {nx} px × {study['lags']} lags ({study['weights']:,} weights) from {study['frames']:,} "
+            f"frames (`docs/big_posterior.json`, written by `benchmarks/bench_big_posterior.py`): a short probe per "
+            f"prior measures one gradient's cost and the leapfrog steps a draw takes; the default run "
+            f"({study['default_chains']} chains × ({study['default_tune']} + {study['default_draws']:,}) draws on "
+            f"{study['cores']} cores) then needs at least chains × draws × steps × gradient / cores. "
+            + (f"That floor meets the goal for {', '.join(met)}. " if met else "That floor misses every goal. ")
+            + "At the measured steps per draw, the goals need a gradient of at most "
+            + ", ".join(f"{_goal_gradient_ms(study, p):.1f} ms ({p})" for p in study["priors"]) + ".")
+
+
+def _goal_gradient_ms(study: dict, prior: str) -> float:
+    """The gradient cost (ms, one core) at which the default run of ``prior`` would take its goal's minutes (the
+    projection is proportional to the gradient's cost)."""
+    row = study["priors"][prior]
+    return row["gradient_ms"] * NUTS_GOAL_MIN[prior] * 60 / row["projected_default_s"]
 
 
 def main() -> None:
@@ -201,6 +251,8 @@ def main() -> None:
     print(scaling_tables(scaling), scaling_text(scaling), sep="\n\n")
     map_scaling = json.loads((DOCS / "map_scaling.json").read_text())
     print(map_scaling_text(map_scaling), map_scaling_table(map_scaling), sep="\n\n")
+    big = json.loads((DOCS / "big_posterior.json").read_text())
+    print(big_posterior_text(big), big_posterior_table(big), sep="\n\n")
     coverage = json.loads((DOCS / "observation_coverage.json").read_text())
     print(coverage_text(coverage), coverage_table(coverage), sep="\n\n")
 

@@ -34,6 +34,16 @@ def test_bench_scaling_row_runs_on_a_tiny_recording():
     assert len(times) == 3 and all(np.isfinite(t) and t > 0 for t in times)
 
 
+def test_bench_big_posterior_probe_runs_on_a_tiny_recording():
+    from bayesrf.nuts import DEFAULT_TUNE
+
+    bench = _load("bench_big_posterior")
+    row = bench.probe(bench.recording(side=4, n_frames=300), "rank1", tune=20, draws=20)
+    assert row["gradient_ms"] > 0 and row["steps_per_draw"] >= 1
+    assert row["projected_default_s"] == pytest.approx(
+        bench.DEFAULT_CHAINS * (DEFAULT_TUNE["nutpie"] + bench.DEFAULT_DRAWS) * row["steps_per_draw"] * row["gradient_ms"] / 1000 / bench.CORES)
+
+
 def test_peer_scores_and_table(rng):
     peers = _load("peers")
     truth = xr.DataArray(rng.normal(size=(2, 3, 4)), dims=("lag", "y", "x"))

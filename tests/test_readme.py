@@ -111,6 +111,7 @@ def test_default_prior_is_the_one_the_real_neuron_study_ranks_first():
     ("observation_coverage", "coverage_table", "coverage_text"),
     ("map_scaling", "map_scaling_table", "map_scaling_text"),
     ("scaling", "scaling_tables", "scaling_text"),
+    ("big_posterior", "big_posterior_table", "big_posterior_text"),
 ])
 def test_generated_table_and_text_match_their_json(json_name, table, text):
     """The README's table and sentence made by benchmarks/readme_tables.py from docs/<json_name>.json."""

@@ -1,0 +1,107 @@
+"""What a full NUTS posterior costs at 12,800 weights: a short probe and the arithmetic of the default run.
+
+Protocol (fixed before the first run)
+-------------------------------------
+- Data: the neuron of ``bench_map_scaling.py``'s largest size: ``bayesrf.simulate`` Gabor x biphasic, binary
+  frames, 40 x 40 px x 8 lags (12,800 weights), 20,000 frames of 50 ms, 20 spikes/s, seed 0.
+- Priors: the shipped ``smooth``, ``local`` and ``rank1``.
+- Per prior: the cost of one log-density and gradient on one core (the mean of ``GRADIENT_REPEATS`` calls of one
+  compiled PyTensor function of both, at the sampler's start; the first run timed two separate functions, which
+  computes the forward pass twice), then ``bayesrf.sample`` with its defaults except
+  ``chains = 2`` (one per core, one BLAS thread each), ``tune = TUNE`` and ``draws = DRAWS``, seed 0. The short run is
+  a probe, not a posterior: its R-hat and ESS are reported but say little.
+- Reported: the gradient's milliseconds, the kept draws' mean leapfrog steps, the probe's wall time, divergences, and
+  the projected wall time of the default run, ``chains x (tune + draws) x steps x gradient / cores`` with the
+  defaults (4 chains, ``bayesrf.nuts.DEFAULT_TUNE["nutpie"]`` tuning steps, 1,000 draws) on 2 cores — a floor: it
+  leaves out compilation, the start point and the longer trees of early warm-up.
+
+Usage: ``python benchmarks/bench_big_posterior.py`` -> ``docs/big_posterior.json`` (about 30 minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "big_posterior.json"
+SIDE, LAGS, N_FRAMES = 40, 8, 20_000
+PRIORS = ("smooth", "local", "rank1")
+TUNE, DRAWS, CHAINS, CORES = 100, 100, 2, 2
+GRADIENT_REPEATS = 20
+DEFAULT_DRAWS, DEFAULT_CHAINS = 1000, 4
+
+
+def recording(side: int = SIDE, n_frames: int = N_FRAMES):
+    """The simulated neuron (see the protocol)."""
+    import bayesrf
+
+    return bayesrf.simulate(n_frames=n_frames, shape=(side, side), lags=LAGS, spatial="gabor", rf_norm=1.0,
+                            rate=20.0, dt=0.05, seed=0)
+
+
+def gradient_ms(rec, prior: str) -> float:
+    """Milliseconds of one log-density and gradient of ``prior``'s model at the sampler's start."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    import bayesrf
+    from bayesrf.design import make_design
+    from bayesrf.inference import start_point
+
+    design = make_design(rec, LAGS)
+    spec = bayesrf.load_prior(prior)
+    model = bayesrf.build_model(design, spec)
+    start = start_point(model, design, spec, seed=0)
+    point = {v.name: start[v.name] for v in model.value_vars}
+    logp = model.logp()
+    both = pytensor.function(model.value_vars, [logp, *pt.grad(logp, model.value_vars)])  # one graph, as NUTS calls it
+    both(**point)  # compiled and warm
+    began = time.perf_counter()
+    for _ in range(GRADIENT_REPEATS):
+        both(**point)
+    return 1000 * (time.perf_counter() - began) / GRADIENT_REPEATS
+
+
+def probe(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> dict:
+    """The short NUTS run of one prior and the projected cost of the default run."""
+    import bayesrf
+    from bayesrf.nuts import DEFAULT_TUNE
+
+    ms = gradient_ms(rec, prior)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tree = bayesrf.sample(rec, prior, lags=LAGS, draws=draws, tune=tune, chains=CHAINS, cores=CORES, seed=0,
+                              estimates=False)
+    steps = float(tree["sample_stats"]["n_steps"].mean())
+    leapfrogs = DEFAULT_CHAINS * (DEFAULT_TUNE["nutpie"] + DEFAULT_DRAWS) * steps
+    return {"gradient_ms": ms, "steps_per_draw": steps, "probe_wall_s": float(tree.attrs["wall_time_s"]),
+            "n_divergent": int(tree.attrs["n_divergent"]), "max_rhat": float(tree.attrs["max_rhat"]),
+            "min_ess_bulk": float(tree.attrs["min_ess_bulk"]),
+            "projected_default_s": leapfrogs * ms / 1000 / CORES,
+            "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})}
+
+
+def main() -> None:
+    from threadpoolctl import threadpool_limits
+
+    rec = recording()
+    rows = {}
+    with threadpool_limits(1):
+        for prior in PRIORS:
+            rows[prior] = probe(rec, prior)
+            print(prior, {k: v for k, v in rows[prior].items() if k != "warnings"}, flush=True)
+    from bayesrf.nuts import DEFAULT_TUNE
+
+    OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "pixels": [SIDE, SIDE], "lags": LAGS,
+                               "weights": LAGS * SIDE * SIDE, "frames": N_FRAMES, "tune": TUNE, "draws": DRAWS,
+                               "chains": CHAINS, "cores": CORES, "default_tune": DEFAULT_TUNE["nutpie"],
+                               "default_draws": DEFAULT_DRAWS, "default_chains": DEFAULT_CHAINS,
+                               "python": sys.version.split()[0], "priors": rows}, indent=1))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
