@@ -46,6 +46,7 @@ LBFGS_MEMORY = 50
 """Correction pairs of :func:`map_pymc`'s L-BFGS. Measured on 40 x 40 px x 8 lags from 20,000 frames (fit_map, 2
 cores), scipy's default 10 -> 50: ``smooth`` 33.6 -> 24.7 s (700 -> 432 iterations), ``local`` 34.8 -> 27.3 s,
 ``rank1`` 27.2 -> 19.6 s (1,942 -> 1,083), each reaching an equal or higher log posterior; 10 x 10 px ``local`` 7.5 -> 6.8 s."""
+
 UNIT_DATA = ("observed_counts", "intercept_mu")
 """The ``pm.Data`` of a model that differ between units shown the same stimulus."""
 _COMPILED: dict[str, Any] = {}

@@ -242,19 +242,17 @@ def _goal_gradient_ms(study: dict, prior: str) -> float:
     return row["gradient_ms"] * NUTS_GOAL_MIN[prior] * 60 / row["projected_default_s"]
 
 
+GENERATED = (("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
+             ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
+             ("big_posterior", big_posterior_text, big_posterior_table),
+             ("observation_coverage", coverage_text, coverage_table))
+"""Each ``docs/<name>.json`` and the two README blocks made from it, in the README's order."""
+
+
 def main() -> None:
-    study = json.loads((DOCS / "sensitivity.json").read_text())
-    print(sensitivity_text(study), sensitivity_table(study), sep="\n\n")
-    likelihoods = json.loads((DOCS / "likelihood_real.json").read_text())
-    print(likelihood_text(likelihoods), likelihood_table(likelihoods), sep="\n\n")
-    scaling = json.loads((DOCS / "scaling.json").read_text())
-    print(scaling_tables(scaling), scaling_text(scaling), sep="\n\n")
-    map_scaling = json.loads((DOCS / "map_scaling.json").read_text())
-    print(map_scaling_text(map_scaling), map_scaling_table(map_scaling), sep="\n\n")
-    big = json.loads((DOCS / "big_posterior.json").read_text())
-    print(big_posterior_text(big), big_posterior_table(big), sep="\n\n")
-    coverage = json.loads((DOCS / "observation_coverage.json").read_text())
-    print(coverage_text(coverage), coverage_table(coverage), sep="\n\n")
+    for name, *blocks in GENERATED:
+        study = json.loads((DOCS / f"{name}.json").read_text())
+        print(*(block(study) for block in blocks), sep="\n\n")
 
 
 if __name__ == "__main__":
