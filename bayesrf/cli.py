@@ -60,13 +60,18 @@ def _add_sampling(p: argparse.ArgumentParser, draws: int, tune: int | None) -> N
     p.add_argument("--sampler", choices=SAMPLERS, default="nutpie", help="NUTS implementation")
 
 
+def _add_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a prior field, e.g. --set prior.scale=0.3 or --set likelihood.family=com-poisson "
+                        "(repeatable)")
+
+
 def _add_fit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fit", help="fit a recording (NUTS posterior, Laplace or MAP)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     _add_sampling(p, draws=1000, tune=None)
     p.add_argument("--prior", default=DEFAULT_PRIOR, help=f"prior name ({', '.join(prior_names())}) or TOML path")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a prior field, e.g. --set prior.scale=0.3 (repeatable)")
+    _add_overrides(p)
     method = p.add_mutually_exclusive_group()
     method.add_argument("--map", action="store_true", help="only the posterior mode (MAP)")
     method.add_argument("--laplace", action="store_true", help="Gaussian approximation at the MAP (fixed-scale priors; ridge-hier with type-II ML scales)")
@@ -153,6 +158,7 @@ def _add_fit_population(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("data", type=Path, help="population: NWB, .npz, NetCDF, or a single-neuron .mat")
     p.add_argument("--prior", default="local", help=f"prior name ({', '.join(prior_names())}) or TOML path")
+    _add_overrides(p)
     p.add_argument("--lags", type=int, default=5, help="number of lags (frames of history)")
     p.add_argument("--method", choices=("nuts", "laplace", "map"), default="nuts", help="fit of each unit")
     p.add_argument("--draws", type=int, default=1000, help="kept draws per chain")
@@ -221,7 +227,7 @@ def _fit_population(args: argparse.Namespace) -> None:
 
     pop = load_population(args.data)
     units = None if args.units is None else [_unit_id(u, pop) for u in args.units]
-    result = fit_population(pop, args.prior, out=args.out, lags=args.lags, method=args.method, draws=args.draws,
+    result = fit_population(pop, load_prior(args.prior, args.overrides), out=args.out, lags=args.lags, method=args.method, draws=args.draws,
                             tune=args.tune, chains=args.chains, seed=args.seed, units=units, client=args.scheduler,
                             workers=args.workers, screen=args.screen)
     print(format_population(result["summary"].to_dataset()))

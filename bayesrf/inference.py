@@ -42,7 +42,7 @@ from .priors import DEFAULT_PRIOR, PriorSpec, load_prior
 from .diagnostics import check_diagnostics
 from .results import assemble
 
-__all__ = ["METHODS", "data_checksum", "fit_map", "map_values", "point_estimates", "sample", "start_point"]
+__all__ = ["METHODS", "data_checksum", "fit_map", "map_values", "point_estimates", "poisson_only", "sample", "start_point"]
 
 METHODS = ("nuts", "laplace")
 
@@ -57,12 +57,13 @@ def _penalized_glm(spec: PriorSpec) -> bool:
     return spec.likelihood == "poisson" and not spec.history_lags
 
 
-def _poisson_only(spec: PriorSpec, what: str) -> None:
-    """Laplace fits use penalised Poisson ML's Hessian: refuse other likelihoods and spike history with the fix."""
+def poisson_only(spec: PriorSpec, what: str, instead: str = "bayesrf.sample(..., method='nuts')") -> None:
+    """Laplace fits use penalised Poisson ML's Hessian: refuse other likelihoods and spike history, naming
+    what to call ``instead``."""
     if not _penalized_glm(spec):
         raise SpecError(f"{what} fits the Poisson likelihood without spike history only (penalised Poisson ML); prior "
                         f"{spec.name!r} has likelihood {spec.likelihood!r} and {spec.history_lags} history lag(s): "
-                        "sample its posterior with bayesrf.sample(..., method='nuts').")
+                        f"sample its posterior with {instead}.")
 
 
 def data_checksum(data: xr.Dataset) -> str:
@@ -258,7 +259,7 @@ def sample(
     started = time.perf_counter()
     model = build_model(design, spec)
     if method == "laplace":
-        _poisson_only(spec, "method='laplace'")
+        poisson_only(spec, "method='laplace'")
         values, info = laplace_draws(design, spec, draws, chains, seed)
         tree = assemble(values, design, spec, method="laplace", sampler="laplace", seed=seed, data_sha256=sha, attrs=info)
     else:

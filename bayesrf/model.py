@@ -143,6 +143,7 @@ def build_model(
     prior: str | PriorSpec = "ridge",
     lags: int = 5,
     laplace: str = "direct",
+    with_rf: bool = True,
 ) -> pm.Model:
     """Build the PyMC model of a recording under a prior spec.
 
@@ -162,6 +163,9 @@ def build_model(
         neuron (lasso, b = 0.01) this cut the leapfrog steps per draw from 249 to 41
         and raised ESS/s 2.5-fold (:func:`bayesrf.sample` uses it). The posterior then also holds
         ``rf_pos`` and ``rf_neg``.
+    with_rf : bool, default True
+        False: the baseline-only model, the spec's intercept, baseline, spike history and count
+        distribution without an RF (the null model of a unit's evidence of an RF).
 
     Returns
     -------
@@ -193,8 +197,12 @@ def build_model(
     coords |= family.coords(spec)
     with pm.Model(coords=coords) as model:
         intercept = _intercept(spec, design)
-        rf = family.weights(spec, ("lag", "y", "x"), laplace)
-        eta = log_rate(design, intercept, rf, family.factors(spec)) + _baseline(spec, design) + _history(spec, design)
+        if with_rf:
+            rf = family.weights(spec, ("lag", "y", "x"), laplace)
+            eta = log_rate(design, intercept, rf, family.factors(spec))
+        else:
+            eta = intercept + pm.Data("log_duration", design.offset, dims="time")
+        eta = eta + _baseline(spec, design) + _history(spec, design)
         pymc_counts(spec.likelihood, spec.dispersion_scale, eta,
                     pm.Data("observed_counts", design.counts, dims="time"), limit=float(design.counts.max(initial=0)))
     return model

@@ -47,8 +47,8 @@ from tqdm import tqdm
 
 from .data import validate_recording
 from .design import make_design
-from .errors import BayesRFError, DataError, SpecError, recorded
-from .inference import METHODS, data_checksum, fit_map, sample
+from .errors import BayesRFError, DataError, recorded
+from .inference import METHODS, data_checksum, fit_map, poisson_only, sample
 from .population import load_population, select_units
 from .posterior import ci_prob
 from .priors import PriorSpec, load_prior
@@ -234,10 +234,8 @@ def fit_population(
         raise DataError("fit_population takes a population with a 'unit' dim; see bayesrf.load_population.")
     pop = select_units(pop, units)
     spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
-    if spec.likelihood != "poisson" or spec.history_lags:
-        raise SpecError(f"fit_population scores each unit's evidence against a Poisson baseline-only model without "
-                        f"spike history; prior {spec.name!r} has likelihood {spec.likelihood!r} and "
-                        f"{spec.history_lags} history lag(s): fit its units with bayesrf.sample.")
+    if method == "laplace":
+        poisson_only(spec, "fit_population(method='laplace')", instead="fit_population(method='nuts')")
     store = Path(out)
     (store / "units").mkdir(parents=True, exist_ok=True)
     screened_out: dict[str, dict[str, Any]] = {}

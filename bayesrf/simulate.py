@@ -320,6 +320,8 @@ def simulate_population(
     dt: float = 0.05,
     stimulus: str = "binary",
     seed: int | None = 0,
+    likelihood: str = "poisson",
+    dispersion: float | None = None,
 ) -> xr.Dataset:
     """Simulate a population of LNP units shown one white-noise stimulus, with known truth per unit.
 
@@ -349,6 +351,8 @@ def simulate_population(
         White-noise frames.
     seed : int or None
         Seed of one ``numpy.random.Generator``.
+    likelihood, dispersion
+        Count distribution of every unit, as for :func:`simulate` (default Poisson).
 
     Returns
     -------
@@ -366,6 +370,7 @@ def simulate_population(
     from .population import assemble_population
 
     _check_simulation_args(n_frames, lags, stimulus, rate[0], dt, 0.0)
+    counts_model = _counts_model(likelihood, dispersion)
     if not 0 <= no_rf <= 1 or n_units < 1:
         raise DataError(f"need n_units >= 1 and 0 <= no_rf <= 1; got n_units={n_units}, no_rf={no_rf}.")
     rng = np.random.default_rng(seed)
@@ -386,10 +391,12 @@ def simulate_population(
             truth.setdefault(key, []).append(value)
         per_lag = frames.reshape(n_frames, -1) @ rfs[i].reshape(lags, -1).T
         drive = shift_sum(np.vstack([np.zeros((lags - 1, lags)), per_lag]), lags)
-        counts = rng.poisson(unit_rate * np.exp(drive) * dt)
-        interval = np.repeat(np.arange(n_frames), counts)  # Poisson spikes are uniform inside each interval
+        counts = _draw(counts_model, unit_rate * np.exp(drive) * dt, None, rng)
+        interval = np.repeat(np.arange(n_frames), counts)  # spikes are spread uniformly inside each interval
         spikes[i] = np.sort(edges[interval] + rng.uniform(0.0, dt, interval.size))
     columns = {key: np.asarray(values) for key, values in truth.items()} | {"rf_true": rfs}
     attrs = {"source": "bayesrf.simulate_population", "stim_encoding": stimulus, "n_frames_unshown": 0,
-             "seed": -1 if seed is None else int(seed), "dt": dt, "stimulus": stimulus}
+             "seed": -1 if seed is None else int(seed), "dt": dt, "stimulus": stimulus, "likelihood": likelihood}
+    if dispersion is not None:
+        attrs["dispersion"] = float(dispersion)
     return assemble_population(spikes, edges, frames, columns, attrs)

@@ -30,13 +30,15 @@ import xarray as xr
 from .design import Design
 from .errors import recorded
 from .laplace import gaussian_draws
+from .model import build_model
+from .nuts import DEFAULT_TUNE, pointwise_loglik, run_nuts
 from .penalized import full_design, prior_penalty
 from .ml import smooth_derivatives, solve_penalized
 from .posterior import SAMPLE_DIMS, hdi_bounds
 from .priors import PriorSpec
 
 __all__ = [
-    "EVIDENCE_NATS", "EVIDENCE_SE", "SUPPORT", "baseline_log_likelihood", "rf_evidence",
+    "BASELINE_CHAINS", "EVIDENCE_NATS", "EVIDENCE_SE", "SUPPORT", "baseline_log_likelihood", "rf_evidence",
     "rf_features", "time_course_draws"
 ]
 
@@ -45,23 +47,32 @@ EVIDENCE_NATS = 4.0
 """An RF needs an ELPD gain of more than this many nats over the baseline-only model ..."""
 EVIDENCE_SE = 2.0
 """... and of more than this many standard errors of the difference."""
+BASELINE_CHAINS = 2
+"""Chains of the baseline-only model's NUTS run (other likelihoods, spike history)."""
 SUPPORT = 0.25
 """Pixels whose posterior-mean energy is above this share of its peak make up the RF's support."""
 
 
 def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, seed: int | None = 0) -> xr.DataTree:
-    """Pointwise log-likelihood draws of the baseline-only model (intercept and ``spec``'s baseline, no RF).
+    """Pointwise log-likelihood draws of the baseline-only model (``spec``'s intercept, baseline, spike history
+    and count distribution; no RF).
+
+    For the Poisson likelihood without spike history, the Laplace approximation of the penalised GLM
+    (one chain); otherwise NUTS on the baseline-only PyMC model (:func:`bayesrf.model.build_model` with
+    ``with_rf=False``; :data:`BASELINE_CHAINS` chains on one core, started at the Poisson fit).
 
     Returns
     -------
     DataTree
         ``posterior`` (the parameter draws, which ArviZ's LOO reads for their efficiency) and
-        ``log_likelihood.counts`` (chain=1, draw, time), in nats.
+        ``log_likelihood.counts`` (chain, draw, time), in nats; ``draws`` draws in all.
     """
     base = dataclasses.replace(spec, family="flat", hierarchical=False, scale=None)
     A = full_design(design, base, np.empty((design.n_obs, 0)))
     pen = prior_penalty(base, design, 0)
     sol = solve_penalized(A, design.counts, design.offset, pen)
+    if spec.likelihood != "poisson" or spec.history_lags:
+        return _baseline_nuts(design, spec, sol.theta, draws, seed)
     _, H = smooth_derivatives(sol.theta, A, design.counts, design.offset, pen)
     theta = gaussian_draws(sol, H, draws, 1, seed)  # (1, draws, p)
     mu = np.exp(theta @ A.T + design.offset)
@@ -70,6 +81,19 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
     post = xr.Dataset({"intercept": (("chain", "draw"), theta[..., 0]),
                        "baseline_coef": (("chain", "draw", "knot"), theta[..., 1:])})
     return xr.DataTree.from_dict({"posterior": post, "log_likelihood": ds})
+
+
+def _baseline_nuts(design: Design, spec: PriorSpec, theta: np.ndarray, draws: int, seed: int | None) -> xr.DataTree:
+    """NUTS draws of the baseline-only model started at the Poisson fit ``theta`` (intercept, baseline steps)."""
+    model = build_model(design, spec, with_rf=False)
+    start = model.initial_point()
+    start["intercept"] = np.asarray(theta[0])
+    if "baseline_level" in start:
+        start["baseline_level"] = np.cumsum(theta[1:])
+    raw = run_nuts(model, start, draws // BASELINE_CHAINS, DEFAULT_TUNE["nutpie"], BASELINE_CHAINS, seed, "nutpie",
+                   progress=False, target_accept=0.8, cores=1)
+    posterior = raw["posterior"].to_dataset()
+    return xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": pointwise_loglik(posterior, model)})
 
 
 def rf_evidence(result: xr.DataTree | Any, baseline: xr.DataTree) -> dict[str, float | bool | str]:

@@ -43,6 +43,29 @@ def test_laplace_and_per_lag_map_refuse_other_likelihoods():
         bayesrf.fit_map(rec, spec, lags=LAGS, per_lag=True)
 
 
+def test_baseline_only_model_of_another_likelihood_is_scipys_pmf_without_an_rf():
+    """The null model of a unit's evidence under the negative binomial: NUTS on the spec's intercept, spline
+    baseline and count distribution, no RF. Its pointwise log-likelihood is scipy's pmf at each draw's own
+    parameters, and on a unit without an RF (where it is the true model) its overdispersion holds the truth."""
+    from bayesrf.design import make_design
+    from bayesrf.unit_features import baseline_log_likelihood
+
+    rec = bayesrf.simulate(n_frames=1500, shape=(4, 4), lags=2, rf=np.zeros((2, 4, 4)), rate=60.0, dt=0.05,
+                           likelihood="negative-binomial", dispersion=0.5, seed=3)
+    design = make_design(rec, 2)
+    spec = bayesrf.load_prior("ridge", ["likelihood.family=negative-binomial"])  # with its spline baseline
+    tree = baseline_log_likelihood(design, spec, draws=400, seed=1)
+    post = tree["posterior"].to_dataset()
+    assert "rf" not in post and post.sizes["chain"] * post.sizes["draw"] == 400
+    eta = (post["intercept"].values[..., None] + post["baseline_coef"].values @ design.spline_basis(spec.baseline_n_basis).T
+           + design.offset)
+    n = 1.0 / post["count_overdispersion"].values[..., None]
+    want = scipy.stats.nbinom.logpmf(design.counts, n, n / (n + np.exp(eta)))
+    np.testing.assert_allclose(tree["log_likelihood"]["counts"].values, want, rtol=1e-8)
+    low, high = np.quantile(post["count_overdispersion"].values, [0.03, 0.97])
+    assert low < 0.5 < high, f"phi 94 % interval {low:.3f}-{high:.3f} misses 0.5"
+
+
 @pytest.fixture(scope="module")
 def fits():
     rec, mu = _truth()

@@ -147,8 +147,9 @@ def test_cli_fit_population_summary_and_plot(population, client, tmp_path, capsy
 
     path = bayesrf.save_population(population.sel(unit=[0, 2, 4]), tmp_path / "three.nwb")
     store, figures = tmp_path / "store", tmp_path / "figures"
-    assert main(["fit-population", str(path), "--prior", "ridge", "--method", "map", "--lags", "3",
-                 "--scheduler", client.scheduler.address, "--out", str(store)]) == 0
+    assert main(["fit-population", str(path), "--prior", "ridge", "--set", "likelihood.family=negative-binomial",
+                 "--method", "map", "--lags", "3", "--scheduler", client.scheduler.address, "--out", str(store)]) == 0
+    assert "count_overdispersion" in load_population_result(store)["units"]["2"]["posterior"]  # --set reached the fits
     import dask
 
     assert dask.config.get("scheduler", None) is None, "fit-population left its client as dask's global scheduler"
@@ -178,6 +179,23 @@ def test_screening_fits_nuts_only_where_there_is_evidence(population, client, tm
     assert set(result["units"].children) == {str(u) for u in (0, 1, 2) if truth[u]}
     assert result["units"]["1"].attrs["method"] == "nuts"
     assert sorted(p.stem for p in (store / "screen" / "units").glob("*.nc")) == ["0", "1", "2"]  # Laplace for all
+
+
+def test_other_likelihoods_score_evidence_against_their_own_baseline_only_model(client, tmp_path):
+    """Overdispersed units (negative binomial, phi = 0.5): fit_population fits them with that likelihood and
+    scores each against a negative-binomial baseline-only model; the flags follow the truth."""
+    pop = simulate_population(n_units=3, n_frames=2000, shape=(6, 6), lags=3, no_rf=0.4, rate=(20.0, 40.0),
+                              likelihood="negative-binomial", dispersion=0.5, seed=4)
+    assert pop["has_rf"].values.tolist() == [False, True, False]
+    spec = bayesrf.load_prior("ridge", ["likelihood.family=negative-binomial"])
+    result = fit_population(pop, spec, out=tmp_path / "nb", units=[1, 2], client=client, lags=3, draws=200, tune=200,
+                            chains=2, progress=False)
+    summary = result["summary"].to_dataset()
+    assert (summary["status"] == "done").all(), summary["error"].values if "error" in summary else ""
+    np.testing.assert_array_equal(summary["has_rf"].values.astype(bool), [True, False])
+    assert "count_overdispersion" in result["units"]["1"]["posterior"]
+    with pytest.raises(bayesrf.SpecError, match=r"fit_population\(method='nuts'\)"):
+        fit_population(pop, spec, out=tmp_path / "laplace", client=client, method="laplace", progress=False)
 
 
 def test_orphaned_temporary_files_are_removed(tmp_path):
