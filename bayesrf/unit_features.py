@@ -9,7 +9,10 @@
 - **Centre and size**: per draw, ``local``'s envelope centre and width, or for other priors
   the centroid (y, x, pixels) and RMS radius of the RF's energy map ``sum_lag w^2`` on
   the support of the posterior mean's energy. The draws give the intervals and a credible
-  ellipse of the centre (mean and covariance of the centre over draws).
+  ellipse of the centre (mean and covariance of the centre over draws). Only ``local``'s ellipse
+  is calibrated (``benchmarks/bench_centre_coverage.py``): the centroid's reflects the weights'
+  spread inside a fixed support, not the choice of support nor the offset of an energy centroid
+  from the envelope's centre (a Gabor's carrier moves it), so it is too narrow.
 - **Time course**: per draw, the RF projected on the posterior mean's spatial map
   (signed so that its strongest pixel is positive): the peak latency (the lag of the
   largest absolute value, in frames), the biphasic index (``-min / max`` of the

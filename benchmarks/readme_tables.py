@@ -123,6 +123,28 @@ def coverage_text(study: dict) -> str:
             f"{max(m['max_rhat'] for m in study['models'].values()):.3f}.")
 
 
+def centre_table(study: dict) -> str:
+    """Markdown table of ``docs/centre_coverage.json``: share of true RF centres inside the credible ellipses."""
+    levels = study["levels"]
+    rows = ["| prior (fit) | centre | " + " | ".join(f"{100 * p:g} %" for p in levels) + " | median error (px) |",
+            "|---|---|" + "---|" * len(levels) + "---|"]
+    kinds = {"local": "envelope centre `rf_center`", "ridge": "energy centroid on the mean's support"}
+    for prior, fit in study["fits"].items():
+        rows.append(f"| {prior} ({fit['method']}) | {kinds.get(prior, 'energy centroid')} | "
+                    + " | ".join(f"{100 * c:.0f}" for c in fit["coverage"]) + f" | {fit['median_error_px']:.2f} |")
+    return "\n".join(rows)
+
+
+def centre_text(study: dict) -> str:
+    """The README's sentence above :func:`centre_table`."""
+    flat = {prior: sum(u["mahalanobis2"] is None for u in fit["units"]) for prior, fit in study["fits"].items()}
+    return (f"On {study['n_units']} simulated units with an RF (`simulate_population`, seed {study['seed']}, never used "
+            f"before; {study['settings']['chains']} chains × {study['settings']['draws']} draws; "
+            f"`docs/centre_coverage.json`, written by `benchmarks/bench_centre_coverage.py`): share (%) of true centres "
+            f"inside the centre's credible ellipse at each level; flat ellipses (no spread along one axis): "
+            + ", ".join(f"{prior} {n}" for prior, n in flat.items()) + ".")
+
+
 def _sig(x: float) -> str:
     """Two significant digits, without exponent notation."""
     return f"{x:.0f}" if x >= 10 else f"{x:.2g}"
@@ -245,7 +267,7 @@ def _goal_gradient_ms(study: dict, prior: str) -> float:
 GENERATED = (("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
              ("big_posterior", big_posterior_text, big_posterior_table),
-             ("observation_coverage", coverage_text, coverage_table))
+             ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table))
 """Each ``docs/<name>.json`` and the two README blocks made from it, in the README's order."""
 
 

@@ -5,6 +5,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,6 +113,7 @@ def test_default_prior_is_the_one_the_real_neuron_study_ranks_first():
     ("map_scaling", "map_scaling_table", "map_scaling_text"),
     ("scaling", "scaling_tables", "scaling_text"),
     ("big_posterior", "big_posterior_table", "big_posterior_text"),
+    ("centre_coverage", "centre_table", "centre_text"),
 ])
 def test_generated_table_and_text_match_their_json(json_name, table, text):
     """The README's table and sentence made by benchmarks/readme_tables.py from docs/<json_name>.json."""
@@ -119,3 +121,13 @@ def test_generated_table_and_text_match_their_json(json_name, table, text):
     tables = _readme_tables()
     assert getattr(tables, table)(study) in README
     assert getattr(tables, text)(study) in " ".join(README.split())
+
+
+def test_centre_claims_follow_their_json():
+    """The README says local's centre ellipses hold the truth at least as often as their level and the energy
+    centroid's far less often: both read from docs/centre_coverage.json."""
+    study = json.loads((ROOT / "docs" / "centre_coverage.json").read_text())
+    levels = np.array(study["levels"])
+    assert (np.array(study["fits"]["local"]["coverage"]) >= levels).all()
+    assert (np.array(study["fits"]["ridge"]["coverage"]) < levels - 0.3).sum() >= len(levels) // 2
+    assert "`local`'s envelope centre is the one to report" in README
