@@ -227,8 +227,8 @@ def _fit_population(args: argparse.Namespace) -> None:
 
     pop = load_population(args.data)
     units = None if args.units is None else [_unit_id(u, pop) for u in args.units]
-    result = fit_population(pop, load_prior(args.prior, args.overrides), out=args.out, lags=args.lags, method=args.method, draws=args.draws,
-                            tune=args.tune, chains=args.chains, seed=args.seed, units=units, client=args.scheduler,
+    result = fit_population(pop, load_prior(args.prior, args.overrides), out=args.out, lags=args.lags,
+                            method=args.method, draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, units=units, client=args.scheduler,
                             workers=args.workers, screen=args.screen)
     print(format_population(result["summary"].to_dataset()))
 

@@ -112,9 +112,10 @@ def _history(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
 
 def log_rate(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable,
              factors: tuple[pt.TensorVariable, pt.TensorVariable] | None = None) -> pt.TensorVariable:
-    """Symbolic ``eta`` (n_obs,) from the frames, without a lagged design matrix.
+    """Symbolic intercept plus drive (n_obs,) from the frames, without a lagged design matrix (the log duration,
+    baseline and history are added by :func:`build_model`).
 
-    Frames and log durations enter as model data (shared, not constants baked into
+    Frames enter as model data (shared, not constants baked into
     the compiled code); frames in float32 from :data:`SINGLE_PRECISION_WEIGHTS` weights on.
     With ``factors = (time, space)`` of a rank-k RF (``rf[l] = sum_k time[k, l] space[k]``; shapes
     (k, n_lags) and (k, ny, nx)) the frames are contracted with the spatial maps first
@@ -125,7 +126,6 @@ def log_rate(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable
     values = design.single_precision().frames if design.n_weights >= SINGLE_PRECISION_WEIGHTS else design.frames
     frames = pytensor.shared(values, "frames")  # what pm.Data makes, without its cast of float32 to float64
     pm.modelcontext(None).register_data_var(frames, dims=("frame", "pixel"))
-    offset = pm.Data("log_duration", design.offset, dims="time")
     if factors is None:
         per_lag = pt.dot(frames, rf.reshape((L, design.n_pixels)).T.astype(values.dtype)).astype("float64")
     else:
@@ -135,7 +135,7 @@ def log_rate(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable
     drive = shift_sum(per_lag, L)  # the numpy forward model's sum
     if design.rows.size != n:  # some intervals held out of the likelihood
         drive = drive[pt.constant(design.rows)]
-    return intercept + drive + offset
+    return intercept + drive
 
 
 def build_model(
@@ -197,12 +197,11 @@ def build_model(
     coords |= family.coords(spec)
     with pm.Model(coords=coords) as model:
         intercept = _intercept(spec, design)
+        eta = intercept
         if with_rf:
             rf = family.weights(spec, ("lag", "y", "x"), laplace)
             eta = log_rate(design, intercept, rf, family.factors(spec))
-        else:
-            eta = intercept + pm.Data("log_duration", design.offset, dims="time")
-        eta = eta + _baseline(spec, design) + _history(spec, design)
+        eta = eta + pm.Data("log_duration", design.offset, dims="time") + _baseline(spec, design) + _history(spec, design)
         pymc_counts(spec.likelihood, spec.dispersion_scale, eta,
                     pm.Data("observed_counts", design.counts, dims="time"), limit=float(design.counts.max(initial=0)))
     return model
