@@ -12,8 +12,9 @@ Protocol (fixed before the run; nothing is tuned on these units):
   covariance), as the summary table and the retinotopy figure show them: the share of units whose true
   centre lies inside the ellipse of each level of ``LEVELS`` (squared Mahalanobis distance below the
   chi-square(2) quantile), with the binomial SE, and the median distance of the centre from the truth (px);
-* exploratory runs before this protocol: seed 0 only (ridge on 30 units, local on 12); ``SEED`` was never
-  run before.
+* exploratory runs before this protocol: seed 0 only (ridge on 30 units, local on 3 before it was stopped);
+  ``SEED`` was run once before, only as a 2-unit, 50-draw smoke test of this script (another population: the
+  unit count changes the draws). No choice was made on either.
 
 Writes ``docs/centre_coverage.json``; ``tests/test_readme.py`` fails when the README's table differs.
 

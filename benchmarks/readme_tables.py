@@ -138,8 +138,8 @@ def centre_table(study: dict) -> str:
 def centre_text(study: dict) -> str:
     """The README's sentence above :func:`centre_table`."""
     flat = {prior: sum(u["mahalanobis2"] is None for u in fit["units"]) for prior, fit in study["fits"].items()}
-    return (f"On {study['n_units']} simulated units with an RF (`simulate_population`, seed {study['seed']}, never used "
-            f"before; {study['settings']['chains']} chains × {study['settings']['draws']} draws; "
+    return (f"On {study['n_units']} simulated units with an RF (`simulate_population`, seed {study['seed']}, no choice "
+            f"made on it; {study['settings']['chains']} chains × {study['settings']['draws']} draws; "
             f"`docs/centre_coverage.json`, written by `benchmarks/bench_centre_coverage.py`): share (%) of true centres "
             f"inside the centre's credible ellipse at each level; flat ellipses (no spread along one axis): "
             + ", ".join(f"{prior} {n}" for prior, n in flat.items()) + ".")
