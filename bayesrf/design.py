@@ -34,7 +34,12 @@ import xarray as xr
 from .data import validate_recording
 from .errors import BayesRFWarning, DataError
 
-__all__ = ["Design", "count_history", "lag_seconds", "make_design", "shift_sum", "spline_basis"]
+__all__ = ["RAISED_COSINE_OFFSET", "Design", "count_history", "lag_seconds", "make_design", "raised_cosine_basis",
+           "raised_cosine_limit", "shift_sum", "spline_basis"]
+
+RAISED_COSINE_OFFSET = 1.0
+"""Offset ``c`` (intervals) of the raised-cosine basis' log time ``log(j + c)`` (:func:`raised_cosine_basis`): the
+smaller, the narrower the first bumps relative to the last."""
 
 
 def shift_sum(per_lag: np.ndarray, n_lags: int) -> np.ndarray:
@@ -70,6 +75,52 @@ def spline_basis(times: np.ndarray, session: tuple[float, float], n_basis: int) 
         return np.cumsum(B[:, ::-1], axis=1)[:, ::-1][:, 1:]
 
     return basis(np.asarray(times, dtype=float)) - basis(np.linspace(start, stop, 2001)).mean(axis=0)
+
+
+def raised_cosine_basis(lags: int, n_basis: int) -> np.ndarray:
+    """Raised cosines in log time for a spike-history filter over ``lags`` intervals, shape (lags, n_basis).
+
+    Pillow et al. (2008): at history lag ``j = 1 .. lags`` (intervals since the spike), ``x_j = log(j + c)`` with
+    ``c =`` :data:`RAISED_COSINE_OFFSET`; bump ``i`` is ``(1 + cos(clip((x_j - phi_i) pi / delta, -pi, pi))) / 2``
+    with centres ``phi_i`` evenly spaced from ``x_1`` to ``x_lags`` and ``delta`` their spacing. Each bump
+    overlaps only its neighbours, so the columns sum to 1 at every lag: fine resolution just after a spike,
+    coarse long after it, with ``n_basis`` weights instead of ``lags``.
+
+    Parameters
+    ----------
+    lags : int
+        History lags (intervals), >= 2.
+    n_basis : int
+        Number of bumps, ``2 <= n_basis <=`` :func:`raised_cosine_limit` ``(lags)``.
+
+    Examples
+    --------
+    >>> B = raised_cosine_basis(10, 4)
+    >>> B.shape, bool(np.allclose(B.sum(axis=1), 1.0)), B.argmax(axis=0).tolist()  # peaks at lags 1, 3, 5, 10
+    ((10, 4), True, [0, 2, 4, 9])
+    """
+    if not 2 <= n_basis <= lags:
+        raise DataError(f"a raised-cosine basis needs 2 <= n_basis <= lags; got n_basis={n_basis}, lags={lags}.")
+    return _raised_cosines(lags, n_basis)
+
+
+def raised_cosine_limit(lags: int) -> int:
+    """The most raised cosines (:func:`raised_cosine_basis`) that stay linearly independent at ``lags`` integer
+    lags (log time crowds the late centres: two of them between the same pair of lags are redundant), >= 2.
+
+    Examples
+    --------
+    >>> [raised_cosine_limit(k) for k in (2, 6, 12, 50)]
+    [2, 6, 9, 15]
+    """
+    return max(m for m in range(2, max(lags, 2) + 1) if np.linalg.matrix_rank(_raised_cosines(max(lags, 2), m)) == m)
+
+
+def _raised_cosines(lags: int, n_basis: int) -> np.ndarray:
+    x = np.log(np.arange(1, lags + 1) + RAISED_COSINE_OFFSET)
+    centres = np.linspace(x[0], x[-1], n_basis)
+    phase = np.clip((x[:, None] - centres) * np.pi / (centres[1] - centres[0]), -np.pi, np.pi)
+    return 0.5 * (1.0 + np.cos(phase))
 
 
 @dataclass(frozen=True, eq=False)

@@ -27,7 +27,10 @@ frames, so one compiled model serves every unit shown the same stimulus (:func:`
 
 With ``[history] lags = k`` the log-rate adds a spike-history filter ``sum_j history[j] c_{t-j}`` over the
 counts of the ``k`` intervals before (``count_history`` (time, history_lag), 0 before the recording starts;
-``history`` (history_lag) ~ Normal(0, ``[history] scale``), log-rate per spike; Pillow et al. 2008).
+``history`` (history_lag) ~ Normal(0, ``[history] scale``), log-rate per spike; Pillow et al. 2008). With
+``[history] n_basis = m`` the filter is ``history = B @ history_coef`` (a Deterministic), ``B`` the (k, m)
+raised cosines in log time of :func:`bayesrf.design.raised_cosine_basis` and ``history_coef`` (history_basis)
+~ Normal(0, ``[history] scale``): a long filter (many fine intervals) with few weights.
 
 Structured (``family = "gp"``) priors are described in :mod:`bayesrf.structured`.
 """
@@ -40,7 +43,7 @@ import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
-from .design import Design, make_design, shift_sum
+from .design import Design, make_design, raised_cosine_basis, shift_sum
 from .errors import SpecError
 from .families import family_of
 from .observation import DISPERSIONS, pymc_counts
@@ -60,7 +63,7 @@ VAR_DIMS: dict[str, tuple[str, ...]] = {
     "intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",),
     "baseline_coef": ("knot",), "baseline_level": ("knot",),
     "rf_amplitude": (), "rf_length": ("axis",), "rf_center": ("space_axis",), "rf_width": ("space_axis",), "rf_floor": (),
-    "history": ("history_lag",),
+    "history": ("history_lag",), "history_coef": ("history_basis",),
     "rf_time": ("component", "lag"), "rf_space": ("component", "y", "x"), "rf_time_z": ("component", "lag"),
     **{name: () for name in DISPERSIONS.values()},
 }
@@ -103,11 +106,22 @@ def _baseline(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
 
 
 def _history(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
-    """Spike history: ``sum_j history[j] c_{t-1-j}`` over the spec's ``[history] lags`` (0: none)."""
+    """Spike history: ``sum_j history[j] c_{t-1-j}`` over the spec's ``[history] lags`` (0: none); with
+    ``[history] n_basis`` the filter is ``raised_cosine_basis @ history_coef``."""
     if not spec.history_lags:
         return 0.0
+    if spec.history_lags >= design.n_obs:
+        raise SpecError(f"history.lags = {spec.history_lags} reaches the {design.n_obs} fitted intervals: a filter "
+                        "that long cannot be learned from this recording; use fewer lags (with history.n_basis "
+                        "raised cosines for a long filter).")
     past = pm.Data("count_history", design.count_history(spec.history_lags), dims=("time", "history_lag"))
-    return pt.dot(past, pm.Normal("history", 0.0, spec.history_scale, dims="history_lag"))
+    if spec.history_basis:
+        coef = pm.Normal("history_coef", 0.0, spec.history_scale, dims="history_basis")
+        basis = raised_cosine_basis(spec.history_lags, spec.history_basis)
+        history = pm.Deterministic("history", pt.dot(basis, coef), dims="history_lag")
+    else:
+        history = pm.Normal("history", 0.0, spec.history_scale, dims="history_lag")
+    return pt.dot(past, history)
 
 
 def log_rate(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable,
@@ -192,6 +206,7 @@ def build_model(
         "pixel": np.arange(design.n_pixels),
         "knot": np.arange(1, spec.baseline_n_basis),
         "history_lag": np.arange(1, spec.history_lags + 1),
+        "history_basis": np.arange(spec.history_basis),
     }
     family = family_of(spec)
     coords |= family.coords(spec)

@@ -30,12 +30,14 @@ A spec file looks like::
     scale = 0.3              # SD of each random-walk step between spline coefficients (log-rate)
     [likelihood]             # optional; default family = "poisson" (see bayesrf.observation)
     family = "negative-binomial"   # "poisson" | "negative-binomial" (overdispersed counts) | "com-poisson"
-                             # (under- or overdispersed); not Laplace, not fit_population
+                             # (under- or overdispersed); not Laplace
     dispersion_scale = 1.0   # negative binomial: HalfNormal scale of phi (Var = mu + phi mu^2);
                              # COM-Poisson: log nu ~ Normal(0, dispersion_scale)
     [history]                # optional; default lags = 0 (no spike history)
     lags = 3                 # the log-rate adds sum_j history[j] * c_{t-j}, the counts of the 3 intervals before
-    scale = 0.3              # history[j] ~ Normal(0, scale) (log-rate per spike); not Laplace, not fit_population
+    scale = 0.3              # history[j] ~ Normal(0, scale) (log-rate per spike); not Laplace
+    n_basis = 0              # 0: one weight per lag; 2 .. lags: history = raised-cosine basis (lags, n_basis) @
+                             # history_coef, history_coef[i] ~ Normal(0, scale) (bayesrf.design.raised_cosine_basis)
 
 Relation to the penalised fits of :func:`bayesrf.fit_ml` (``n_obs`` = intervals
 used): ``normal(scale=sigma)`` has MAP = ridge with ``alpha = 1/(n_obs sigma^2)``;
@@ -60,6 +62,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .design import raised_cosine_limit
 from .errors import SpecError
 from .families import FAMILIES, family_of, positive_number
 from .observation import LIKELIHOODS
@@ -82,7 +85,7 @@ _KNOWN = {
     "intercept": {"family", "mu", "sigma"},
     "baseline": {"kind", "n_basis", "scale"},
     "likelihood": {"family", "dispersion_scale"},
-    "history": {"lags", "scale"},
+    "history": {"lags", "scale", "n_basis"},
     "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "envelope_nu", "envelope_floor", "rank"},
 }
 BASELINE_KINDS = ("constant", "spline")
@@ -121,6 +124,7 @@ class PriorSpec:
     dispersion_scale: float = 1.0
     history_lags: int = 0
     history_scale: float = HISTORY_SCALE
+    history_basis: int = 0
     description: str = ""
 
     def to_json(self) -> str:
@@ -265,6 +269,13 @@ def _problems(raw: dict[str, Any]) -> list[str]:
             problems.append(f"history.lags must be an integer >= 0 (0: no spike history), got {lags!r}")
         if not positive_number(history.get("scale", HISTORY_SCALE)):
             problems.append(f"history.scale must be a number > 0, got {history.get('scale')!r}")
+        n_basis = history.get("n_basis", 0)
+        if not isinstance(n_basis, int) or isinstance(n_basis, bool) or n_basis == 1 or n_basis < 0:
+            problems.append(f"history.n_basis must be 0 (one weight per lag) or an integer >= 2 (raised cosines), "
+                            f"got {n_basis!r}")
+        elif n_basis and isinstance(lags, int) and n_basis > (most := raised_cosine_limit(lags)):
+            problems.append(f"history.n_basis = {n_basis} exceeds {most}, the most raised cosines that stay linearly "
+                            f"independent over history.lags = {lags}: use fewer, or more lags")
     return problems
 
 
@@ -307,7 +318,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
             "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
             "likelihood": {"family": base.likelihood, "dispersion_scale": base.dispersion_scale},
-            "history": {"lags": base.history_lags, "scale": base.history_scale},
+            "history": {"lags": base.history_lags, "scale": base.history_scale, "n_basis": base.history_basis},
         } | ({"structure": {key: getattr(base, key) for key in structure} | {"smooth": list(base.smooth)}}
              if (structure := family_of(base).structure_defaults) else {})
         name = base.name
@@ -344,6 +355,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         dispersion_scale=float(likelihood.get("dispersion_scale", 1.0)),
         history_lags=int(history.get("lags", 0)),
         history_scale=float(history.get("scale", HISTORY_SCALE)),
+        history_basis=int(history.get("n_basis", 0)),
         **{key: type(default)(structure[key]) for key, default in family.structure_defaults.items()
            if key in structure and key != "smooth"},
         **({"smooth": smooth_axes(structure["smooth"])} if structure else {}),

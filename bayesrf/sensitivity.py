@@ -61,7 +61,7 @@ def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | Non
                 likelihoods: Sequence[str] | None = None) -> dict[str, PriorSpec]:
     """The fits of a sweep, by label: fixed-scale priors once per scale, the others once; each under every
     count distribution of ``likelihoods`` (default: the spec's own), labelled ``+family`` unless Poisson, and
-    ``+history<k>`` with ``k`` lags of spike history.
+    ``+history<k>`` with ``k`` lags of spike history (``+history<k>rc<m>`` on ``m`` raised cosines).
 
     Examples
     --------
@@ -69,13 +69,16 @@ def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | Non
     ['ridge@0.01', 'ridge@0.1', 'ridge-hier']
     >>> list(sweep_specs(["local"], None, ["poisson", "com-poisson"]))
     ['local', 'local+com-poisson']
+    >>> list(sweep_specs([load_prior("ridge", ["history.lags=12", "history.n_basis=4"])], None))
+    ['ridge+history12rc4']
     """
     out: dict[str, PriorSpec] = {}
     for prior in priors:
         spec = prior if isinstance(prior, PriorSpec) else load_prior(prior)
         for family in likelihoods or [spec.likelihood]:
             base = load_prior(spec, {"likelihood": {"family": family}})
-            suffix = ("" if family == "poisson" else f"+{family}") + (f"+history{spec.history_lags}" if spec.history_lags else "")
+            history = f"+history{spec.history_lags}" + (f"rc{spec.history_basis}" if spec.history_basis else "")
+            suffix = ("" if family == "poisson" else f"+{family}") + (history if spec.history_lags else "")
             if spec.scale is None or not scales:  # no fixed scale to vary
                 out[spec.name + suffix] = base
                 continue
