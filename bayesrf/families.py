@@ -118,7 +118,7 @@ class Family:
         return posterior
 
     def factors(self, spec: PriorSpec) -> tuple[pt.TensorVariable, pt.TensorVariable] | None:
-        """``(time, space)`` of a low-rank RF in the current model, for :func:`bayesrf.model.log_rate`'s
+        """``(time, space)`` of a low-rank RF in the current model, for :func:`bayesrf.model.linear_predictor`'s
         contraction (None: the RF is not factored)."""
         return None
 

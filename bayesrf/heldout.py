@@ -11,6 +11,8 @@ still serve as stimulus history for the neighbouring training intervals
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import xarray as xr
 from scipy.special import logsumexp
@@ -23,7 +25,7 @@ from .nuts import pointwise_loglik
 from .observation import count_model
 from .model import build_model
 from .priors import PriorSpec, load_prior
-from .results import log_rate_draws
+from .results import log_rate_draws, softplus_unit
 
 __all__ = ["block_split", "heldout_log_likelihood", "heldout_pointwise", "lpd", "lpd_difference"]
 
@@ -71,7 +73,7 @@ def heldout_log_likelihood(
     post = tree["posterior"].to_dataset()
     basis = design.spline_basis(spec.baseline_n_basis) if "baseline_coef" in post else None
     history = design.count_history(spec.history_lags) if spec.history_lags else None
-    eta = log_rate_draws(post, design.frames, basis, design.rows, history)[0, 0] + design.offset
+    eta = log_rate_draws(post, design.frames, basis, design.rows, history, softplus_unit(tree))[0, 0] + design.offset
     loglik = float(np.sum(count_model(post).logpmf(design.counts, np.exp(eta)[None])))
     rate = tree["observed_data"]["counts"].sum().item() / tree["constant_data"]["duration"].sum().item()
     null = float(np.sum(poisson.logpmf(design.counts, rate * np.exp(design.offset))))
@@ -98,6 +100,8 @@ def heldout_pointwise(result: xr.DataTree, data: xr.Dataset, test: np.ndarray) -
         held-out times.
     """
     spec = PriorSpec.from_json(result.attrs["bayesrf_spec"])
+    if (unit := softplus_unit(result)) is not None:  # the fit's rate unit, not the held-out intervals' mean rate
+        spec = dataclasses.replace(spec, rate_unit=unit)
     model = build_model(make_design(data, int(result.attrs["n_lags"]), keep=np.asarray(test, dtype=bool)), spec)
     return pointwise_loglik(result["posterior"].to_dataset(), model)["counts"]
 

@@ -32,7 +32,7 @@ from .design import Design, make_design
 from .errors import BayesRFWarning, FitError, SpecError
 from .families import family_of
 from .laplace import laplace_draws
-from .model import build_model
+from .model import build_model, link_start
 from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, chain_processes, checked_variables,
                    hierarchical_start, map_pymc, model_key, run_nuts)
 from .ml import fit_block
@@ -52,18 +52,14 @@ def _prepare(data: xr.Dataset, prior: str | PriorSpec, lags: int, keep: np.ndarr
     return make_design(data, lags, keep), spec, data_checksum(data)
 
 
-def _penalized_glm(spec: PriorSpec) -> bool:
-    """Whether the spec's MAP is a penalised Poisson GLM of the frames (no other likelihood, no spike history)."""
-    return spec.likelihood == "poisson" and not spec.history_lags
-
-
 def poisson_only(spec: PriorSpec, what: str, instead: str = "bayesrf.sample(..., method='nuts')") -> None:
-    """Laplace fits use penalised Poisson ML's Hessian: refuse other likelihoods and spike history, naming
-    what to call ``instead``."""
-    if not _penalized_glm(spec):
-        raise SpecError(f"{what} fits the Poisson likelihood without spike history only (penalised Poisson ML); prior "
-                        f"{spec.name!r} has likelihood {spec.likelihood!r} and {spec.history_lags} history lag(s): "
-                        f"sample its posterior with {instead}.")
+    """Laplace fits use penalised Poisson ML's Hessian: refuse other likelihoods, the softplus and spike history,
+    naming what to call ``instead``."""
+    if not spec.penalized_glm:
+        raise SpecError(f"{what} fits the Poisson likelihood with the exp nonlinearity and without spike history "
+                        f"only (penalised Poisson ML); prior {spec.name!r} has likelihood {spec.likelihood!r}, "
+                        f"nonlinearity {spec.nonlinearity!r} and {spec.history_lags} history lag(s): sample its "
+                        f"posterior with {instead}.")
 
 
 def data_checksum(data: xr.Dataset) -> str:
@@ -93,10 +89,10 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
     (lag, y, x) and any hyperparameters to arrays; ``info`` holds the solver's name,
     convergence flag, iteration count and objective.
     """
-    if spec.hierarchical or not _penalized_glm(spec):
+    if spec.hierarchical or not spec.penalized_glm:
         if per_lag:
-            raise SpecError("per_lag MAP is only defined for fixed-scale priors, the Poisson likelihood and no "
-                            "spike history.")
+            raise SpecError("per_lag MAP is only defined for fixed-scale priors, the Poisson likelihood, the exp "
+                            "nonlinearity and no spike history.")
         model = build_model(design, spec)
         values, res = map_pymc(model, _mode_start(model, design, spec))
         if not res.success:
@@ -175,16 +171,18 @@ def fit_map(
 
 
 def start_point(model: pm.Model, design: Design, spec: PriorSpec, seed: int | None) -> dict[str, np.ndarray]:
-    """Poisson MAP without spike history for fixed-scale priors (whatever their likelihood; dispersion and
-    history start at the model's initial point); for hierarchical ones see :func:`bayesrf.nuts.hierarchical_start`
-    (the joint mode of a hierarchical model is not typical of its posterior)."""
+    """Poisson exp-link MAP without spike history for fixed-scale priors (whatever their likelihood; dispersion
+    and history start at the model's initial point; a softplus start by :func:`bayesrf.model.link_start`); for
+    hierarchical ones see :func:`bayesrf.nuts.hierarchical_start` (the joint mode of a hierarchical model is not
+    typical of its posterior)."""
     if spec.hierarchical:
         return {k: np.asarray(v, dtype=float) for k, v in hierarchical_start(model, design, spec, seed).items()}
-    values, _ = map_values(design, replace(spec, likelihood="poisson", history_lags=0), per_lag=False)
+    values, _ = map_values(design, replace(spec, likelihood="poisson", history_lags=0, nonlinearity="exp",
+                                           rate_unit="auto"), per_lag=False)
+    slopes = {name: values[name] for name in ("rf", "baseline_level") if name in values}
     start = model.initial_point()
-    start["intercept"], start["rf"] = values["intercept"], values["rf"]
-    if "baseline_level" in values:
-        start["baseline_level"] = values["baseline_level"]
+    start["intercept"], slopes = link_start(spec, design, values["intercept"], slopes)
+    start |= slopes
     return {k: np.asarray(v, dtype=float) for k, v in start.items()}
 
 
@@ -328,7 +326,7 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
         pen = scaled_penalty(design, spec, scales)
         theta = solve_full(design, spec, pen).theta
         map_rf = theta[1 : 1 + design.n_weights]
-        label = f"{'' if _penalized_glm(spec) else 'Poisson GLM '}MAP at the mean scales"
+        label = f"{'' if spec.penalized_glm else 'Poisson exp-link GLM '}MAP at the mean scales"
     elif map_rf is None:
         map_rf = np.asarray(map_values(design, spec, per_lag=False)[0]["rf"])
         label = "joint MAP (overfits)" if spec.hierarchical else "MAP"

@@ -4,6 +4,10 @@ The log expected count of interval ``t`` is::
 
     eta_t = intercept + sum_l rf[l] . s_{t-l} + log(duration_t)
 
+with the exp nonlinearity (the default); with ``[likelihood] nonlinearity = "softplus"`` it is
+``log(u softplus(intercept + drive + baseline + history)) + log(duration_t)``, ``u`` the rate unit
+(``pm.Data`` ``log_rate_unit``; :mod:`bayesrf.nonlinearity`).
+
 computed as one matrix product of the (n_time, n_pixels) frames with the
 (n_pixels, n_lags) weights followed by a sum of ``n_lags`` shifted columns —
 the T x (lags * pixels) design matrix is never formed.
@@ -46,11 +50,12 @@ import xarray as xr
 from .design import Design, make_design, raised_cosine_basis, shift_sum
 from .errors import SpecError
 from .families import family_of
+from .nonlinearity import SOFTPLUS_AT_UNIT, from_exp_link, log_rate_symbolic
 from .observation import DISPERSIONS, pymc_counts
 from .priors import PriorSpec, load_prior
 
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_WEIGHTS", "VAR_DIMS", "build_model",
-           "intercept_mu"]
+           "intercept_mu", "linear_predictor", "link_start", "mean_rate", "rate_unit"]
 
 LAPLACE_FORMS = ("direct", "exponential-difference")
 
@@ -75,12 +80,31 @@ RF_PRIOR_TERMS = ("rf", "rf_z", "rf_time_z", *HYPERPARAMETERS)
 """Free variables whose log-prior terms make up the RF's prior."""
 
 
+def mean_rate(design: Design) -> float:
+    """The fitted intervals' mean rate, total spikes (at least 1) / total seconds (spikes/s)."""
+    return max(int(design.counts.sum()), 1) / float(np.exp(design.offset).sum())
+
+
 def intercept_mu(spec: PriorSpec, design: Design) -> float:
-    """Prior mean of the intercept: ``log(total spikes / total seconds)`` when "auto"."""
+    """Prior mean of the intercept: when "auto", ``log`` of the :func:`mean_rate` (exp nonlinearity) or
+    :data:`bayesrf.nonlinearity.SOFTPLUS_AT_UNIT` (softplus: the rate unit is the mean rate)."""
     if spec.intercept_mu != "auto":
         return float(spec.intercept_mu)
-    total = max(int(design.counts.sum()), 1)
-    return float(np.log(total / np.exp(design.offset).sum()))
+    return SOFTPLUS_AT_UNIT if spec.nonlinearity == "softplus" else float(np.log(mean_rate(design)))
+
+
+def rate_unit(spec: PriorSpec, design: Design) -> float:
+    """The softplus' rate unit (spikes/s): the spec's ``[likelihood] rate_unit``, or the :func:`mean_rate`."""
+    return mean_rate(design) if spec.rate_unit == "auto" else float(spec.rate_unit)
+
+
+def link_start(spec: PriorSpec, design: Design, intercept: float,
+               slopes: dict[str, np.ndarray]) -> tuple[float, dict[str, np.ndarray]]:
+    """A start for the spec's nonlinearity from an exp-link fit's intercept and log-rate slopes (RF weights,
+    baseline): unchanged for exp, :func:`bayesrf.nonlinearity.from_exp_link` for the softplus."""
+    if spec.nonlinearity == "exp":
+        return intercept, slopes
+    return from_exp_link(intercept, rate_unit(spec, design), slopes)
 
 
 def _intercept(spec: PriorSpec, design: Design) -> pt.TensorVariable:
@@ -124,10 +148,10 @@ def _history(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
     return pt.dot(past, history)
 
 
-def log_rate(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable,
-             factors: tuple[pt.TensorVariable, pt.TensorVariable] | None = None) -> pt.TensorVariable:
-    """Symbolic intercept plus drive (n_obs,) from the frames, without a lagged design matrix (the log duration,
-    baseline and history are added by :func:`build_model`).
+def linear_predictor(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable,
+                     factors: tuple[pt.TensorVariable, pt.TensorVariable] | None = None) -> pt.TensorVariable:
+    """Symbolic intercept plus drive (n_obs,) from the frames, without a lagged design matrix (the baseline,
+    history, nonlinearity and log duration are added by :func:`build_model`).
 
     Frames enter as model data (shared, not constants baked into
     the compiled code); frames in float32 from :data:`SINGLE_PRECISION_WEIGHTS` weights on.
@@ -215,8 +239,14 @@ def build_model(
         eta = intercept
         if with_rf:
             rf = family.weights(spec, ("lag", "y", "x"), laplace)
-            eta = log_rate(design, intercept, rf, family.factors(spec))
-        eta = eta + pm.Data("log_duration", design.offset, dims="time") + _baseline(spec, design) + _history(spec, design)
-        pymc_counts(spec.likelihood, spec.dispersion_scale, eta,
+            eta = linear_predictor(design, intercept, rf, family.factors(spec))
+        log_duration = pm.Data("log_duration", design.offset, dims="time")
+        if spec.nonlinearity == "exp":  # the sums in the order of earlier releases (same floating-point results)
+            log_loc = eta + log_duration + _baseline(spec, design) + _history(spec, design)
+        else:
+            log_unit = pm.Data("log_rate_unit", np.log(rate_unit(spec, design)))
+            eta = eta + _baseline(spec, design) + _history(spec, design)
+            log_loc = log_rate_symbolic(eta, spec.nonlinearity, log_unit) + log_duration
+        pymc_counts(spec.likelihood, spec.dispersion_scale, log_loc,
                     pm.Data("observed_counts", design.counts, dims="time"), limit=float(design.counts.max(initial=0)))
     return model

@@ -21,7 +21,7 @@ from scipy.optimize import minimize
 
 from .design import Design
 from .families import family_of
-from .model import VAR_DIMS
+from .model import VAR_DIMS, link_start
 from .penalized import solve_blocks, split_theta
 from .priors import PriorSpec
 from .results import as_dataset
@@ -47,7 +47,7 @@ LBFGS_MEMORY = 50
 cores), scipy's default 10 -> 50: ``smooth`` 33.6 -> 24.7 s (700 -> 432 iterations), ``local`` 34.8 -> 27.3 s,
 ``rank1`` 27.2 -> 19.6 s (1,942 -> 1,083), each reaching an equal or higher log posterior; 10 x 10 px ``local`` 7.5 -> 6.8 s."""
 
-UNIT_DATA = ("observed_counts", "intercept_mu")
+UNIT_DATA = ("observed_counts", "intercept_mu", "log_rate_unit")
 """The ``pm.Data`` of a model that differ between units shown the same stimulus."""
 _COMPILED: dict[str, Any] = {}
 """The last nutpie model this process compiled with a reuse key (one entry: a worker fits one population)."""
@@ -74,13 +74,16 @@ def hierarchical_start(model: pm.Model, design: Design, spec: PriorSpec, seed: i
     hyperprior scale, the weights and hyperparameters as the family starts them from that ridge RF
     (:meth:`bayesrf.families.Family.start`)."""
     ridge = replace(spec, family="normal", hierarchical=False, scale=spec.hyper_scale, hyper_scale=None,
-                    smooth=False, local=False, rank=0)
+                    smooth=False, local=False, rank=0, likelihood="poisson", history_lags=0, nonlinearity="exp",
+                    rate_unit="auto")
     sol, = solve_blocks(design, ridge, per_lag=False)
+    slopes = {"rf": split_theta(sol.theta, design, ridge)["rf"], "baseline_level": np.cumsum(sol.theta[1 + design.n_weights :])}
     start = model.initial_point()
-    start["intercept"] = np.asarray(sol.theta[0])
+    intercept, slopes = link_start(spec, design, float(sol.theta[0]), slopes)
+    start["intercept"] = np.asarray(intercept)
     if "baseline_level" in start:
-        start["baseline_level"] = np.cumsum(sol.theta[1 + design.n_weights :])
-    return family_of(spec).start(start, split_theta(sol.theta, design, ridge)["rf"], spec, seed)
+        start["baseline_level"] = slopes["baseline_level"]
+    return family_of(spec).start(start, slopes["rf"], spec, seed)
 
 
 def map_pymc(model: pm.Model, start: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], Any]:

@@ -12,7 +12,7 @@ A spec file looks like::
     hyper_scale = 0.05       # scale of the hyperprior on the per-lag scales
     [intercept]
     family = "normal"        # "flat" | "normal"
-    mu = "auto"              # number, or "auto" = log of the data's mean rate (spikes/s)
+    mu = "auto"              # number, or "auto" = log of the data's mean rate (spikes/s); softplus: log(e - 1)
     sigma = 10.0
     [structure]              # only for family = "gp" (structured priors, see below)
     smooth = true            # Gaussian-process prior over (lag, y, x), kernel K_lag (x) K_y (x) K_x;
@@ -33,6 +33,9 @@ A spec file looks like::
                              # (under- or overdispersed); not Laplace
     dispersion_scale = 1.0   # negative binomial: HalfNormal scale of phi (Var = mu + phi mu^2);
                              # COM-Poisson: log nu ~ Normal(0, dispersion_scale)
+    nonlinearity = "exp"     # "exp" (rate = exp(eta)) | "softplus" (rate = rate_unit * log(1 + exp(eta)));
+                             # see bayesrf.nonlinearity; softplus is not Laplace
+    rate_unit = "auto"       # softplus only: spikes/s, or "auto" = the data's mean rate
     [history]                # optional; default lags = 0 (no spike history)
     lags = 3                 # the log-rate adds sum_j history[j] * c_{t-j}, the counts of the 3 intervals before
     scale = 0.3              # history[j] ~ Normal(0, scale) (log-rate per spike); not Laplace
@@ -65,6 +68,7 @@ from typing import Any
 from .design import raised_cosine_limit
 from .errors import SpecError
 from .families import FAMILIES, family_of, positive_number
+from .nonlinearity import NONLINEARITIES
 from .observation import LIKELIHOODS
 from .structured import smooth_axes
 
@@ -84,7 +88,7 @@ _KNOWN = {
     "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale"},
     "intercept": {"family", "mu", "sigma"},
     "baseline": {"kind", "n_basis", "scale"},
-    "likelihood": {"family", "dispersion_scale"},
+    "likelihood": {"family", "dispersion_scale", "nonlinearity", "rate_unit"},
     "history": {"lags", "scale", "n_basis"},
     "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "envelope_nu", "envelope_floor", "rank"},
 }
@@ -122,10 +126,18 @@ class PriorSpec:
     rank: int = 0
     likelihood: str = "poisson"
     dispersion_scale: float = 1.0
+    nonlinearity: str = "exp"
+    rate_unit: float | str = "auto"
     history_lags: int = 0
     history_scale: float = HISTORY_SCALE
     history_basis: int = 0
     description: str = ""
+
+    @property
+    def penalized_glm(self) -> bool:
+        """Whether the MAP is a penalised Poisson GLM of the frames (Poisson, exp link, no spike history): the
+        fits of :mod:`bayesrf.penalized` and the Laplace approximation apply."""
+        return self.likelihood == "poisson" and self.nonlinearity == "exp" and not self.history_lags
 
     def to_json(self) -> str:
         """Canonical JSON text (stored in results to rebuild and check the model)."""
@@ -262,6 +274,15 @@ def _problems(raw: dict[str, Any]) -> list[str]:
                             + (f" (did you mean {close[0]!r}?)" if close else ""))
         if not positive_number(likelihood.get("dispersion_scale", 1.0)):
             problems.append(f"likelihood.dispersion_scale must be a number > 0, got {likelihood.get('dispersion_scale')!r}")
+        nonlinearity = likelihood.get("nonlinearity", "exp")
+        if nonlinearity not in NONLINEARITIES:
+            problems.append(f"likelihood.nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+        unit = likelihood.get("rate_unit", "auto")
+        if unit != "auto" and not positive_number(unit):
+            problems.append(f"likelihood.rate_unit must be a number of spikes/s > 0 or \"auto\", got {unit!r}")
+        elif unit != "auto" and nonlinearity == "exp":
+            problems.append("likelihood.rate_unit is used by nonlinearity = \"softplus\" only (the exp link's "
+                            "rate is exp(eta))")
     history = raw.get("history", {})
     if isinstance(history, dict):
         lags = history.get("lags", 0)
@@ -317,7 +338,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             "intercept": {"family": base.intercept_family, "mu": base.intercept_mu}
             | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
             "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
-            "likelihood": {"family": base.likelihood, "dispersion_scale": base.dispersion_scale},
+            "likelihood": {"family": base.likelihood, "dispersion_scale": base.dispersion_scale,
+                           "nonlinearity": base.nonlinearity, "rate_unit": base.rate_unit},
             "history": {"lags": base.history_lags, "scale": base.history_scale, "n_basis": base.history_basis},
         } | ({"structure": {key: getattr(base, key) for key in structure} | {"smooth": list(base.smooth)}}
              if (structure := family_of(base).structure_defaults) else {})
@@ -353,6 +375,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         baseline_scale=float(baseline.get("scale", 0.3)),
         likelihood=likelihood.get("family", "poisson"),
         dispersion_scale=float(likelihood.get("dispersion_scale", 1.0)),
+        nonlinearity=likelihood.get("nonlinearity", "exp"),
+        rate_unit=unit if (unit := likelihood.get("rate_unit", "auto")) == "auto" else float(unit),
         history_lags=int(history.get("lags", 0)),
         history_scale=float(history.get("scale", HISTORY_SCALE)),
         history_basis=int(history.get("n_basis", 0)),

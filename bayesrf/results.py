@@ -31,12 +31,13 @@ from .design import Design, count_history, shift_sum, spline_basis
 from .errors import DataError
 from .families import family_of
 from .observation import CountModel, count_model
-from .model import VAR_DIMS
+from .model import VAR_DIMS, rate_unit
+from .nonlinearity import log_rate
 from .priors import PriorSpec
 
 __all__ = [
     "SWEEP_KIND", "as_dataset", "assemble", "check_result", "data_groups", "design_from_result", "count_locations", "load", "log_rate_draws",
-    "package_version", "posterior_predictive", "predict", "read_tree", "save"
+    "package_version", "posterior_predictive", "predict", "read_tree", "save", "softplus_unit"
 ]
 
 
@@ -78,8 +79,8 @@ def data_groups(design: Design, spec: PriorSpec) -> dict[str, xr.Dataset]:
 
     ``constant_data`` holds every frame (``stim`` (frame, y, x)), each fitted interval's
     ``duration`` and ``row`` (index among the intervals with a full history), and the
-    spline ``baseline_basis`` (time, knot) when the spec has one, and with spike history the counts of every
-    interval, ``frame_counts`` (frame).
+    spline ``baseline_basis`` (time, knot) when the spec has one, with spike history the counts of every
+    interval, ``frame_counts`` (frame), and with the softplus nonlinearity its ``rate_unit`` (spikes/s).
     """
     t_all = design.frames.shape[0]
     observed = xr.Dataset({"counts": ("time", design.counts)}, coords={"time": design.time})
@@ -88,6 +89,8 @@ def data_groups(design: Design, spec: PriorSpec) -> dict[str, xr.Dataset]:
         extra["baseline_basis"] = (("time", "knot"), design.spline_basis(spec.baseline_n_basis))
     if spec.history_lags:
         extra["frame_counts"] = ("frame", design.all_counts)
+    if spec.nonlinearity == "softplus":
+        extra["rate_unit"] = ((), rate_unit(spec, design), {"units": "spikes/s"})
     constant = xr.Dataset(
         {
             "stim": (("frame", "y", "x"), design.frames.reshape(t_all, design.ny, design.nx)),
@@ -256,7 +259,7 @@ def predict(
     frames = stim.transpose("time", "y", "x").values.reshape(stim.sizes["time"], -1)
     time = stim["time"].values[L - 1 :] if "time" in stim.coords else np.arange(L - 1, frames.shape[0])
     basis = _baseline_basis(result, time, "time" in stim.coords) if baseline == "time" else None
-    rate = np.exp(log_rate_draws(post, frames, basis))
+    rate = np.exp(log_rate_draws(post, frames, basis, unit=softplus_unit(result)))
     out = xr.DataArray(rate, dims=("chain", "draw", "time"), coords={"time": time},
                        attrs={"units": "spikes/s", "long_name": "predicted rate"})
     if kind == "rate":
@@ -283,9 +286,17 @@ def _baseline_basis(result: xr.DataTree, time: np.ndarray, has_time: bool) -> np
     return spline_basis(time, (start, stop), n_basis)
 
 
+def softplus_unit(result: xr.DataTree) -> float | None:
+    """The rate unit (spikes/s) of a softplus fit, None for the exp nonlinearity."""
+    const = result["constant_data"]
+    return float(const["rate_unit"]) if "rate_unit" in const else None
+
+
 def log_rate_draws(post: xr.Dataset, frames: np.ndarray, basis: np.ndarray | None = None,
-                   rows: np.ndarray | None = None, history: np.ndarray | None = None) -> np.ndarray:
-    """The log-rate per second of every draw: ``intercept + sum_l rf_l . s_{t-l} + baseline + history``.
+                   rows: np.ndarray | None = None, history: np.ndarray | None = None,
+                   unit: float | None = None) -> np.ndarray:
+    """The log-rate per second of every draw: ``intercept + sum_l rf_l . s_{t-l} + baseline + history``
+    (exp nonlinearity), or the log of ``unit`` times its softplus.
 
     Parameters
     ----------
@@ -301,6 +312,8 @@ def log_rate_draws(post: xr.Dataset, frames: np.ndarray, basis: np.ndarray | Non
         predict (default all of them).
     history : ndarray, shape (n_intervals, history_lag), optional
         Counts before each predicted interval (:func:`bayesrf.design.count_history`), for fits with spike history.
+    unit : float, optional
+        A softplus fit's rate unit (spikes/s, :func:`softplus_unit`); None for the exp nonlinearity.
 
     Returns
     -------
@@ -317,7 +330,7 @@ def log_rate_draws(post: xr.Dataset, frames: np.ndarray, basis: np.ndarray | Non
         eta = eta + np.einsum("tk,cdk->cdt", basis, post["baseline_coef"].values)
     if history is not None:
         eta = eta + np.einsum("tk,cdk->cdt", history, post["history"].values)
-    return eta
+    return eta if unit is None else log_rate(eta, "softplus", unit)
 
 
 def design_from_result(result: xr.DataTree) -> Design:
@@ -361,7 +374,8 @@ def count_locations(result: xr.DataTree, max_draws: int = 500) -> tuple[xr.DataA
     if "history" in post:  # one step ahead: given the observed counts before each interval
         history = count_history(const["frame_counts"].values, const["row"].values + int(result.attrs["n_lags"]) - 1,
                                 post.sizes["history_lag"])
-    eta = log_rate_draws(post, stim.reshape(stim.shape[0], -1), basis, const["row"].values, history)
+    eta = log_rate_draws(post, stim.reshape(stim.shape[0], -1), basis, const["row"].values, history,
+                         softplus_unit(result))
     loc = xr.DataArray(np.exp(eta + np.log(const["duration"].values)), dims=("chain", "draw", "time"),
                        coords={"chain": post.chain, "draw": post.draw, "time": const["time"]},
                        attrs={"units": "spikes", "long_name": "count location"})

@@ -61,7 +61,8 @@ def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | Non
                 likelihoods: Sequence[str] | None = None) -> dict[str, PriorSpec]:
     """The fits of a sweep, by label: fixed-scale priors once per scale, the others once; each under every
     count distribution of ``likelihoods`` (default: the spec's own), labelled ``+family`` unless Poisson, and
-    ``+history<k>`` with ``k`` lags of spike history (``+history<k>rc<m>`` on ``m`` raised cosines).
+    ``+softplus`` for that nonlinearity, ``+history<k>`` with ``k`` lags of spike history (``+history<k>rc<m>`` on
+    ``m`` raised cosines).
 
     Examples
     --------
@@ -78,7 +79,8 @@ def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | Non
         for family in likelihoods or [spec.likelihood]:
             base = load_prior(spec, {"likelihood": {"family": family}})
             history = f"+history{spec.history_lags}" + (f"rc{spec.history_basis}" if spec.history_basis else "")
-            suffix = ("" if family == "poisson" else f"+{family}") + (history if spec.history_lags else "")
+            suffix = (("" if family == "poisson" else f"+{family}") + ("+softplus" if spec.nonlinearity == "softplus" else "")
+                      + (history if spec.history_lags else ""))
             if spec.scale is None or not scales:  # no fixed scale to vary
                 out[spec.name + suffix] = base
                 continue

@@ -21,6 +21,7 @@ import xarray as xr
 from .data import from_counts
 from .design import shift_sum
 from .errors import DataError
+from .nonlinearity import NONLINEARITIES, SOFTPLUS_AT_UNIT, log_rate
 from .observation import LIKELIHOODS, CountModel
 
 __all__ = [
@@ -131,6 +132,7 @@ def simulate(
     likelihood: str = "poisson",
     dispersion: float | None = None,
     history: np.ndarray | None = None,
+    nonlinearity: str = "exp",
     seed: int | None = 0,
 ) -> xr.Dataset:
     """Simulate a recording from an LNP neuron with a known RF.
@@ -176,6 +178,10 @@ def simulate(
         Spike-history filter: the log-rate of interval ``t`` adds ``sum_j history[j] c_{t-1-j}`` (log-rate per
         spike; negative values make the neuron refractory). Counts are then drawn one interval at a time.
         Stored as ``history_true`` (history_lag).
+    nonlinearity : {"exp", "softplus"}
+        The rate: ``rate exp(drive)`` or ``rate softplus(log(e - 1) + drive)`` (:mod:`bayesrf.nonlinearity`: the
+        softplus with rate unit ``rate``, equal to ``rate`` at zero drive, rectifying strong negative drive), the
+        drive being the RF's plus the drift. ``intercept_true`` is then ``log(e - 1)``. Not with ``history``.
     seed : int or None
         Seeds a single ``numpy.random.Generator``; the same seed gives the same recording.
 
@@ -183,7 +189,7 @@ def simulate(
     -------
     xarray.Dataset
         The recording layout plus ``rf_true`` (lag, y, x); attrs hold every setting
-        and ``intercept_true = log(rate)``.
+        and ``intercept_true = log(rate)`` (exp).
 
     Examples
     --------
@@ -192,6 +198,9 @@ def simulate(
     ({'time': 1000, 'y': 15, 'x': 15, 'lag': 1}, ('lag', 'y', 'x'))
     """
     _check_simulation_args(n_frames, lags, stimulus, rate, dt, jitter)
+    if nonlinearity not in NONLINEARITIES or (nonlinearity != "exp" and history is not None):
+        raise DataError(f"nonlinearity must be one of {NONLINEARITIES}, and 'exp' with a spike history (the "
+                        f"simulator draws history through the exp only); got {nonlinearity!r}.")
     counts_model = _counts_model(likelihood, dispersion)
     rng = np.random.default_rng(seed)
     if rf is None:
@@ -211,7 +220,8 @@ def simulate(
     padded = np.vstack([np.zeros((lags - 1, lags)), per_lag])  # grey frames before the first one
     baseline = drift * (np.linspace(0.0, 1.0, n_frames) - 0.5)
     drive = baseline + shift_sum(padded, lags)
-    counts = _draw(counts_model, rate * np.exp(drive) * duration, history, rng)
+    rates = rate * np.exp(drive) if nonlinearity == "exp" else np.exp(log_rate(SOFTPLUS_AT_UNIT + drive, nonlinearity, rate))
+    counts = _draw(counts_model, rates * duration, history, rng)
     ds = from_counts(frames, counts, duration, source="bayesrf.simulate")
     ds["rf_true"] = xr.DataArray(w, dims=("lag", "y", "x"), attrs={"long_name": "true receptive field"})
     ds["baseline_true"] = xr.DataArray(baseline, dims="time", attrs={"long_name": "true log-rate drift"})
@@ -223,7 +233,8 @@ def simulate(
     ds.attrs.update(
         spatial=spatial if rf is None else "custom", temporal=temporal if rf is None else "custom",
         stimulus=stimulus, rate=rate, dt=dt, jitter=jitter, drift=drift, rf_norm=float(np.linalg.norm(w)),
-        intercept_true=float(np.log(rate)), seed=-1 if seed is None else int(seed), stim_encoding=stimulus,
+        intercept_true=float(np.log(rate)) if nonlinearity == "exp" else SOFTPLUS_AT_UNIT, nonlinearity=nonlinearity,
+        seed=-1 if seed is None else int(seed), stim_encoding=stimulus,
         likelihood=likelihood, dispersion_true=np.nan if dispersion is None else float(dispersion),
     )
     return ds

@@ -33,7 +33,7 @@ import xarray as xr
 from .design import Design
 from .errors import recorded
 from .laplace import gaussian_draws
-from .model import build_model
+from .model import build_model, link_start
 from .nuts import DEFAULT_TUNE, pointwise_loglik, run_nuts
 from .penalized import full_design, prior_penalty
 from .ml import smooth_derivatives, solve_penalized
@@ -70,11 +70,11 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
         ``posterior`` (the parameter draws, which ArviZ's LOO reads for their efficiency) and
         ``log_likelihood.counts`` (chain, draw, time), in nats; ``draws`` draws in all.
     """
-    base = dataclasses.replace(spec, family="flat", hierarchical=False, scale=None)
+    base = dataclasses.replace(spec, family="flat", hierarchical=False, scale=None, nonlinearity="exp", rate_unit="auto")
     A = full_design(design, base, np.empty((design.n_obs, 0)))
     pen = prior_penalty(base, design, 0)
     sol = solve_penalized(A, design.counts, design.offset, pen)
-    if spec.likelihood != "poisson" or spec.history_lags:
+    if not spec.penalized_glm:
         return _baseline_nuts(design, spec, sol.theta, draws, seed)
     _, H = smooth_derivatives(sol.theta, A, design.counts, design.offset, pen)
     theta = gaussian_draws(sol, H, draws, 1, seed)  # (1, draws, p)
@@ -87,12 +87,14 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
 
 
 def _baseline_nuts(design: Design, spec: PriorSpec, theta: np.ndarray, draws: int, seed: int | None) -> xr.DataTree:
-    """NUTS draws of the baseline-only model started at the Poisson fit ``theta`` (intercept, baseline steps)."""
+    """NUTS draws of the baseline-only model started at the Poisson exp-link fit ``theta`` (intercept, baseline
+    steps)."""
     model = build_model(design, spec, with_rf=False)
     start = model.initial_point()
-    start["intercept"] = np.asarray(theta[0])
+    intercept, slopes = link_start(spec, design, float(theta[0]), {"baseline_level": np.cumsum(theta[1:])})
+    start["intercept"] = np.asarray(intercept)
     if "baseline_level" in start:
-        start["baseline_level"] = np.cumsum(theta[1:])
+        start["baseline_level"] = slopes["baseline_level"]
     raw = run_nuts(model, start, draws // BASELINE_CHAINS, DEFAULT_TUNE["nutpie"], BASELINE_CHAINS, seed, "nutpie",
                    progress=False, target_accept=0.8, cores=1)
     posterior = raw["posterior"].to_dataset()
