@@ -297,11 +297,15 @@ def test_diagnostics_verdict_has_arviz_diagnose_checks_plus_tail_floor():
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)  # 2 x 60 draws: the draws' identity is what is tested
-@pytest.mark.parametrize("prior", ["ridge", "lasso-hier"])
+@pytest.mark.parametrize("prior", ["ridge", "lasso-hier", "ridge+softplus"])
 def test_reused_compiled_model_gives_the_draws_of_a_fresh_one(prior):
     """Two units shown the same frames: the second unit's draws through the first one's compiled model
-    (with its counts, intercept prior mean and start swapped in) equal a fresh compile's, bit for bit."""
+    (with its counts, intercept prior mean, softplus rate unit and start swapped in) equal a fresh compile's,
+    bit for bit."""
     from bayesrf import nuts
+
+    name, _, softplus = prior.partition("+")
+    prior = bayesrf.load_prior(name, ["likelihood.nonlinearity=softplus"] if softplus else None)
 
     pop = bayesrf.simulate_population(n_units=2, n_frames=600, shape=(4, 5), lags=2, no_rf=0.0, seed=3)
     first, second = (pop.sel(unit=u) for u in pop["unit"].values)
