@@ -104,12 +104,13 @@ def coverage_table(study: dict) -> str:
     levels = study["levels"]
     rows = ["| model (truth) | parameter | values | " + " | ".join(f"{100 * p:g} %" for p in levels) + " |",
             "|---|---|---|" + "---|" * len(levels)]
-    names = {"negative-binomial": "phi", "com-poisson": "nu", "history": "history"}
+    names = {"negative-binomial": "phi", "com-poisson": "nu", "history": "history", "history-rc": "history",
+             "softplus": "intercept"}
     for model, entry in study["models"].items():
-        truth = ", ".join(f"{t:g}" for t in entry["truth"])
+        truth = entry.get("description") or f"{names[model]} = " + ", ".join(f"{t:g}" for t in entry["truth"])
         for part, label in (("parameter", names[model]), ("rf", "RF weights")):
             cov = entry[part]["coverage"]
-            rows.append(f"| {model} ({names[model]} = {truth}) | {label} | {entry[part]['n_values']} | "
+            rows.append(f"| {model} ({truth}) | {label} | {entry[part]['n_values']} | "
                         + " | ".join(f"{100 * c:.0f}" for c in cov) + " |")
     return "\n".join(rows)
 
