@@ -4,13 +4,12 @@ The log expected count of interval ``t`` is::
 
     eta_t = intercept + sum_l rf[l] . s_{t-l} + log(duration_t)
 
-with the exp nonlinearity (the default); with ``[likelihood] nonlinearity = "softplus"`` it is
-``log(u softplus(intercept + drive + baseline + history)) + log(duration_t)``, ``u`` the rate unit
-(``pm.Data`` ``log_rate_unit``; :mod:`bayesrf.nonlinearity`).
-
 computed as one matrix product of the (n_time, n_pixels) frames with the
 (n_pixels, n_lags) weights followed by a sum of ``n_lags`` shifted columns —
-the T x (lags * pixels) design matrix is never formed.
+the T x (lags * pixels) design matrix is never formed. That is the exp nonlinearity (the default); with
+``[likelihood] nonlinearity = "softplus"`` the log expected count is
+``log(u softplus(intercept + drive + baseline + history)) + log(duration_t)``, ``u`` the rate unit
+(``pm.Data`` ``log_rate_unit``; :mod:`bayesrf.nonlinearity`).
 
 With ``[baseline] kind = "spline"`` a slow drift ``Z_t . baseline_coef`` is
 added (see :meth:`bayesrf.design.Design.spline_basis`); it is not part of the RF.

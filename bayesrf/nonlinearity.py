@@ -1,5 +1,4 @@
 """Output nonlinearity of the LNP model: the rate (spikes/s) as a function of the linear predictor
-
 ``eta_t = intercept + sum_l rf_l . s_{t-l} + baseline_t + history_t`` (the spec's ``[likelihood] nonlinearity``).
 
 ``exp``        ``rate = exp(eta)``: the canonical link; ``eta`` is the log-rate (the default).
