@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +21,7 @@ import xarray as xr
 from scipy.optimize import minimize
 
 from .design import Design
+from .errors import BayesRFWarning
 from .families import family_of
 from .model import VAR_DIMS, link_start
 from .penalized import solve_blocks, split_theta
@@ -157,13 +159,25 @@ def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray], reuse_key: str
 
 def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, chains: int, seed: int | None,
              sampler: str, progress: bool, target_accept: float, cores: int, reuse_key: str | None = None) -> xr.DataTree:
-    """NUTS draws of ``model`` from ``start`` with nutpie (``reuse_key``: see :func:`compile_nutpie`) or PyMC."""
+    """NUTS draws of ``model`` from ``start`` with nutpie (``reuse_key``: see :func:`compile_nutpie`) or PyMC.
+
+    When nutpie cannot start from ``start`` although the model's log-density and gradient are finite there (seen
+    with nutpie 0.16.11: the Laplace prior's exponential-difference form with a ``keep`` mask), the chains run
+    with PyMC's NUTS from the same start, with a :class:`~bayesrf.BayesRFWarning` that says so.
+    """
     if sampler == "nutpie":
         import nutpie
 
         compiled = compile_nutpie(model, start, reuse_key)
-        return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress_bar=progress,
-                             save_warmup=False, cores=cores, target_accept=target_accept)
+        try:
+            return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress_bar=progress,
+                                 save_warmup=False, cores=cores, target_accept=target_accept)
+        except RuntimeError as exc:
+            if "initialization points failed" not in str(exc) or not np.isfinite(model.compile_logp()(start)):
+                raise
+            warnings.warn("nutpie could not start from the MAP although the log-density is finite there (nutpie: "
+                          f"{str(exc).splitlines()[0]}); sampling with PyMC's NUTS from the same start instead "
+                          "(slower).", BayesRFWarning, stacklevel=3)
     return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, nuts_sampler="pymc",
                      initvals=start, init="adapt_diag", model=model, progressbar=progress, cores=cores,
                      compute_convergence_checks=False, target_accept=target_accept)
