@@ -114,6 +114,29 @@ def test_hierarchical_map_is_a_stationary_point(small_sim):
     assert mapfit.attrs["converged"] == 1 and np.max(np.abs(grad)) < 1e-3
 
 
+def test_hierarchical_lasso_map_is_glums_lasso_at_its_scales():
+    """At the joint mode of ``lasso-hier`` (rf = rf_scale[lag] * rf_z, rf_z ~ Laplace(0, 1)), rf is the lasso with
+    per-lag penalties 1 / rf_scale[lag], the spline baseline a ridge: glum's elastic net with those per-coefficient
+    penalties, given the scales (no shared code). L-BFGS-B stalls on the kinks of |rf_z|: restarted
+    (bayesrf.nuts.LBFGS_RESTARTS) it reaches glum's lasso to 1e-6 with a warm PyTensor cache, but with a cold one
+    (other last bits from numba's fastmath) it stalled 2.2e-4 away (rf weights here ~1e-2), hence 5e-4: a wrong
+    penalty or scale mapping moves rf by ~1e-2."""
+    data = bayesrf.simulate(n_frames=600, shape=(5, 5), lags=3, seed=3)
+    spec = bayesrf.load_prior("lasso-hier", {"intercept": {"family": "flat"}})
+    design = make_design(data, 3)
+    mapfit = bayesrf.fit_map(data, spec, lags=3)
+    scale = mapfit.posterior.rf_scale.values[0, 0]
+    assert np.ptp(scale) > 0.1 * scale.mean(), "the lags' scales differ, so the per-lag penalties are tested"
+    Z = design.spline_basis(spec.baseline_n_basis)
+    l1 = np.r_[np.repeat(1.0 / scale, design.ny * design.nx), np.zeros(Z.shape[1])]
+    l2 = np.r_[np.zeros(design.n_weights), np.full(Z.shape[1], spec.baseline_scale**-2)]
+    # glum: alpha (l1_ratio P1 |w| + (1 - l1_ratio) / 2 w' P2 w) per observation; alpha = 2 / n, l1_ratio = 1/2
+    ref = glum.GeneralizedLinearRegressor(family="poisson", alpha=2.0 / design.n_obs, l1_ratio=0.5, P1=l1, P2=l2,
+                                          gradient_tol=1e-10, max_iter=1000)
+    ref.fit(np.hstack([design.matrix(), Z]), design.counts, offset=design.offset)
+    np.testing.assert_allclose(_theta(mapfit), np.r_[ref.intercept_, ref.coef_[: design.n_weights]], atol=5e-4, rtol=0)
+
+
 def test_hierarchical_map_warns_when_lbfgs_stops_early(small_sim, monkeypatch):
     from scipy.optimize import minimize
 
