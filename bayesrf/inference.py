@@ -200,7 +200,7 @@ def sample(
     keep: np.ndarray | None = None,
     cores: int | None = None,
     estimates: bool = True,
-    reuse_compiled: bool = False,
+    reuse_compiled: bool = True,
 ) -> xr.DataTree:
     """Sample the posterior of the RF.
 
@@ -233,11 +233,11 @@ def sample(
     estimates : bool, default True
         Store the ML per lag and the MAP (group ``estimates``, :func:`point_estimates`) for
         :func:`bayesrf.compare_estimates` and ``bayesrf plot``, which then do not refit.
-    reuse_compiled : bool, default False
-        nutpie only: reuse the model this process compiled last for the same prior, frames and
-        intervals, with this recording's counts (:func:`bayesrf.nuts.compile_nutpie`); saves the
-        compilation (about 7 s) per call when fitting many units of one population in one process
-        (:func:`bayesrf.fit_population`'s workers do). The draws are the same either way.
+    reuse_compiled : bool, default True
+        nutpie only: reuse a model this process compiled for the same prior, number of lags, frame-grid shape,
+        number of frames and fitted intervals, with this recording's frames, counts and durations swapped in
+        (:func:`bayesrf.nuts.compile_nutpie`); saves the compilation (about 7 s) per call when fitting many
+        units of one population or many simulations of one size in one process. The draws are the same either way.
 
     Returns
     -------

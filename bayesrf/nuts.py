@@ -29,7 +29,7 @@ from .priors import PriorSpec
 from .results import as_dataset
 
 __all__ = [
-    "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "UNIT_DATA", "add_log_densities", "chain_processes",
+    "COMPILED_KEPT", "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "add_log_densities", "chain_processes",
     "checked_variables", "compile_nutpie", "hierarchical_start", "map_pymc", "model_key", "pointwise_loglik", "run_nuts",
 ]
 
@@ -60,10 +60,12 @@ the mode with a warm PyTensor cache and at it with a cold one (rf 3.4e-4 apart);
 cache ended in a failed line search. Restarted, they reach the mode (to 1e-8, rf within 3e-7). The smooth priors
 gain < 1e-9 from the one restart that checks them."""
 
-UNIT_DATA = ("observed_counts", "intercept_mu", "log_rate_unit")
-"""The ``pm.Data`` of a model that differ between units shown the same stimulus."""
+COMPILED_KEPT = (8, 2**28)
+"""At most this many nutpie models, holding at most this many bytes of data copies, are kept by a process for
+reuse (:func:`compile_nutpie`), the least recently used dropped first (the last one always kept): eight covers a
+sensitivity sweep's priors and scales on recordings of one size."""
 _COMPILED: dict[str, Any] = {}
-"""The last nutpie model this process compiled with a reuse key (one entry: a worker fits one population)."""
+"""The nutpie models this process compiled with a reuse key, most recently used last."""
 
 
 class _Flat:
@@ -141,11 +143,12 @@ def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
 
 
 def model_key(design: Design, spec: PriorSpec, laplace: str) -> str:
-    """sha256 of what a compiled model depends on besides :data:`UNIT_DATA`: spec, Laplace form, frames,
-    durations and fitted intervals, and the counts too when more than the likelihood's observed values depend
-    on them (spike history's past counts, the COM-Poisson normaliser's support)."""
+    """sha256 of what a compiled model depends on besides its data variables (frames, counts, durations, spline
+    basis, intercept prior mean, rate unit: ``pm.Data``, swapped on reuse): spec, Laplace form, number of lags, the
+    frames' shape, the fitted intervals, and the counts too when more than the data variables depend on them
+    (spike history, the COM-Poisson normaliser's support)."""
     digest = hashlib.sha256(f"{spec.to_json()}|{laplace}|{design.n_lags}|{design.frames.shape}".encode())
-    arrays = [design.frames, design.offset, design.rows]
+    arrays = [design.rows]
     if spec.history_lags or spec.likelihood == "com-poisson":
         arrays.append(design.counts if design.all_counts is None else design.all_counts)
     for array in arrays:
@@ -156,26 +159,36 @@ def model_key(design: Design, spec: PriorSpec, laplace: str) -> str:
 def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray], reuse_key: str | None = None) -> Any:
     """nutpie's compiled ``model``, started exactly at ``start`` (value variables; no jitter).
 
-    With ``reuse_key`` (:func:`model_key`), the model last compiled under that key in this process is
-    reused: only ``model``'s :data:`UNIT_DATA` (nutpie's ``with_data``) and the start change. That saves
-    the compilation, 7.4 s of a 65 s unit fit on one core (20 x 15 px, 5 lags, 3,000 frames, ridge,
-    2 x (300 + 500) draws). The draws equal a fresh compile's bit for bit (``tests/test_sampling.py``).
+    With ``reuse_key`` (:func:`model_key`), a model this process compiled under that key (one of the last
+    :data:`COMPILED_KEPT`) is reused: only ``model``'s data variables (nutpie's ``with_data``) and the start
+    change. That saves the compilation, 7.4 s of a 65 s unit fit on one core (20 x 15 px, 5 lags, 3,000 frames,
+    ridge, 2 x (300 + 500) draws), and 8-9 s of a 10 s fit of a 6 x 6 px, 2-lag simulation. The draws equal a
+    fresh compile's bit for bit, for another unit of a population and for another recording of the same size
+    (``tests/test_sampling.py``).
     """
     import nutpie
 
-    cached = _COMPILED.get(reuse_key) if reuse_key else None
-    if cached is None:
-        compiled = nutpie.compile_pymc_model(model, initial_points=start, jitter_rvs=set())
-        if reuse_key:
-            _COMPILED.clear()
-            _COMPILED[reuse_key] = compiled
-        return compiled
-    flat = np.zeros(cached.n_dim)
-    for name, where in zip(cached.shape_info[0], cached.shape_info[1], strict=True):
-        if where.stop <= cached.n_dim:  # a free value variable, not a deterministic nutpie expands
-            flat[where] = np.ravel(start[name])
-    data = {name: model[name].get_value() for name in UNIT_DATA if name in model.named_vars}
-    return replace(cached.with_data(**data), initial_point_func=lambda seed=None: flat.copy())
+    cached = _COMPILED.pop(reuse_key, None) if reuse_key else None
+    data = {var.name: var.get_value() for var in model.data_vars}
+    if cached is None or not {var.name for var in cached.shared_var_keys} <= data.keys():
+        cached = compiled = nutpie.compile_pymc_model(model, initial_points=start, jitter_rvs=set())
+    else:
+        flat = np.zeros(cached.n_dim)
+        for name, where in zip(cached.shape_info[0], cached.shape_info[1], strict=True):
+            if where.stop <= cached.n_dim:  # a free value variable, not a deterministic nutpie expands
+                flat[where] = np.ravel(start[name])
+        read = {name: data[name] for name in (var.name for var in cached.shared_var_keys)}
+        compiled = replace(cached.with_data(**read), initial_point_func=lambda seed=None: flat.copy())
+    if reuse_key:
+        _COMPILED[reuse_key] = cached
+        count, size = COMPILED_KEPT
+        while len(_COMPILED) > 1 and (len(_COMPILED) > count or sum(map(_data_bytes, _COMPILED.values())) > size):
+            del _COMPILED[next(iter(_COMPILED))]
+    return compiled
+
+
+def _data_bytes(compiled: Any) -> int:
+    return sum(value.nbytes for value in compiled.shared_data.values())
 
 
 def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, chains: int, seed: int | None,

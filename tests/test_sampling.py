@@ -297,24 +297,30 @@ def test_diagnostics_verdict_has_arviz_diagnose_checks_plus_tail_floor():
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)  # 2 x 60 draws: the draws' identity is what is tested
-@pytest.mark.parametrize("prior", ["ridge", "lasso-hier", "ridge+softplus"])
-def test_reused_compiled_model_gives_the_draws_of_a_fresh_one(prior):
-    """Two units shown the same frames: the second unit's draws through the first one's compiled model
-    (with its counts, intercept prior mean, softplus rate unit and start swapped in) equal a fresh compile's,
-    bit for bit."""
+@pytest.mark.parametrize(("prior", "other"), [("ridge", "unit"), ("lasso-hier", "unit"), ("ridge+softplus", "unit"),
+                                              ("ridge", "recording")])
+def test_reused_compiled_model_gives_the_draws_of_a_fresh_one(prior, other):
+    """A second fit through the first one's compiled model (its data variables and start swapped in) gives the
+    draws of a fresh compile, bit for bit: for another unit shown the same frames (counts, intercept prior mean,
+    softplus rate unit) and for another recording of the same size (frames, durations, spline basis too)."""
     from bayesrf import nuts
 
     name, _, softplus = prior.partition("+")
     prior = bayesrf.load_prior(name, ["likelihood.nonlinearity=softplus"] if softplus else None)
-
-    pop = bayesrf.simulate_population(n_units=2, n_frames=600, shape=(4, 5), lags=2, no_rf=0.0, seed=3)
-    first, second = (pop.sel(unit=u) for u in pop["unit"].values)
+    if other == "unit":
+        pop = bayesrf.simulate_population(n_units=2, n_frames=600, shape=(4, 5), lags=2, no_rf=0.0, seed=3)
+        first, second = (pop.sel(unit=u) for u in pop["unit"].values)
+    else:
+        first, second = (bayesrf.simulate(n_frames=600, shape=(4, 5), lags=2, jitter=0.2, drift=0.5, seed=seed)
+                         for seed in (3, 4))
+        assert not np.array_equal(first["stim"], second["stim"])
+        assert not np.array_equal(first["duration"], second["duration"])
     settings = dict(lags=2, draws=60, tune=60, chains=2, seed=4, estimates=False, cores=1)
     nuts._COMPILED.clear()
-    fresh = bayesrf.sample(second, prior, **settings)
-    bayesrf.sample(first, prior, **settings, reuse_compiled=True)
+    fresh = bayesrf.sample(second, prior, **settings, reuse_compiled=False)
+    bayesrf.sample(first, prior, **settings)
     (key, compiled), = nuts._COMPILED.items()
-    reused = bayesrf.sample(second, prior, **settings, reuse_compiled=True)
+    reused = bayesrf.sample(second, prior, **settings)
     assert nuts._COMPILED[key] is compiled  # not compiled again
     assert first["counts"].sum() != second["counts"].sum()
     np.testing.assert_array_equal(reused.posterior.rf.values, fresh.posterior.rf.values)
