@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## fit the bundled neuron; write figures/ and results/
 	$(BIN)/python -m bayesrf.demo
 
+# two pytest workers, one test file each at a time: the suite is mostly single-threaded nutpie/numba compilation
+# (measured on 2 cores: 48 min in one process, 26 min in two); TEST_WORKERS=0 runs it in one process
+TEST_WORKERS ?= 2
 test: $(STAMP)  ## run the whole test suite (CI runs exactly this)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)  ## print the speed and accuracy tables of benchmarks/
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
