@@ -56,9 +56,10 @@ out of iterations, status ``LBFGS_OUT_OF_BUDGET``) until a restart gains no more
 posterior: that point is the mode (converged), also when the last run ended in a failed line search. A
 hierarchical Laplace prior's joint mode lies on kinks of ``|rf_z|``, where one run stalls at a point that depends
 on the last bits of the compiled gradient: on the regression-test simulation ``lasso-hier`` stopped 3.0e-3 below
-the mode with a warm PyTensor cache and at it with a cold one (rf 3.4e-4 apart); with a flat intercept, a cold
-cache ended in a failed line search. Restarted, they reach the mode (to 1e-8, rf within 3e-7). The smooth priors
-gain < 1e-9 from the one restart that checks them."""
+the mode with a warm PyTensor cache and at it with a cold one (rf 3.4e-4 apart); restarted, both reach it (to
+1e-8, rf within 3e-7). Restarts do not always suffice: with a flat intercept and a cold cache, the first run ended
+in a failed line search and the restarts gained nothing 2.2e-4 (rf) from the mode (``tests/test_map.py``). The
+smooth priors gain < 1e-9 from the one restart that checks them."""
 
 COMPILED_KEPT = (8, 2**28)
 """At most this many nutpie models, holding at most this many bytes of data copies, are kept by a process for
