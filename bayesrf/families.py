@@ -83,6 +83,9 @@ class Family:
     structure_defaults: ClassVar[dict[str, Any]] = {}
     """Fields of the ``[structure]`` table this family reads, with their defaults (none: no such table)."""
     nuts_form: ClassVar[NutsForm] = NutsForm()
+    scale_is_data: ClassVar[bool] = False
+    """True when a fixed ``prior.scale`` enters the model as data (``rf_prior_scale``), not as a constant: one
+    compiled model then serves every scale (:func:`bayesrf.nuts.model_key` leaves the scale out)."""
 
     def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
         """Problems of the ``[prior]`` and ``[structure]`` fields this family reads (empty: valid)."""
@@ -158,6 +161,8 @@ class _Scaled(Family):
     """Independent zero-centred weights with one scale, fixed (``scale``) or learned per lag
     (``hierarchical``: ``rf = rf_z * rf_scale[lag]``, ``rf_scale ~ HalfNormal(hyper_scale)``, non-centred)."""
 
+    scale_is_data = True
+
     def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
         problems = super().problems(prior, structure)
         if prior.get("hierarchical", False) is False and not positive_number(prior.get("scale")):
@@ -171,6 +176,12 @@ class _Scaled(Family):
     def fixed(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
         """``rf`` at the spec's fixed scale."""
         raise NotImplementedError
+
+    @staticmethod
+    def fixed_scale(spec: PriorSpec) -> pt.TensorVariable:
+        """The spec's fixed scale as model data ``rf_prior_scale`` (a scalar), swapped like the counts when a
+        compiled model is reused: a sweep over scales compiles once per family."""
+        return pm.Data("rf_prior_scale", float(spec.scale))
 
     def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
         if not spec.hierarchical:
@@ -195,7 +206,7 @@ class Normal(_Scaled):
         return pm.Normal(name, 0.0, 1.0, dims=dims)
 
     def fixed(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
-        return pm.Normal("rf", 0.0, spec.scale, dims=dims)
+        return pm.Normal("rf", 0.0, self.fixed_scale(spec), dims=dims)
 
     def penalty(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = np.asarray(scale, dtype=float)
@@ -224,8 +235,8 @@ class Laplace(_Scaled):
 
     def fixed(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str) -> pt.TensorVariable:
         if laplace == "exponential-difference":
-            return pm.Deterministic("rf", spec.scale * self.standard("rf", dims, laplace), dims=dims)
-        return pm.Laplace("rf", 0.0, spec.scale, dims=dims)
+            return pm.Deterministic("rf", self.fixed_scale(spec) * self.standard("rf", dims, laplace), dims=dims)
+        return pm.Laplace("rf", 0.0, self.fixed_scale(spec), dims=dims)
 
     def penalty(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scale = np.asarray(scale, dtype=float)

@@ -145,9 +145,12 @@ def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
 
 def model_key(design: Design, spec: PriorSpec, laplace: str) -> str:
     """sha256 of what a compiled model depends on besides its data variables (frames, counts, durations, spline
-    basis, intercept prior mean, rate unit: ``pm.Data``, swapped on reuse): spec, Laplace form, number of lags, the
-    frames' shape, the fitted intervals, and the counts too when more than the data variables depend on them
-    (spike history, the COM-Poisson normaliser's support)."""
+    basis, intercept prior mean, rate unit, a fixed prior scale where :attr:`bayesrf.families.Family.scale_is_data`:
+    ``pm.Data``, swapped on reuse): spec (without that scale), Laplace form, number of lags, the frames' shape, the
+    fitted intervals, and the counts too when more than the data variables depend on them (spike history, the
+    COM-Poisson normaliser's support)."""
+    if not spec.hierarchical and family_of(spec).scale_is_data:
+        spec = replace(spec, scale=None)
     digest = hashlib.sha256(f"{spec.to_json()}|{laplace}|{design.n_lags}|{design.frames.shape}".encode())
     arrays = [design.rows]
     if spec.history_lags or spec.likelihood == "com-poisson":

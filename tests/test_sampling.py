@@ -298,15 +298,19 @@ def test_diagnostics_verdict_has_arviz_diagnose_checks_plus_tail_floor():
 @pytest.mark.slow
 @pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)  # 2 x 60 draws: the draws' identity is what is tested
 @pytest.mark.parametrize(("prior", "other"), [("ridge", "unit"), ("lasso-hier", "unit"), ("ridge+softplus", "unit"),
-                                              ("ridge", "recording")])
+                                              ("lasso", "recording")])
 def test_reused_compiled_model_gives_the_draws_of_a_fresh_one(prior, other):
     """A second fit through the first one's compiled model (its data variables and start swapped in) gives the
     draws of a fresh compile, bit for bit: for another unit shown the same frames (counts, intercept prior mean,
-    softplus rate unit) and for another recording of the same size (frames, durations, spline basis too)."""
+    softplus rate unit) and for another recording of the same size at another fixed prior scale (frames,
+    durations, spline basis and scale too)."""
     from bayesrf import nuts
 
     name, _, softplus = prior.partition("+")
-    prior = bayesrf.load_prior(name, ["likelihood.nonlinearity=softplus"] if softplus else None)
+    prior = first_prior = bayesrf.load_prior(name, ["likelihood.nonlinearity=softplus"] if softplus else None)
+    if other == "recording":
+        first_prior = bayesrf.load_prior(name, ["prior.scale=0.3"])
+        assert first_prior.scale != prior.scale
     if other == "unit":
         pop = bayesrf.simulate_population(n_units=2, n_frames=600, shape=(4, 5), lags=2, no_rf=0.0, seed=3)
         first, second = (pop.sel(unit=u) for u in pop["unit"].values)
@@ -318,7 +322,7 @@ def test_reused_compiled_model_gives_the_draws_of_a_fresh_one(prior, other):
     settings = dict(lags=2, draws=60, tune=60, chains=2, seed=4, estimates=False, cores=1)
     nuts._COMPILED.clear()
     fresh = bayesrf.sample(second, prior, **settings, reuse_compiled=False)
-    bayesrf.sample(first, prior, **settings)
+    bayesrf.sample(first, first_prior, **settings)
     (key, compiled), = nuts._COMPILED.items()
     reused = bayesrf.sample(second, prior, **settings)
     assert nuts._COMPILED[key] is compiled  # not compiled again
