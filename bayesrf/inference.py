@@ -286,7 +286,8 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
     key = model_key(design, spec, form.laplace) if reuse else None
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)
     posterior = family.from_nuts(raw["posterior"].to_dataset(), spec)  # the sampler's group, its dims and attrs kept
-    return assemble(posterior[[n for n in POSTERIOR_VARS if n in posterior]], design, spec, method="nuts", sampler=sampler, seed=seed, data_sha256=sha,
+    return assemble(posterior[[n for n in POSTERIOR_VARS if n in posterior]], design, spec, method="nuts",
+                    sampler=raw.attrs.get("sampler", sampler), seed=seed, data_sha256=sha,
                     sample_stats=raw["sample_stats"].to_dataset(),
                     attrs={"tune": tune} | ({"laplace_form": form.laplace} if form.laplace != "direct" else {}))
 

@@ -199,9 +199,10 @@ def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: in
              sampler: str, progress: bool, target_accept: float, cores: int, reuse_key: str | None = None) -> xr.DataTree:
     """NUTS draws of ``model`` from ``start`` with nutpie (``reuse_key``: see :func:`compile_nutpie`) or PyMC.
 
-    When nutpie cannot start from ``start`` although the model's log-density and gradient are finite there (seen
-    with nutpie 0.16.11: the Laplace prior's exponential-difference form with a ``keep`` mask), the chains run
-    with PyMC's NUTS from the same start, with a :class:`~bayesrf.BayesRFWarning` that says so.
+    When nutpie cannot start from ``start`` although the model's log-density is finite there (nutpie 0.16.11
+    also refuses a gradient component that is exactly 0: :data:`bayesrf.families.SMALLER_START`), the chains run
+    with PyMC's NUTS from the same start, with a :class:`~bayesrf.BayesRFWarning` that says so (and
+    ``attrs["sampler"] = "pymc"`` on the returned tree).
     """
     if sampler == "nutpie":
         import nutpie
@@ -216,9 +217,11 @@ def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: in
             warnings.warn("nutpie could not start from the MAP although the log-density is finite there (nutpie: "
                           f"{str(exc).splitlines()[0]}); sampling with PyMC's NUTS from the same start instead "
                           "(slower).", BayesRFWarning, stacklevel=3)
-    return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, nuts_sampler="pymc",
+    tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, nuts_sampler="pymc",
                      initvals=start, init="adapt_diag", model=model, progressbar=progress, cores=cores,
                      compute_convergence_checks=False, target_accept=target_accept)
+    tree.attrs["sampler"] = "pymc"
+    return tree
 
 
 def _probe(posterior: xr.Dataset, model: pm.Model) -> xr.DataTree:

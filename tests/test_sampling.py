@@ -176,6 +176,45 @@ def test_exponential_difference_form_draws_the_laplace_prior(tiny, prior):
         bayesrf.build_model(tiny, spec, lags=2, laplace="smooth")
 
 
+def test_exponential_difference_start_has_no_vanishing_gradient(tiny):
+    """From the lasso MAP, the smaller of e+, e- had a log-density gradient 1 - 2e in log e: 0 at e = 0.5 for every
+    non-zero weight, and nutpie's gradient-based mass matrix failed where it was exactly 0. From the start used,
+    central finite differences of PyMC's log-density give every component in [0.5, 1]."""
+    from bayesrf.design import make_design
+    from bayesrf.families import family_of
+    from bayesrf.inference import start_point
+
+    spec = bayesrf.load_prior("lasso", ["prior.scale=0.02"])
+    design = make_design(tiny, 2)
+    mode = start_point(bayesrf.build_model(design, spec), design, spec, 0)
+    assert 0 < np.count_nonzero(mode["rf"]) < mode["rf"].size  # both kinds of weight are checked
+    start = family_of(spec).to_nuts_start(mode, spec)
+    logp = bayesrf.build_model(design, spec, laplace="exponential-difference").compile_logp()
+    h, grads = 1e-5, []
+    for name in ("rf_pos_log__", "rf_neg_log__"):
+        for i in range(start[name].size):
+            step = np.zeros(start[name].size)
+            step[i] = h
+            up, down = (start | {name: start[name] + sign * step.reshape(start[name].shape)} for sign in (1, -1))
+            grads.append((logp(up) - logp(down)) / (2 * h))
+    assert 0.5 - 1e-3 <= min(grads) and max(grads) <= 1 + 1e-3, (min(grads), max(grads))
+
+
+@pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)  # 30 draws: the sampler used is what is tested
+def test_a_nutpie_start_failure_falls_back_to_pymc_and_says_so(tiny, monkeypatch):
+    import nutpie
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("All initialization points failed\n\nCaused by: bad initial gradient")
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", lambda *args, **kwargs: None)  # not needed: saves 10 s
+    monkeypatch.setattr(nutpie, "sample", refuse)
+    with pytest.warns(bayesrf.BayesRFWarning, match="sampling with PyMC's NUTS from the same start"):
+        fit = bayesrf.sample(tiny, "ridge", lags=2, draws=30, tune=30, chains=1, seed=0, estimates=False,
+                             progress=False, reuse_compiled=False)
+    assert fit.attrs["sampler"] == "pymc" and fit.posterior.sizes["draw"] == 30
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)  # the rare divergence is asserted on below
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # rejected leapfrog steps
