@@ -34,7 +34,7 @@ from .design import Design
 from .errors import recorded
 from .laplace import gaussian_draws
 from .model import build_model, link_start
-from .nuts import DEFAULT_TUNE, pointwise_loglik, run_nuts
+from .nuts import DEFAULT_TUNE, model_key, pointwise_loglik, run_nuts
 from .penalized import full_design, prior_penalty
 from .ml import smooth_derivatives, solve_penalized
 from .posterior import SAMPLE_DIMS, hdi_bounds
@@ -56,13 +56,16 @@ SUPPORT = 0.25
 """Pixels whose posterior-mean energy is above this share of its peak make up the RF's support."""
 
 
-def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, seed: int | None = 0) -> xr.DataTree:
+def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, seed: int | None = 0,
+                            reuse_compiled: bool = True) -> xr.DataTree:
     """Pointwise log-likelihood draws of the baseline-only model (``spec``'s intercept, baseline, spike history
     and count distribution; no RF).
 
     For the Poisson likelihood without spike history, the Laplace approximation of the penalised GLM
     (one chain); otherwise NUTS on the baseline-only PyMC model (:func:`bayesrf.model.build_model` with
-    ``with_rf=False``; :data:`BASELINE_CHAINS` chains on one core, started at the Poisson fit).
+    ``with_rf=False``; :data:`BASELINE_CHAINS` chains on one core, started at the Poisson fit), through the
+    nutpie model this process compiled for another unit of the same size when ``reuse_compiled`` (as
+    :func:`bayesrf.sample`; the same draws as a fresh compile).
 
     Returns
     -------
@@ -75,7 +78,7 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
     pen = prior_penalty(base, design, 0)
     sol = solve_penalized(A, design.counts, design.offset, pen)
     if not spec.penalized_glm:
-        return _baseline_nuts(design, spec, sol.theta, draws, seed)
+        return _baseline_nuts(design, spec, sol.theta, draws, seed, reuse_compiled)
     _, H = smooth_derivatives(sol.theta, A, design.counts, design.offset, pen)
     theta = gaussian_draws(sol, H, draws, 1, seed)  # (1, draws, p)
     mu = np.exp(theta @ A.T + design.offset)
@@ -86,7 +89,8 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
     return xr.DataTree.from_dict({"posterior": post, "log_likelihood": ds})
 
 
-def _baseline_nuts(design: Design, spec: PriorSpec, theta: np.ndarray, draws: int, seed: int | None) -> xr.DataTree:
+def _baseline_nuts(design: Design, spec: PriorSpec, theta: np.ndarray, draws: int, seed: int | None,
+                   reuse: bool) -> xr.DataTree:
     """NUTS draws of the baseline-only model started at the Poisson exp-link fit ``theta`` (intercept, baseline
     steps)."""
     model = build_model(design, spec, with_rf=False)
@@ -96,7 +100,8 @@ def _baseline_nuts(design: Design, spec: PriorSpec, theta: np.ndarray, draws: in
     if "baseline_level" in start:
         start["baseline_level"] = slopes["baseline_level"]
     raw = run_nuts(model, start, draws // BASELINE_CHAINS, DEFAULT_TUNE["nutpie"], BASELINE_CHAINS, seed, "nutpie",
-                   progress=False, target_accept=0.8, cores=1)
+                   progress=False, target_accept=0.8, cores=1,
+                   reuse_key=model_key(design, spec, "direct", with_rf=False) if reuse else None)
     posterior = raw["posterior"].to_dataset()
     return xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": pointwise_loglik(posterior, model)})
 

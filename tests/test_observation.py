@@ -47,6 +47,7 @@ def test_baseline_only_model_of_another_likelihood_is_scipys_pmf_without_an_rf()
     """The null model of a unit's evidence under the negative binomial: NUTS on the spec's intercept, spline
     baseline and count distribution, no RF. Its pointwise log-likelihood is scipy's pmf at each draw's own
     parameters, and on a unit without an RF (where it is the true model) its overdispersion holds the truth."""
+    from bayesrf import nuts
     from bayesrf.design import make_design
     from bayesrf.unit_features import baseline_log_likelihood
 
@@ -64,6 +65,12 @@ def test_baseline_only_model_of_another_likelihood_is_scipys_pmf_without_an_rf()
     np.testing.assert_allclose(tree["log_likelihood"]["counts"].values, want, rtol=1e-8)
     low, high = np.quantile(post["count_overdispersion"].values, [0.03, 0.97])
     assert low < 0.5 < high, f"phi 94 % interval {low:.3f}-{high:.3f} misses 0.5"
+    other = make_design(rec.assign(counts=("time", rec["counts"].values[::-1])), 2)  # another unit, same model
+    kept = len(nuts._COMPILED)
+    reused = baseline_log_likelihood(other, spec, draws=400, seed=1)
+    fresh = baseline_log_likelihood(other, spec, draws=400, seed=1, reuse_compiled=False)
+    assert len(nuts._COMPILED) == kept  # not compiled again
+    np.testing.assert_array_equal(reused["log_likelihood"]["counts"].values, fresh["log_likelihood"]["counts"].values)
 
 
 @pytest.fixture(scope="module")
