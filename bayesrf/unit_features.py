@@ -65,7 +65,8 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
     (one chain); otherwise NUTS on the baseline-only PyMC model (:func:`bayesrf.model.build_model` with
     ``with_rf=False``; :data:`BASELINE_CHAINS` chains on one core, started at the Poisson fit), through the
     nutpie model this process compiled for another unit of the same size when ``reuse_compiled`` (as
-    :func:`bayesrf.sample`; the same draws as a fresh compile).
+    :func:`bayesrf.sample`; the same draws as a fresh compile; not with spike history or COM-Poisson counts,
+    whose graphs depend on the counts: :func:`bayesrf.nuts.model_key`).
 
     Returns
     -------
