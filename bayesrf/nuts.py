@@ -172,23 +172,31 @@ def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray], reuse_key: str
     """
     import nutpie
 
-    cached = _COMPILED.pop(reuse_key, None) if reuse_key else None
+    cached = _COMPILED.get(reuse_key) if reuse_key else None
     data = {var.name: var.get_value() for var in model.data_vars}
-    if cached is None or not {var.name for var in cached.shared_var_keys} <= data.keys():
+    read = set() if cached is None else {var.name for var in cached.shared_var_keys}
+    if cached is None or not read <= data.keys():
         cached = compiled = nutpie.compile_pymc_model(model, initial_points=start, jitter_rvs=set())
     else:
         flat = np.zeros(cached.n_dim)
         for name, where in zip(cached.shape_info[0], cached.shape_info[1], strict=True):
             if where.stop <= cached.n_dim:  # a free value variable, not a deterministic nutpie expands
                 flat[where] = np.ravel(start[name])
-        read = {name: data[name] for name in (var.name for var in cached.shared_var_keys)}
-        compiled = replace(cached.with_data(**read), initial_point_func=lambda seed=None: flat.copy())
+        compiled = replace(cached.with_data(**{name: data[name] for name in read}),
+                           initial_point_func=lambda seed=None: flat.copy())
     if reuse_key:
-        _COMPILED[reuse_key] = cached
-        count, size = COMPILED_KEPT
-        while len(_COMPILED) > 1 and (len(_COMPILED) > count or sum(map(_data_bytes, _COMPILED.values())) > size):
-            del _COMPILED[next(iter(_COMPILED))]
+        _keep_compiled(reuse_key, cached)
     return compiled
+
+
+def _keep_compiled(key: str, compiled: Any) -> None:
+    """Keep ``compiled`` as the most recently used model under ``key``; drop the least recently used ones beyond
+    :data:`COMPILED_KEPT` (the last one always stays)."""
+    _COMPILED.pop(key, None)
+    _COMPILED[key] = compiled
+    count, size = COMPILED_KEPT
+    while len(_COMPILED) > 1 and (len(_COMPILED) > count or sum(map(_data_bytes, _COMPILED.values())) > size):
+        del _COMPILED[next(iter(_COMPILED))]
 
 
 def _data_bytes(compiled: Any) -> int:
