@@ -23,12 +23,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## fit the bundled neuron; write figures/ and results/
 	$(BIN)/python -m bayesrf.demo
 
-# two pytest workers, one test file each at a time: the suite is mostly single-threaded nutpie/numba compilation
-# (measured on 2 cores: 48 min in one process, 26 min in two); TEST_WORKERS=0 runs it in one process; the 30
-# slowest tests are printed at the end (where the 30-minute CI budget goes)
+# two pytest workers, one test file each at a time, longest files first (tests/conftest.py): the suite is mostly
+# single-threaded nutpie/numba compilation (measured on 2 cores: 48 min in one process, 26 min in two);
+# TEST_WORKERS=0 runs it in one process; the 30 slowest tests are printed at the end (where the 30-minute CI budget goes)
 TEST_WORKERS ?= 2
 test: $(STAMP)  ## run the whole test suite (CI runs exactly this)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=30
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30
 
 bench: $(STAMP)  ## print the speed and accuracy tables of benchmarks/
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

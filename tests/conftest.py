@@ -7,11 +7,13 @@ import pytest
 
 import bayesrf
 
-LONG_FILES = ("test_sensitivity.py", "test_population_fit.py", "test_notebooks.py", "test_sampling.py", "test_cli.py",
-              "test_observation.py", "test_structured.py", "test_validate.py")
-"""Test files that take minutes (``--durations`` of a 2-worker run: about 2-8 min each), run first. ``make test``'s two
-pytest-xdist workers take one file at a time in collection order; in alphabetical order the last long files ran on
-one worker alone for ~7 of the suite's 27 minutes."""
+LONG_FILES = ("test_notebooks.py", "test_population_fit.py", "test_sampling.py", "test_sensitivity.py",
+              "test_observation.py", "test_cli.py", "test_structured.py", "test_validate.py", "test_nonlinearity.py",
+              "test_regression.py", "test_benchmarks.py", "test_map.py", "test_history.py")
+"""Test files that take about a minute or more, longest first (``--durations=0`` of a 2-worker run: 615 s of test
+time in test_notebooks.py down to 54 s in test_history.py). ``make test``'s two pytest-xdist workers take one file at
+a time in collection order (``--no-loadscope-reorder``: xdist otherwise orders files by their number of tests, which
+put the notebooks last, on one worker alone for the suite's last 3 minutes)."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
