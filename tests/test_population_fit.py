@@ -37,7 +37,7 @@ def client():
 @pytest.fixture(scope="module")
 def population(tmp_path_factory):
     """Six simulated units (seed 2: one without an RF, five with), written to NWB and read back."""
-    sim = simulate_population(n_units=6, n_frames=3000, shape=(8, 10), lags=4, no_rf=0.3, seed=2)
+    sim = simulate_population(n_units=6, n_frames=2000, shape=(8, 10), lags=4, no_rf=0.3, seed=2)
     path = bayesrf.save_population(sim, tmp_path_factory.mktemp("pop") / "pop.nwb")
     return bayesrf.load_population(path)
 
