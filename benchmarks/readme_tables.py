@@ -265,10 +265,41 @@ def _goal_gradient_ms(study: dict, prior: str) -> float:
     return row["gradient_ms"] * NUTS_GOAL_MIN[prior] * 60 / row["projected_default_s"]
 
 
+def real_speed_table(study: dict) -> str:
+    """Markdown table of ``docs/real_speed.json``: the real neuron's jobs against references run alongside."""
+    def nuts(row: dict) -> str:
+        return (f"{row['wall_s']:.0f} s, min bulk ESS {row['min_ess_bulk']:.0f}, max R-hat {row['max_rhat']:.3f}, "
+                f"{row['n_divergent']} divergences")
+
+    ml, maps = study["penalised_ml"], study["map_s"]
+    rows = [f"| job (real neuron, 5 lags, {study['n_weights']:,} weights) | bayesrf | reference (same run) |", "|---|---|---|"]
+    for job, row in ml.items():
+        rows.append(f"| {job} | {row['bayesrf_s']:.2g} s | {row['reference']} {row['reference_s']:.2g} s (solutions "
+                    f"agree to {row['max_abs_diff']:.0e}) |".replace("e-0", "e-"))
+    rows.append(f"| ridge / lasso MAP (shipped specs, spline baseline) | {maps['ridge']:.2g} s / {maps['lasso']:.2g} s | — |")
+    for prior, row in study["nuts"].items():
+        base = study["pm_sample_defaults"].get(prior)
+        job = (f"{prior} NUTS, `bayesrf.sample` defaults ({study['chains']} × {study['draws']} draws), incl. compilation"
+               if prior == next(iter(study["nuts"])) else f"{prior} NUTS, same")
+        mine = nuts(row) + (f", ESS/s {row['ess_per_s'] / base['ess_per_s']:.1f}× the baseline" if base else "")
+        ref = f"plain `pm.sample` (PyMC's NUTS and defaults) on the same model: {nuts(base)}" if base else "—"
+        rows.append(f"| {job} | {mine} | {ref} |")
+    rows.append(f"| ridge-hier `method=\"laplace\"` (type-II ML scales) | {study['ridge_hier_laplace']['wall_s']:.2g} s | — |")
+    return "\n".join(rows)
+
+
+def real_speed_text(study: dict) -> str:
+    """The README's sentence above :func:`real_speed_table`."""
+    return (f"Measured by `benchmarks/bench_bayes.py` (`docs/real_speed.json`) on {study['cores']} cores with nothing "
+            f"else running; every method on the same cores, NUTS wall times include compilation; the whole run took "
+            f"{study['wall_time_s'] / 60:.0f} minutes.")
+
+
 GENERATED = (("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
              ("big_posterior", big_posterior_text, big_posterior_table),
-             ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table))
+             ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
+             ("real_speed", real_speed_text, real_speed_table))
 """Each ``docs/<name>.json`` and the two README blocks made from it, in the README's order."""
 
 

@@ -24,7 +24,8 @@ def _load(name: str):
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in BENCH.glob("*.py")))
-def test_benchmark_imports(name):
+def test_benchmark_imports(name, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))  # as `python benchmarks/<name>.py` runs it: its folder on the path
     assert callable(_load(name).main)
 
 
