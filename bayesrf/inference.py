@@ -246,7 +246,10 @@ def sample(
         :func:`bayesrf.diagnostics.check_diagnostics` (``max_rhat``, ``min_ess_bulk``,
         ``min_ess_tail``, ``n_divergent``, ``n_max_treedepth``, ``min_bfmi``,
         ``diagnostics_ok``) in attrs and warn (:class:`~bayesrf.BayesRFWarning`) when
-        ``arviz_stats.diagnose`` or the tail-ESS floor fails.
+        ``arviz_stats.diagnose`` or the tail-ESS floor fails. Where the time went, in seconds:
+        ``wall_time_s`` (all but ``estimates``), ``time_log_densities_s`` (pointwise log-likelihood
+        and log-prior) and, for NUTS, ``time_start_s`` (the start point), ``time_compile_s`` (nutpie's
+        compilation; near 0 for a reused model) and ``time_sampling_s`` (warm-up and draws).
     """
     if sampler not in SAMPLERS:
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
@@ -264,7 +267,9 @@ def sample(
         tree = _sample_nuts(model, design, spec, sha, draws=draws, tune=tune, chains=chains, seed=seed,
                             sampler=sampler, progress=progress, cores=cores or chain_processes(chains),
                             reuse=reuse_compiled)
+    began = time.perf_counter()
     tree = add_log_densities(tree, model)
+    tree.attrs["time_log_densities_s"] = time.perf_counter() - began
     tree.attrs["wall_time_s"] = time.perf_counter() - started
     if method == "nuts":
         tree.attrs.update(check_diagnostics(tree, checked_variables(tree["posterior"])))
@@ -281,7 +286,9 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
     :func:`start_point`, as a result."""
     family = family_of(spec)
     form = family.nuts_form
+    began = time.perf_counter()
     start = family.to_nuts_start(start_point(model, design, spec, seed), spec)
+    timing = {"time_start_s": time.perf_counter() - began}
     model_nuts = model if form.laplace == "direct" else build_model(design, spec, laplace=form.laplace)
     key = model_key(design, spec, form.laplace) if reuse else None
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)
@@ -289,7 +296,8 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
     return assemble(posterior[[n for n in POSTERIOR_VARS if n in posterior]], design, spec, method="nuts",
                     sampler=raw.attrs.get("sampler", sampler), seed=seed, data_sha256=sha,
                     sample_stats=raw["sample_stats"].to_dataset(),
-                    attrs={"tune": tune} | ({"laplace_form": form.laplace} if form.laplace != "direct" else {}))
+                    attrs={"tune": tune} | timing | {k: v for k, v in raw.attrs.items() if k.startswith("time_")}
+                    | ({"laplace_form": form.laplace} if form.laplace != "direct" else {}))
 
 
 def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_rf: np.ndarray | None = None) -> xr.Dataset:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import warnings
 from dataclasses import replace
 from typing import Any
@@ -211,24 +212,34 @@ def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: in
     also refuses a gradient component that is exactly 0: :data:`bayesrf.families.SMALLER_START`), the chains run
     with PyMC's NUTS from the same start, with a :class:`~bayesrf.BayesRFWarning` that says so (and
     ``attrs["sampler"] = "pymc"`` on the returned tree).
+
+    The returned tree's attrs hold ``time_sampling_s`` (warm-up and draws; with PyMC also its compilation) and,
+    with nutpie, ``time_compile_s`` (nutpie's compilation, or the swap of a reused model's data), in seconds.
     """
+    timing = {}
     if sampler == "nutpie":
         import nutpie
 
+        began = time.perf_counter()
         compiled = compile_nutpie(model, start, reuse_key)
+        timing["time_compile_s"] = time.perf_counter() - began
+        began = time.perf_counter()
         try:
-            return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress_bar=progress,
+            tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress_bar=progress,
                                  save_warmup=False, cores=cores, target_accept=target_accept)
+            tree.attrs.update(timing, time_sampling_s=time.perf_counter() - began)
+            return tree
         except RuntimeError as exc:
             if "initialization points failed" not in str(exc) or not np.isfinite(model.compile_logp()(start)):
                 raise
             warnings.warn("nutpie could not start from the MAP although the log-density is finite there (nutpie: "
                           f"{str(exc).splitlines()[0]}); sampling with PyMC's NUTS from the same start instead "
                           "(slower).", BayesRFWarning, stacklevel=3)
+    began = time.perf_counter()
     tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, nuts_sampler="pymc",
                      initvals=start, init="adapt_diag", model=model, progressbar=progress, cores=cores,
                      compute_convergence_checks=False, target_accept=target_accept)
-    tree.attrs["sampler"] = "pymc"
+    tree.attrs.update(timing, sampler="pymc", time_sampling_s=time.perf_counter() - began)
     return tree
 
 

@@ -42,8 +42,8 @@ def recording(side: int = SIDE, n_frames: int = N_FRAMES):
                             rate=20.0, dt=0.05, seed=0)
 
 
-def gradient_ms(rec, prior: str) -> float:
-    """Milliseconds of one log-density and gradient of ``prior``'s model at the sampler's start."""
+def gradient_ms(rec, prior: str, lags: int = LAGS) -> float:
+    """Milliseconds of one log-density and gradient of ``prior``'s model at the sampler's start (one core)."""
     import pytensor
     import pytensor.tensor as pt
 
@@ -51,7 +51,7 @@ def gradient_ms(rec, prior: str) -> float:
     from bayesrf.design import make_design
     from bayesrf.inference import start_point
 
-    design = make_design(rec, LAGS)
+    design = make_design(rec, lags)
     spec = bayesrf.load_prior(prior)
     model = bayesrf.build_model(design, spec)
     start = start_point(model, design, spec, seed=0)

@@ -227,15 +227,19 @@ def test_same_seed_gives_identical_saved_content(tmp_path):
     shutil.rmtree(tmp_path)
 
 
-VOLATILE = {"created_at", "wall_time_s", "sampling_time"}  # timestamps and timings
+VOLATILE = {"created_at", "wall_time_s", "sampling_time"}  # timestamps and timings (and bayesrf's time_* attrs)
+
+
+def _stable(attrs: dict) -> dict:
+    return {k: v for k, v in attrs.items() if k not in VOLATILE and not k.startswith("time_")}
 
 
 def _assert_same_content(a: xr.DataTree, b: xr.DataTree) -> None:
-    assert {k: v for k, v in a.attrs.items() if k not in VOLATILE} == {k: v for k, v in b.attrs.items() if k not in VOLATILE}
+    assert _stable(a.attrs) == _stable(b.attrs)
     assert set(a.children) == set(b.children)
     for name in a.children:
         da, db = a[name].to_dataset(), b[name].to_dataset()
         for ds in (da, db):
-            ds.attrs = {k: v for k, v in ds.attrs.items() if k not in VOLATILE}
+            ds.attrs = _stable(ds.attrs)
         ignore = [v for v in da.data_vars if v in VOLATILE or "time" in v and name == "sample_stats"]
         xr.testing.assert_identical(da.drop_vars(ignore), db.drop_vars(ignore))

@@ -47,6 +47,12 @@ def test_same_seed_same_draws(tiny, nuts_ridge):
 
 
 @pytest.mark.slow
+def test_time_phases_are_inside_the_wall_time(nuts_ridge):
+    phases = [nuts_ridge.attrs[f"time_{phase}_s"] for phase in ("start", "compile", "sampling", "log_densities")]
+    assert min(phases) >= 0 and sum(phases) <= nuts_ridge.attrs["wall_time_s"]
+
+
+@pytest.mark.slow
 def test_save_load_round_trip_and_spec_check(nuts_ridge, tmp_path):
     path = bayesrf.save(nuts_ridge, tmp_path / "fit.nc")
     back = bayesrf.load(path)
