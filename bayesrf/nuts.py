@@ -20,6 +20,7 @@ import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 from .design import Design
 from .errors import BayesRFWarning
@@ -204,9 +205,14 @@ def _data_bytes(compiled: Any) -> int:
     return sum(value.nbytes for value in compiled.shared_data.values())
 
 
+@threadpool_limits.wrap(limits=1)
 def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: int, chains: int, seed: int | None,
              sampler: str, progress: bool, target_accept: float, cores: int, reuse_key: str | None = None) -> xr.DataTree:
     """NUTS draws of ``model`` from ``start`` with nutpie (``reuse_key``: see :func:`compile_nutpie`) or PyMC.
+
+    Chains run with one BLAS thread each, whatever the environment asks for: on the real neuron's ridge-hier
+    (4 chains on 2 cores) the machine's default BLAS threads made warm-up and draws 1.6 times slower, and their
+    summation order changed the draws of a given seed (``docs/real_speed.json`` was run with one thread).
 
     When nutpie cannot start from ``start`` although the model's log-density is finite there (nutpie 0.16.11
     also refuses a gradient component that is exactly 0: :data:`bayesrf.families.SMALLER_START`), the chains run

@@ -53,6 +53,25 @@ def test_time_phases_are_inside_the_wall_time(nuts_ridge):
 
 
 @pytest.mark.slow
+def test_chains_run_with_one_blas_thread_whatever_the_process_allows(tiny, nuts_ridge, monkeypatch):
+    import nutpie
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    seen, original = [], nutpie.sample
+
+    def spy(*args, **kwargs):
+        seen.append({lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"})
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", spy)
+    with threadpool_limits(2), warnings.catch_warnings(record=True):  # short chains: diagnostics recorded
+        warnings.simplefilter("always")
+        assert {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"} == {2}
+        bayesrf.sample(tiny, "ridge", lags=2, draws=20, tune=20, chains=2, seed=5, estimates=False)  # nuts_ridge's model
+    assert seen == [{1}]
+
+
+@pytest.mark.slow
 def test_save_load_round_trip_and_spec_check(nuts_ridge, tmp_path):
     path = bayesrf.save(nuts_ridge, tmp_path / "fit.nc")
     back = bayesrf.load(path)
