@@ -16,11 +16,18 @@ user waits for (NUTS: compilation included).
   ``lasso-hier`` baseline (13 minutes on an idle machine in session 3) was in the protocol of a first run in session
   14, stopped for lack of time during the ridge-hier baseline (over 5 minutes, PyTensor's C cache cold on a new
   machine); the rerun left it out, nothing else changed;
-* ``ridge-hier`` with ``method="laplace"`` (type-II ML scales).
+* ``ridge-hier`` with ``method="laplace"`` (type-II ML scales);
+* where each NUTS run's time went (added in session 18, before its run): the result's ``time_*_s`` attrs (start
+  point, compilation, warm-up and draws, log densities), the cost of one log-density and gradient on one core
+  (``bench_big_posterior.gradient_ms``, PyTensor's default backend, not nutpie's numba build), the kept draws'
+  mean leapfrog steps and step size, and the projection ``floor_s = chains x (tune + draws) x steps x gradient /
+  cores`` of warm-up and draws (named a floor before the run; it exceeded the measurement for smooth and local).
 
 Warnings (diagnostics) are recorded in the JSON, not silenced. ``tests/test_readme.py`` fails when the README's
 table differs from ``benchmarks/readme_tables.real_speed_table`` of this JSON.
-Run: ``python benchmarks/bench_bayes.py`` (about 20 minutes on 2 cores).
+Run: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/bench_bayes.py`` (``make bench`` sets both; about
+15 minutes on 2 cores). The script refuses to run without them: plain ``pm.sample``'s processes take their BLAS
+threads from the environment, and session 18's first run, without them, took 757 s for it instead of 164 s.
 """
 
 from __future__ import annotations
@@ -40,7 +47,9 @@ from bayesrf.errors import recorded
 from bayesrf.model import build_model
 from bayesrf.nuts import chain_processes, checked_variables
 from bayesrf.priors import alpha_for
+from bench_big_posterior import gradient_ms
 from bench_ml import glum_fit, ours, sklearn_l2, timed
+from threadpoolctl import threadpool_limits
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DRAWS, CHAINS = 1000, 4
@@ -52,6 +61,18 @@ def _nuts_row(wall: float, diagnostics: dict, notes: str) -> dict:
     ess = float(diagnostics["min_ess_bulk"])
     return {"wall_s": wall, "min_ess_bulk": ess, "ess_per_s": ess / wall, "max_rhat": float(diagnostics["max_rhat"]),
             "n_divergent": int(diagnostics["n_divergent"]), "warnings": notes}
+
+
+def phases(tree, rec, prior: str) -> dict:
+    """Where a NUTS run's wall time went (seconds), its gradient's cost and the projection of its warm-up and draws."""
+    stats, sizes = tree["sample_stats"], tree["posterior"].sizes
+    with threadpool_limits(1):
+        ms = gradient_ms(rec, prior, lags=5)
+    steps = float(stats["n_steps"].mean())
+    leapfrogs = sizes["chain"] * (tree.attrs["tune"] + sizes["draw"]) * steps
+    return {k: float(v) for k, v in tree.attrs.items() if k.startswith("time_")} | {
+        "gradient_ms": ms, "steps_per_draw": steps, "step_size": float(stats["step_size"].mean()),
+        "floor_s": leapfrogs * ms / 1000 / chain_processes(sizes["chain"])}
 
 
 def pymc_defaults(design, name: str) -> dict:
@@ -67,6 +88,9 @@ def pymc_defaults(design, name: str) -> dict:
 
 
 def main() -> dict:
+    if (os.environ.get("OPENBLAS_NUM_THREADS"), os.environ.get("OMP_NUM_THREADS")) != ("1", "1"):
+        raise SystemExit("run with OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 (make bench sets them): every method gets "
+                         "one BLAS thread per process")
     started = time.perf_counter()
     rec = bayesrf.load_recording()
     design = make_design(rec, 5)
@@ -88,7 +112,7 @@ def main() -> dict:
     nuts, baseline = {}, {}
     for name in NUTS_PRIORS:
         tree, notes = recorded(lambda: bayesrf.sample(rec, name, lags=5, draws=DRAWS, chains=CHAINS, seed=0))
-        nuts[name] = _nuts_row(tree.attrs["wall_time_s"], tree.attrs, notes)
+        nuts[name] = _nuts_row(tree.attrs["wall_time_s"], tree.attrs, notes) | phases(tree, rec, name)
         print(f"{name} NUTS: {nuts[name]}", flush=True)
     for name in BASELINE_PRIORS:
         baseline[name] = pymc_defaults(design, name)

@@ -1,6 +1,6 @@
 """Population throughput on dask.distributed, side by side in one run (2 cores).
 
-A simulated population (default 8 units, 20 x 15 px, 5 lags, 3,000 frames) is fitted three
+A simulated population (default 16 units, 20 x 15 px, 5 lags, 3,000 frames) is fitted three
 ways with the same prior and NUTS settings:
 
 1. a plain sequential loop of ``bayesrf.sample`` calls (each runs its chains on both cores);
@@ -15,7 +15,8 @@ size of a stored (lean) unit of the real neuron at 4 chains x 1000 draws (Laplac
 same shapes as NUTS) against the issue's 25 MB target. From the measured per-unit cost it
 projects the time of 1,000 units on 2, 32 and 512 cores.
 
-Run: ``python benchmarks/bench_population.py [--units 16 --prior local --draws 1000 --tune 300 --chains 4]``;
+Run: ``python benchmarks/bench_population.py [--units 32 --prior local --draws 1000 --tune 300 --chains 4]``
+(about 80 minutes with the defaults on 2 cores);
 writes ``docs/population_bench.json``.
 """
 
@@ -81,7 +82,7 @@ def lean_size_mb() -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--units", type=int, default=8)
+    parser.add_argument("--units", type=int, default=16)
     parser.add_argument("--frames", type=int, default=3000)
     parser.add_argument("--prior", default="ridge")
     parser.add_argument("--draws", type=int, default=500)

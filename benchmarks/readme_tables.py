@@ -295,11 +295,36 @@ def real_speed_text(study: dict) -> str:
             f"{study['wall_time_s'] / 60:.0f} minutes.")
 
 
+def real_speed_phases(study: dict) -> str:
+    """Markdown table of where each NUTS run of ``docs/real_speed.json`` spent its wall time."""
+    rows = ["| prior | start (MAP) s | compilation s | warm-up + draws s | log densities s | wall s | gradient, 1 core "
+            "(ms) | leapfrog steps per draw | step size | warm-up + draws, projected s |", "|---" * 10 + "|"]
+    for prior, r in study["nuts"].items():
+        rows.append(f"| {prior} | {r['time_start_s']:.1f} | {r['time_compile_s']:.1f} | {r['time_sampling_s']:.0f} | "
+                    f"{r['time_log_densities_s']:.1f} | {r['wall_s']:.0f} | {r['gradient_ms']:.2f} | "
+                    f"{r['steps_per_draw']:.0f} | {r['step_size']:.2f} | {r['floor_s']:.0f} |")
+    return "\n".join(rows)
+
+
+def real_speed_bounds(study: dict) -> str:
+    """The README's sentences on :func:`real_speed_phases`."""
+    nuts = study["nuts"]
+    share = [r["floor_s"] / r["time_sampling_s"] for r in nuts.values()]
+    fixed = [r["time_compile_s"] + r["time_start_s"] + r["time_log_densities_s"] for r in nuts.values()]
+    return (f"Where each NUTS run of the table above spent its time (the same runs: each result's `time_*_s` attrs). "
+            f"The projection is chains × (tuning steps + draws) × the kept draws' mean leapfrog steps × one gradient "
+            f"/ cores, with the gradient of PyTensor's default backend timed alone on one core at the start point; "
+            f"nutpie runs its own numba build of the same graph, so the projection is only a guide: "
+            f"{100 * min(share):.0f}-{100 * max(share):.0f} % of the measured warm-up and draws. Compilation, the "
+            f"start point and the pointwise log densities cost {min(fixed):.0f}-{max(fixed):.0f} s per fit, whatever "
+            f"the number of draws.")
+
+
 GENERATED = (("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
-             ("real_speed", real_speed_text, real_speed_table))
+             ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases))
 """Each ``docs/<name>.json`` and the two README blocks made from it, in the README's order."""
 
 

@@ -115,6 +115,7 @@ def test_default_prior_is_the_one_the_real_neuron_study_ranks_first():
     ("big_posterior", "big_posterior_table", "big_posterior_text"),
     ("centre_coverage", "centre_table", "centre_text"),
     ("real_speed", "real_speed_table", "real_speed_text"),
+    ("real_speed", "real_speed_phases", "real_speed_bounds"),
 ])
 def test_generated_table_and_text_match_their_json(json_name, table, text):
     """The README's table and sentence made by benchmarks/readme_tables.py from docs/<json_name>.json."""
