@@ -25,6 +25,7 @@ Weights are flattened lag-major: ``w_flat[l * P + p]`` with
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -34,8 +35,8 @@ import xarray as xr
 from .data import validate_recording
 from .errors import BayesRFWarning, DataError
 
-__all__ = ["RAISED_COSINE_OFFSET", "Design", "count_history", "lag_seconds", "make_design", "raised_cosine_basis",
-           "raised_cosine_limit", "shift_sum", "spline_basis"]
+__all__ = ["RAISED_COSINE_OFFSET", "Design", "baseline_basis", "count_history", "lag_seconds", "make_design",
+           "raised_cosine_basis", "raised_cosine_limit", "shift_sum", "spline_basis", "step_basis"]
 
 RAISED_COSINE_OFFSET = 1.0
 """Offset ``c`` (intervals) of the raised-cosine basis' log time ``log(j + c)`` (:func:`raised_cosine_basis`): the
@@ -69,12 +70,54 @@ def spline_basis(times: np.ndarray, session: tuple[float, float], n_basis: int) 
     start, stop = session
     inner = np.linspace(start, stop, n_basis - degree + 1)
     knots = np.r_[[start] * degree, inner, [stop] * degree]
+    return _cumulative_centred(lambda t: BSpline.design_matrix(t, knots, degree).toarray(), times, session)
+
+
+def step_basis(times: np.ndarray, session: tuple[float, float], n_steps: int) -> np.ndarray:
+    """Basis of a piecewise-constant baseline at ``times`` (s), shape (len(times), n_steps - 1).
+
+    ``session`` (start, stop in s) is cut into ``n_steps`` equal segments; column ``j = 1 .. n_steps - 1`` is 1
+    from the start of segment ``j`` on (0 before), so coefficient ``delta_j`` is the jump of the log-rate at
+    that segment's start. Centred to mean 0 over the session and clipped to it as :func:`spline_basis`.
+
+    Examples
+    --------
+    >>> B = step_basis(np.array([0.5, 1.5, 2.5, 3.5]), (0.0, 4.0), 4)
+    >>> np.diff(B, axis=0)  # each segment's start switches one column on
+    array([[1., 0., 0.],
+           [0., 1., 0.],
+           [0., 0., 1.]])
+    """
+    start, stop = session
+    edges = np.linspace(start, stop, n_steps + 1)
+
+    def indicators(t: np.ndarray) -> np.ndarray:
+        segment = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, n_steps - 1)
+        return (segment[:, None] == np.arange(n_steps)).astype(float)
+
+    return _cumulative_centred(indicators, times, session)
+
+
+def _cumulative_centred(pieces: Callable[[np.ndarray], np.ndarray], times: np.ndarray,
+                        session: tuple[float, float]) -> np.ndarray:
+    """Columns ``j >= 1`` of the reversed cumulative sum of ``pieces(t)`` (one column per piece, t clipped to
+    ``session``), centred by their mean on a uniform grid of 2001 times over the session."""
+    start, stop = session
 
     def basis(t: np.ndarray) -> np.ndarray:
-        B = BSpline.design_matrix(np.clip(t, start, stop), knots, degree).toarray()
+        B = pieces(np.clip(t, start, stop))
         return np.cumsum(B[:, ::-1], axis=1)[:, ::-1][:, 1:]
 
     return basis(np.asarray(times, dtype=float)) - basis(np.linspace(start, stop, 2001)).mean(axis=0)
+
+
+BASELINE_BASES = {"spline": spline_basis, "steps": step_basis}
+"""Basis function of each baseline kind that has one (``[baseline] kind``): ``f(times, session, n_basis)``."""
+
+
+def baseline_basis(times: np.ndarray, session: tuple[float, float], kind: str, n_basis: int) -> np.ndarray:
+    """The ``kind`` baseline's basis (:data:`BASELINE_BASES`) at ``times`` (s), shape (len(times), n_basis - 1)."""
+    return BASELINE_BASES[kind](times, session, n_basis)
 
 
 def raised_cosine_basis(lags: int, n_basis: int) -> np.ndarray:
@@ -228,6 +271,11 @@ class Design:
         """Drift basis of this design's intervals, shape (n_obs, n_basis - 1): :func:`spline_basis`
         at ``self.time`` over ``self.session``."""
         return spline_basis(self.time, self.session, n_basis)
+
+    def baseline_basis(self, kind: str, n_basis: int) -> np.ndarray:
+        """Basis of a ``kind`` baseline (``"spline"`` or ``"steps"``) at this design's intervals, shape
+        (n_obs, n_basis - 1): :func:`baseline_basis` at ``self.time`` over ``self.session``."""
+        return baseline_basis(self.time, self.session, kind, n_basis)
 
     def lag_coords(self) -> dict[str, xr.Variable]:
         """Coordinates ``lag`` (frames; the frame duration in its attrs, see :func:`lag_seconds`), ``y``, ``x``.

@@ -71,7 +71,7 @@ def heldout_log_likelihood(
     tree = fit_map(data, spec, lags=lags, keep=~test, estimates=False)
     design = make_design(data, lags, keep=test)
     post = tree["posterior"].to_dataset()
-    basis = design.spline_basis(spec.baseline_n_basis) if "baseline_coef" in post else None
+    basis = design.baseline_basis(spec.baseline_kind, spec.baseline_n_basis) if "baseline_coef" in post else None
     history = design.count_history(spec.history_lags) if spec.history_lags else None
     eta = log_rate_draws(post, design.frames, basis, design.rows, history, softplus_unit(tree))[0, 0] + design.offset
     loglik = float(np.sum(count_model(post).logpmf(design.counts, np.exp(eta)[None])))
@@ -96,7 +96,7 @@ def heldout_pointwise(result: xr.DataTree, data: xr.Dataset, test: np.ndarray) -
     Returns
     -------
     DataArray (chain, draw, time)
-        ``log p(counts_t | draw)`` in nats, the spline baseline evaluated at the
+        ``log p(counts_t | draw)`` in nats, the baseline (spline or steps) evaluated at the
         held-out times.
     """
     spec = PriorSpec.from_json(result.attrs["bayesrf_spec"])

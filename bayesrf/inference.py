@@ -32,7 +32,7 @@ from .design import Design, make_design
 from .errors import BayesRFWarning, FitError, SpecError
 from .families import family_of
 from .laplace import laplace_draws
-from .model import build_model, link_start
+from .model import build_model, link_start, set_baseline_start
 from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, chain_processes, checked_variables,
                    hierarchical_start, map_pymc, model_key, run_nuts)
 from .ml import fit_block
@@ -53,13 +53,13 @@ def _prepare(data: xr.Dataset, prior: str | PriorSpec, lags: int, keep: np.ndarr
 
 
 def poisson_only(spec: PriorSpec, what: str, instead: str = "bayesrf.sample(..., method='nuts')") -> None:
-    """Laplace fits use penalised Poisson ML's Hessian: refuse other likelihoods, the softplus and spike history,
-    naming what to call ``instead``."""
+    """Laplace fits use penalised Poisson ML's Hessian: refuse other likelihoods, the softplus, spike history and
+    the Student-t jumps of a steps baseline, naming what to call ``instead``."""
     if not spec.penalized_glm:
-        raise SpecError(f"{what} fits the Poisson likelihood with the exp nonlinearity and without spike history "
-                        f"only (penalised Poisson ML); prior {spec.name!r} has likelihood {spec.likelihood!r}, "
-                        f"nonlinearity {spec.nonlinearity!r} and {spec.history_lags} history lag(s): sample its "
-                        f"posterior with {instead}.")
+        raise SpecError(f"{what} fits the Poisson likelihood with the exp nonlinearity, without spike history and "
+                        f"without a steps baseline only (penalised Poisson ML); prior {spec.name!r} has likelihood "
+                        f"{spec.likelihood!r}, nonlinearity {spec.nonlinearity!r}, {spec.history_lags} history lag(s) "
+                        f"and baseline {spec.baseline_kind!r}: sample its posterior with {instead}.")
 
 
 def data_checksum(data: xr.Dataset) -> str:
@@ -177,13 +177,14 @@ def start_point(model: pm.Model, design: Design, spec: PriorSpec, seed: int | No
     typical of its posterior)."""
     if spec.hierarchical:
         return {k: np.asarray(v, dtype=float) for k, v in hierarchical_start(model, design, spec, seed).items()}
-    values, _ = map_values(design, replace(spec, likelihood="poisson", history_lags=0, nonlinearity="exp",
-                                           rate_unit="auto"), per_lag=False)
+    glm = replace(spec, likelihood="poisson", history_lags=0, nonlinearity="exp", rate_unit="auto")
+    sol, = solve_blocks(design, glm, per_lag=False)  # a steps baseline's Student-t jumps as Normal ones
+    values = split_theta(sol.theta, design, glm)
     slopes = {name: values[name] for name in ("rf", "baseline_level") if name in values}
     start = model.initial_point()
     start["intercept"], slopes = link_start(spec, design, values["intercept"], slopes)
-    start |= slopes
-    return {k: np.asarray(v, dtype=float) for k, v in start.items()}
+    levels = slopes.pop("baseline_level", None)
+    return {k: np.asarray(v, dtype=float) for k, v in set_baseline_start(start | slopes, levels).items()}
 
 
 def sample(

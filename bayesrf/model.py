@@ -12,12 +12,15 @@ the T x (lags * pixels) design matrix is never formed. That is the exp nonlinear
 (``pm.Data`` ``log_rate_unit``; :mod:`bayesrf.nonlinearity`).
 
 With ``[baseline] kind = "spline"`` a slow drift ``Z_t . baseline_coef`` is
-added (see :meth:`bayesrf.design.Design.spline_basis`); it is not part of the RF.
+added (see :meth:`bayesrf.design.Design.spline_basis`); it is not part of the RF. With ``kind = "steps"`` the
+drift is piecewise constant over ``n_basis`` equal segments of the session (:func:`bayesrf.design.step_basis`),
+and its jumps ``baseline_coef`` are Student-t (:data:`bayesrf.priors.BASELINE_STEP_NU` degrees of freedom,
+scale ``[baseline] scale``): an abrupt change of the rate is followed, not smoothed over.
 
-Variables (dims): ``intercept`` (), ``rf`` (lag, y, x); for a spline baseline
-``baseline_level`` (knot), the random walk over the spline coefficients (relative
+Variables (dims): ``intercept`` (), ``rf`` (lag, y, x); for a spline or steps baseline
+``baseline_level`` (knot), the random walk over the spline coefficients or segment levels (relative
 to the first), and its steps ``baseline_coef`` (knot), which multiply the
-cumulative basis of :meth:`bayesrf.design.Design.spline_basis`; hierarchical priors add
+cumulative basis of :meth:`bayesrf.design.Design.baseline_basis`; hierarchical priors add
 ``rf_scale`` (lag) and the standardised weights ``rf_z`` (lag, y, x) with
 ``rf = rf_z * rf_scale`` (non-centred). The likelihood is ``counts`` (time): Poisson, negative binomial with its
 overdispersion ``count_overdispersion``, or COM-Poisson with its ``count_nu`` (the spec's ``[likelihood]``,
@@ -51,10 +54,10 @@ from .errors import SpecError
 from .families import family_of
 from .nonlinearity import SOFTPLUS_AT_UNIT, from_exp_link, log_rate_symbolic
 from .observation import DISPERSIONS, pymc_counts
-from .priors import PriorSpec, load_prior
+from .priors import BASELINE_STEP_NU, PriorSpec, load_prior
 
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_WEIGHTS", "VAR_DIMS", "build_model",
-           "intercept_mu", "linear_predictor", "link_start", "mean_rate", "rate_unit"]
+           "intercept_mu", "linear_predictor", "link_start", "mean_rate", "rate_unit", "set_baseline_start"]
 
 LAPLACE_FORMS = ("direct", "exponential-difference")
 
@@ -106,6 +109,16 @@ def link_start(spec: PriorSpec, design: Design, intercept: float,
     return from_exp_link(intercept, rate_unit(spec, design), slopes)
 
 
+def set_baseline_start(start: dict[str, np.ndarray], levels: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Set the baseline's value variable of a model's ``start`` from the random walk's ``levels`` (knot): the
+    levels themselves (spline) or their jumps ``baseline_coef`` (steps); unchanged for a constant baseline."""
+    if "baseline_level" in start:
+        start["baseline_level"] = np.asarray(levels, dtype=float)
+    elif "baseline_coef" in start:
+        start["baseline_coef"] = np.diff(levels, prepend=0.0)
+    return start
+
+
 def _intercept(spec: PriorSpec, design: Design) -> pt.TensorVariable:
     if spec.intercept_family == "flat":
         return pm.Flat("intercept")
@@ -115,7 +128,12 @@ def _intercept(spec: PriorSpec, design: Design) -> pt.TensorVariable:
 def _baseline(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
     if spec.baseline_kind == "constant":
         return 0.0
-    basis = pm.Data("baseline_basis", design.spline_basis(spec.baseline_n_basis), dims=("time", "knot"))
+    basis = pm.Data("baseline_basis", design.baseline_basis(spec.baseline_kind, spec.baseline_n_basis),
+                    dims=("time", "knot"))
+    if spec.baseline_kind == "steps":
+        coef = pm.StudentT("baseline_coef", nu=BASELINE_STEP_NU, mu=0.0, sigma=spec.baseline_scale, dims="knot")
+        pm.Deterministic("baseline_level", pt.cumsum(coef), dims="knot")
+        return pt.dot(basis, coef)
     # The random walk over the spline coefficients is sampled in its levels (a local, better-conditioned
     # basis: half the leapfrog steps per draw of sampling its steps on a small simulation); the steps are
     # what the design's cumulative basis multiplies.

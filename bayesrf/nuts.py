@@ -25,7 +25,7 @@ from threadpoolctl import threadpool_limits
 from .design import Design
 from .errors import BayesRFWarning
 from .families import family_of
-from .model import VAR_DIMS, link_start
+from .model import VAR_DIMS, link_start, set_baseline_start
 from .penalized import solve_blocks, split_theta
 from .priors import PriorSpec
 from .results import as_dataset
@@ -99,8 +99,7 @@ def hierarchical_start(model: pm.Model, design: Design, spec: PriorSpec, seed: i
     start = model.initial_point()
     intercept, slopes = link_start(spec, design, float(sol.theta[0]), slopes)
     start["intercept"] = np.asarray(intercept)
-    if "baseline_level" in start:
-        start["baseline_level"] = slopes["baseline_level"]
+    set_baseline_start(start, slopes["baseline_level"])
     return family_of(spec).start(start, slopes["rf"], spec, seed)
 
 

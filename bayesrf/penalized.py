@@ -3,7 +3,9 @@
 A prior at fixed scales is a :class:`~bayesrf.ml.Penalty` on ``theta = [intercept, w, baseline_coef]``
 (the weights' part is the family's, :meth:`bayesrf.families.Family.penalty`), and its MAP is the
 penalised fit of the full design ``[1, X, Z]`` (Newton for Normal/flat, proximal Newton for Laplace;
-see :func:`bayesrf.ml.solve_penalized`).
+see :func:`bayesrf.ml.solve_penalized`). A ``steps`` baseline's Student-t jumps enter as Normal jumps of the
+same scale: the fit is then a start for the exact mode (:attr:`bayesrf.PriorSpec.penalized_glm` is False), not
+the mode itself.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ __all__ = ["full_design", "n_baseline", "prior_penalty", "scaled_penalty", "solv
 
 
 def n_baseline(spec: PriorSpec) -> int:
-    """Number of baseline spline coefficients of ``spec`` (0 for a constant baseline)."""
-    return spec.baseline_n_basis - 1 if spec.baseline_kind == "spline" else 0
+    """Number of baseline coefficients of ``spec`` (spline steps or segment jumps; 0 for a constant baseline)."""
+    return 0 if spec.baseline_kind == "constant" else spec.baseline_n_basis - 1
 
 
 def scaled_penalty(design: Design, spec: PriorSpec, scales: np.ndarray | float, n_weights: int | None = None) -> Penalty:
@@ -55,9 +57,9 @@ def prior_penalty(spec: PriorSpec, design: Design, n_weights: int) -> Penalty:
 
 
 def full_design(design: Design, spec: PriorSpec, X: np.ndarray) -> np.ndarray:
-    """``[1, X, Z]``: intercept column, stimulus design, spline baseline basis (if any)."""
+    """``[1, X, Z]``: intercept column, stimulus design, baseline basis (if any)."""
     A = with_intercept(X)
-    return np.hstack([A, design.spline_basis(spec.baseline_n_basis)]) if n_baseline(spec) else A
+    return np.hstack([A, design.baseline_basis(spec.baseline_kind, spec.baseline_n_basis)]) if n_baseline(spec) else A
 
 
 def split_theta(theta: np.ndarray, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:
@@ -93,5 +95,5 @@ def solve_blocks(design: Design, spec: PriorSpec, per_lag: bool) -> list[Solutio
 
 def solve_full(design: Design, spec: PriorSpec, penalty: Penalty) -> Solution:
     """Minimiser of the Poisson NLL of all lags plus ``penalty`` on ``[intercept, w, baseline_coef]``."""
-    spline = design.spline_basis(spec.baseline_n_basis) if n_baseline(spec) else None
-    return solve_penalized(all_lags_design(design, penalty, spline), design.counts, design.offset, penalty)
+    basis = design.baseline_basis(spec.baseline_kind, spec.baseline_n_basis) if n_baseline(spec) else None
+    return solve_penalized(all_lags_design(design, penalty, basis), design.counts, design.offset, penalty)

@@ -174,7 +174,9 @@ def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
         ``parameters`` (mean, sd, HDI, R-hat, ESS of intercept, hyperparameters
         and baseline coefficients, from ``arviz_stats.summary``), ``rf`` (number
         of credible weights per lag, peak weight and where), ``svd`` (time course
-        mean and HDI per lag, explained variance with HDI, per component).
+        mean and HDI per lag, explained variance with HDI, per component); for a ``steps`` baseline,
+        ``baseline``: ``n_segments`` and the ``largest_jump`` (posterior mean, log-rate, with its HDI ``lower``
+        and ``upper``) with its ``segment`` (1-based) and ``start_s`` (s).
     """
     prob = ci_prob(prob)
     post = result["posterior"]
@@ -207,6 +209,8 @@ def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
         svd = svd_summary(posterior_svd(result), prob)
         report["rf"] = _rf_report(rfs)
         report["svd"] = _svd_report(svd)
+        if json.loads(spec).get("baseline_kind") == "steps":
+            report["baseline"] = _jump_report(report["parameters"], post.sizes["knot"] + 1, attrs)
     else:
         report["parameters"] = {v: np.asarray(post[v].values).ravel().tolist() for v in scalars}
     return _plain(report)
@@ -228,6 +232,25 @@ def _rf_report(rfs: xr.Dataset) -> dict[str, Any]:
         "n_credible_per_lag": [int(v) for v in rfs["credible"].sum(("y", "x")).values],
         "peak": where | {"mean": float(rfs["mean"].isel(where)), "sd": float(rfs["sd"].isel(where))},
     }
+
+
+def _jump_report(parameters: dict[str, dict[str, float]], n_segments: int, attrs: dict[str, Any]) -> dict[str, Any]:
+    """The largest jump (posterior mean, log-rate) of a steps baseline: its segment, start time (s) and HDI."""
+    jumps = {int(name[len("baseline_coef["):-1]): row for name, row in parameters.items()
+             if name.startswith("baseline_coef[")}
+    knot = max(jumps, key=lambda k: abs(jumps[k]["mean"]))
+    start, stop = float(attrs["session_start_s"]), float(attrs["session_stop_s"])
+    lower, upper = _interval(jumps[knot])
+    return {"kind": "steps", "n_segments": n_segments, "largest_jump": {
+        "segment": knot + 1, "start_s": start + knot * (stop - start) / n_segments, "mean": jumps[knot]["mean"],
+        "lower": lower, "upper": upper}}
+
+
+def _interval(row: dict[str, float]) -> tuple[float | None, float | None]:
+    """Lower and upper HDI bounds of an ``arviz_stats.summary`` row (None when it has none)."""
+    lo = next((v for k, v in row.items() if k.endswith("lb") or k.startswith("hdi_") and "low" in k), None)
+    hi = next((v for k, v in row.items() if k.endswith("ub") or k.startswith("hdi_") and "up" in k), None)
+    return lo, hi
 
 
 def _svd_report(svd: xr.Dataset) -> list[dict[str, Any]]:
@@ -259,12 +282,16 @@ def format_summary(report: dict[str, Any]) -> str:
     lines.append(f"{'parameter':22s} {'mean':>9s} {'sd':>8s} {pct:>3d}% HDI")
     for name, row in report["parameters"].items():
         if isinstance(row, dict):
-            lo = next((v for k, v in row.items() if k.endswith("lb") or k.startswith("hdi_") and "low" in k), None)
-            hi = next((v for k, v in row.items() if k.endswith("ub") or k.startswith("hdi_") and "up" in k), None)
+            lo, hi = _interval(row)
             interval = f"[{lo:.3f}, {hi:.3f}]" if lo is not None and hi is not None else ""
             lines.append(f"{name:22s} {row.get('mean', np.nan):9.4f} {row.get('sd', np.nan):8.4f} {interval}")
         else:
             lines.append(f"{name:22s} {', '.join(f'{v:.4f}' for v in row)}")
+    if "baseline" in report:
+        jump, n = report["baseline"]["largest_jump"], report["baseline"]["n_segments"]
+        lines.append(f"largest baseline jump: rate x {np.exp(jump['mean']):.2f} ({jump['mean']:+.3f} "
+                     f"[{jump['lower']:+.3f}, {jump['upper']:+.3f}] log-rate) at {jump['start_s']:.1f} s, the start "
+                     f"of segment {jump['segment']} of {n}")
     if "rf" in report:
         rf = report["rf"]
         lines.append(f"credible weights per lag ({pct}% HDI excludes 0): {rf['n_credible_per_lag']}")

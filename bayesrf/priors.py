@@ -25,9 +25,12 @@ A spec file looks like::
     envelope_floor = false   # true: SD ~ floor + (1 - floor) * envelope, floor ~ Beta(1, 9) learned
     rank = 0                 # 0: full RF; k >= 1: sum of k separable time course x spatial map terms
     [baseline]               # optional; default kind = "constant"
-    kind = "spline"          # "constant" | "spline": slow drift of the log-rate over the session
-    n_basis = 8              # cubic B-splines over the session
-    scale = 0.3              # SD of each random-walk step between spline coefficients (log-rate)
+    kind = "spline"          # "constant" | "spline": slow drift of the log-rate over the session |
+                             # "steps": a piecewise-constant log-rate that can change abruptly
+    n_basis = 8              # cubic B-splines over the session (>= 4) | equal segments of the session (>= 2)
+    scale = 0.3              # spline: SD of each random-walk step between spline coefficients (log-rate);
+                             # steps: scale of the Student-t (BASELINE_STEP_NU degrees of freedom) jump of the
+                             # log-rate at each segment's start: most jumps small, a few large ones cheap
     [likelihood]             # optional; default family = "poisson" (see bayesrf.observation)
     family = "negative-binomial"   # "poisson" | "negative-binomial" (overdispersed counts) | "com-poisson"
                              # (under- or overdispersed); not Laplace
@@ -72,7 +75,8 @@ from .nonlinearity import NONLINEARITIES
 from .observation import LIKELIHOODS
 from .structured import smooth_axes
 
-__all__ = ["DEFAULT_PRIOR", "HISTORY_SCALE", "MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
+__all__ = ["BASELINE_KINDS", "BASELINE_MIN_BASIS", "BASELINE_STEP_NU", "DEFAULT_PRIOR", "HISTORY_SCALE", "MODELS_DIR",
+           "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
 
 MODELS_DIR = Path(resources.files("bayesrf.models"))
 """The shipped prior specs: the repository's ``models/``, installed as package data ``bayesrf.models``."""
@@ -92,7 +96,12 @@ _KNOWN = {
     "history": {"lags", "scale", "n_basis"},
     "structure": {"smooth", "length_median", "length_log_sd", "local", "width_median", "envelope_nu", "envelope_floor", "rank"},
 }
-BASELINE_KINDS = ("constant", "spline")
+BASELINE_KINDS = ("constant", "spline", "steps")
+BASELINE_MIN_BASIS = {"spline": 4, "steps": 2}
+"""Fewest ``[baseline] n_basis`` of each kind: cubic B-splines, segments."""
+BASELINE_STEP_NU = 3.0
+"""Degrees of freedom of the Student-t jumps of a ``steps`` baseline: heavy tails, so that one abrupt change of
+the rate (the bundled neuron's last eighth) costs little while the other jumps shrink towards 0."""
 HISTORY_SCALE = 0.3
 """Default prior SD of each spike-history weight (log-rate per spike): a spike changes a following interval's
 rate by a factor within exp(+-0.6) at 95 % prior probability. It was 0.1 until the coverage benchmark's tuning
@@ -135,9 +144,10 @@ class PriorSpec:
 
     @property
     def penalized_glm(self) -> bool:
-        """Whether the MAP is a penalised Poisson GLM of the frames (Poisson, exp link, no spike history): the
-        fits of :mod:`bayesrf.penalized` and the Laplace approximation apply."""
-        return self.likelihood == "poisson" and self.nonlinearity == "exp" and not self.history_lags
+        """Whether the MAP is a penalised Poisson GLM of the frames (Poisson, exp link, no spike history, no
+        Student-t ``steps`` baseline): the fits of :mod:`bayesrf.penalized` and the Laplace approximation apply."""
+        return (self.likelihood == "poisson" and self.nonlinearity == "exp" and not self.history_lags
+                and self.baseline_kind != "steps")
 
     def to_json(self) -> str:
         """Canonical JSON text (stored in results to rebuild and check the model)."""
@@ -259,11 +269,13 @@ def _problems(raw: dict[str, Any]) -> list[str]:
                 problems.append(f"intercept.mu must be a number or \"auto\", got {mu!r}")
     baseline = raw.get("baseline", {})
     if isinstance(baseline, dict):
-        if baseline.get("kind", "constant") not in BASELINE_KINDS:
-            problems.append(f"baseline.kind must be one of {BASELINE_KINDS}, got {baseline.get('kind')!r}")
-        n_basis = baseline.get("n_basis", 8)
-        if not isinstance(n_basis, int) or isinstance(n_basis, bool) or n_basis < 4:
-            problems.append(f"baseline.n_basis must be an integer >= 4, got {n_basis!r}")
+        kind = baseline.get("kind", "constant")
+        if kind not in BASELINE_KINDS:
+            problems.append(f"baseline.kind must be one of {BASELINE_KINDS}, got {kind!r}")
+        n_basis, fewest = baseline.get("n_basis", 8), BASELINE_MIN_BASIS.get(kind, 4)
+        if not isinstance(n_basis, int) or isinstance(n_basis, bool) or n_basis < fewest:
+            problems.append(f"baseline.n_basis must be an integer >= {fewest}"
+                            + (f" for kind = {kind!r}" if kind in BASELINE_MIN_BASIS else "") + f", got {n_basis!r}")
         if not positive_number(baseline.get("scale", 0.3)):
             problems.append(f"baseline.scale must be a number > 0, got {baseline.get('scale')!r}")
     likelihood = raw.get("likelihood", {})

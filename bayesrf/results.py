@@ -28,7 +28,7 @@ import arviz_base
 import numpy as np
 import xarray as xr
 
-from .design import Design, count_history, shift_sum, spline_basis
+from .design import Design, baseline_basis, count_history, shift_sum
 from .errors import DataError
 from .families import family_of
 from .observation import CountModel, count_model
@@ -80,14 +80,14 @@ def data_groups(design: Design, spec: PriorSpec) -> dict[str, xr.Dataset]:
 
     ``constant_data`` holds every frame (``stim`` (frame, y, x)), each fitted interval's
     ``duration`` and ``row`` (index among the intervals with a full history), and the
-    spline ``baseline_basis`` (time, knot) when the spec has one, with spike history the counts of every
+    ``baseline_basis`` (time, knot) of a spline or steps baseline, with spike history the counts of every
     interval, ``frame_counts`` (frame), and with the softplus nonlinearity its ``rate_unit`` (spikes/s).
     """
     t_all = design.frames.shape[0]
     observed = xr.Dataset({"counts": ("time", design.counts)}, coords={"time": design.time})
     extra = {}
-    if spec.baseline_kind == "spline":
-        extra["baseline_basis"] = (("time", "knot"), design.spline_basis(spec.baseline_n_basis))
+    if spec.baseline_kind != "constant":
+        extra["baseline_basis"] = (("time", "knot"), design.baseline_basis(spec.baseline_kind, spec.baseline_n_basis))
     if spec.history_lags:
         extra["frame_counts"] = ("frame", design.all_counts)
     if spec.nonlinearity == "softplus":
@@ -231,7 +231,7 @@ def predict(
     seed : int
         Seed of the Poisson draws.
     baseline : {"time", "mean"}
-        For fits with a spline baseline: ``"time"`` evaluates the fitted drift at
+        For fits with a spline or steps baseline: ``"time"`` evaluates the fitted drift at
         ``stim``'s ``time`` coordinate (seconds on the fit's clock; it must lie within
         the fitted session); ``"mean"`` uses its session average (the intercept), for
         frames from another session. Ignored for a constant baseline.
@@ -273,18 +273,19 @@ def predict(
 
 
 def _baseline_basis(result: xr.DataTree, time: np.ndarray, has_time: bool) -> np.ndarray | None:
-    """The fit's spline basis at ``time`` (s), or None for a constant baseline."""
+    """The fit's baseline basis (spline or steps) at ``time`` (s), or None for a constant baseline."""
     if "baseline_coef" not in result["posterior"]:
         return None
     start, stop = float(result.attrs["session_start_s"]), float(result.attrs["session_stop_s"])
+    kind = PriorSpec.from_json(result.attrs["bayesrf_spec"]).baseline_kind
     if not has_time or time.min() < start or time.max() > stop:
         where = "have no time coordinate" if not has_time else f"span {time.min():.3f}-{time.max():.3f} s"
         raise DataError(
-            f"this fit has a spline baseline over {start:.3f}-{stop:.3f} s, and the frames {where}; pass frames "
+            f"this fit has a {kind} baseline over {start:.3f}-{stop:.3f} s, and the frames {where}; pass frames "
             "with a time coordinate inside the fitted session, or baseline='mean' for the session-average rate."
         )
     n_basis = int(result["posterior"].sizes["knot"]) + 1
-    return spline_basis(time, (start, stop), n_basis)
+    return baseline_basis(time, (start, stop), kind, n_basis)
 
 
 def softplus_unit(result: xr.DataTree) -> float | None:
@@ -303,11 +304,11 @@ def log_rate_draws(post: xr.Dataset, frames: np.ndarray, basis: np.ndarray | Non
     ----------
     post : Dataset
         Posterior with ``intercept`` (chain, draw), ``rf`` (chain, draw, lag, y, x) and,
-        with a spline baseline, ``baseline_coef`` (chain, draw, knot).
+        with a spline or steps baseline, ``baseline_coef`` (chain, draw, knot).
     frames : ndarray, shape (n_frames, n_pixels)
         Consecutive frames.
     basis : ndarray, shape (n_intervals, knot), optional
-        Spline basis at the predicted intervals; None leaves the baseline at its mean.
+        Baseline basis (spline or steps) at the predicted intervals; None leaves the baseline at its mean.
     rows : ndarray of int, optional
         Which of the ``n_frames - n_lags + 1`` intervals with a full history to
         predict (default all of them).
@@ -355,7 +356,7 @@ def design_from_result(result: xr.DataTree) -> Design:
 
 def count_locations(result: xr.DataTree, max_draws: int = 500) -> tuple[xr.DataArray, CountModel]:
     """Location of every fitted interval's count per draw, ``exp(eta_t) d_t`` (spikes; the expected count for
-    Poisson and negative binomial fits), with everything the fit used (frames, durations, spline baseline), and
+    Poisson and negative binomial fits), with everything the fit used (frames, durations, baseline basis), and
     the fit's count distribution at the same draws; at most ``max_draws`` evenly thinned draws per chain.
 
     Returns
@@ -386,7 +387,7 @@ def count_locations(result: xr.DataTree, max_draws: int = 500) -> tuple[xr.DataA
 def posterior_predictive(result: xr.DataTree, seed: int | None = 0, max_draws: int = 500) -> xr.DataTree:
     """Add a ``posterior_predictive`` group: simulated counts of the fitted intervals.
 
-    Uses everything the fit used (frames, durations, spline baseline; with spike history, the observed counts
+    Uses everything the fit used (frames, durations, baseline basis; with spike history, the observed counts
     before each interval: the replicates are one step ahead). At most
     ``max_draws`` evenly thinned draws per chain are used.
 

@@ -33,7 +33,7 @@ import xarray as xr
 from .design import Design
 from .errors import recorded
 from .laplace import gaussian_draws
-from .model import build_model, link_start
+from .model import build_model, link_start, set_baseline_start
 from .nuts import DEFAULT_TUNE, model_key, pointwise_loglik, run_nuts
 from .penalized import full_design, prior_penalty
 from .ml import smooth_derivatives, solve_penalized
@@ -61,7 +61,7 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
     """Pointwise log-likelihood draws of the baseline-only model (``spec``'s intercept, baseline, spike history
     and count distribution; no RF).
 
-    For the Poisson likelihood without spike history, the Laplace approximation of the penalised GLM
+    For the Poisson likelihood without spike history or a steps baseline, the Laplace approximation of the penalised GLM
     (one chain); otherwise NUTS on the baseline-only PyMC model (:func:`bayesrf.model.build_model` with
     ``with_rf=False``; :data:`BASELINE_CHAINS` chains on one core, started at the Poisson fit), through the
     nutpie model this process compiled for another unit of the same size when ``reuse_compiled`` (as
@@ -98,8 +98,7 @@ def _baseline_nuts(design: Design, spec: PriorSpec, theta: np.ndarray, draws: in
     start = model.initial_point()
     intercept, slopes = link_start(spec, design, float(theta[0]), {"baseline_level": np.cumsum(theta[1:])})
     start["intercept"] = np.asarray(intercept)
-    if "baseline_level" in start:
-        start["baseline_level"] = slopes["baseline_level"]
+    set_baseline_start(start, slopes["baseline_level"])
     raw = run_nuts(model, start, draws // BASELINE_CHAINS, DEFAULT_TUNE["nutpie"], BASELINE_CHAINS, seed, "nutpie",
                    progress=False, target_accept=0.8, cores=1,
                    reuse_key=model_key(design, spec, "direct", with_rf=False) if reuse else None)
