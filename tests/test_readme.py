@@ -76,6 +76,14 @@ def test_baseline_gain_matches_its_json():
     assert " ".join(README.split()).count(sentence) == 2
 
 
+def test_steps_baseline_scores_match_their_json():
+    gain = json.loads((ROOT / "docs" / "baseline_gain.json").read_text())["steps_over_spline_total"]
+    n = {segments: f"{round(score):+d}" for segments, score in gain.items()}
+    assert list(n) == ["8", "12", "32", "64"]
+    sentence = f"Against it, 8 segments score {n['8']} nats, 12 {n['12']}, 32 {n['32']} and 64 {n['64']}."
+    assert sentence in " ".join(README.split())
+
+
 def test_dropped_counts_of_the_bundled_neuron_match_the_file(real):
     """The README's counts of what loading the bundled file drops are the loader's own counts."""
     a = real.attrs
