@@ -113,31 +113,31 @@ def test_a_killed_worker_loses_no_unit(population, client, tmp_path):
 
 def test_cluster_draws_equal_sequential_sample(population, client, tmp_path):
     settings = {"lags": 3, "draws": 60, "tune": 60, "chains": 2, "seed": 4}
-    result = fit_population(population, "ridge", out=tmp_path / "nuts", units=[1, 4], client=client,
+    result = fit_population(population, "ridge", out=tmp_path / "nuts", units=[4], client=client,
                             method="nuts", progress=False, **settings)
-    for unit in (1, 4):
-        # one BLAS thread, as on the workers: a different summation order moves the MAP start in the last bits;
-        # 60 draws fail the diagnostics: recorded and compared, not silenced
-        with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", bayesrf.BayesRFWarning)
-            alone = bayesrf.sample(population.sel(unit=unit), "ridge", **settings)
-        stored_attrs = result["units"][str(unit)].attrs
-        assert stored_attrs["max_rhat"] == pytest.approx(alone.attrs["max_rhat"], rel=1e-6)
-        assert bool(stored_attrs["diagnostics_ok"]) == (not caught) == bool(alone.attrs["diagnostics_ok"])
-        stored = result["units"][str(unit)]["posterior"]["rf"]
-        np.testing.assert_array_equal(stored.values, alone["posterior"]["rf"].values.astype(np.float32))
-        assert stored.dtype == np.float32
-        xr.testing.assert_equal(result["units"][str(unit)]["observed_data"]["counts"],
-                                alone["observed_data"]["counts"])
-        restored = bayesrf.unit_result(tmp_path / "nuts", unit, population)  # the stimulus put back
-        xr.testing.assert_equal(restored["constant_data"]["stim"], alone["constant_data"]["stim"])
-        ppc = bayesrf.posterior_predictive(restored, seed=0)["posterior_predictive"]["counts"]
-        want = bayesrf.posterior_predictive(alone, seed=0)["posterior_predictive"]["counts"]
-        assert ppc.shape == want.shape and np.mean(ppc.values == want.values) > 0.99  # float32 draws: rare flips
-        checked, fresh = (check(r, seed=0)["checks"][0] for r in (restored, alone))  # bayesrf check on a stored unit
-        assert checked["p"] == pytest.approx(fresh["p"], abs=0.05)
+    unit = 4  # one unit: a cluster's draws equal those of sample() on one process
+    # one BLAS thread, as on the workers: a different summation order moves the MAP start in the last bits;
+    # 60 draws fail the diagnostics: recorded and compared, not silenced
+    with threadpool_limits(1), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", bayesrf.BayesRFWarning)
+        alone = bayesrf.sample(population.sel(unit=unit), "ridge", **settings)
+    stored_attrs = result["units"][str(unit)].attrs
+    assert stored_attrs["max_rhat"] == pytest.approx(alone.attrs["max_rhat"], rel=1e-6)
+    assert bool(stored_attrs["diagnostics_ok"]) == (not caught) == bool(alone.attrs["diagnostics_ok"])
+    stored = result["units"][str(unit)]["posterior"]["rf"]
+    np.testing.assert_array_equal(stored.values, alone["posterior"]["rf"].values.astype(np.float32))
+    assert stored.dtype == np.float32
+    xr.testing.assert_equal(result["units"][str(unit)]["observed_data"]["counts"],
+                            alone["observed_data"]["counts"])
+    restored = bayesrf.unit_result(tmp_path / "nuts", unit, population)  # the stimulus put back
+    xr.testing.assert_equal(restored["constant_data"]["stim"], alone["constant_data"]["stim"])
+    ppc = bayesrf.posterior_predictive(restored, seed=0)["posterior_predictive"]["counts"]
+    want = bayesrf.posterior_predictive(alone, seed=0)["posterior_predictive"]["counts"]
+    assert ppc.shape == want.shape and np.mean(ppc.values == want.values) > 0.99  # float32 draws: rare flips
+    checked, fresh = (check(r, seed=0)["checks"][0] for r in (restored, alone))  # bayesrf check on a stored unit
+    assert checked["p"] == pytest.approx(fresh["p"], abs=0.05)
     with pytest.raises(bayesrf.DataError, match="other data than the unit stored"):
-        bayesrf.unit_result(tmp_path / "nuts", 1, population.assign_attrs(sha256="0" * 64))  # another file
+        bayesrf.unit_result(tmp_path / "nuts", 4, population.assign_attrs(sha256="0" * 64))  # another file
     with pytest.raises(bayesrf.DataError, match="unit 0 has no stored result"):
         bayesrf.unit_result(tmp_path / "nuts", 0, population)
 
