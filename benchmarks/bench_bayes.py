@@ -47,9 +47,8 @@ from bayesrf.errors import recorded
 from bayesrf.model import build_model
 from bayesrf.nuts import chain_processes, checked_variables
 from bayesrf.priors import alpha_for
-from bench_big_posterior import gradient_ms
+from bench_big_posterior import gradient_ms, projected_s
 from bench_ml import glum_fit, ours, sklearn_l2, timed
-from threadpoolctl import threadpool_limits
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DRAWS, CHAINS = 1000, 4
@@ -66,13 +65,12 @@ def _nuts_row(wall: float, diagnostics: dict, notes: str) -> dict:
 def phases(tree, rec, prior: str) -> dict:
     """Where a NUTS run's wall time went (seconds), its gradient's cost and the projection of its warm-up and draws."""
     stats, sizes = tree["sample_stats"], tree["posterior"].sizes
-    with threadpool_limits(1):
-        ms = gradient_ms(rec, prior, lags=5)
+    ms = gradient_ms(rec, prior, lags=5)  # one BLAS thread: main() refuses to run otherwise
     steps = float(stats["n_steps"].mean())
-    leapfrogs = sizes["chain"] * (tree.attrs["tune"] + sizes["draw"]) * steps
     return {k: float(v) for k, v in tree.attrs.items() if k.startswith("time_")} | {
         "gradient_ms": ms, "steps_per_draw": steps, "step_size": float(stats["step_size"].mean()),
-        "floor_s": leapfrogs * ms / 1000 / chain_processes(sizes["chain"])}
+        "floor_s": projected_s(sizes["chain"], tree.attrs["tune"] + sizes["draw"], steps, ms,
+                               chain_processes(sizes["chain"]))}
 
 
 def pymc_defaults(design, name: str) -> dict:

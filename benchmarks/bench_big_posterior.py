@@ -65,6 +65,12 @@ def gradient_ms(rec, prior: str, lags: int = LAGS) -> float:
     return 1000 * (time.perf_counter() - began) / GRADIENT_REPEATS
 
 
+def projected_s(chains: int, iterations: int, steps: float, ms: float, cores: int) -> float:
+    """Projected NUTS wall time (s): ``chains x iterations`` (warm-up + draws) x ``steps`` leapfrog steps per
+    iteration x ``ms`` per gradient, the chains shared by ``cores``."""
+    return chains * iterations * steps * ms / 1000 / cores
+
+
 def probe(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> dict:
     """The short NUTS run of one prior and the projected cost of the default run."""
     import bayesrf
@@ -76,11 +82,10 @@ def probe(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> dict:
         tree = bayesrf.sample(rec, prior, lags=LAGS, draws=draws, tune=tune, chains=CHAINS, cores=CORES, seed=0,
                               estimates=False)
     steps = float(tree["sample_stats"]["n_steps"].mean())
-    leapfrogs = DEFAULT_CHAINS * (DEFAULT_TUNE["nutpie"] + DEFAULT_DRAWS) * steps
     return {"gradient_ms": ms, "steps_per_draw": steps, "probe_wall_s": float(tree.attrs["wall_time_s"]),
             "n_divergent": int(tree.attrs["n_divergent"]), "max_rhat": float(tree.attrs["max_rhat"]),
             "min_ess_bulk": float(tree.attrs["min_ess_bulk"]),
-            "projected_default_s": leapfrogs * ms / 1000 / CORES,
+            "projected_default_s": projected_s(DEFAULT_CHAINS, DEFAULT_TUNE["nutpie"] + DEFAULT_DRAWS, steps, ms, CORES),
             "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})}
 
 
