@@ -12,8 +12,8 @@ stopped::
                            stim) and heldout (log-likelihood of the held-out intervals)
 
 Labels are the spec name, plus ``@scale`` for a fixed-scale prior at that
-scale (``"ridge@0.01"``), plus ``+family`` for a likelihood other than Poisson (``"local+com-poisson"``) and ``+history<k>`` for spike
-history (``"local+com-poisson+history3"``). :func:`fit_result` rebuilds a complete result of one
+scale (``"ridge@0.01"``), plus ``+family`` for a likelihood other than Poisson (``"local+com-poisson"``), ``+history<k>`` for spike
+history (``"local+com-poisson+history3"``) and ``+steps<n>`` for a steps baseline. :func:`fit_result` rebuilds a complete result of one
 fit, usable with every function of :mod:`bayesrf.posterior` and :mod:`bayesrf.plots`.
 
 **The held-out split.** By default every fit sees the same 80 % of the
@@ -62,7 +62,7 @@ def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | Non
     """The fits of a sweep, by label: fixed-scale priors once per scale, the others once; each under every
     count distribution of ``likelihoods`` (default: the spec's own), labelled ``+family`` unless Poisson, and
     ``+softplus`` for that nonlinearity, ``+history<k>`` with ``k`` lags of spike history (``+history<k>rc<m>`` on
-    ``m`` raised cosines).
+    ``m`` raised cosines), ``+steps<n>`` for a baseline of ``n`` Student-t steps (``[baseline] kind = "steps"``).
 
     Examples
     --------
@@ -72,6 +72,8 @@ def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | Non
     ['local', 'local+com-poisson']
     >>> list(sweep_specs([load_prior("ridge", ["history.lags=12", "history.n_basis=4"])], None))
     ['ridge+history12rc4']
+    >>> list(sweep_specs(["local", load_prior("local", ["baseline.kind=steps", "baseline.n_basis=32"])], None))
+    ['local', 'local+steps32']
     """
     out: dict[str, PriorSpec] = {}
     for prior in priors:
@@ -80,7 +82,8 @@ def sweep_specs(priors: Sequence[str | PriorSpec], scales: Sequence[float] | Non
             base = load_prior(spec, {"likelihood": {"family": family}})
             history = f"+history{spec.history_lags}" + (f"rc{spec.history_basis}" if spec.history_basis else "")
             suffix = (("" if family == "poisson" else f"+{family}") + ("+softplus" if spec.nonlinearity == "softplus" else "")
-                      + (history if spec.history_lags else ""))
+                      + (history if spec.history_lags else "")
+                      + (f"+steps{spec.baseline_n_basis}" if spec.baseline_kind == "steps" else ""))
             if spec.scale is None or not scales:  # no fixed scale to vary
                 out[spec.name + suffix] = base
                 continue
