@@ -31,13 +31,15 @@ from .errors import DataError
 from .posterior import ci_prob
 from .results import count_locations
 
-__all__ = ["ALPHA", "FAMILY_NAMES", "MIN_DRAWS", "as_json", "check", "format_check"]
+__all__ = ["ALPHA", "FAMILY_NAMES", "MIN_DRAWS", "STEPS_HINT", "as_json", "check", "format_check"]
 
 FAMILY_NAMES = {"poisson": "Poisson", "negative-binomial": "negative binomial", "com-poisson": "COM-Poisson"}
 MIN_DRAWS = 20
 """Fewest posterior draws :func:`check` accepts (each p-value is a share of paired replicates)."""
 ALPHA = 0.01
 """A check fails when its two-sided posterior predictive p-value is below this."""
+STEPS_HINT = "--set baseline.kind=steps --set baseline.n_basis=32"
+"""The failed segments check's suggestion: a baseline of Student-t steps (:mod:`bayesrf.model`)."""
 
 
 def _ppp(observed: np.ndarray, replicated: np.ndarray, two_sided: bool) -> float:
@@ -157,8 +159,8 @@ def _segments(counts: np.ndarray, replicated: np.ndarray, result: xr.DataTree, s
     k = int(np.argmax(t_obs))
     out = _check("segments", np.full(len(rate_rep), t_obs[k]), (np.abs(rate_rep - centre) / spread).max(-1),
                  "the rate follows the session", f"the rate misses segment {k + 1}/{segments}: observed "
-                 f"{rate_obs[k]:.1f} spikes/s, predicted {centre[k]:.1f} ({lower[k]:.1f}-{upper[k]:.1f})",
-                 two_sided=False)
+                 f"{rate_obs[k]:.1f} spikes/s, predicted {centre[k]:.1f} ({lower[k]:.1f}-{upper[k]:.1f}); if the "
+                 f"rate changes abruptly, try a baseline that can follow it ({STEPS_HINT})", two_sided=False)
     out.update(observed=rate_obs, values=np.arange(1, segments + 1), lower=lower, upper=upper,
                expected=centre, outside=int(np.sum((rate_obs < lower) | (rate_obs > upper))))
     return out

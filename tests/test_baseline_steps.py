@@ -11,7 +11,7 @@ import scipy.optimize
 import scipy.stats
 
 import bayesrf
-from bayesrf.criticism import ALPHA, check
+from bayesrf.criticism import ALPHA, STEPS_HINT, check
 from bayesrf.unit_features import baseline_log_likelihood
 
 DROP = -1.2  # log-rate change at the start of the last eighth
@@ -101,6 +101,14 @@ def test_steps_posterior_covers_the_drop_and_predicts_through_it(dropping):
     assert float(rate.where(~late).mean() / rate.where(late).mean()) == pytest.approx(np.exp(-DROP), rel=0.15)
     with pytest.raises(bayesrf.SpecError, match="baseline 'steps'"):
         bayesrf.sample(rec, _spec(), lags=2, method="laplace")
+
+
+def test_a_constant_baseline_fails_the_segments_check_and_is_told_of_steps(dropping):
+    rec, _ = dropping
+    constant = dataclasses.replace(_spec(), baseline_kind="constant", intercept_family="normal")
+    segments = {c["name"]: c for c in check(bayesrf.sample(rec, constant, lags=2, method="laplace", draws=200),
+                                            seed=0)["checks"]}["segments"]
+    assert not segments["ok"] and "segment 8/8" in segments["verdict"] and STEPS_HINT in segments["verdict"]
 
 
 def test_baseline_only_model_of_a_population_unit_follows_the_drop(dropping):
