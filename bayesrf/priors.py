@@ -101,7 +101,8 @@ BASELINE_MIN_BASIS = {"spline": 4, "steps": 2}
 """Fewest ``[baseline] n_basis`` of each kind: cubic B-splines, segments."""
 BASELINE_STEP_NU = 3.0
 """Degrees of freedom of the Student-t jumps of a ``steps`` baseline: heavy tails, so that one abrupt change of
-the rate (the bundled neuron's last eighth) costs little while the other jumps shrink towards 0."""
+the rate (the bundled neuron collapses near the end of its session) costs little while the other jumps shrink
+towards 0."""
 HISTORY_SCALE = 0.3
 """Default prior SD of each spike-history weight (log-rate per spike): a spike changes a following interval's
 rate by a factor within exp(+-0.6) at 95 % prior probability. It was 0.1 until the coverage benchmark's tuning

@@ -1,6 +1,7 @@
 """A baseline that can change abruptly (``[baseline] kind = "steps"``): Student-t jumps of a piecewise-constant
 log-rate, checked against a neuron simulated here, with numpy, whose rate drops by a factor e^1.2 for the last
-eighth of the session (as the bundled neuron's does), and against an independent scipy fit of the same MAP."""
+eighth of the session (the bundled neuron's rate collapses near the end of its session), and against an
+independent scipy fit of the same MAP."""
 
 import dataclasses
 import warnings
