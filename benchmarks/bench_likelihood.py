@@ -7,6 +7,10 @@ prior is the spec's default ``Normal(0, bayesrf.priors.HISTORY_SCALE)``; the his
 fits without history had run, with nothing else changed), fitted by :func:`bayesrf.sensitivity` on the same
 80 % of the intervals (the default interleaved 50-frame blocks), 4 chains x 500 draws after 500 tuning
 steps, seed 0, lags 5. No setting is tuned on this neuron: the dispersion priors are the specs' defaults.
+Session 19 added a third prior, the default with a baseline of :data:`STEPS` Student-t steps instead of the
+spline (``[baseline] kind = "steps"``), under each likelihood, nothing else changed. 32 segments were chosen on
+this neuron by ``benchmarks/bench_baseline.py`` (MAP, 5 held-out folds, which overlap this split), so its
+scores here are not an independent test of that choice.
 Scores, each against the Poisson fit:
 
 * held-out log predictive density on the other 20 % (nats), its difference with a paired SE;
@@ -19,7 +23,7 @@ Scores, each against the Poisson fit:
 Writes ``docs/likelihood_real.json``; ``tests/test_readme.py`` fails when the README's sentence on it differs.
 Intermediate fits go to ``results/likelihood_sweep.nc`` (resumable).
 
-Run: ``python benchmarks/bench_likelihood.py`` (about 30 minutes on 2 cores).
+Run: ``python benchmarks/bench_likelihood.py`` (about 40 minutes on 2 cores: 9 fits).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from bayesrf.sensitivity import fit_result, sensitivity
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {"lags": 5, "draws": 500, "tune": 500, "chains": 4, "seed": 0}
 HISTORY_LAGS = 3
+STEPS = 32
 
 
 def _row(comparison, sweep, label: str, reference: str) -> dict:
@@ -99,7 +104,8 @@ def main() -> dict:
     with warnings.catch_warnings(record=True) as caught:  # the bundled file's dropped frames/spikes
         warnings.simplefilter("always", bayesrf.BayesRFWarning)
         rec = bayesrf.load_recording()
-    priors = [load_prior(DEFAULT_PRIOR), load_prior(DEFAULT_PRIOR, {"history": {"lags": HISTORY_LAGS}})]
+    priors = [load_prior(DEFAULT_PRIOR), load_prior(DEFAULT_PRIOR, {"history": {"lags": HISTORY_LAGS}}),
+              load_prior(DEFAULT_PRIOR, {"baseline": {"kind": "steps", "n_basis": STEPS}})]
     sweep = sensitivity(rec, priors=priors, scales=None, likelihoods=LIKELIHOODS, cv=False,
                                 out=ROOT / "results" / "likelihood_sweep.nc", **SETTINGS)
     reference = DEFAULT_PRIOR  # the Poisson fit's label
@@ -113,7 +119,7 @@ def main() -> dict:
               f"LOO {row['elpd_loo_diff_vs_poisson']:+8.1f}  rf SD x{row['rf_sd_ratio_vs_poisson']:.2f}  "
               f"{row.get('dispersion', '')}  checks failed: "
               f"{[n for n, c in row['checks'].items() if not c['ok']]}")
-    result = {"prior": DEFAULT_PRIOR, "settings": SETTINGS, "history_lags": HISTORY_LAGS, "heldout": "bayesrf.block_split defaults (20 %)",
+    result = {"prior": DEFAULT_PRIOR, "settings": SETTINGS, "history_lags": HISTORY_LAGS, "steps": STEPS, "heldout": "bayesrf.block_split defaults (20 %)",
               "fits": fits, "best_heldout": max(fits, key=lambda f: f["heldout_lpd"])["label"],
               "load_warnings": [str(w.message) for w in caught], "wall_time_s": time.perf_counter() - started,
               "command": "python benchmarks/bench_likelihood.py"}

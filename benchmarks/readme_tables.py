@@ -85,17 +85,28 @@ def likelihood_text(study: dict) -> str:
     fits = {fit["label"]: fit for fit in study["fits"]}
     best = fits[study["best_heldout"]]
     com = fits[f"{study['prior']}+com-poisson"]
+    steps = fits[f"{study['prior']}+steps{study['steps']}"]
+    loo = max(study["fits"], key=lambda fit: fit["elpd_loo_diff_vs_poisson"])
     return (
         f"On the bundled neuron (`docs/likelihood_real.json`, written by `benchmarks/bench_likelihood.py`: the default "
         f"prior `{study['prior']}` under each count distribution, without and with {study['history_lags']} lags of "
-        f"spike history, {study['settings']['chains']} chains × {study['settings']['draws']} draws on the same 80 % of "
+        f"spike history, and with a baseline of {study['steps']} Student-t steps instead of the spline, "
+        f"{study['settings']['chains']} chains × {study['settings']['draws']} draws on the same 80 % of "
         f"the intervals) the data support `{best['label']}`: {best['heldout_diff_vs_poisson']:.1f} ± "
         f"{best['heldout_diff_se']:.1f} nats of held-out log predictive density above Poisson, and "
-        f"{best['elpd_loo_diff_vs_poisson']:.1f} ± {best['elpd_loo_diff_se']:.1f} nats of ELPD-LOO. The counts are "
+        f"{best['elpd_loo_diff_vs_poisson']:.1f} ± {best['elpd_loo_diff_se']:.1f} nats of ELPD-LOO"
+        + ("" if loo is best else f"; ELPD-LOO ranks `{loo['label']}` first ({loo['elpd_loo_diff_vs_poisson']:.1f} ± "
+           f"{loo['elpd_loo_diff_se']:.1f} nats; held-out {loo['heldout_diff_vs_poisson']:.1f} ± "
+           f"{loo['heldout_diff_se']:.1f})") + ". The counts are "
         f"underdispersed: the COM-Poisson alone gains {com['heldout_diff_vs_poisson']:.1f} ± "
         f"{com['heldout_diff_se']:.1f} nats with nu = {_interval(com['dispersion'], 2)}, and its RF intervals are "
         f"{100 * (1 - com['rf_sd_ratio_vs_poisson']):.0f} % narrower (mean posterior SD {com['rf_sd_ratio_vs_poisson']:.2f} "
-        f"× Poisson's, RF correlation {com['rf_corr_vs_poisson']:.3f})."
+        f"× Poisson's, RF correlation {com['rf_corr_vs_poisson']:.3f}). The steps baseline changes the held-out "
+        f"log predictive density by {steps['heldout_diff_vs_poisson']:+.1f} ± {steps['heldout_diff_se']:.1f} nats "
+        f"and ELPD-LOO by {steps['elpd_loo_diff_vs_poisson']:+.1f} ± {steps['elpd_loo_diff_se']:.1f} nats "
+        f"(`{steps['label']}` against the spline's `{study['prior']}`, both Poisson; its {study['steps']} segments "
+        f"were chosen on this neuron's held-out folds in `benchmarks/bench_baseline.py`, so this is not an "
+        f"independent test)."
     )
 
 
