@@ -115,6 +115,26 @@ def test_default_prior_is_the_one_the_real_neuron_study_ranks_first():
     assert f"the default prior is `{bayesrf.priors.DEFAULT_PRIOR}`" in " ".join(README.split())
 
 
+def test_demo_likelihood_is_the_clear_winner_of_the_real_neuron_study():
+    """`make demo` fits the COM-Poisson because it beats the Poisson by more than 2 SE on both criteria, more than
+    any other family; history and steps on top of it are ranked in opposite order by the two criteria."""
+    import bayesrf.priors
+    from bayesrf.demo import DEMO_LIKELIHOOD
+
+    study = json.loads((ROOT / "docs" / "likelihood_real.json").read_text())
+    prior, fits = study["prior"], {fit["label"]: fit for fit in study["fits"]}
+    assert prior == bayesrf.priors.DEFAULT_PRIOR
+    families = [fits[prior]] + [fits[f"{prior}+{family}"] for family in ("negative-binomial", "com-poisson")]
+    chosen = fits[f"{prior}+{DEMO_LIKELIHOOD}"]
+    for score in ("heldout", "elpd_loo"):
+        assert chosen[f"{score}_diff_vs_poisson"] > 2 * chosen[f"{score}_diff_se"]
+        assert max(families, key=lambda fit: fit[f"{score}_diff_vs_poisson"]) is chosen
+    history = fits[f"{prior}+{DEMO_LIKELIHOOD}+history{study['history_lags']}"]
+    steps = fits[f"{prior}+{DEMO_LIKELIHOOD}+steps{study['steps']}"]
+    assert len({history[f"{score}_diff_vs_poisson"] > steps[f"{score}_diff_vs_poisson"]
+                for score in ("heldout", "elpd_loo")}) == 2
+
+
 @pytest.mark.parametrize(("json_name", "table", "text"), [
     ("likelihood_real", "likelihood_table", "likelihood_text"),
     ("observation_coverage", "coverage_table", "coverage_text"),
