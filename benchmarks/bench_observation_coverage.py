@@ -29,6 +29,10 @@ Protocol (fixed before the run; nothing is tuned on these seeds):
   others). Nothing else changes. Outcome: the tuning seeds chose 0.3 (largest gaps 0.05, 0.075 and 0.075 for
   0.3, 1 and 3; 97.5 % of the values inside the 95 % intervals at 0.3), the existing ``HISTORY_SCALE``, so the
   package did not change;
+* session 20, after the reported run: does the simulation match the model? ``--mle-rc`` fits the raised-cosine
+  row's Poisson GLM by maximum likelihood (scipy L-BFGS on a design written here, Wald SEs from the Fisher
+  information) to the counts of ``MLE_SEEDS`` 300-499 and adds the bias and Wald 95 % coverage of the four
+  coefficients to that row (``mle_wald``);
 * scored: the share of true values inside the central equal-tailed posterior intervals at every level of
   ``LEVELS``, for the RF weights (32 per fit) and the model's own parameter (phi, nu or the 2 or 10 history weights),
   with the binomial SE ``sqrt(p (1 - p) / n)`` (weights of one fit share their errors, so it is a lower bound).
@@ -49,6 +53,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import scipy.optimize
 import scipy.stats
 from scipy.special import gammaln, logsumexp
 
@@ -61,6 +66,8 @@ TUNING_SEEDS = range(20)
 SEEDS = range(100, 120)
 RC_SEEDS = range(200, 220)
 """Reporting seeds of the ``history-rc`` row since its prior SD was tuned (session 20)."""
+MLE_SEEDS = range(300, 500)
+"""Seeds of the maximum-likelihood check of the raised-cosine simulation (``--mle-rc``)."""
 RC_SCALES = (0.3, 1.0, 3.0)
 """Candidate prior SDs of the raised-cosine coefficients, tried on ``TUNING_SEEDS``."""
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -179,6 +186,42 @@ def tune_rc() -> dict:
     return result
 
 
+def _mle_rc(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """ML estimate and Wald SE of the raised-cosine coefficients of one simulation: intercept, the frames at lags 0
+    and 1, the 10 previous counts times the basis, log duration as offset; intervals 1 .. T - 1."""
+    rec = bayesrf.simulate(n_frames=1500, shape=(4, 4), lags=2, rate=RATE, rf_norm=1.0, seed=seed)
+    counts = _counts("history-rc", _expected(rec, "history-rc"), np.random.default_rng(seed))
+    n, k = counts.size, TRUTH["history-rc"].size
+    stim = rec["stim"].values.reshape(n, -1)
+    past = np.array([[counts[t - j] if t >= j else 0 for j in range(1, k + 1)] for t in range(1, n)])
+    design = np.hstack([np.ones((n - 1, 1)), stim[1:], stim[:-1], past @ bayesrf.design.raised_cosine_basis(k, RC_COEF.size)])
+    y, offset = counts[1:], np.log(rec["duration"].values[1:])
+
+    def nll(theta):  # Poisson negative log-likelihood without log y!, and its gradient
+        mu = np.exp(design @ theta + offset)
+        return mu.sum() - y @ (design @ theta), design.T @ (mu - y)
+
+    start = np.r_[np.log(y.mean()) - offset.mean(), np.zeros(design.shape[1] - 1)]
+    theta = scipy.optimize.minimize(nll, start, jac=True, method="L-BFGS-B", options={"gtol": 1e-10, "maxiter": 5000}).x
+    fisher = design.T @ (np.exp(design @ theta + offset)[:, None] * design)
+    return theta[-RC_COEF.size:], np.sqrt(np.diag(np.linalg.inv(fisher)))[-RC_COEF.size:]
+
+
+def mle_rc() -> dict:
+    """Bias and Wald 95 % coverage of the ML fits of ``MLE_SEEDS``, added to the ``history-rc`` row."""
+    est, se = (np.array(a) for a in zip(*(_mle_rc(seed) for seed in MLE_SEEDS)))
+    z = (est - RC_COEF) / se
+    check = {"seeds": [MLE_SEEDS.start, MLE_SEEDS.stop - 1], "truth": RC_COEF.tolist(), "mean": est.mean(0).tolist(),
+             "bias_in_se": ((est.mean(0) - RC_COEF) / se.mean(0)).tolist(), "bias_mc_se_in_se": float(1 / np.sqrt(len(est))),
+             "wald95_coverage": (np.abs(z) < scipy.stats.norm.ppf(0.975)).mean(0).tolist(), "z_sd": z.std(0).tolist()}
+    print(check)
+    out = DOCS / "observation_coverage.json"
+    result = json.loads(out.read_text())
+    result["models"]["history-rc"]["mle_wald"] = check
+    _write(out, result)
+    return check
+
+
 def _write(path: Path, result: dict) -> None:
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
@@ -203,5 +246,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", action="append", choices=list(TRUTH), help="run this model only (repeatable)")
     parser.add_argument("--tune-rc", action="store_true", help="tune the raised-cosine prior SD on the tuning seeds")
+    parser.add_argument("--mle-rc", action="store_true", help="maximum-likelihood check of the raised-cosine simulation")
     args = parser.parse_args()
-    tune_rc() if args.tune_rc else main(args.only)
+    tune_rc() if args.tune_rc else mle_rc() if args.mle_rc else main(args.only)
