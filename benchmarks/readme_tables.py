@@ -343,11 +343,64 @@ def real_speed_bounds(study: dict) -> str:
             f"the number of draws.")
 
 
+def _hdi(row: dict, digits: int) -> str:
+    """``mean (lower–upper)`` of an ``arviz_stats.summary`` row of :func:`bayesrf.summary`."""
+    lower, upper = (next(v for k, v in row.items() if k.endswith(end)) for end in ("_lb", "_ub"))
+    return f"{row['mean']:.{digits}f} ({lower:.{digits}f}–{upper:.{digits}f})"
+
+
+def real_posterior_text(study: dict) -> str:
+    """The README's paragraph on ``docs/real_posterior.json``: ``make demo``'s posterior of the bundled neuron."""
+    report = study["summary"]
+    fit, rf, par = report["fit"], report["rf"], report["parameters"]
+    peak, first = rf["peak"], report["svd"][0]
+    failed = [name for name, c in study["checks"].items() if not c["ok"]]
+    course, hdi = np.array(first["temporal_mean"]), np.array(first["temporal_hdi"])
+    top = int(np.argmax(np.abs(course)))
+    reversed_lags = [str(lag) for lag, (lo, hi) in enumerate(hdi) if (hi < 0 if course[top] > 0 else lo > 0)]
+    nu_lower, nu_upper = (v for k, v in par["count_nu"].items() if k.endswith(("_lb", "_ub")))
+    dispersion = "underdispersed" if nu_lower > 1 else "overdispersed" if nu_upper < 1 else "Poisson-like"
+    return (
+        f"`make demo`'s posterior (`docs/real_posterior.json`, written by `benchmarks/bench_real_posterior.py`: the "
+        f"default prior `{fit['prior']}` with the {study['likelihood']} likelihood, {fit['chains']} chains × "
+        f"{fit['draws']} draws, {study['wall_time_s'] / 60:.0f} minutes on 2 cores; {100 * fit['hdi_prob']:.0f} % HDIs). "
+        f"The RF is "
+        f"{'ON' if peak['mean'] > 0 else 'OFF'}-centre: its largest weight is {peak['mean']:+.4f} ± {peak['sd']:.4f} "
+        f"at lag {peak['lag']} (the frame on screen during the count), y = {peak['y']}, x = {peak['x']}; the envelope's "
+        f"centre is y = {_hdi(par['rf_center[y]'], 1)}, x = {_hdi(par['rf_center[x]'], 1)} px and its widths "
+        f"{_hdi(par['rf_width[y]'], 1)} and {_hdi(par['rf_width[x]'], 1)} px. The first space-time component explains "
+        f"{first['explained'][0]:.0%} ({first['explained'][1]:.0%}–{first['explained'][2]:.0%}) of the RF; its time "
+        f"course (table) peaks at lag {top} and is reversed, with an HDI that excludes 0, at "
+        f"{_lags(reversed_lags)}. Given the rate, the counts are {dispersion}: nu = "
+        f"{_hdi(par['count_nu'], 2)}. Checks that still fail: {', '.join(failed) or 'none'}; "
+        f"max R-hat {report['diagnostics']['max_rhat']:.3f}, min bulk ESS {report['diagnostics']['min_ess_bulk']:.0f}, "
+        f"divergent transitions: {report['diagnostics']['n_divergent']}."
+    ).replace("%", " %").replace("  %", " %")
+
+
+def _lags(lags: list[str]) -> str:
+    return "no lag" if not lags else f"lag {lags[0]}" if len(lags) == 1 else f"lags {', '.join(lags)}"
+
+
+def real_posterior_table(study: dict) -> str:
+    """Markdown table of ``docs/real_posterior.json``: credible weights and the SVD time courses per lag."""
+    report = study["summary"]
+    lags = range(len(report["rf"]["n_credible_per_lag"]))
+    rows = ["| | " + " | ".join(f"lag {lag}" for lag in lags) + " |", "|---|" + "---|" * len(lags),
+            "| weights whose HDI excludes 0 | " + " | ".join(str(n) for n in report["rf"]["n_credible_per_lag"]) + " |"]
+    for comp in report["svd"]:
+        rows.append(f"| component {comp['component'] + 1} time course ({comp['explained'][0]:.0%} of the RF) | "
+                    .replace("%", " %") + " | ".join(f"{m:+.2f} ({lo:+.2f} to {hi:+.2f})" for m, (lo, hi)
+                                                   in zip(comp["temporal_mean"], comp["temporal_hdi"])) + " |")
+    return "\n".join(rows)
+
+
 GENERATED = (("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
-             ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases))
+             ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),
+             ("real_posterior", real_posterior_text, real_posterior_table))
 """Each ``docs/<name>.json`` and the two README blocks made from it, in the README's order."""
 
 

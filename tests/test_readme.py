@@ -144,6 +144,7 @@ def test_demo_likelihood_is_the_clear_winner_of_the_real_neuron_study():
     ("centre_coverage", "centre_table", "centre_text"),
     ("real_speed", "real_speed_table", "real_speed_text"),
     ("real_speed", "real_speed_phases", "real_speed_bounds"),
+    ("real_posterior", "real_posterior_table", "real_posterior_text"),
 ])
 def test_generated_table_and_text_match_their_json(json_name, table, text):
     """The README's table and sentence made by benchmarks/readme_tables.py from docs/<json_name>.json."""

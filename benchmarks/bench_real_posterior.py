@@ -1,0 +1,54 @@
+"""The bundled neuron's posterior as ``make demo`` fits it, stored for the README's "What the real neuron shows".
+
+Fits :func:`bayesrf.demo.fit_demo` (the default prior with the demo's COM-Poisson likelihood, 4 chains x 1000
+draws, 5 lags, seed 0) on the bundled recording, nothing chosen on this run, and writes
+
+* ``docs/real_posterior.json``: :func:`bayesrf.summary` of it (89 % HDIs: ArviZ's default), the verdicts of
+  :func:`bayesrf.criticism.check`, the warnings and the wall time;
+* ``docs/posterior_rf.png``: the posterior mean RF, and the mean where the HDI excludes 0
+  (:func:`bayesrf.plots.plot_rf_posterior`).
+
+``tests/test_readme.py`` fails when the README's paragraph on this fit differs from the JSON.
+
+Run: ``python benchmarks/bench_real_posterior.py`` (about 10 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from pathlib import Path
+
+import bayesrf
+from bayesrf.criticism import check, format_check
+from bayesrf.demo import DEMO_LIKELIHOOD, fit_demo
+from bayesrf.plots import plot_rf_posterior, save_figures
+from bayesrf.posterior import format_summary, rf_summary
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def main() -> dict:
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:  # the bundled file's dropped frames/spikes; diagnostics
+        warnings.simplefilter("always", bayesrf.BayesRFWarning)
+        fit = fit_demo(bayesrf.load_recording(), estimates=False)
+    report = bayesrf.summary(fit)
+    verdicts = check(fit)
+    print(format_summary(report))
+    print(format_check(verdicts))
+    result = {"likelihood": DEMO_LIKELIHOOD, "summary": report,
+              "checks": {c["name"]: {"ok": bool(c["ok"]), "p": c["p"], "verdict": c["verdict"]} for c in verdicts["checks"]},
+              "warnings": [str(w.message) for w in caught], "wall_time_s": time.perf_counter() - started,
+              "command": "python benchmarks/bench_real_posterior.py"}
+    out = DOCS / "real_posterior.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    means, _ = plot_rf_posterior(rf_summary(fit), title=f"Bundled neuron: {report['fit']['prior']} prior, {DEMO_LIKELIHOOD}")
+    save_figures({"posterior_rf": means}, DOCS, dpi=100)
+    print(f"wrote {out} and {DOCS / 'posterior_rf.png'}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
