@@ -92,6 +92,11 @@ def test_dropped_counts_of_the_bundled_neuron_match_the_file(real):
     assert a["n_spikes_before_first_trigger"] == 0 and sentence in " ".join(README.split())
 
 
+def test_frame_durations_of_the_bundled_neuron_match_the_file(real):
+    d = real["duration"].values
+    assert f"(it varies from {d.min():.3f} to {d.max():.3f} s in the bundled recording)" in " ".join(README.split())
+
+
 def _readme_tables():
     spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "benchmarks" / "readme_tables.py")
     module = importlib.util.module_from_spec(spec)
