@@ -36,7 +36,8 @@ counts of the ``k`` intervals before (``count_history`` (time, history_lag), 0 b
 ``history`` (history_lag) ~ Normal(0, ``[history] scale``), log-rate per spike; Pillow et al. 2008). With
 ``[history] n_basis = m`` the filter is ``history = B @ history_coef`` (a Deterministic), ``B`` the (k, m)
 raised cosines in log time of :func:`bayesrf.design.raised_cosine_basis` and ``history_coef`` (history_basis)
-~ Normal(0, ``[history] scale``): a long filter (many fine intervals) with few weights.
+~ Normal(0, ``[history] scale``, default :data:`bayesrf.priors.HISTORY_BASIS_SCALE`): a long filter (many fine
+intervals) with few weights.
 
 Structured (``family = "gp"``) priors are described in :mod:`bayesrf.structured`.
 """
@@ -157,11 +158,11 @@ def _history(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
                         "raised cosines for a long filter).")
     past = pm.Data("count_history", design.count_history(spec.history_lags), dims=("time", "history_lag"))
     if spec.history_basis:
-        coef = pm.Normal("history_coef", 0.0, spec.history_scale, dims="history_basis")
+        coef = pm.Normal("history_coef", 0.0, spec.history_sd, dims="history_basis")
         basis = raised_cosine_basis(spec.history_lags, spec.history_basis)
         history = pm.Deterministic("history", pt.dot(basis, coef), dims="history_lag")
     else:
-        history = pm.Normal("history", 0.0, spec.history_scale, dims="history_lag")
+        history = pm.Normal("history", 0.0, spec.history_sd, dims="history_lag")
     return pt.dot(past, history)
 
 

@@ -41,7 +41,8 @@ A spec file looks like::
     rate_unit = "auto"       # softplus only: spikes/s, or "auto" = the data's mean rate
     [history]                # optional; default lags = 0 (no spike history)
     lags = 3                 # the log-rate adds sum_j history[j] * c_{t-j}, the counts of the 3 intervals before
-    scale = 0.3              # history[j] ~ Normal(0, scale) (log-rate per spike); not Laplace
+    scale = 0.3              # history[j] ~ Normal(0, scale) (log-rate per spike); not Laplace; default 0.3
+                             # (HISTORY_SCALE), with n_basis 1.0 (HISTORY_BASIS_SCALE)
     n_basis = 0              # 0: one weight per lag; 2 .. lags: history = raised-cosine basis (lags, n_basis) @
                              # history_coef, history_coef[i] ~ Normal(0, scale) (bayesrf.design.raised_cosine_basis)
 
@@ -75,7 +76,7 @@ from .nonlinearity import NONLINEARITIES
 from .observation import LIKELIHOODS
 from .structured import smooth_axes
 
-__all__ = ["BASELINE_KINDS", "BASELINE_MIN_BASIS", "BASELINE_STEP_NU", "DEFAULT_PRIOR", "HISTORY_SCALE", "MODELS_DIR",
+__all__ = ["BASELINE_KINDS", "BASELINE_MIN_BASIS", "BASELINE_STEP_NU", "DEFAULT_PRIOR", "HISTORY_BASIS_SCALE", "HISTORY_SCALE", "MODELS_DIR",
            "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
 
 MODELS_DIR = Path(resources.files("bayesrf.models"))
@@ -108,6 +109,12 @@ HISTORY_SCALE = 0.3
 rate by a factor within exp(+-0.6) at 95 % prior probability. It was 0.1 until the coverage benchmark's tuning
 seeds (0-19) showed 85 % coverage of a -0.4 filter at the 95 % level (prior shrinkage); it is reported on
 seeds never used for that choice (``benchmarks/bench_observation_coverage.py``)."""
+HISTORY_BASIS_SCALE = 1.0
+"""Default prior SD of each raised-cosine coefficient of a ``[history] n_basis`` filter (log-rate per spike at the
+cosine's peak). A filter on a fine time grid often starts with a strong refractory period (log-rate -1 or less),
+which :data:`HISTORY_SCALE` shrinks. Chosen between 0.3 and 1 on the coverage benchmark's tuning seeds 0-59
+(``docs/observation_coverage_rc_tuning.json``) and reported on seeds 600-639, never used for the choice
+(``benchmarks/bench_observation_coverage.py``)."""
 
 
 @dataclass(frozen=True)
@@ -139,9 +146,17 @@ class PriorSpec:
     nonlinearity: str = "exp"
     rate_unit: float | str = "auto"
     history_lags: int = 0
-    history_scale: float = HISTORY_SCALE
+    history_scale: float | None = None
     history_basis: int = 0
     description: str = ""
+
+    @property
+    def history_sd(self) -> float:
+        """Prior SD of each spike-history weight, or of each raised-cosine coefficient with ``history_basis``:
+        ``history_scale`` when the spec sets it, else :data:`HISTORY_SCALE` or :data:`HISTORY_BASIS_SCALE`."""
+        if self.history_scale is not None:
+            return self.history_scale
+        return HISTORY_BASIS_SCALE if self.history_basis else HISTORY_SCALE
 
     @property
     def penalized_glm(self) -> bool:
@@ -353,7 +368,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
             "likelihood": {"family": base.likelihood, "dispersion_scale": base.dispersion_scale,
                            "nonlinearity": base.nonlinearity, "rate_unit": base.rate_unit},
-            "history": {"lags": base.history_lags, "scale": base.history_scale, "n_basis": base.history_basis},
+            "history": {"lags": base.history_lags, "n_basis": base.history_basis}
+            | ({"scale": base.history_scale} if base.history_scale is not None else {}),
         } | ({"structure": {key: getattr(base, key) for key in structure} | {"smooth": list(base.smooth)}}
              if (structure := family_of(base).structure_defaults) else {})
         name = base.name
@@ -391,7 +407,7 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         nonlinearity=likelihood.get("nonlinearity", "exp"),
         rate_unit=unit if (unit := likelihood.get("rate_unit", "auto")) == "auto" else float(unit),
         history_lags=int(history.get("lags", 0)),
-        history_scale=float(history.get("scale", HISTORY_SCALE)),
+        history_scale=float(history["scale"]) if "scale" in history else None,
         history_basis=int(history.get("n_basis", 0)),
         **{key: type(default)(structure[key]) for key, default in family.structure_defaults.items()
            if key in structure and key != "smooth"},

@@ -72,6 +72,9 @@ def test_history_table_is_validated():
         bayesrf.load_prior("ridge", ["history.lag=2"])
     spec = bayesrf.load_prior("ridge", ["history.lags=12", "history.n_basis=4"])
     assert spec.history_basis == 4 and bayesrf.PriorSpec.from_json(spec.to_json()) == spec
+    assert bayesrf.load_prior(spec) == spec and spec.history_sd == bayesrf.priors.HISTORY_BASIS_SCALE
+    assert bayesrf.load_prior("ridge", ["history.lags=12"]).history_sd == bayesrf.priors.HISTORY_SCALE
+    assert bayesrf.load_prior(spec, ["history.scale=0.2"]).history_sd == 0.2  # a set scale wins for both forms
     for bad in (1, -2, 2.5):
         with pytest.raises(bayesrf.SpecError, match="history.n_basis must be 0 .* or an integer >= 2"):
             bayesrf.load_prior("ridge", ["history.lags=3", f"history.n_basis={bad}"])
@@ -108,7 +111,7 @@ def test_map_equals_scipy_on_a_log_posterior_written_here(data, k, m):
     H = H @ _pillow_basis(k, m) if m else H  # the weights are then the raised cosines' coefficients
     A = np.hstack([np.ones((X.shape[0], 1)), X, H])
     c, log_d = data["counts"].values[LAGS - 1 :], np.log(data["duration"].values[LAGS - 1 :])
-    prior_sd = np.r_[np.inf, np.ones(X.shape[1]), np.full(H.shape[1], spec.history_scale)]
+    prior_sd = np.r_[np.inf, np.ones(X.shape[1]), np.full(H.shape[1], spec.history_sd)]
 
     def objective(theta):  # Poisson negative log-likelihood (no log c!) + Normal priors, and its gradient
         mu = np.exp(A @ theta + log_d)
