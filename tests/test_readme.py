@@ -92,6 +92,13 @@ def test_dropped_counts_of_the_bundled_neuron_match_the_file(real):
     assert a["n_spikes_before_first_trigger"] == 0 and sentence in " ".join(README.split())
 
 
+def test_raised_cosine_history_default_is_the_scale_its_tuning_chose():
+    import bayesrf.priors
+
+    tuning = json.loads((ROOT / "docs" / "observation_coverage_rc_tuning.json").read_text())
+    assert bayesrf.priors.HISTORY_BASIS_SCALE == tuning["round2"]["chosen_scale"]
+
+
 def test_frame_durations_of_the_bundled_neuron_match_the_file(real):
     d = real["duration"].values
     assert f"(it varies from {d.min():.3f} to {d.max():.3f} s in the bundled recording)" in " ".join(README.split())
