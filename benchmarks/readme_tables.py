@@ -80,6 +80,24 @@ def likelihood_table(study: dict) -> str:
     return "\n".join(rows)
 
 
+def _course_text(poisson: dict, com: dict, history: dict) -> str:
+    """How the time course of the RF's first SVD component (lags 0, 1, ...) changes with the likelihood and history."""
+    def course(fit: dict) -> str:
+        return ", ".join(f"{v:+.2f}" for v in fit["temporal"])
+
+    def band(fit: dict) -> float:
+        return float(np.mean(np.subtract(fit["temporal_upper"], fit["temporal_lower"])))
+
+    def moved(fit: dict) -> float:
+        return float(np.max(np.abs(np.subtract(fit["temporal"], poisson["temporal"]))))
+
+    return (f"The RF's time course (first SVD component, lags 0–{len(com['temporal']) - 1}) moves by at most "
+            f"{moved(com):.2f} per lag under the COM-Poisson ({course(com)}; Poisson: {course(poisson)}) while its "
+            f"credible band narrows by {100 * (1 - band(com) / band(poisson)):.0f} % (mean width {band(com):.3f} against "
+            f"{band(poisson):.3f}); spike history moves it by up to {moved(history):.2f} (`{history['label']}`: "
+            f"{course(history)}).")
+
+
 def likelihood_text(study: dict) -> str:
     """The README's sentences on ``docs/likelihood_real.json``."""
     fits = {fit["label"]: fit for fit in study["fits"]}
@@ -101,7 +119,8 @@ def likelihood_text(study: dict) -> str:
         f"underdispersed: the COM-Poisson alone gains {com['heldout_diff_vs_poisson']:.1f} ± "
         f"{com['heldout_diff_se']:.1f} nats with nu = {_interval(com['dispersion'], 2)}, and its RF intervals are "
         f"{100 * (1 - com['rf_sd_ratio_vs_poisson']):.0f} % narrower (mean posterior SD {com['rf_sd_ratio_vs_poisson']:.2f} "
-        f"× Poisson's, RF correlation {com['rf_corr_vs_poisson']:.3f}). The steps baseline changes the held-out "
+        f"× Poisson's, RF correlation {com['rf_corr_vs_poisson']:.3f}). " + _course_text(fits[study["prior"]], com, loo)
+        + " The steps baseline changes the held-out "
         f"log predictive density by {steps['heldout_diff_vs_poisson']:+.1f} ± {steps['heldout_diff_se']:.1f} nats "
         f"and ELPD-LOO by {steps['elpd_loo_diff_vs_poisson']:+.1f} ± {steps['elpd_loo_diff_se']:.1f} nats "
         f"(`{steps['label']}` against the spline's `{study['prior']}`, both Poisson; its {study['steps']} segments "
