@@ -76,8 +76,8 @@ from .nonlinearity import NONLINEARITIES
 from .observation import LIKELIHOODS
 from .structured import smooth_axes
 
-__all__ = ["BASELINE_KINDS", "BASELINE_MIN_BASIS", "BASELINE_STEP_NU", "DEFAULT_PRIOR", "HISTORY_BASIS_SCALE", "HISTORY_SCALE", "MODELS_DIR",
-           "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
+__all__ = ["BASELINE_KINDS", "BASELINE_MIN_BASIS", "BASELINE_STEP_NU", "DEFAULT_PRIOR", "HISTORY_BASIS_SCALE",
+           "HISTORY_SCALE", "MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
 
 MODELS_DIR = Path(resources.files("bayesrf.models"))
 """The shipped prior specs: the repository's ``models/``, installed as package data ``bayesrf.models``."""
