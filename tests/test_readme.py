@@ -166,6 +166,11 @@ def test_generated_table_and_text_match_their_json(json_name, table, text):
     assert getattr(tables, text)(study) in " ".join(README.split())
 
 
+def test_structured_priors_sampling_sentence_matches_its_json():
+    study = json.loads((ROOT / "docs" / "real_speed.json").read_text())
+    assert _readme_tables().structured_speed_text(study) in " ".join(README.split())
+
+
 def test_centre_claims_follow_their_json():
     """The README says local's centre ellipses hold the truth at least as often as their level and the energy
     centroid's far less often: both read from docs/centre_coverage.json."""
