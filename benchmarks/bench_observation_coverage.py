@@ -234,12 +234,8 @@ def tune_rc2() -> dict:
     result = json.loads(path.read_text())
     runs = {str(scale): _coverage("history-rc", RC_TUNING_SEEDS2,
                                   dataclasses.replace(_spec("history-rc"), history_scale=scale)) for scale in RC_SCALES2}
-    pooled = {}
-    for scale, entry in runs.items():
-        first, second = result["runs"][scale]["parameter"], entry["parameter"]
-        n = first["n_values"] + second["n_values"]
-        pooled[scale] = {"parameter": {"n_values": n, "coverage": [
-            (a * first["n_values"] + b * second["n_values"]) / n for a, b in zip(first["coverage"], second["coverage"])]}}
+    pooled = {scale: {"parameter": _pool(result["runs"][scale]["parameter"], entry["parameter"])}
+              for scale, entry in runs.items()}
     gaps = {scale: _largest_gap(entry) for scale, entry in pooled.items()}
     report = json.loads((DOCS / "observation_coverage.json").read_text())["models"]["history-rc"]
     result |= {"round1_report": {key: report[key] for key in ("seeds", "parameter", "rf", "max_rhat")},
