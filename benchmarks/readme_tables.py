@@ -147,8 +147,9 @@ def coverage_table(study: dict) -> str:
 
 def coverage_text(study: dict) -> str:
     """The README's sentence above :func:`coverage_table`."""
-    return (f"Each new observation model on {len(study['seeds'])} simulations of its own counts (the raised-cosine row: "
-            f"{len(study['models']['history-rc']['seeds'])}; drawn in the benchmark "
+    counts = {model: len(entry.get("seeds", study["seeds"])) for model, entry in study["models"].items()}
+    others = "".join(f"{model}: {n}; " for model, n in counts.items() if n != len(study["seeds"]))
+    return (f"Each new observation model on {len(study['seeds'])} simulations of its own counts ({others}drawn in the benchmark "
             f"with numpy and scipy; {study['fit']['chains']} chains × {study['fit']['draws']} draws, weak ridge; "
             f"`docs/observation_coverage.json`, written by `benchmarks/bench_observation_coverage.py`): share (%) of "
             f"true values inside the central posterior intervals at each level; max R-hat "
