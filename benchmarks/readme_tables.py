@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bayesrf.diagnostics import ESS_PER_CHAIN, RHAT_MAX
+
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
@@ -374,9 +376,15 @@ def real_speed_bounds(study: dict) -> str:
             f"the number of draws.")
 
 
+def _bounds(row: dict) -> tuple[float, float]:
+    """Lower and upper HDI bounds of an ``arviz_stats.summary`` row of :func:`bayesrf.summary`."""
+    lower, upper = (next(v for k, v in row.items() if k.endswith(end)) for end in ("_lb", "_ub"))
+    return lower, upper
+
+
 def _hdi(row: dict, digits: int) -> str:
     """``mean (lower–upper)`` of an ``arviz_stats.summary`` row of :func:`bayesrf.summary`."""
-    lower, upper = (next(v for k, v in row.items() if k.endswith(end)) for end in ("_lb", "_ub"))
+    lower, upper = _bounds(row)
     return f"{row['mean']:.{digits}f} ({lower:.{digits}f}–{upper:.{digits}f})"
 
 
@@ -389,7 +397,7 @@ def real_posterior_text(study: dict) -> str:
     course, hdi = np.array(first["temporal_mean"]), np.array(first["temporal_hdi"])
     top = int(np.argmax(np.abs(course)))
     reversed_lags = [str(lag) for lag, (lo, hi) in enumerate(hdi) if (hi < 0 if course[top] > 0 else lo > 0)]
-    nu_lower, nu_upper = (v for k, v in par["count_nu"].items() if k.endswith(("_lb", "_ub")))
+    nu_lower, nu_upper = _bounds(par["count_nu"])
     dispersion = "underdispersed" if nu_lower > 1 else "overdispersed" if nu_upper < 1 else "Poisson-like"
     return (
         f"`make demo`'s posterior (`docs/real_posterior.json`, written by `benchmarks/bench_real_posterior.py`: the "
@@ -430,15 +438,16 @@ def structured_speed_text(study: dict) -> str:
     """The README's sentence on the structured priors' sampling checks on the real neuron (``docs/real_speed.json``)."""
     names = ("smooth", "rank1", "local")
     runs = {name: study["nuts"][name] for name in names}
+    min_ess = ESS_PER_CHAIN * study["chains"]  # bayesrf.diagnostics.check_diagnostics's targets
 
     def passes(run: dict) -> bool:
-        return run["min_ess_bulk"] >= 400 and run["max_rhat"] <= 1.01 and run["n_divergent"] == 0
+        return run["min_ess_bulk"] >= min_ess and run["max_rhat"] <= RHAT_MAX and run["n_divergent"] == 0
 
     passed = [f"`{name}`" for name, run in runs.items() if passes(run)]
     missed = [f"`{name}` (min ESS {run['min_ess_bulk']:.0f}, max R-hat {run['max_rhat']:.3f}, divergences "
               f"{run['n_divergent']})" for name, run in runs.items() if not passes(run)]
     return (f"On the real neuron ({study['chains']} chains × {study['draws']} draws on {study['cores']} cores, "
-            f"`docs/real_speed.json`) the sampling checks (min ESS ≥ 400, R-hat ≤ 1.01, no divergences) pass for "
+            f"`docs/real_speed.json`) the sampling checks (min ESS ≥ {min_ess}, R-hat ≤ {RHAT_MAX}, no divergences) pass for "
             f"{', '.join(passed) or 'none of them'}" + (f" and fail for {', '.join(missed)}" if missed else "")
             + "; sampling took " + ", ".join(f"{run['time_sampling_s']:.0f} s" for run in runs.values())
             + f" ({', '.join(names)}).")
