@@ -71,6 +71,7 @@ from pathlib import Path
 import numpy as np
 import scipy.optimize
 import scipy.stats
+import xarray as xr
 from scipy.special import gammaln, logsumexp
 
 import bayesrf
@@ -163,16 +164,21 @@ def _seeds(model: str) -> range:
     return RC_SEEDS if model == "history-rc" else SEEDS
 
 
+def _simulated(model: str, seed: int) -> xr.Dataset:
+    """The truth's recording at ``seed`` with ``model``'s counts drawn here (data seed = ``seed``)."""
+    rec = bayesrf.simulate(n_frames=1500, shape=(4, 4), lags=2, rate=RATE, rf_norm=1.0, seed=seed)
+    return rec.assign(counts=("time", _counts(model, _expected(rec, model), np.random.default_rng(seed))))
+
+
 def _coverage(model: str, seeds: range, spec: bayesrf.PriorSpec) -> dict:
     """Fit ``model``'s own simulated counts at every seed; coverage of the RF and of the model's own parameter."""
     started = time.perf_counter()
     rf_hits, own_hits, notes, max_rhat = [], [], [], []
     for seed in seeds:
-        rec = bayesrf.simulate(n_frames=1500, shape=(4, 4), lags=2, rate=RATE, rf_norm=1.0, seed=seed)
-        data = rec.assign(counts=("time", _counts(model, _expected(rec, model), np.random.default_rng(seed))))
+        rec = _simulated(model, seed)
         with warnings.catch_warnings(record=True) as caught:  # short chains: diagnostics recorded
             warnings.simplefilter("always", bayesrf.BayesRFWarning)
-            fit = bayesrf.sample(data, spec, seed=seed, **FIT)
+            fit = bayesrf.sample(rec, spec, seed=seed, **FIT)
         notes += [str(w.message) for w in caught]
         max_rhat.append(float(fit.attrs["max_rhat"]))
         post = fit["posterior"]
@@ -214,15 +220,24 @@ def _largest_gap(entry: dict) -> float:
     return float(np.max(np.abs(np.array(entry["parameter"]["coverage"]) - LEVELS)))
 
 
+def _rc_runs(seeds: range, scales: tuple[float, ...]) -> dict:
+    """The ``history-rc`` row on ``seeds`` at each prior SD of ``scales``, by ``str(scale)``."""
+    return {str(scale): _coverage("history-rc", seeds, dataclasses.replace(_spec("history-rc"), history_scale=scale))
+            for scale in scales}
+
+
+def _choice(runs: dict) -> dict:
+    """The tuning criterion: each scale's largest gap between coverage and level, and the scale with the smallest."""
+    gaps = {scale: _largest_gap(entry) for scale, entry in runs.items()}
+    return {"largest_gap": gaps, "chosen_scale": float(min(gaps, key=gaps.get))}
+
+
 def tune_rc() -> dict:
     """The ``history-rc`` row on ``TUNING_SEEDS`` at every scale of ``RC_SCALES``; the chosen scale has the
     smallest largest gap between the history values' coverage and the level."""
-    runs = {str(scale): _coverage("history-rc", TUNING_SEEDS, dataclasses.replace(_spec("history-rc"), history_scale=scale))
-            for scale in RC_SCALES}
-    gaps = {scale: _largest_gap(entry) for scale, entry in runs.items()}
+    runs = _rc_runs(TUNING_SEEDS, RC_SCALES)
     result = {"levels": list(LEVELS), "tuning_seeds": list(TUNING_SEEDS), "fit": FIT, "criterion":
-              "smallest max |coverage - level| of the history values over the levels", "largest_gap": gaps,
-              "chosen_scale": float(min(gaps, key=gaps.get)), "runs": runs,
+              "smallest max |coverage - level| of the history values over the levels", **_choice(runs), "runs": runs,
               "command": "python benchmarks/bench_observation_coverage.py --tune-rc"}
     _write(DOCS / "observation_coverage_rc_tuning.json", result)
     return result
@@ -232,16 +247,13 @@ def tune_rc2() -> dict:
     """Round 2: ``RC_SCALES2`` on ``RC_TUNING_SEEDS2``, pooled with round 1's ``TUNING_SEEDS``; the same criterion."""
     path = DOCS / "observation_coverage_rc_tuning.json"
     result = json.loads(path.read_text())
-    runs = {str(scale): _coverage("history-rc", RC_TUNING_SEEDS2,
-                                  dataclasses.replace(_spec("history-rc"), history_scale=scale)) for scale in RC_SCALES2}
+    runs = _rc_runs(RC_TUNING_SEEDS2, RC_SCALES2)
     pooled = {scale: {"parameter": _pool(result["runs"][scale]["parameter"], entry["parameter"])}
               for scale, entry in runs.items()}
-    gaps = {scale: _largest_gap(entry) for scale, entry in pooled.items()}
     report = json.loads((DOCS / "observation_coverage.json").read_text())["models"]["history-rc"]
     result |= {"round1_report": {key: report[key] for key in ("seeds", "parameter", "rf", "max_rhat")},
                "round2": {"seeds": list(RC_TUNING_SEEDS2), "runs": runs, "pooled_seeds": [0, RC_TUNING_SEEDS2.stop - 1],
-                          "pooled": pooled, "largest_gap": gaps, "chosen_scale": float(min(gaps, key=gaps.get)),
-                          "command": "python benchmarks/bench_observation_coverage.py --tune-rc2"}}
+                          "pooled": pooled, **_choice(pooled), "command": "python benchmarks/bench_observation_coverage.py --tune-rc2"}}
     _write(path, result)
     return result
 
@@ -249,8 +261,8 @@ def tune_rc2() -> dict:
 def _mle_rc(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """ML estimate and Wald SE of the raised-cosine coefficients of one simulation: intercept, the frames at lags 0
     and 1, the 10 previous counts times the basis, log duration as offset; intervals 1 .. T - 1."""
-    rec = bayesrf.simulate(n_frames=1500, shape=(4, 4), lags=2, rate=RATE, rf_norm=1.0, seed=seed)
-    counts = _counts("history-rc", _expected(rec, "history-rc"), np.random.default_rng(seed))
+    rec = _simulated("history-rc", seed)
+    counts = rec["counts"].values
     n, k = counts.size, TRUTH["history-rc"].size
     stim = rec["stim"].values.reshape(n, -1)
     past = np.array([[counts[t - j] if t >= j else 0 for j in range(1, k + 1)] for t in range(1, n)])
