@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 import xarray as xr
+from scipy.stats import chisquare, poisson
 
 from bayesrf import DataError
-from bayesrf.validate import coverage, rank_pvalue, sbc
+from bayesrf.data import from_counts
+from bayesrf.design import make_design
+from bayesrf.validate import SBC_QUANTITIES, _quantities, coverage, rank_pvalue, sbc
 
 DIMS = ("chain", "draw", "lag", "y", "x")
 
@@ -81,11 +84,35 @@ def test_uniformity_test_flags_overconfident_and_accepts_calibrated_ranks(rng):
     assert rank_pvalue(_ranks(rng, 0.6, 1.0), 99) < 1e-6  # posterior too wide: hump-shaped ranks
 
 
+def test_rank_fractions_are_uniform_when_the_number_of_draws_varies(rng):
+    n_draws = rng.integers(3, 12, size=4000)  # few kept draws, different per rank: integer ranks alone bin unevenly
+    truth = rng.normal(size=n_draws.size)
+    ranks = np.array([(rng.normal(size=n) < t).sum() for n, t in zip(n_draws, truth)])
+    assert rank_pvalue(ranks, n_draws) > 1e-3
+    assert chisquare(np.bincount((ranks * 10) // (n_draws + 1), minlength=10)).pvalue < 1e-6
+
+
+def test_sbc_test_quantities_match_an_independent_computation(rng):
+    frames = rng.choice([-1.0, 1.0], size=(30, 2, 3))
+    rec = from_counts(frames, rng.poisson(2.0, size=30), 0.1)
+    b, w = np.array([1.2, 0.7]), rng.normal(0, 0.3, size=(2, 2, 2, 3))
+    got = _quantities(b, w, make_design(rec, 2), pick=4)
+    for i in range(2):  # by hand: lag 0 = the frame of the count, lag 1 = the frame before; the first count dropped
+        drive = frames[1:].reshape(29, -1) @ w[i, 0].ravel() + frames[:-1].reshape(29, -1) @ w[i, 1].ravel()
+        expected = poisson.logpmf(rec["counts"].values[1:], np.exp(b[i] + drive) * 0.1).sum()
+        assert got["loglik"][i] == pytest.approx(expected, rel=1e-12)
+        assert got["norm"][i] == pytest.approx(np.sqrt((w[i] ** 2).sum()))
+        assert got["weight"][i] == w[i, 0, 1, 1]  # flat index 4 of (lag, y, x) = (0, 1, 1)
+
+
 @pytest.mark.slow
 def test_reduced_sbc_of_the_ridge_posterior():
-    result = sbc(n_sims=40, draws=400, tune=400, chains=2, thin=8, seed=0)
-    print(f"SBC, 40 simulations x {result.n_draws} draws: p-values {result.pvalues}")
-    print("rf rank histogram:", result.histogram("rf").tolist())
-    assert result.ranks.rf.shape == (40, 2, 6, 6)
-    assert result.pvalues["intercept"] > 1e-3
-    assert result.pvalues["rf"] > 1e-3
+    result = sbc(n_sims=40, draws=400, tune=400, chains=2, bins=5, seed=0)
+    print(f"SBC, 40 simulations: p-values {result.pvalues}")
+    ranks = result.ranks
+    assert ranks.rf.shape == (40, 2, 6, 6)
+    assert (ranks["n_draws"] == 2 * np.ceil(400 / ranks["thin"])).all() and (ranks["thin"] >= 1).all()
+    for name in SBC_QUANTITIES:
+        print(name, result.histogram(name).tolist())
+        assert result.pvalues[name] > 1e-3
+        assert (ranks[name] <= ranks["n_draws"]).all() and ((ranks[f"{name}_u"] > 0) & (ranks[f"{name}_u"] < 1)).all()
