@@ -54,7 +54,9 @@ Protocol (fixed before the run; nothing is tuned on these seeds):
   120-159 (0.045 on 100-119). Two checks, both stored in that row: :func:`dispersion_oracle` (scipy, no bayesrf
   fit) gives the oracle's mean and SD over ``ORACLE_SEEDS`` 300-599, the sampling spread that calibrated
   intervals must match, and the same on the reported seeds; ``--extend negative-binomial`` then fits seeds
-  160-259 (never run before) and pools them with 100-159. Each fit now also stores its posterior SD of phi;
+  160-259 (never run before) and pools them with 100-159. Each fit now also stores its posterior SD of phi.
+  The softplus row's intercept is also one value per fit (20 so far): ``--extend softplus`` adds seeds 120-159
+  (never run before), nothing tuned;
 * scored: the share of true values inside the central equal-tailed posterior intervals at every level of
   ``LEVELS``, for the RF weights (32 per fit) and the model's own parameter (phi, nu or the 2 or 10 history weights),
   with the binomial SE ``sqrt(p (1 - p) / n)`` (weights of one fit share their errors, so it is a lower bound).
@@ -64,7 +66,7 @@ Writes ``docs/observation_coverage.json``; ``tests/test_readme.py`` fails when t
 Run: ``python benchmarks/bench_observation_coverage.py [--only MODEL ...]`` (all models: about 25 minutes on 2
 cores; one model about 4 minutes, the COM-Poisson 12, history-rc 10); ``--tune-rc`` and then ``--tune-rc2`` repeat
 the tuning of the raised-cosine prior SD (10 and 20 minutes); ``--extend negative-binomial`` and ``--extend
-com-poisson`` then add the extra seeds (8 and 24 minutes; the negative binomial's second extension 20);
+com-poisson`` then add the extra seeds (8 and 24 minutes; the negative binomial's second extension 20, softplus 8);
 ``--oracle`` the oracle check (1 minute).
 """
 
@@ -94,7 +96,7 @@ RC_SEEDS = range(600, 640)
 """Reporting seeds of the ``history-rc`` row since its prior SD was tuned in round 2 (session 20; round 1: 200-219)."""
 MLE_SEEDS = range(300, 500)
 """Seeds of the maximum-likelihood check of the raised-cosine simulation (:func:`mle_check`)."""
-EXTRA_SEEDS = {"negative-binomial": range(120, 260), "com-poisson": range(120, 160)}
+EXTRA_SEEDS = {"negative-binomial": range(120, 260), "com-poisson": range(120, 160), "softplus": range(120, 160)}
 """Seeds added to ``SEEDS`` for the rows with one value per fit (``--extend`` fits those not yet in the row)."""
 ORACLE_SEEDS = range(300, 600)
 """Seeds of the oracle check of the negative binomial's phi (:func:`dispersion_oracle`)."""
