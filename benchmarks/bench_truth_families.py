@@ -1,0 +1,183 @@
+"""Calibration on truths no shipped prior assumes: ``docs/truth_families.json`` (issue #18, items 2 and 3).
+
+Protocol (session 21, written before any run; nothing is tuned here, every prior runs as shipped):
+
+* truths, written here with numpy (``TRUTHS``; 12 x 12 pixels, 4 lags, L2 norm ``RF_NORM``; one fixed truth per
+  family, the seed changes frames and counts):
+  ``separable`` (a centred Gaussian times a biphasic time course: what ``smooth``, ``local`` and ``rank1`` assume),
+  ``off-centre`` (the same Gaussian, narrower, next to a corner), ``inseparable`` (direction selective: a Gabor
+  whose phase drifts by 60 degrees per lag under a fixed envelope), ``sparse`` (6 isolated pixels of random
+  sign with the biphasic time course), ``subunits`` (non-smooth: a 6 x 6 checkerboard of 2 x 2-pixel ON and OFF
+  blocks with the time course), ``two-subfields`` (an ON and an OFF Gaussian far apart) and ``none`` (no RF);
+* data: binary (+-1) frames, n/D = 4 frames per weight (2,307 frames of 0.2 s), 17 spikes/s at zero drive (the
+  real neuron's rate); frames and Poisson counts drawn here with numpy (``default_rng(seed)``), reporting seeds
+  ``SEEDS`` 1000-1002, never used before;
+* fits: :func:`bayesrf.sensitivity.sensitivity` with ``PRIORS`` (the hierarchical ridge and lasso and the three
+  structured priors, their shipped specs), 4 lags, 2 chains x 500 draws after 500 tuning steps, its default
+  held-out split (20 % in blocks), no CV;
+* scores per fit: the share of true weights inside the central intervals at every level of ``LEVELS``, on the
+  RF's **support** (|w| above 10 % of its largest; issue #18's definition) and on the **background** (the rest),
+  1 - corr(posterior mean, truth), and from :func:`bayesrf.comparison.compare` the held-out log predictive
+  density and ELPD-LOO (the fit each ranks first per family and seed), max R-hat, divergences;
+* the goal (issue #18 item 3): on every family, for every structured prior, no level's support coverage more
+  than 0.05 below the level, pooled over the seeds. Where a prior falls short, the comparison should rank another
+  prior first on that family: the held-out winner is reported per family and seed.
+
+Warnings are recorded in the JSON (counted per fit), not silenced. Run: ``OPENBLAS_NUM_THREADS=1
+OMP_NUM_THREADS=1 python benchmarks/bench_truth_families.py [--families NAME ...] [--seeds N ...]``; results of
+other families are kept, so the run can be split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+import bayesrf
+from bayesrf.comparison import compare
+from bayesrf.errors import recorded
+from bayesrf.sensitivity import fit_result, sensitivity
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+SHAPE, LAGS, RF_NORM = (12, 12), 4, 0.5
+ND, RATE, DT = 4, 17.0, 0.2
+SEEDS = (1000, 1001, 1002)
+PRIORS = ("ridge-hier", "lasso-hier", "smooth", "rank1", "local")
+STRUCTURED = ("smooth", "rank1", "local")
+LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+SUPPORT = 0.1
+"""A true weight is on the support when |w| exceeds this share of the largest |w| (issue #18)."""
+FIT = {"lags": LAGS, "draws": 500, "tune": 500, "chains": 2}
+COURSE = np.array([0.3, 1.0, -0.6, -0.2])
+"""The biphasic time course of the separable truths (lag 0 .. 3)."""
+
+
+def _gaussian(cy: float, cx: float, sigma: float) -> np.ndarray:
+    yy, xx = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    return np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * sigma**2))
+
+
+def _inseparable() -> np.ndarray:
+    yy, xx = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    envelope = _gaussian(5.5, 5.5, 2.2)
+    amplitude = np.array([0.4, 1.0, 0.8, 0.3])
+    return np.array([a * envelope * np.cos(2 * np.pi * (xx - 5.5) / 6 + lag * np.pi / 3)
+                     for lag, a in enumerate(amplitude)])
+
+
+def _sparse() -> np.ndarray:
+    rng = np.random.default_rng(7)
+    spatial = np.zeros(SHAPE)
+    cells = rng.choice(spatial.size, size=6, replace=False)
+    spatial.flat[cells] = rng.choice([-1.0, 1.0], size=6)
+    return spatial
+
+
+def _subunits() -> np.ndarray:
+    yy, xx = np.mgrid[: SHAPE[0], : SHAPE[1]]
+    inside = (yy >= 3) & (yy < 9) & (xx >= 3) & (xx < 9)
+    return np.where(inside, np.where(((yy - 3) // 2 + (xx - 3) // 2) % 2 == 0, 1.0, -1.0), 0.0)
+
+
+def _scaled(rf: np.ndarray) -> np.ndarray:
+    return rf * RF_NORM / np.linalg.norm(rf)
+
+
+TRUTHS = {
+    "separable": _scaled(COURSE[:, None, None] * _gaussian(5.5, 5.5, 1.8)),
+    "off-centre": _scaled(COURSE[:, None, None] * _gaussian(1.0, 10.0, 1.3)),
+    "inseparable": _scaled(_inseparable()),
+    "sparse": _scaled(COURSE[:, None, None] * _sparse()),
+    "subunits": _scaled(COURSE[:, None, None] * _subunits()),
+    "two-subfields": _scaled(COURSE[:, None, None] * (_gaussian(2.5, 2.5, 1.2) - _gaussian(8.5, 8.5, 1.2))),
+    "none": np.zeros((LAGS, *SHAPE)),
+}
+
+
+def recording(family: str, seed: int):
+    """Binary frames and Poisson counts of ``family``'s truth, drawn here with numpy."""
+    rng = np.random.default_rng(seed)
+    n = ND * LAGS * SHAPE[0] * SHAPE[1] + LAGS - 1
+    frames = rng.choice([-1.0, 1.0], size=(n, *SHAPE))
+    w = TRUTHS[family].reshape(LAGS, -1)
+    flat = frames.reshape(n, -1)
+    drive = sum(np.r_[np.zeros(lag), flat[: n - lag] @ w[lag]] for lag in range(LAGS))  # lag 0 = frame on screen
+    counts = rng.poisson(RATE * np.exp(drive) * DT)
+    return bayesrf.from_counts(frames, counts, DT)
+
+
+def _scores(fit, truth: np.ndarray) -> dict:
+    support = np.abs(truth) > SUPPORT * np.abs(truth).max() if truth.any() else np.zeros(truth.shape, dtype=bool)
+    parts = {"support": support, "background": ~support}
+    coverage = {name: bayesrf.coverage(fit, truth, probs=LEVELS, where=where) for name, where in parts.items()
+                if where.any()}
+    mean = fit["posterior"]["rf"].mean(("chain", "draw")).values
+    return {"coverage": {name: [shares[p] for p in LEVELS] for name, shares in coverage.items()},
+            "n_support": int(support.sum()),
+            "error": float(1 - np.corrcoef(mean.ravel(), truth.ravel())[0, 1]) if truth.any() else None}
+
+
+def run_one(family: str, seed: int) -> dict:
+    started = time.perf_counter()
+    sweep, notes = recorded(lambda: sensitivity(recording(family, seed), priors=PRIORS, scales=None, seed=seed,
+                                                cv=False, progress=False, **FIT))
+    table, more = recorded(lambda: compare(sweep))
+    out = {}
+    for label in PRIORS:
+        row = table.sel(fit=label)
+        out[label] = _scores(fit_result(sweep, label), TRUTHS[family]) | {
+            key: float(row[key]) for key in ("heldout_lpd", "heldout_lpd_se", "elpd_loo", "elpd_loo_se", "max_rhat",
+                                             "wall_time_s")} | {"n_divergent": int(row["n_divergent"])}
+    ranked = {"heldout_best": str(table.attrs["best"]),
+              "loo_best": str(table["elpd_loo"].idxmax("fit").item()), "warnings": " | ".join(filter(None, (notes, more))),
+              "wall_time_s": time.perf_counter() - started}
+    print(f"{family} seed {seed}: {ranked['wall_time_s']:.0f} s, held-out best {ranked['heldout_best']}, "
+          + ", ".join(f"{p} support 95 % {out[p]['coverage'].get('support', [np.nan])[-1]:.2f}" for p in PRIORS),
+          flush=True)
+    return {"fits": out, **ranked}
+
+
+def pooled(runs: dict) -> dict:
+    """Per prior and part: coverage at each level pooled over the seeds (weighted by the number of weights)."""
+    out = {}
+    for prior in PRIORS:
+        out[prior] = {}
+        for part in ("support", "background"):
+            rows = [(run["fits"][prior]["coverage"][part], _count(run, prior, part)) for run in runs.values()
+                    if part in run["fits"][prior]["coverage"]]
+            if rows:
+                cov, n = np.array([r[0] for r in rows]), np.array([r[1] for r in rows])
+                out[prior][part] = ((cov * n[:, None]).sum(0) / n.sum()).tolist()
+    return out
+
+
+def _count(run: dict, prior: str, part: str) -> int:
+    n = run["fits"][prior]["n_support"]
+    return n if part == "support" else LAGS * SHAPE[0] * SHAPE[1] - n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--families", nargs="+", choices=list(TRUTHS), default=list(TRUTHS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    args = parser.parse_args()
+    out = DOCS / "truth_families.json"
+    stored = json.loads(out.read_text()) if out.exists() else {"families": {}}
+    stored |= {"shape": list(SHAPE), "lags": LAGS, "rf_norm": RF_NORM, "nd": ND, "rate": RATE, "dt": DT,
+               "priors": list(PRIORS), "levels": list(LEVELS), "support_threshold": SUPPORT, "fit": FIT,
+               "command": "python benchmarks/bench_truth_families.py"}
+    for family in args.families:
+        entry = stored["families"].setdefault(family, {"runs": {}})
+        for seed in args.seeds:
+            entry["runs"][str(seed)] = run_one(family, seed)
+            entry["pooled"] = pooled(entry["runs"])
+            out.write_text(json.dumps(stored, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
