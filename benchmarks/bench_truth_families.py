@@ -11,7 +11,7 @@ Protocol (session 21, written before any run; nothing is tuned here, every prior
   blocks with the time course), ``two-subfields`` (an ON and an OFF Gaussian far apart) and ``none`` (no RF);
 * data: binary (+-1) frames, n/D = 4 frames per weight (2,307 frames of 0.2 s), 17 spikes/s at zero drive (the
   real neuron's rate); frames and Poisson counts drawn here with numpy (``default_rng(seed)``), reporting seeds
-  ``SEEDS`` 1000-1002, never used before;
+  1000-1002, never used before;
 * fits: :func:`bayesrf.sensitivity.sensitivity` with ``PRIORS`` (the hierarchical ridge and lasso and the three
   structured priors, their shipped specs), 4 lags, 2 chains x 500 draws after 500 tuning steps, its default
   held-out split (20 % in blocks), no CV;
@@ -22,6 +22,11 @@ Protocol (session 21, written before any run; nothing is tuned here, every prior
 * the goal (issue #18 item 3): on every family, for every structured prior, no level's support coverage more
   than 0.05 below the level, pooled over the seeds. Where a prior falls short, the comparison should rank another
   prior first on that family: the held-out winner is reported per family and seed.
+
+Amended after the first run (``separable``, seed 1000: 301 s, of which ``lasso-hier`` took 86 s): to fit a
+session, ``lasso-hier`` is dropped from ``PRIORS`` (kept in that first run's JSON; not a structured prior, and it
+behaved like ``ridge-hier`` there) and the families run on seeds 1000-1001 first, 1002 after them if time allows.
+Nothing else changed.
 
 Warnings are recorded in the JSON (counted per fit), not silenced. Run: ``OPENBLAS_NUM_THREADS=1
 OMP_NUM_THREADS=1 python benchmarks/bench_truth_families.py [--families NAME ...] [--seeds N ...]``; results of
@@ -45,8 +50,8 @@ from bayesrf.sensitivity import fit_result, sensitivity
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 SHAPE, LAGS, RF_NORM = (12, 12), 4, 0.5
 ND, RATE, DT = 4, 17.0, 0.2
-SEEDS = (1000, 1001, 1002)
-PRIORS = ("ridge-hier", "lasso-hier", "smooth", "rank1", "local")
+SEEDS = (1000, 1001)
+PRIORS = ("ridge-hier", "smooth", "rank1", "local")
 STRUCTURED = ("smooth", "rank1", "local")
 LEVELS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 SUPPORT = 0.1
