@@ -21,13 +21,13 @@ from .errors import DataError
 from .inference import point_estimates
 from .observation import DISPERSIONS
 from .model import HYPERPARAMETERS
-from .priors import PriorSpec
+from .priors import SUPPORT_SHORTFALL, PriorSpec
 from .results import design_from_result
 from .svd import rf_svd
 
 __all__ = [
     "ci_prob",    "SAMPLE_DIMS", "compare_estimates", "format_summary", "hdi_bounds", "posterior_svd", "rf_summary",
-    "summary", "svd_summary"
+    "summary", "support_caution", "svd_summary"
 ]
 
 SAMPLE_DIMS = ("chain", "draw")
@@ -195,6 +195,8 @@ def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
             "hdi_prob": prob,
         },
     }
+    if caution := support_caution(report["fit"]["prior"]):
+        report["fit"]["caution"] = caution
     if attrs.get("method") == "nuts":
         report["diagnostics"] = {k: attrs[k] for k in ("max_rhat", "min_ess_bulk", "min_ess_tail", "n_divergent",
                                                         "n_max_treedepth", "min_bfmi", "diagnostics_ok") if k in attrs}
@@ -214,6 +216,22 @@ def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
     else:
         report["parameters"] = {v: np.asarray(post[v].values).ravel().tolist() for v in scalars}
     return _plain(report)
+
+
+def support_caution(prior: str | None) -> str | None:
+    """What :data:`bayesrf.priors.SUPPORT_SHORTFALL` says about the shipped prior ``prior`` (None if nothing).
+
+    Examples
+    --------
+    >>> support_caution("my-own-spec") is None  # not a shipped prior, or one that never fell short
+    True
+    """
+    truths = SUPPORT_SHORTFALL.get(prior or "")
+    if not truths:
+        return None
+    return (f"on simulated {', '.join(truths)} RFs the {prior} prior's intervals on the RF's own weights were too "
+            f"narrow (more than 5 points below their level; README, 'Truths no prior assumes'): compare it with other "
+            f"priors (bayesrf sensitivity) before trusting them")
 
 
 def _plain(obj: Any) -> Any:
@@ -270,7 +288,7 @@ def format_summary(report: dict[str, Any]) -> str:
     """Plain-text rendering of :func:`summary` for the terminal."""
     fit = report["fit"]
     lines = [f"prior {fit['prior']} | {fit['method']} ({fit['sampler']}) | {fit['chains']} chains x {fit['draws']} "
-             f"draws | {fit['n_obs']} intervals"]
+             f"draws | {fit['n_obs']} intervals"] + ([f"caution: {fit['caution']}"] if fit.get("caution") else [])
     if "diagnostics" in report:
         d = report["diagnostics"]
         lines.append(f"diagnostics: max R-hat {d['max_rhat']:.3f}, min bulk ESS {d['min_ess_bulk']:.0f}, "

@@ -77,7 +77,7 @@ from .observation import LIKELIHOODS
 from .structured import smooth_axes
 
 __all__ = ["BASELINE_KINDS", "BASELINE_MIN_BASIS", "BASELINE_STEP_NU", "DEFAULT_PRIOR", "HISTORY_BASIS_SCALE",
-           "HISTORY_SCALE", "MODELS_DIR", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
+           "HISTORY_SCALE", "MODELS_DIR", "SUPPORT_SHORTFALL", "alpha_for", "load_prior", "parse_overrides", "prior_names", "PriorSpec"]
 
 MODELS_DIR = Path(resources.files("bayesrf.models"))
 """The shipped prior specs: the repository's ``models/``, installed as package data ``bayesrf.models``."""
@@ -85,6 +85,11 @@ DEFAULT_PRIOR = "local"
 """The prior of ``bayesrf fit``, :func:`bayesrf.sample` and ``make demo``: the one the prior study on the real
 neuron ranks first by held-out log predictive density (``docs/sensitivity.json``, written by
 ``benchmarks/bench_sensitivity.py``; a test checks that they agree)."""
+SUPPORT_SHORTFALL: dict[str, tuple[str, ...]] = {"ridge-hier": ("separable",), "smooth": ("separable",)}
+"""Shipped priors whose central intervals on the RF's own weights (its support) fell more than 5 points short of
+their level, at some level from 10 to 95 %, on simulated truths of ``benchmarks/bench_truth_families.py``
+(``docs/truth_families.json``, the README's "Truths no prior assumes"; a test checks that they agree): the prior
+and those truths. :func:`bayesrf.summary` reports it as a caution."""
 SCHEMA_VERSION = 1
 INTERCEPT_FAMILIES = ("flat", "normal")
 HYPER_FAMILIES = ("halfnormal",)

@@ -7,6 +7,8 @@ import pytest
 import xarray as xr
 
 import bayesrf
+import bayesrf.priors
+from bayesrf.posterior import format_summary
 from bayesrf.svd import align_signs
 
 
@@ -131,3 +133,14 @@ def test_interval_probability_defaults_to_arviz_rcparams(fake_posterior):
     assert bool(((narrow["hdi_upper"] - narrow["hdi_lower"]) < (wide["hdi_upper"] - wide["hdi_lower"])).all())
     with pytest.raises(bayesrf.DataError, match="between 0 and 1"):
         bayesrf.rf_summary(tree, prob=94)
+
+
+def test_summary_cautions_against_a_prior_that_under_covered_simulated_truths(fake_posterior):
+    shortfall = bayesrf.priors.SUPPORT_SHORTFALL
+    prior = next(iter(shortfall))
+    fake_posterior.attrs["bayesrf_spec"] = json.dumps({"name": prior})
+    report = bayesrf.summary(fake_posterior)
+    assert all(truth in report["fit"]["caution"] for truth in shortfall[prior])
+    assert f"caution: {report['fit']['caution']}" in format_summary(report).splitlines()
+    fake_posterior.attrs["bayesrf_spec"] = json.dumps({"name": "local-variant"})
+    assert "caution" not in bayesrf.summary(fake_posterior)["fit"]

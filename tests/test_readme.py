@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bayesrf.priors import SUPPORT_SHORTFALL
+
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
@@ -159,3 +161,11 @@ def test_centre_claims_follow_their_json():
     assert (np.array(study["fits"]["local"]["coverage"]) >= levels).all()
     assert (np.array(study["fits"]["ridge"]["coverage"]) < levels - 0.3).sum() >= len(levels) // 2
     assert "`local`'s envelope centre is the one to report" in README
+
+
+def test_summary_cautions_follow_the_truth_families_benchmark():
+    """bayesrf.summary cautions against exactly the priors, and names exactly the truths, on which the benchmark
+    found support intervals more than 5 points short of their level."""
+    study = json.loads((ROOT / "docs" / "truth_families.json").read_text())
+    short = {prior: tuple(truths) for prior, truths in _readme_tables().short_families(study).items() if truths}
+    assert SUPPORT_SHORTFALL == short
