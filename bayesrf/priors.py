@@ -85,7 +85,13 @@ DEFAULT_PRIOR = "local"
 """The prior of ``bayesrf fit``, :func:`bayesrf.sample` and ``make demo``: the one the prior study on the real
 neuron ranks first by held-out log predictive density (``docs/sensitivity.json``, written by
 ``benchmarks/bench_sensitivity.py``; a test checks that they agree)."""
-SUPPORT_SHORTFALL: dict[str, tuple[str, ...]] = {"ridge-hier": ("separable",), "smooth": ("separable",)}
+SUPPORT_SHORTFALL: dict[str, tuple[str, ...]] = {
+    "ridge-hier": ("separable", "off-centre", "inseparable", "sparse", "subunits", "two-subfields"),
+    "smooth": ("separable", "off-centre", "inseparable", "sparse", "subunits", "two-subfields"),
+    "rank1": ("off-centre", "inseparable", "sparse", "subunits"),
+    "local": ("inseparable", "sparse", "two-subfields"),
+    "lasso-hier": ("sparse",),  # fitted to the sparse truth only
+}
 """Shipped priors whose central intervals on the RF's own weights (its support) fell more than 5 points short of
 their level, at some level from 10 to 95 %, on simulated truths of ``benchmarks/bench_truth_families.py``
 (``docs/truth_families.json``, the README's "Truths no prior assumes"; a test checks that they agree): the prior
