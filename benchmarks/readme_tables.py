@@ -575,7 +575,17 @@ def truth_families_text(study: dict) -> str:
             f" first a prior that does not in {rescued} of {len(cases)} runs. The zero background's 95 % intervals hold"
             f" {100 * min(background):.0f}–{100 * max(background):.0f} % of its weights: shrinkage towards zero"
             f" over-covers true zeros, as expected, which is why coverage over all weights at once says little about"
-            f" the RF's own weights.")
+            f" the RF's own weights." + _short_runs_text(study))
+
+
+def _short_runs_text(study: dict) -> str:
+    """How well the benchmark's short NUTS runs mixed (every fit's diagnostics are in the JSON)."""
+    fits = [(fit["max_rhat"], fit["n_divergent"], family, prior, seed) for family, entry in study["families"].items()
+            for seed, run in entry["runs"].items() for prior, fit in run["fits"].items()]
+    worst = max(fits)
+    return (f" These runs are short: max R-hat is above {RHAT_MAX} in {sum(f[0] > RHAT_MAX for f in fits)} of"
+            f" {len(fits)} fits (largest {worst[0]:.2f}, `{worst[3]}` on {worst[2]}, seed {worst[4]}), with"
+            f" {sum(f[1] for f in fits)} divergences in all; each fit's diagnostics are in the JSON.")
 
 
 def _names(items: list[str], quote: str = "`") -> str:
