@@ -34,9 +34,12 @@ sparse RFs, is added back for that family only, on every seed run (``--families 
 fits join the stored runs of the same recordings and the held-out and LOO winners are taken over all the fits.
 Its row is pooled like the others'.
 
-Warnings are recorded in the JSON (counted per fit), not silenced. Run: ``OPENBLAS_NUM_THREADS=1
-OMP_NUM_THREADS=1 python benchmarks/bench_truth_families.py [--families NAME ...] [--seeds N ...]``; results of
-other families are kept, so the run can be split.
+Warnings are recorded in the JSON (each run's messages), not silenced. Run: ``OPENBLAS_NUM_THREADS=1
+OMP_NUM_THREADS=1 python benchmarks/bench_truth_families.py [--families NAME ...] [--seeds N ...] [--priors NAME
+...]``; results of other families and seeds are kept, so the run can be split (this JSON: separable at seed 1000
+with the first ``PRIORS``; then separable at 1001; the other six families at 1000-1001; every family at 1002;
+``--families sparse --priors lasso-hier --seeds 1000 1001 1002``). About 2 minutes per family and seed on 2
+cores.
 """
 
 from __future__ import annotations
