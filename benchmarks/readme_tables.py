@@ -544,10 +544,8 @@ def short_families(study: dict, goal: float = 0.05) -> dict[str, list[str]]:
     short: dict[str, list[str]] = {}
     for family, entry in study["families"].items():
         for prior, pooled in entry["pooled"].items():
-            if _shortfall(pooled.get("support", study["levels"]), study["levels"])[0] > goal:
-                short.setdefault(prior, []).append(family)
-            else:
-                short.setdefault(prior, [])
+            falls = "support" in pooled and _shortfall(pooled["support"], study["levels"])[0] > goal
+            short.setdefault(prior, []).extend([family] * falls)
     return short
 
 
@@ -560,10 +558,10 @@ def truth_families_text(study: dict) -> str:
              if any(family in families for families in short.values())]
     rescued = sum(family not in short.get(best, [family]) for family, best in cases)
     background = [pooled["background"][-1] for entry in study["families"].values() for pooled in entry["pooled"].values()]
-    return (f"Seven simulated truths ({study['shape'][0]} × {study['shape'][1]} pixels, {study['lags']} lags,"
+    return (f"{len(study['families'])} simulated truths ({study['shape'][0]} × {study['shape'][1]} pixels, {study['lags']} lags,"
             f" binary frames, n/D = {study['nd']}, seeds {seeds[0]}–{seeds[-1]}; frames and counts drawn in the"
             f" benchmark with numpy; `benchmarks/bench_truth_families.py` writes `docs/truth_families.json`), one"
-            f" that the structured priors assume and six that none of them does; each prior as shipped,"
+            f" that the structured priors assume and {len(study['families']) - 1} that none of them does; each prior as shipped,"
             f" {study['fit']['chains']} chains × {study['fit']['draws']} draws, nothing tuned. Coverage is the share"
             f" of true weights inside the central intervals, on the RF's support (|w| above"
             f" {100 * study['support_threshold']:g} % of its largest) and on its zero background, pooled over the"
