@@ -32,7 +32,7 @@ import numpy as np
 from bayesrf.validate import SBC_QUANTITIES, rank_fractions, sbc
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-N_SIMS, SEED, TUNE = 500, 2, 400
+N_SIMS, SEED, TUNE, DRAWS, CHAINS = 500, 2, 400, 400, 2
 
 
 def lowest_bin(result, bins: int = 10) -> dict:
@@ -47,10 +47,10 @@ def lowest_bin(result, bins: int = 10) -> dict:
 
 def run(n_sims: int, tune: int) -> dict:
     started = time.perf_counter()
-    result = sbc(n_sims=n_sims, tune=tune, seed=SEED, progress=True)
+    result = sbc(n_sims=n_sims, draws=DRAWS, tune=tune, chains=CHAINS, seed=SEED, progress=True)
     ranks = result.ranks
     warned = ranks["warnings"].values != ""
-    return {"n_sims": n_sims, "seed": SEED, "tune": tune, "draws": 400, "chains": 2, "bins": result.bins,
+    return {"n_sims": n_sims, "seed": SEED, "tune": tune, "draws": DRAWS, "chains": CHAINS, "bins": result.bins,
             "pvalues": result.pvalues, "histograms": {q: result.histogram(q).tolist() for q in SBC_QUANTITIES},
             "kept_draws": {"min": int(ranks["n_draws"].min()), "median": float(ranks["n_draws"].median()),
                            "max": int(ranks["n_draws"].max())},
