@@ -28,6 +28,34 @@ Run (installs the peers into .venv-bench, never into .venv)::
 
 It prints a table (mean over RFs, stimuli and seeds, per n/D) and writes every
 result to ``--out`` (JSON).
+
+Amendment (session 22, written before its runs): equal budgets (issue #18 item 2)
+-------------------------------------------------------------------------------
+The stored run in ``docs/peers.json`` was not at equal budgets: glum and RFEst were capped at 300 s while the
+bayesrf fits ran under 900 s, and bayesrf's two chains used both cores where the peers used one. Its seeds 0-2
+were also the cells on which the structured priors' envelope floor and length hyperprior were tuned. A new run
+replaces it as the reported comparison:
+
+- **Budget**: every method, bayesrf included, gets one core and the same 300 s wall cap. ``--parallel 2`` runs two
+  fits at once, each worker pinned to its own core (``os.sched_setaffinity``) with one BLAS thread; bayesrf runs
+  its two chains one after the other on that core (``cores`` = the cores the worker may use). Each result stores
+  its wall seconds, its CPU seconds (user + system, the process and its children) and its core count, so
+  core-seconds = cores x wall seconds. A fit still running at the cap is a timeout under the cap every method had.
+- **Seeds**: 20 and 21, never run by this script (reporting seeds; nothing is tuned in this run).
+- **Grid, in this order**: (a) protocol size (20 x 15 px, 5 lags, D = 1,500), Gabor and centre-surround, binary
+  frames, n/D = 1, every method; (b) RFEst's ASD / ALD "at a size where they finish": 10 x 8 px, 5 lags (D = 400),
+  same RFs, frames and n/D, with the STA, glum's CV lasso and the four bayesrf posteriors beside them (RFEst's
+  spline GLM has a hand-set basis for the protocol size only, and is not run there). Then, if the session's
+  time allows, (c) seed 22 of (a). Only complete (size, seed) sets are reported.
+- **Scores** as before; coverage at every level of ``COVERAGE`` on the support and the background.
+- Written to ``docs/peers_equal.json``; the README's comparison table is generated from it
+  (``benchmarks/readme_tables.py``). Invocation::
+
+      .venv-bench/bin/python benchmarks/peers.py --sizes 1 --seeds 20 21 --stimuli binary --cap 300 \
+          --parallel 2 --out docs/peers_equal.json
+      .venv-bench/bin/python benchmarks/peers.py --sizes 1 --seeds 20 21 --stimuli binary --cap 300 \
+          --parallel 2 --shape 10 8 --methods sta glum-lasso-cv rfest-asd rfest-ald bayesrf-ridge-hier \
+          bayesrf-smooth bayesrf-local bayesrf-rank1 --out docs/peers_equal.json
 """
 
 from __future__ import annotations
@@ -35,18 +63,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import queue
 import re
+import resource
 import subprocess
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from itertools import product
 from pathlib import Path
 
 import numpy as np
 
 SHAPE, LAGS = (20, 15), 5
-D = LAGS * SHAPE[0] * SHAPE[1]
+"""The protocol size (D = 1,500 weights); ``--shape`` sets another for RFEst's ASD / ALD."""
+SPLINE_DF = {SHAPE: [5, 10, 8]}
+"""RFEst's hand-set spline basis sizes (lags, y, x) per frame shape."""
 RF_NORM, RATE, DT = 0.5, 17.0, 0.2
 RFS = {"gabor": {}, "dog": {}}  # simulate's default Gabor (sigma 2.5, wavelength 6 px) and centre-surround
 BAYES_PRIORS = ("ridge-hier", "lasso-hier", "smooth", "local", "rank1")
@@ -64,11 +97,12 @@ SUPPORT = 0.05
 whose shrunken intervals over-cover: coverage is scored on all weights, the support and the background."""
 
 
-def dataset(rf: str, stimulus: str, nd: float, seed: int):
+def dataset(rf: str, stimulus: str, nd: float, seed: int, shape: tuple[int, int] = SHAPE):
     """The simulated recording of one protocol cell (regenerated identically in every worker)."""
     import bayesrf
 
-    return bayesrf.simulate(n_frames=int(nd * D) + LAGS - 1, shape=SHAPE, lags=LAGS, spatial=rf,
+    n_weights = LAGS * shape[0] * shape[1]
+    return bayesrf.simulate(n_frames=int(nd * n_weights) + LAGS - 1, shape=shape, lags=LAGS, spatial=rf,
                             spatial_params=RFS[rf], temporal="biphasic", rf_norm=RF_NORM, stimulus=stimulus,
                             rate=RATE, dt=DT, seed=seed)
 
@@ -142,21 +176,28 @@ def _rfest_inputs(data):
     return data["stim"].values.reshape(data.sizes["time"], -1), data["counts"].values.astype(float)
 
 
-def _oldest_first(w) -> np.ndarray:
-    return np.asarray(w).reshape(LAGS, *SHAPE)[::-1]  # RFEst orders lags oldest first
+def _frame_shape(data) -> tuple[int, int]:
+    return data.sizes["y"], data.sizes["x"]
+
+
+def _oldest_first(w, data) -> np.ndarray:
+    return np.asarray(w).reshape(LAGS, *_frame_shape(data))[::-1]  # RFEst orders lags oldest first
 
 
 def fit_rfest_spline(data):
     from rfest import GLM
 
+    shape = _frame_shape(data)
+    if shape not in SPLINE_DF:
+        raise ValueError(f"no hand-set spline basis for {shape} frames (SPLINE_DF)")
     X, y = _rfest_inputs(data)
     glm = GLM(distr="poisson", output_nonlinearity="exponential")
-    glm.add_design_matrix(X, dims=[LAGS, *SHAPE], df=[5, 10, 8], smooth="cr", name="stimulus")
+    glm.add_design_matrix(X, dims=[LAGS, *shape], df=SPLINE_DF[shape], smooth="cr", name="stimulus")
     # RFEst drops the first lags - 1 counts itself. Its "mle" start diverged here (initial cost 2e6, error 1.16
     # at n/D = 1); the "random" start (its fixed seed) with the true bin width converges (error 0.25)
     glm.initialize(y, method="random", compute_ci=False, dt=DT)
     glm.fit(y=y, num_iters=3000, beta=0.01, step_size=1e-2, verbose=0)
-    return {"rf": _oldest_first(glm.w["opt"]["stimulus"])}
+    return {"rf": _oldest_first(glm.w["opt"]["stimulus"], data)}
 
 
 def _rfest_evidence(data, cls_name: str, p0: list[float]):
@@ -164,9 +205,9 @@ def _rfest_evidence(data, cls_name: str, p0: list[float]):
 
     X, y = lagged(data)
     X = X.reshape(len(y), LAGS, -1)[:, ::-1].reshape(len(y), -1)  # RFEst's order: oldest lag first
-    model = getattr(rfest, cls_name)(X, y, dims=[LAGS, *SHAPE], compute_mle=False)
+    model = getattr(rfest, cls_name)(X, y, dims=[LAGS, *_frame_shape(data)], compute_mle=False)
     model.fit(p0=p0, num_iters=300, verbose=0)
-    return {"rf": _oldest_first(model.w_opt)}
+    return {"rf": _oldest_first(model.w_opt, data)}
 
 
 def fit_rfest_asd(data):
@@ -194,7 +235,9 @@ def _bayesrf_posterior(data, prior: str):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # diagnostics are recorded in the result, not printed
-        result = bayesrf.sample(data, prior, lags=LAGS, draws=500, tune=500, chains=2, seed=0, estimates=False)
+        # chains in parallel on the cores this worker may use (one when --parallel pins it), one after another beyond
+        result = bayesrf.sample(data, prior, lags=LAGS, draws=500, tune=500, chains=2, seed=0, estimates=False,
+                                cores=len(os.sched_getaffinity(0)))
     return {"rf": result["posterior"]["rf"].mean(("chain", "draw")).values, "posterior": result,
             "diagnostics": {k: float(result.attrs[k]) for k in ("max_rhat", "min_ess_bulk", "n_divergent")}}
 
@@ -222,23 +265,33 @@ def score(estimate: np.ndarray, truth, posterior=None) -> dict[str, float]:
     return out
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+
+
 def worker(cell: dict) -> dict:
-    """Fit one method on one protocol cell; returns scores and times (run in its own process)."""
-    data = dataset(cell["rf"], cell["stimulus"], cell["nd"], cell["seed"])
+    """Fit one method on one protocol cell; returns scores and times (run in its own process, pinned to
+    ``cell["core"]`` when given, before anything starts a thread)."""
+    if "core" in cell:
+        os.sched_setaffinity(0, {cell["core"]})
+    data = dataset(cell["rf"], cell["stimulus"], cell["nd"], cell["seed"], tuple(cell.get("shape", SHAPE)))
     X, y = lagged(data)
     started = time.perf_counter()
     _sklearn(X, y, 1e-3)
     reference = time.perf_counter() - started
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     fit = fit_method(cell["method"], data)
     seconds = time.perf_counter() - started
-    out = cell | {"status": "ok", "seconds": seconds, "sklearn_seconds": reference, "time_ratio": seconds / reference}
+    out = cell | {"status": "ok", "seconds": seconds, "cpu_seconds": _cpu_seconds() - cpu,
+                  "cores": len(os.sched_getaffinity(0)), "sklearn_seconds": reference, "time_ratio": seconds / reference}
     out |= score(fit["rf"], data["rf_true"], fit.get("posterior"))
     return out | ({"diagnostics": fit["diagnostics"]} if "diagnostics" in fit else {})
 
 
 def run_cell(cell: dict, cap: float) -> dict:
-    """Run :func:`worker` in a fresh interpreter with a wall-time cap."""
+    """Run :func:`worker` in a fresh interpreter with a wall-time cap (stored with the result)."""
+    cell = cell | {"cap": cap}
     env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     try:
         proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(cell)], capture_output=True,
@@ -250,6 +303,34 @@ def run_cell(cell: dict, cap: float) -> dict:
         errors = [line for line in proc.stderr.splitlines() if re.match(r"\w+(Error|Exception)\b", line)]
         return cell | {"status": "error", "message": (errors or proc.stderr.strip().splitlines())[-1:] or ["no output"]}
     return json.loads(lines[-1])
+
+
+def cell_key(result: dict) -> tuple:
+    """What identifies a fit: RF, frames, n/D, seed, method and frame shape (runs before ``shape`` was stored were
+    all at the protocol size)."""
+    return (result["rf"], result["stimulus"], result["nd"], result["seed"], result["method"],
+            tuple(result.get("shape", SHAPE)))
+
+
+def run_cells(cells: list[dict], cap: float, parallel: int):
+    """Yield :func:`run_cell` results as they finish: one at a time unpinned (``parallel`` 0), or ``parallel`` at
+    once, each worker pinned to a core of its own."""
+    if not parallel:
+        yield from (run_cell(cell, cap) for cell in cells)
+        return
+    free = queue.Queue()
+    for core in sorted(os.sched_getaffinity(0))[:parallel]:
+        free.put(core)
+
+    def pinned(cell: dict) -> dict:
+        core = free.get()
+        try:
+            return run_cell(cell | {"core": core}, cap)
+        finally:
+            free.put(core)
+
+    with ThreadPoolExecutor(parallel) as pool:
+        yield from (future.result() for future in as_completed([pool.submit(pinned, cell) for cell in cells]))
 
 
 def _mean(rows: list[dict], key: str) -> str:
@@ -293,7 +374,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rfs", nargs="+", default=list(RFS), choices=list(RFS))
     parser.add_argument("--stimuli", nargs="+", default=["binary", "gaussian"], choices=["binary", "gaussian"])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
-    parser.add_argument("--cap", type=float, default=900.0, help="wall-time cap per fit, seconds")
+    parser.add_argument("--cap", type=float, default=300.0, help="wall-time cap per fit, seconds (every method)")
+    parser.add_argument("--parallel", type=int, default=0,
+                        help="run this many fits at once, each pinned to its own core (0: one at a time, unpinned)")
+    parser.add_argument("--shape", type=int, nargs=2, default=list(SHAPE), help="frame shape (y, x) in pixels")
     parser.add_argument("--out", type=Path, default=Path("results/peers.json"))
     parser.add_argument("--report", action="store_true", help="only print the table of the results in --out")
     parser.add_argument("--metric", choices=["error", "mse_unit"], default="error",
@@ -303,21 +387,19 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(worker(json.loads(args.worker))))
         return
     done = json.loads(args.out.read_text()) if args.out.exists() else []  # resume
-    key = lambda r: (r["rf"], r["stimulus"], r["nd"], r["seed"], r["method"])  # noqa: E731
-    seen = {key(r) for r in done}
+    seen = {cell_key(r) for r in done}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     grid = () if args.report else product(args.sizes, args.rfs, args.stimuli, args.seeds, args.methods)
-    for nd, rf, stimulus, seed, method in grid:
-        cell = {"rf": rf, "stimulus": stimulus, "nd": nd, "seed": seed, "method": method}
-        if key(cell) in seen:
-            continue
-        result = run_cell(cell, args.cap)
-        print(f"{rf:>6} {stimulus:>8} n/D={nd:<3g} seed {seed} {method:<20} {result['status']:<8} "
-              f"{result.get('error', float('nan')):.3f} {result.get('seconds', float('nan')):7.1f} s", flush=True)
+    cells = [{"rf": rf, "stimulus": stimulus, "nd": nd, "seed": seed, "method": method, "shape": args.shape}
+             for nd, rf, stimulus, seed, method in grid]
+    for result in run_cells([c for c in cells if cell_key(c) not in seen], args.cap, args.parallel):
+        print(f"{result['rf']:>6} {result['stimulus']:>8} n/D={result['nd']:<3g} seed {result['seed']} "
+              f"{result['method']:<20} {result['status']:<8} {result.get('error', float('nan')):.3f} "
+              f"{result.get('seconds', float('nan')):7.1f} s", flush=True)
         done.append(result)
         args.out.write_text(json.dumps(done, indent=1))
     chosen = [r for r in done if r["nd"] in args.sizes and r["method"] in args.methods and r["seed"] in args.seeds
-              and r["rf"] in args.rfs and r["stimulus"] in args.stimuli]
+              and r["rf"] in args.rfs and r["stimulus"] in args.stimuli and r.get("shape", list(SHAPE)) == args.shape]
     what = "1 - corr(estimate, true RF)" if args.metric == "error" else "MSE of the unit-norm RFs"
     print(f"\n{args.metric}: {what}, mean over seeds {args.seeds} (how many finished in brackets); "
           "time/sk: median fit time / one sklearn PoissonRegressor fit on the same data; cov: coverage of the "
