@@ -550,7 +550,8 @@ def short_families(study: dict, goal: float = 0.05) -> dict[str, list[str]]:
 
 
 def truth_families_text(study: dict) -> str:
-    """The README's sentences above :func:`truth_families_table`."""
+    """The README's sentences above :func:`truth_families_table` (the binary run, stored before session 22, names
+    neither its frames nor its file: binary, ``truth_families.json``)."""
     seeds = sorted({int(seed) for entry in study["families"].values() for seed in entry["runs"]})
     short = short_families(study)
     fine = [prior for prior, families in short.items() if not families]
@@ -559,8 +560,9 @@ def truth_families_text(study: dict) -> str:
     rescued = sum(family not in short.get(best, [family]) for family, best in cases)
     background = [pooled["background"][-1] for entry in study["families"].values() for pooled in entry["pooled"].values()]
     return (f"{len(study['families'])} simulated truths ({study['shape'][0]} × {study['shape'][1]} pixels, {study['lags']} lags,"
-            f" binary frames, n/D = {study['nd']}, seeds {seeds[0]}–{seeds[-1]}; frames and counts drawn in the"
-            f" benchmark with numpy; `benchmarks/bench_truth_families.py` writes `docs/truth_families.json`), one"
+            f" {study.get('stimulus', 'binary')} frames, n/D = {study['nd']}, seeds {seeds[0]}–{seeds[-1]}; frames and"
+            f" counts drawn in the benchmark with numpy; `{study['command']}` writes"
+            f" `docs/{study.get('file', 'truth_families.json')}`), one"
             f" that the structured priors assume and {len(study['families']) - 1} that none of them does; each prior as shipped,"
             f" {study['fit']['chains']} chains × {study['fit']['draws']} draws, nothing tuned. Coverage is the share"
             f" of true weights inside the central intervals, on the RF's support (|w| above"
@@ -586,6 +588,156 @@ def _short_runs_text(study: dict) -> str:
             f" {sum(f[1] for f in fits)} divergences in all; each fit's diagnostics are in the JSON.")
 
 
+def _ok(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["status"] == "ok"]
+
+
+def _peer_column(row: dict) -> tuple:
+    """A peers.py result's cell: frames, shape (the protocol's 20 × 15 px before shapes were stored), RF, n/D."""
+    return row["stimulus"], tuple(row.get("shape", (20, 15))), row["rf"], row["nd"]
+
+
+def _peer_label(column: tuple, columns: list[tuple]) -> str:
+    """``Gabor 1``; the frame shape and stimulus only when the table has more than one."""
+    stimulus, shape, rf, nd = column
+    label = f"{'Gabor' if rf == 'gabor' else 'DoG'} {nd:g}"
+    label += f", {shape[0]}×{shape[1]} px" if len({c[1] for c in columns}) > 1 else ""
+    return label + (f", {stimulus}" if len({c[0] for c in columns}) > 1 else "")
+
+
+def _peer_cell(rows: list[dict]) -> str:
+    """Mean 1 − corr over the seeds that finished, with their range and number; what happened to the others."""
+    ok, failed = _ok(rows), [r["status"].split()[0] for r in rows if r["status"] != "ok"]
+    if not ok:
+        return rows[0]["status"] if rows else "–"
+    errors = [r["error"] for r in ok]
+    spread = f"{min(errors):.3f}–{max(errors):.3f}, {len(ok)}" if len(ok) > 1 else "1"
+    return f"{np.mean(errors):.3f} ({spread})" + "".join(f"; {failed.count(kind)} {kind}" for kind in sorted(set(failed)))
+
+
+def _coverage_cells(rows: list[dict], part: str) -> str:
+    """Mean coverage (%) at 50 / 80 / 95 % over the fits that scored it (``part`` '' or 'support_')."""
+    scored = [r for r in _ok(rows) if f"coverage_{part}95" in r]
+    return " / ".join(f"{100 * np.mean([r[f'coverage_{part}{level}'] for r in scored]):.0f}" for level in (50, 80, 95)) \
+        if scored else "–"
+
+
+SUPPORT_GOAL = 0.05
+"""Issue #18's goal: no level's coverage on the RF's support more than this below the level."""
+
+
+def _support_gap(rows: list[dict]) -> tuple[float, float] | None:
+    """The largest amount by which mean support coverage falls below its level (0 if never) over every level
+    scored, and that level; None without posterior fits."""
+    scored = [r for r in _ok(rows) if "coverage_support_95" in r]
+    if not scored:
+        return None
+    levels = sorted(int(key.rsplit("_", 1)[1]) for key in scored[0] if key.startswith("coverage_support_"))
+    return _shortfall([np.mean([r[f"coverage_support_{level}"] for r in scored]) for level in levels],
+                      [level / 100 for level in levels])
+
+
+def _support_shortfall(rows: list[dict]) -> str:
+    """:func:`_support_gap` in points, for the table."""
+    gap = _support_gap(rows)
+    return "–" if gap is None else f"{100 * gap[0]:.0f} pts at {100 * gap[1]:g} %" if gap[0] >= 0.005 else "none"
+
+
+def _core_seconds(rows: list[dict]) -> str:
+    """Median core-seconds (cores × wall seconds) of the fits that finished, where the run stored its cores."""
+    used = [r["cores"] * r["seconds"] for r in _ok(rows) if "cores" in r]
+    return f"{np.median(used):.0f}" if used else "–"
+
+
+def peers_table(rows: list[dict]) -> str:
+    """Markdown table of a ``benchmarks/peers.py`` JSON: per method, mean 1 − corr per cell (seed range and
+    count), the median time ratio to one sklearn fit, median core-seconds, and the posteriors' coverage."""
+    columns = sorted(set(map(_peer_column, rows)), key=lambda c: (c[0], -c[1][0], c[2] != "gabor", c[3]))
+    methods = sorted(dict.fromkeys(r["method"] for r in rows), key=lambda m: m.startswith("bayesrf"))
+    header = ["method (1 − corr: mean (range, seeds))", *(_peer_label(c, columns) for c in columns),
+              "time / sklearn fit", "core-s", "coverage 50 / 80 / 95 %: all weights", "support", "largest support shortfall"]
+    body = []
+    for method in methods:
+        mine = [r for r in rows if r["method"] == method]
+        ratios = [r["time_ratio"] for r in _ok(mine)]
+        body.append([method, *(_peer_cell([r for r in mine if _peer_column(r) == column]) for column in columns),
+                     f"{np.median(ratios):.1f}" if ratios else "–", _core_seconds(mine), _coverage_cells(mine, ""),
+                     _coverage_cells(mine, "support_"), _support_shortfall(mine)])
+    keep = [j for j in range(len(header)) if any(row[j] != "–" for row in body)]  # no column of dashes only
+    return "\n".join("| " + " | ".join(row[j] for j in keep) + " |"
+                     for row in [header, ["---"] * len(header), *body])
+
+
+def _is_posterior(method: str) -> bool:
+    return method.startswith("bayesrf-") and method not in ("bayesrf-ml", "bayesrf-map")
+
+
+def _short_message(row: dict) -> str:
+    """``FitError: the first clause of the message`` of a failed peers.py fit."""
+    kind, _, text = row["message"][-1].partition(": ")
+    return f"{kind.rsplit('.', 1)[-1]}: {text.split(';')[0].split('. ')[0]}"
+
+
+def _peer_findings(rows: list[dict]) -> str:
+    """Which method was most accurate in each (cell, seed) run, what failed and how, and how the bayesrf posteriors
+    mixed: the sentences both peer tables share."""
+    runs: dict[tuple, list[dict]] = {}
+    for r in _ok(rows):
+        runs.setdefault((_peer_column(r), r["seed"]), []).append(r)
+    runs = {run: fits for run, fits in runs.items() if any(_is_posterior(r["method"]) for r in fits)}
+    wins = [min(fits, key=lambda r: r["error"])["method"] for fits in runs.values()]
+    counts = {method: wins.count(method) for method in sorted(dict.fromkeys(wins), key=wins.count, reverse=True)}
+    fits = {method: [r for r in rows if r["method"] == method] for method in dict.fromkeys(r["method"] for r in rows)}
+    failed = {(method, kind): [r for r in mine if r["status"].split()[0] == kind]
+              for method, mine in fits.items() for kind in ("timeout", "error")}
+    failures = "".join(f" `{method}` {'timed out (' + bad[0]['status'] + ')' if kind == 'timeout' else 'stopped with `' + _short_message(bad[0]) + '`'}"
+                       f" in {len(bad)} of its {len(fits[method])} fits." for (method, kind), bad in failed.items() if bad)
+    sta = {column: np.mean([r["error"] for r in _ok(rows) if r["method"] == "sta" and _peer_column(r) == column])
+           for column in {_peer_column(r) for r in _ok(rows) if r["method"] == "sta"}}
+    worse = [method for method, mine in fits.items() if method != "sta" and any(
+        np.mean([r["error"] for r in _ok(mine) if _peer_column(r) == column]) > error
+        for column, error in sta.items() if any(_peer_column(r) == column for r in _ok(mine)))]
+    gaps = {method: _support_gap(mine) for method, mine in fits.items() if _support_gap(mine) is not None}
+    meets = [method for method, (gap, _) in gaps.items() if gap <= SUPPORT_GOAL]
+    posteriors = [r for r in _ok(rows) if _is_posterior(r["method"])]
+    rhat = [r["diagnostics"]["max_rhat"] for r in posteriors]
+    ess = [r["diagnostics"]["min_ess_bulk"] for r in posteriors]
+    return (f"The most accurate method in each of the {len(runs)} (cell, seed) runs with a bayesrf posterior: "
+            + ", ".join(f"`{method}` in {n}" for method, n in counts.items()) + "."
+            + failures + (f" Less accurate than the STA in some cell: {_names(worse)}." if worse else "")
+            + (f" On the RF's support, no level's mean coverage falls more than {100 * SUPPORT_GOAL:g} points short"
+               f" for {_names(meets) or 'no posterior'}; it does for {_names([m for m in gaps if m not in meets])}."
+               if gaps and len(meets) < len(gaps) else "")
+            + f" The bayesrf posteriors are short runs (`peers.py`'s `_bayesrf_posterior`): max R-hat"
+            f" {min(rhat):.2f}–{max(rhat):.2f} (above {RHAT_MAX} in {sum(x > RHAT_MAX for x in rhat)} of {len(rhat)}"
+            f" fits), min bulk ESS {min(ess):.0f}–{max(ess):.0f}: accurate means, but `bayesrf.sample`'s checks"
+            f" would ask for longer chains.")
+
+
+def peers_equal_text(rows: list[dict]) -> str:
+    """The README's sentences above the equal-budget table of ``benchmarks/peers.py`` (``docs/peers_equal.json``)."""
+    caps, cores = {r["cap"] for r in rows}, {r["cores"] for r in _ok(rows)}
+    seeds = sorted({r["seed"] for r in rows})
+    return (f"Every method, bayesrf included, had {_names([str(c) for c in sorted(cores)], '')} core and the same"
+            f" {_names([f'{c:g}' for c in sorted(caps)], '')} s wall cap per fit: two fits ran at once, each worker"
+            f" pinned to its own core with one BLAS thread, and bayesrf's two chains ran one after the other. Seeds"
+            f" {_names([str(s) for s in seeds], '')}, never run by this benchmark before; nothing was tuned."
+            f" `docs/peers_equal.json` holds every fit (its wall and CPU seconds, cores, cap and diagnostics). "
+            + _peer_findings(rows))
+
+
+def peers_stored_text(rows: list[dict]) -> str:
+    """The README's sentences above the table of the earlier, unequal-budget run (``docs/peers.json``)."""
+    caps = sorted({r["status"] for r in rows if r["status"].startswith("timeout")})
+    longest = max(r["seconds"] for r in _ok(rows) if r["method"].startswith("bayesrf"))
+    seeds = sorted({r["seed"] for r in rows})
+    return (f"This run is not at equal budgets: the peers' fits were capped ({_names(caps, '')}), while bayesrf's"
+            f" fits ran up to {longest:.0f} s under a longer cap (not stored), with their chains on both cores. Its seeds"
+            f" {seeds[0]}–{seeds[-1]} include the cells on which the structured priors' envelope floor and length"
+            f" hyperprior were tuned, so it is not a report on fresh seeds. It covers more sizes (n/D up to"
+            f" {max(r['nd'] for r in rows):g}) and Gaussian frames. " + _peer_findings(rows))
+
+
 def _names(items: list[str], quote: str = "`") -> str:
     """'a', 'a and b', 'a, b and c' (each quoted)."""
     quoted = [f"{quote}{item}{quote}" for item in items]
@@ -598,7 +750,8 @@ GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
              ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),
              ("real_posterior", real_posterior_text, real_posterior_table), ("sbc", sbc_text),
-             ("truth_families", truth_families_text, truth_families_table))
+             ("truth_families", truth_families_text, truth_families_table),
+             ("peers_equal", peers_equal_text, peers_table), ("peers", peers_stored_text, peers_table))
 """Each ``docs/<name>.json`` and the README blocks made from it, in the README's order."""
 
 

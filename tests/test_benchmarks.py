@@ -5,6 +5,7 @@
 """
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,34 @@ def test_peer_scores_and_table(rng):
             cell | {"method": "rfest-asd", "status": "timeout > 300 s"}]
     printed = peers.table(rows, [1.0])
     assert "0.4 (1)" in printed and "timeout" in printed
+
+
+def test_peer_runs_pin_each_worker_to_its_own_core():
+    """peers.run_cells(parallel=2): each fit runs in its own process on one core of its own, and stores the cap,
+    its cores and CPU seconds (equal budgets, issue #18); --shape sets the frames."""
+    peers = _load("peers")
+    cells = [{"rf": "gabor", "stimulus": "binary", "nd": 1.0, "seed": seed, "method": "sta", "shape": [4, 3]}
+             for seed in (0, 1)]
+    results = list(peers.run_cells(cells, cap=120.0, parallel=2))
+    assert [r["status"] for r in results] == ["ok", "ok"], results
+    assert {r["cores"] for r in results} == {1} and {r["cap"] for r in results} == {120.0}
+    if len(os.sched_getaffinity(0)) > 1:
+        assert len({r["core"] for r in results}) == 2
+    assert all(0 <= r["cpu_seconds"] <= r["seconds"] + 0.05 for r in results)
+    assert peers.dataset("gabor", "binary", 1.0, 0, (4, 3))["stim"].shape[1:] == (4, 3)
+
+
+def test_peer_table_reports_the_spread_and_the_failures():
+    """readme_tables.peers_table: the mean of the seeds that finished, their range and number, and the others'
+    fate, per cell; columns of dashes only are left out."""
+    tables = _load("readme_tables")
+    cell = {"rf": "gabor", "stimulus": "binary", "nd": 1.0, "method": "sta", "time_ratio": 0.1}
+    rows = [cell | {"seed": 0, "status": "ok", "error": 0.2, "cores": 1, "seconds": 3.0},
+            cell | {"seed": 1, "status": "ok", "error": 0.4, "cores": 1, "seconds": 5.0},
+            cell | {"seed": 2, "status": "timeout > 300 s"}]
+    table = tables.peers_table(rows)
+    assert "| sta | 0.300 (0.200–0.400, 2); 1 timeout | 0.1 | 4 |" in table
+    assert "support" not in table  # no posterior: no coverage columns
 
 
 def test_bench_population_memory_runs_small(tmp_path):
