@@ -609,7 +609,7 @@ def _peer_cell(rows: list[dict]) -> str:
     """Mean 1 − corr over the seeds that finished, with their range and number; what happened to the others."""
     ok, failed = _ok(rows), [r["status"].split()[0] for r in rows if r["status"] != "ok"]
     if not ok:
-        return rows[0]["status"] if rows else "–"
+        return "; ".join(dict.fromkeys(r["status"] for r in rows)) or "–"
     errors = [r["error"] for r in ok]
     spread = f"{min(errors):.3f}–{max(errors):.3f}, {len(ok)}" if len(ok) > 1 else "1"
     return f"{np.mean(errors):.3f} ({spread})" + "".join(f"; {failed.count(kind)} {kind}" for kind in sorted(set(failed)))
@@ -678,40 +678,71 @@ def _short_message(row: dict) -> str:
     return f"{kind.rsplit('.', 1)[-1]}: {text.split(';')[0].split('. ')[0]}"
 
 
-def _peer_findings(rows: list[dict]) -> str:
-    """Which method was most accurate in each (cell, seed) run, what failed and how, and how the bayesrf posteriors
-    mixed: the sentences both peer tables share."""
+def _by_method(rows: list[dict]) -> dict[str, list[dict]]:
+    return {method: [r for r in rows if r["method"] == method] for method in dict.fromkeys(r["method"] for r in rows)}
+
+
+def _winners_text(rows: list[dict]) -> str:
+    """How often each method was the most accurate in a (cell, seed) run that has a bayesrf posterior."""
     runs: dict[tuple, list[dict]] = {}
     for r in _ok(rows):
         runs.setdefault((_peer_column(r), r["seed"]), []).append(r)
-    runs = {run: fits for run, fits in runs.items() if any(_is_posterior(r["method"]) for r in fits)}
-    wins = [min(fits, key=lambda r: r["error"])["method"] for fits in runs.values()]
-    counts = {method: wins.count(method) for method in sorted(dict.fromkeys(wins), key=wins.count, reverse=True)}
-    fits = {method: [r for r in rows if r["method"] == method] for method in dict.fromkeys(r["method"] for r in rows)}
-    failed = {(method, kind): [r for r in mine if r["status"].split()[0] == kind]
-              for method, mine in fits.items() for kind in ("timeout", "error")}
-    failures = "".join(f" `{method}` {'timed out (' + bad[0]['status'] + ')' if kind == 'timeout' else 'stopped with `' + _short_message(bad[0]) + '`'}"
-                       f" in {len(bad)} of its {len(fits[method])} fits." for (method, kind), bad in failed.items() if bad)
-    sta = {column: np.mean([r["error"] for r in _ok(rows) if r["method"] == "sta" and _peer_column(r) == column])
-           for column in {_peer_column(r) for r in _ok(rows) if r["method"] == "sta"}}
+    wins = [min(fits, key=lambda r: r["error"])["method"] for fits in runs.values()
+            if any(_is_posterior(r["method"]) for r in fits)]
+    ranked = sorted(dict.fromkeys(wins), key=wins.count, reverse=True)
+    return (f"The most accurate method in each of the {len(wins)} (cell, seed) runs with a bayesrf posterior: "
+            + ", ".join(f"`{method}` in {wins.count(method)}" for method in ranked) + ".")
+
+
+def _failures_text(rows: list[dict]) -> str:
+    """Per method, how many of its fits timed out or stopped with an error, and the error."""
+    out = ""
+    for method, fits in _by_method(rows).items():
+        timeouts = [r for r in fits if r["status"].startswith("timeout")]
+        errors = [r for r in fits if r["status"] == "error"]
+        out += f" `{method}` timed out ({timeouts[0]['status']}) in {len(timeouts)} of its {len(fits)} fits." if timeouts else ""
+        out += f" `{method}` stopped with `{_short_message(errors[0])}` in {len(errors)} of its {len(fits)} fits." if errors else ""
+    return out
+
+
+def _mean_error(rows: list[dict], column: tuple) -> float | None:
+    errors = [r["error"] for r in _ok(rows) if _peer_column(r) == column]
+    return float(np.mean(errors)) if errors else None
+
+
+def _worse_than_sta_text(rows: list[dict]) -> str:
+    """The methods whose mean error is above the STA's in some cell."""
+    fits = _by_method(rows)
+    columns = {_peer_column(r) for r in _ok(fits.get("sta", []))}
     worse = [method for method, mine in fits.items() if method != "sta" and any(
-        np.mean([r["error"] for r in _ok(mine) if _peer_column(r) == column]) > error
-        for column, error in sta.items() if any(_peer_column(r) == column for r in _ok(mine)))]
-    gaps = {method: _support_gap(mine) for method, mine in fits.items() if _support_gap(mine) is not None}
+        (error := _mean_error(mine, column)) is not None and error > _mean_error(fits["sta"], column) for column in columns)]
+    return f" Less accurate than the STA in some cell: {_names(worse)}." if worse else ""
+
+
+def _support_goal_text(rows: list[dict]) -> str:
+    """Which posteriors keep every level's mean support coverage within :data:`SUPPORT_GOAL` of the level."""
+    gaps = {method: gap for method, mine in _by_method(rows).items() if (gap := _support_gap(mine)) is not None}
     meets = [method for method, (gap, _) in gaps.items() if gap <= SUPPORT_GOAL]
-    posteriors = [r for r in _ok(rows) if _is_posterior(r["method"])]
-    rhat = [r["diagnostics"]["max_rhat"] for r in posteriors]
-    ess = [r["diagnostics"]["min_ess_bulk"] for r in posteriors]
-    return (f"The most accurate method in each of the {len(runs)} (cell, seed) runs with a bayesrf posterior: "
-            + ", ".join(f"`{method}` in {n}" for method, n in counts.items()) + "."
-            + failures + (f" Less accurate than the STA in some cell: {_names(worse)}." if worse else "")
-            + (f" On the RF's support, no level's mean coverage falls more than {100 * SUPPORT_GOAL:g} points short"
-               f" for {_names(meets) or 'no posterior'}; it does for {_names([m for m in gaps if m not in meets])}."
-               if gaps and len(meets) < len(gaps) else "")
-            + f" The bayesrf posteriors are short runs (`peers.py`'s `_bayesrf_posterior`): max R-hat"
+    if not gaps or len(meets) == len(gaps):
+        return ""
+    return (f" On the RF's support, no level's mean coverage falls more than {100 * SUPPORT_GOAL:g} points short for"
+            f" {_names(meets) or 'no posterior'}; it does for {_names([m for m in gaps if m not in meets])}.")
+
+
+def _mixing_text(rows: list[dict]) -> str:
+    """The bayesrf posteriors' R-hat and bulk-ESS ranges."""
+    diagnostics = [r["diagnostics"] for r in _ok(rows) if _is_posterior(r["method"])]
+    rhat, ess = ([d[key] for d in diagnostics] for key in ("max_rhat", "min_ess_bulk"))
+    return (f" The bayesrf posteriors are short runs (`peers.py`'s `_bayesrf_posterior`): max R-hat"
             f" {min(rhat):.2f}–{max(rhat):.2f} (above {RHAT_MAX} in {sum(x > RHAT_MAX for x in rhat)} of {len(rhat)}"
             f" fits), min bulk ESS {min(ess):.0f}–{max(ess):.0f}: accurate means, but `bayesrf.sample`'s checks"
             f" would ask for longer chains.")
+
+
+def peer_findings(rows: list[dict]) -> str:
+    """The sentences both peer tables share: winners, failures, methods behind the STA, support coverage, mixing."""
+    return (_winners_text(rows) + _failures_text(rows) + _worse_than_sta_text(rows) + _support_goal_text(rows)
+            + _mixing_text(rows))
 
 
 def peers_equal_text(rows: list[dict]) -> str:
@@ -719,11 +750,12 @@ def peers_equal_text(rows: list[dict]) -> str:
     caps, cores = {r["cap"] for r in rows}, {r["cores"] for r in _ok(rows)}
     seeds = sorted({r["seed"] for r in rows})
     return (f"Every method, bayesrf included, had {_names([str(c) for c in sorted(cores)], '')} core and the same"
-            f" {_names([f'{c:g}' for c in sorted(caps)], '')} s wall cap per fit: two fits ran at once, each worker"
-            f" pinned to its own core with one BLAS thread, and bayesrf's two chains ran one after the other. Seeds"
+            f" {_names([f'{c:g}' for c in sorted(caps)], '')} s wall cap per fit: {len({r['core'] for r in rows})} fits"
+            f" ran at once, each worker pinned to its own core with one BLAS thread, and bayesrf's chains ran one after"
+            f" the other. Seeds"
             f" {_names([str(s) for s in seeds], '')}, never run by this benchmark before; nothing was tuned."
             f" `docs/peers_equal.json` holds every fit (its wall and CPU seconds, cores, cap and diagnostics). "
-            + _peer_findings(rows))
+            + peer_findings(rows))
 
 
 def peers_stored_text(rows: list[dict]) -> str:
@@ -735,7 +767,7 @@ def peers_stored_text(rows: list[dict]) -> str:
             f" fits ran up to {longest:.0f} s under a longer cap (not stored), with their chains on both cores. Its seeds"
             f" {seeds[0]}–{seeds[-1]} include the cells on which the structured priors' envelope floor and length"
             f" hyperprior were tuned, so it is not a report on fresh seeds. It covers more sizes (n/D up to"
-            f" {max(r['nd'] for r in rows):g}) and Gaussian frames. " + _peer_findings(rows))
+            f" {max(r['nd'] for r in rows):g}) and Gaussian frames. " + peer_findings(rows))
 
 
 def _names(items: list[str], quote: str = "`") -> str:

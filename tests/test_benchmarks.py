@@ -95,6 +95,29 @@ def test_peer_table_reports_the_spread_and_the_failures():
     assert "support" not in table  # no posterior: no coverage columns
 
 
+def test_peer_findings_name_the_winners_failures_and_short_intervals():
+    """readme_tables.peer_findings on hand-made rows: the winner per run, timeouts, methods behind the STA, and the
+    posteriors whose support coverage falls more than 5 points below some level."""
+    tables = _load("readme_tables")
+
+    def posterior(method: str, error: float, support_gap: float) -> dict:
+        coverage = {f"coverage_{part}{level}": level / 100 - support_gap * (part == "support_")
+                    for part in ("", "support_") for level in (10, 50, 95)}
+        return cell | {"method": method, "status": "ok", "error": error, "diagnostics": {"max_rhat": 1.02,
+                                                                                         "min_ess_bulk": 80.0}} | coverage
+
+    cell = {"rf": "gabor", "stimulus": "binary", "nd": 1.0, "seed": 0, "time_ratio": 1.0}
+    rows = [cell | {"method": "sta", "status": "ok", "error": 0.3}, cell | {"method": "glum-ridge-cv",
+                                                                            "status": "timeout > 300 s"},
+            posterior("bayesrf-local", 0.35, 0.06), posterior("bayesrf-rank1", 0.1, 0.04)]
+    findings = tables.peer_findings(rows)
+    assert "each of the 1 (cell, seed) runs with a bayesrf posterior: `bayesrf-rank1` in 1." in findings
+    assert "`glum-ridge-cv` timed out (timeout > 300 s) in 1 of its 1 fits." in findings
+    assert "Less accurate than the STA in some cell: `bayesrf-local`." in findings
+    assert "falls more than 5 points short for `bayesrf-rank1`; it does for `bayesrf-local`." in findings
+    assert "max R-hat 1.02–1.02 (above 1.01 in 2 of 2 fits)" in findings
+
+
 def test_bench_population_memory_runs_small(tmp_path):
     result = _load("bench_population_memory").main(["--units", "3", "--frames", "200", "--out", str(tmp_path / "m.json")])
     assert result["unit_shares_stimulus"] and result["counts_dtype"] == "int8"
