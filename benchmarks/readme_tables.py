@@ -783,6 +783,7 @@ GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_
              ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),
              ("real_posterior", real_posterior_text, real_posterior_table), ("sbc", sbc_text),
              ("truth_families", truth_families_text, truth_families_table),
+             ("truth_families_gaussian", truth_families_text, truth_families_table),
              ("peers_equal", peers_equal_text, peers_table), ("peers", peers_stored_text, peers_table))
 """Each ``docs/<name>.json`` and the README blocks made from it, in the README's order."""
 
