@@ -509,6 +509,10 @@ def sbc_text(study: dict) -> str:
             f" diagnostics (messages in the JSON). CI runs 40 simulations (`tests/test_validate.py`).")
 
 
+SUPPORT_GOAL = 0.05
+"""Issue #18's goal: no level's coverage on the RF's support more than this below the level."""
+
+
 def _shortfall(coverage: list[float], levels: list[float]) -> tuple[float, float]:
     """The largest amount by which coverage falls below its level (0 if never), and that level."""
     gaps = np.array(levels) - np.array(coverage)
@@ -538,7 +542,7 @@ def truth_families_table(study: dict) -> str:
     return "\n".join(rows)
 
 
-def short_families(study: dict, goal: float = 0.05) -> dict[str, list[str]]:
+def short_families(study: dict, goal: float = SUPPORT_GOAL) -> dict[str, list[str]]:
     """Per prior of ``docs/truth_families.json``, the truths on which its support coverage falls more than
     ``goal`` below its level at some level (pooled over the seeds)."""
     short: dict[str, list[str]] = {}
@@ -568,7 +572,7 @@ def truth_families_text(study: dict) -> str:
             f" of true weights inside the central intervals, on the RF's support (|w| above"
             f" {100 * study['support_threshold']:g} % of its largest) and on its zero background, pooled over the"
             f" seeds (the weights of one fit share its errors, so {len(seeds)} seeds per truth give noisy shares);"
-            f" the largest shortfall is over all ten levels (10–95 %). The goal is no shortfall above 5 points. " + (f"It holds on every truth for {_names(fine)}. " if fine else "No prior meets it on every truth. ")
+            f" the largest shortfall is over all ten levels (10–95 %). The goal is no shortfall above {100 * SUPPORT_GOAL:g} points. " + (f"It holds on every truth for {_names(fine)}. " if fine else "No prior meets it on every truth. ")
             + " ".join(f"`{prior}` falls short on {_names(families, '')}." for prior, families in short.items()
                        if families)
             + f" On the truths where some prior falls short, the held-out comparison (`bayesrf sensitivity`) ranked"
@@ -620,10 +624,6 @@ def _coverage_cells(rows: list[dict], part: str) -> str:
     scored = [r for r in _ok(rows) if f"coverage_{part}95" in r]
     return " / ".join(f"{100 * np.mean([r[f'coverage_{part}{level}'] for r in scored]):.0f}" for level in (50, 80, 95)) \
         if scored else "–"
-
-
-SUPPORT_GOAL = 0.05
-"""Issue #18's goal: no level's coverage on the RF's support more than this below the level."""
 
 
 def _support_gap(rows: list[dict]) -> tuple[float, float] | None:
