@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
         done.append(result)
         args.out.write_text(json.dumps(done, indent=1))
     chosen = [r for r in done if r["nd"] in args.sizes and r["method"] in args.methods and r["seed"] in args.seeds
-              and r["rf"] in args.rfs and r["stimulus"] in args.stimuli and r.get("shape", list(SHAPE)) == args.shape]
+              and r["rf"] in args.rfs and r["stimulus"] in args.stimuli and cell_key(r)[-1] == tuple(args.shape)]
     what = "1 - corr(estimate, true RF)" if args.metric == "error" else "MSE of the unit-norm RFs"
     print(f"\n{args.metric}: {what}, mean over seeds {args.seeds} (how many finished in brackets); "
           "time/sk: median fit time / one sklearn PoissonRegressor fit on the same data; cov: coverage of the "
