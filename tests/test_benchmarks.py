@@ -134,3 +134,38 @@ def test_bench_map_scaling_solvers_reach_one_optimum(monkeypatch):
     for solver in ("glum", "sklearn"):
         np.testing.assert_allclose(bench._ridge(solver, 4)[1], ours, atol=1e-5)
     np.testing.assert_allclose(bench._ridge("bayesrf-dense", 4)[1], ours, atol=1e-5)
+
+
+def _posterior(draws: np.ndarray) -> xr.DataTree:
+    return xr.DataTree.from_dict({"posterior": xr.Dataset({"rf": (("chain", "draw", "lag", "y", "x"), draws)})})
+
+
+@pytest.mark.parametrize("factor, away", [(0.5, True), (1.5, False)])
+def test_support_trace_tells_shrinkage_from_overshoot(rng, monkeypatch, factor, away):
+    monkeypatch.syspath_prepend(str(BENCH))
+    trace = _load("bench_support_trace")
+    truth = np.zeros((2, 3, 4))
+    truth[:, 1:, 1:] = rng.choice([-1.0, 1.0], size=(2, 2, 3))  # 12 support weights of both signs, 12 zeros
+    draws = factor * truth + 0.01 * rng.normal(size=(2, 200, 2, 3, 4))  # every support weight missed, one side
+    scores = trace.support_scores(_posterior(draws), truth, 0.1)
+    assert scores["n_support"] == 12 and scores["misses"] == 12
+    assert scores["misses_away"] == (12 if away else 0)
+    assert (scores["z_mean"] < -10) if away else (scores["z_mean"] > 10)
+    assert scores["coverage"] == [0.0] * len(trace.LEVELS)
+
+
+def test_support_trace_spread_counts_each_seed_once(monkeypatch):
+    import scipy.stats
+
+    monkeypatch.syspath_prepend(str(BENCH))
+    trace = _load("bench_support_trace")
+    levels = np.array(trace.LEVELS)
+    seeds = [levels + shift for shift in (-0.12, -0.02, -0.07, -0.07)]  # the 80 % level: 0.68, 0.78, 0.73, 0.73
+    fits = [{"coverage": list(c), "max_rhat": 1.0, "n_divergent": 0} for c in seeds]
+    out = trace.spread(fits)
+    assert out["n_seeds"] == 4 and out["mean"] == pytest.approx(list(np.mean(seeds, 0)))
+    assert out["se"] == pytest.approx(list(scipy.stats.sem(seeds, axis=0)))
+    assert out["largest_shortfall"] == pytest.approx(0.07)  # at every level alike
+    assert out["beyond_2se"] is False  # 0.07 is 2 points beyond the goal, within 2 SE (4.1 points) of these seeds
+    fits = [{"coverage": list(levels - 0.2 + 0.001 * k), "max_rhat": 1.02, "n_divergent": 0} for k in range(4)]
+    assert trace.spread(fits)["beyond_2se"] is True and trace.spread(fits)["rhat_above"] == 4
