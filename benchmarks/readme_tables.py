@@ -592,6 +592,45 @@ def _short_runs_text(study: dict) -> str:
             f" {sum(f[1] for f in fits)} divergences in all; each fit's diagnostics are in the JSON.")
 
 
+READINGS = {"mixing": "short chains (the defaults close the gap)", "no shortfall": "no shortfall in either arm",
+            "shrinkage": "shrinkage towards zero", "neither": "neither: misses on both sides"}
+"""``bench_support_trace.py``'s verdicts, as the README words them."""
+
+
+def support_trace_table(study: dict) -> str:
+    """Markdown table of step 1 of ``docs/support_trace.json``: per recording and prior, the largest support
+    shortfall with short and with default-length chains, and where the default run's misses lie."""
+    rows = ["| recordings | prior | largest shortfall, short chains | defaults | max R-hat, defaults"
+            " | 80 % misses away from zero | mean z (towards zero < 0) | RMS z | reading |", "|---|---|---|---|---|---|---|---|---|"]
+    for key, row in study["summary"].items():
+        cell, prior = key.rsplit(" ", 1)
+        short, long = row["short"], row["long"]
+        rows.append(f"| {cell} ({short['n_fits']} seeds) | {prior} | {_points(short)} | {_points(long)} |"
+                    f" {long['max_rhat']:.3f} | {long['misses_away']} of {long['misses']} | {long['z_mean']:+.2f} |"
+                    f" {long['z_rms']:.2f} | {READINGS[row['reading']]} |")
+    return "\n".join(rows)
+
+
+def _points(entry: dict) -> str:
+    return f"{100 * entry['largest_shortfall']:.0f} pts at {100 * entry['at_level']:g} %" \
+        if entry["largest_shortfall"] >= 0.005 else "none"
+
+
+def support_spread_table(study: dict) -> str:
+    """Markdown table of step 2 of ``docs/support_trace.json``: support coverage with each seed one value."""
+    levels, show = study["levels"], (0.5, 0.8, 0.95)
+    rows = ["| recordings | prior | " + " | ".join(f"support {100 * p:g} %: mean ± SE" for p in show)
+            + " | largest shortfall of the mean | beyond the goal by > 2 SE | one seed's SD at 80 % | max R-hat |",
+            "|---|---|" + "---|" * (len(show) + 4)]
+    for key, row in study["spread_summary"].items():
+        cell, prior = key.rsplit(" ", 1)
+        cells = [f"{100 * row['mean'][levels.index(p)]:.0f} ± {100 * row['se'][levels.index(p)]:.0f}" for p in show]
+        rows.append(f"| {cell} ({row['n_seeds']} seeds) | {prior} | " + " | ".join(cells) + f" | {_points(row)} |"
+                    f" {'yes' if row['beyond_2se'] else 'no'} | {100 * row['sd'][levels.index(0.8)]:.0f} pts |"
+                    f" {row['max_rhat']:.3f} ({row['rhat_above']} of {row['n_seeds']} above {RHAT_MAX}) |")
+    return "\n".join(rows)
+
+
 def _ok(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["status"] == "ok"]
 
