@@ -87,15 +87,18 @@ neuron ranks first by held-out log predictive density (``docs/sensitivity.json``
 ``benchmarks/bench_sensitivity.py``; a test checks that they agree)."""
 SUPPORT_SHORTFALL: dict[str, tuple[str, ...]] = {
     "ridge-hier": ("separable", "off-centre", "inseparable", "sparse", "subunits", "two-subfields"),
-    "smooth": ("separable", "off-centre", "inseparable", "sparse", "subunits", "two-subfields"),
+    "smooth": ("separable", "off-centre", "inseparable", "sparse", "subunits", "two-subfields", "Gabor (n/D 1)",
+               "centre-surround (n/D 1)"),
     "rank1": ("off-centre", "inseparable", "sparse", "subunits"),
-    "local": ("inseparable", "sparse", "two-subfields"),
+    "local": ("inseparable", "sparse", "two-subfields", "centre-surround (n/D 1)"),
     "lasso-hier": ("sparse",),  # fitted to the sparse truth only
 }
 """Shipped priors whose central intervals on the RF's own weights (its support) fell more than 5 points short of
-their level, at some level from 10 to 95 %, on simulated truths of ``benchmarks/bench_truth_families.py``
-(``docs/truth_families.json``, the README's "Truths no prior assumes"; a test checks that they agree): the prior
-and those truths. :func:`bayesrf.summary` reports it as a caution."""
+their level, at some level from 10 to 95 %, on simulated truths: those of ``benchmarks/bench_truth_families.py``
+with binary frames (``docs/truth_families.json``, the README's "Truths no prior assumes"), then the peers' Gabor
+and centre-surround RFs at one frame per weight, refitted with :func:`bayesrf.sample`'s defaults by
+``benchmarks/bench_support_trace.py`` (``docs/support_trace.json``); a test checks that they agree. The prior and
+those truths; :func:`bayesrf.summary` reports it as a caution."""
 SCHEMA_VERSION = 1
 INTERCEPT_FAMILIES = ("flat", "normal")
 HYPER_FAMILIES = ("halfnormal",)

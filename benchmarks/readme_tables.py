@@ -631,6 +631,21 @@ def support_spread_table(study: dict) -> str:
     return "\n".join(rows)
 
 
+TRACED_TRUTHS = {"peers-gabor": "Gabor (n/D 1)", "peers-dog": "centre-surround (n/D 1)"}
+"""The truths of ``bench_support_trace.py``'s peer cells, as :data:`bayesrf.priors.SUPPORT_SHORTFALL` names them."""
+
+
+def short_traced(study: dict, goal: float = SUPPORT_GOAL) -> dict[str, list[str]]:
+    """Per prior, the peer cells of ``docs/support_trace.json`` on which ``bayesrf.sample``'s defaults left a
+    level's support coverage more than ``goal`` below it (pooled over the seeds)."""
+    short: dict[str, list[str]] = {}
+    for key, row in study["summary"].items():
+        cell, prior = key.rsplit(" ", 1)
+        if cell in TRACED_TRUTHS and row["long"]["largest_shortfall"] > goal:
+            short.setdefault(prior, []).append(TRACED_TRUTHS[cell])
+    return short
+
+
 def support_trace_text(study: dict) -> str:
     """The README's sentences above :func:`support_trace_table`: what step 1 changed and what it found."""
     rows = study["summary"]
@@ -878,6 +893,7 @@ GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_
              ("real_posterior", real_posterior_text, real_posterior_table), ("sbc", sbc_text),
              ("truth_families", truth_families_text, truth_families_table),
              ("truth_families_gaussian", truth_families_text, truth_families_table),
+             ("support_trace", support_trace_text, support_trace_table, support_spread_text, support_spread_table),
              ("peers_equal", peers_equal_text, peers_table), ("peers", peers_stored_text, peers_table))
 """Each ``docs/<name>.json`` and the README blocks made from it, in the README's order."""
 
