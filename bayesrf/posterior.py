@@ -230,8 +230,9 @@ def support_caution(prior: str | None) -> str | None:
     if not truths:
         return None
     return (f"on simulated {', '.join(truths)} RFs the {prior} prior's intervals on the RF's own weights were too "
-            f"narrow (more than 5 points below their level; README, 'Truths no prior assumes' and 'Why the priors fall short "
-            f"on truths they assume'): compare it with other priors (bayesrf sensitivity) before trusting them")
+            f"narrow (more than 5 points below their level; README, 'Truths no prior assumes' and 'Why the priors "
+            f"fall short on truths they assume'): compare it with other priors (bayesrf sensitivity) before trusting "
+            f"them")
 
 
 def _plain(obj: Any) -> Any:

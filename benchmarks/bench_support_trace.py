@@ -194,7 +194,8 @@ def spread(fits: list[dict]) -> dict:
 def spread_summary(stored: dict) -> dict:
     """Per spread cell and prior, :func:`spread` over the seeds run so far (once there are two)."""
     return {f"{cell} {prior}": spread(fits) for cell, seeds in stored.get("spread", {}).items()
-            for prior in CELLS[cell]["priors"] if len(fits := [runs[prior] for runs in seeds.values() if prior in runs]) > 1}
+            for prior in CELLS[cell]["priors"]
+            if len(fits := [runs[prior] for runs in seeds.values() if prior in runs]) > 1}
 
 
 def main() -> None:

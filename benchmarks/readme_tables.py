@@ -655,10 +655,11 @@ def support_trace_text(study: dict) -> str:
     long = [fit for cell in study["cells"].values() for seed in cell.values() for prior in seed.values()
             for arm, fit in prior.items() if arm == "long"]
     verdicts = {reading: [key for key, row in rows.items() if row["reading"] == reading] for reading in READINGS}
+    peer_seeds = sorted({int(seed) for cell, runs in study["cells"].items() if cell in TRACED_TRUTHS for seed in runs})
     return (f"`python benchmarks/bench_support_trace.py` (its protocol is its docstring, written before the run;"
             f" nothing tuned) refits the recordings behind the shortfalls on truths the structured priors assume — the"
             f" separable truth above (binary and Gaussian frames, its seeds) and the peers' Gabor and DoG below (n/D 1,"
-            f" seeds 20–22) — on the whole recording, once with those runs' short chains"
+            f" seeds {peer_seeds[0]}–{peer_seeds[-1]}) — on the whole recording, once with those runs' short chains"
             f" ({_arm(study, 'short')}) and once with `bayesrf.sample`'s defaults ({len(fits)} fits,"
             f" `docs/support_trace.json`). Chain length is not the cause: the largest support shortfall moved by at"
             f" most {100 * moved:.0f} points between the two arms. Where the misses lie tells the rest: shrinkage"
@@ -685,7 +686,8 @@ def support_spread_text(study: dict) -> str:
             f" ({seeds[0]}–{seeds[-1]}, never run before), binary and Gaussian frames, every structured prior with"
             f" `bayesrf.sample`'s defaults ({n_fits} fits), each seed scored as one value. One seed's support coverage"
             f" at 80 % has an SD of {100 * min(at80):.0f}–{100 * max(at80):.0f} points between seeds (the weights of"
-            f" one fit share its errors), so the 2–3 seeds of the runs above cannot resolve a 5-point goal. With the"
+            f" one fit share its errors), so the 2–3 seeds of the runs above cannot resolve a"
+            f" {100 * SUPPORT_GOAL:g}-point goal. With the"
             f" mean over the {len(seeds)} seeds: "
             + "; ".join(part for part in (f"the goal holds for {_names(met, '')}" if met else "",
                                           f"it is missed by more than 2 standard errors for {_names(beyond, '')}"
