@@ -72,7 +72,7 @@ import bench_truth_families as families
 import peers
 from bayesrf.diagnostics import RHAT_MAX
 from bayesrf.errors import recorded
-from readme_tables import SUPPORT_GOAL
+from readme_tables import SUPPORT_GOAL, shortfall
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 OUT = DOCS / "support_trace.json"
@@ -144,10 +144,10 @@ def pooled(fits: list[dict]) -> dict:
     """Coverage pooled over fits (weighted by support size), its largest shortfall, and the misses' side."""
     n = np.array([f["n_support"] for f in fits])
     coverage = (np.array([f["coverage"] for f in fits]) * n[:, None]).sum(0) / n.sum()
-    gap = np.array(LEVELS) - coverage
+    gap, level = shortfall(coverage, LEVELS)
     misses, away = sum(f["misses"] for f in fits), sum(f["misses_away"] for f in fits)
-    return {"coverage": coverage.tolist(), "largest_shortfall": float(max(gap.max(), 0.0)),
-            "at_level": LEVELS[int(gap.argmax())], "misses": misses, "misses_away": away,
+    return {"coverage": coverage.tolist(), "largest_shortfall": gap, "at_level": level, "misses": misses,
+            "misses_away": away,
             "z_mean": float(np.average([f["z_mean"] for f in fits], weights=n)),
             "z_rms": float(np.sqrt(np.average([f["z_rms"] ** 2 for f in fits], weights=n))),
             "max_rhat": max(f["max_rhat"] for f in fits), "n_fits": len(fits)}
@@ -181,11 +181,10 @@ def spread(fits: list[dict]) -> dict:
     coverage = np.array([f["coverage"] for f in fits])
     mean, sd = coverage.mean(0), coverage.std(0, ddof=1)
     se = sd / np.sqrt(len(fits))
-    gap = np.array(LEVELS) - mean
-    k = int(gap.argmax())
+    gap, level = shortfall(mean, LEVELS)
     return {"mean": mean.tolist(), "se": se.tolist(), "sd": sd.tolist(), "n_seeds": len(fits),
-            "largest_shortfall": float(max(gap[k], 0.0)), "at_level": LEVELS[k],
-            "beyond_2se": bool(gap[k] > SUPPORT_GOAL and gap[k] - SUPPORT_GOAL > 2 * se[k]),
+            "largest_shortfall": gap, "at_level": level,
+            "beyond_2se": bool(gap > SUPPORT_GOAL and gap - SUPPORT_GOAL > 2 * se[LEVELS.index(level)]),
             "max_rhat": max(f["max_rhat"] for f in fits),
             "rhat_above": sum(f["max_rhat"] > RHAT_MAX for f in fits),
             "n_divergent": sum(f["n_divergent"] for f in fits)}

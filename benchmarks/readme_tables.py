@@ -513,11 +513,16 @@ SUPPORT_GOAL = 0.05
 """Issue #18's goal: no level's coverage on the RF's support more than this below the level."""
 
 
-def _shortfall(coverage: list[float], levels: list[float]) -> tuple[float, float]:
+def shortfall(coverage: list[float], levels: list[float]) -> tuple[float, float]:
     """The largest amount by which coverage falls below its level (0 if never), and that level."""
     gaps = np.array(levels) - np.array(coverage)
     k = int(np.argmax(gaps))
     return max(0.0, float(gaps[k])), float(levels[k])
+
+
+def _points(gap: float, level: float) -> str:
+    """A shortfall in points and its level, for the tables; "none" below half a point."""
+    return f"{100 * gap:.0f} pts at {100 * level:g} %" if gap >= 0.005 else "none"
 
 
 def truth_families_table(study: dict) -> str:
@@ -532,12 +537,11 @@ def truth_families_table(study: dict) -> str:
         for prior, pooled in entry["pooled"].items():
             support = pooled.get("support")
             cells = [f"{100 * support[levels.index(p)]:.0f}" for p in show] if support else ["—"] * len(show)
-            gap, at = _shortfall(support, levels) if support else (0.0, 0.0)
-            shortfall = "—" if not support else f"{100 * gap:.0f} pts at {100 * at:g} %" if gap >= 0.005 else "none"
+            short = _points(*shortfall(support, levels)) if support else "—"
             errors = [run["fits"][prior]["error"] for run in runs if run["fits"][prior]["error"] is not None]
             error = f"{np.mean(errors):.3f}" if errors else "—"
             wins = sum(run["heldout_best"] == prior for run in runs)
-            rows.append(f"| {family} | {prior} | " + " | ".join(cells) + f" | {shortfall} | "
+            rows.append(f"| {family} | {prior} | " + " | ".join(cells) + f" | {short} | "
                         f"{100 * pooled['background'][-1]:.0f} | {error} | {wins} of {len(runs)} |")
     return "\n".join(rows)
 
@@ -548,7 +552,7 @@ def short_families(study: dict, goal: float = SUPPORT_GOAL) -> dict[str, list[st
     short: dict[str, list[str]] = {}
     for family, entry in study["families"].items():
         for prior, pooled in entry["pooled"].items():
-            falls = "support" in pooled and _shortfall(pooled["support"], study["levels"])[0] > goal
+            falls = "support" in pooled and shortfall(pooled["support"], study["levels"])[0] > goal
             short.setdefault(prior, []).extend([family] * falls)
     return short
 
@@ -605,15 +609,11 @@ def support_trace_table(study: dict) -> str:
     for key, row in study["summary"].items():
         cell, prior = key.rsplit(" ", 1)
         short, long = row["short"], row["long"]
-        rows.append(f"| {cell} ({short['n_fits']} seeds) | {prior} | {_points(short)} | {_points(long)} |"
+        gaps = [_points(entry["largest_shortfall"], entry["at_level"]) for entry in (short, long)]
+        rows.append(f"| {cell} ({short['n_fits']} seeds) | {prior} | {gaps[0]} | {gaps[1]} |"
                     f" {long['max_rhat']:.3f} | {long['misses_away']} of {long['misses']} | {long['z_mean']:+.2f} |"
                     f" {long['z_rms']:.2f} | {READINGS[row['reading']]} |")
     return "\n".join(rows)
-
-
-def _points(entry: dict) -> str:
-    return f"{100 * entry['largest_shortfall']:.0f} pts at {100 * entry['at_level']:g} %" \
-        if entry["largest_shortfall"] >= 0.005 else "none"
 
 
 def support_spread_table(study: dict) -> str:
@@ -625,7 +625,8 @@ def support_spread_table(study: dict) -> str:
     for key, row in study["spread_summary"].items():
         cell, prior = key.rsplit(" ", 1)
         cells = [f"{100 * row['mean'][levels.index(p)]:.0f} ± {100 * row['se'][levels.index(p)]:.0f}" for p in show]
-        rows.append(f"| {cell} ({row['n_seeds']} seeds) | {prior} | " + " | ".join(cells) + f" | {_points(row)} |"
+        gap = _points(row["largest_shortfall"], row["at_level"])
+        rows.append(f"| {cell} ({row['n_seeds']} seeds) | {prior} | " + " | ".join(cells) + f" | {gap} |"
                     f" {'yes' if row['beyond_2se'] else 'no'} | {100 * row['sd'][levels.index(0.8)]:.0f} pts |"
                     f" {row['max_rhat']:.3f} ({row['rhat_above']} of {row['n_seeds']} above {RHAT_MAX}) |")
     return "\n".join(rows)
@@ -650,10 +651,9 @@ def support_trace_text(study: dict) -> str:
     """The README's sentences above :func:`support_trace_table`: what step 1 changed and what it found."""
     rows = study["summary"]
     moved = max(abs(row["long"]["largest_shortfall"] - row["short"]["largest_shortfall"]) for row in rows.values())
-    fits = [fit for cell in study["cells"].values() for seed in cell.values() for prior in seed.values()
-            for fit in prior.values()]
-    long = [fit for cell in study["cells"].values() for seed in cell.values() for prior in seed.values()
-            for arm, fit in prior.items() if arm == "long"]
+    fits = [(arm, fit) for cell in study["cells"].values() for seed in cell.values() for prior in seed.values()
+            for arm, fit in prior.items()]
+    long = [fit for arm, fit in fits if arm == "long"]
     verdicts = {reading: [key for key, row in rows.items() if row["reading"] == reading] for reading in READINGS}
     peer_seeds = sorted({int(seed) for cell, runs in study["cells"].items() if cell in TRACED_TRUTHS for seed in runs})
     return (f"`python benchmarks/bench_support_trace.py` (its protocol is its docstring, written before the run;"
@@ -744,14 +744,14 @@ def _support_gap(rows: list[dict]) -> tuple[float, float] | None:
     if not scored:
         return None
     levels = sorted(int(key.rsplit("_", 1)[1]) for key in scored[0] if key.startswith("coverage_support_"))
-    return _shortfall([np.mean([r[f"coverage_support_{level}"] for r in scored]) for level in levels],
+    return shortfall([np.mean([r[f"coverage_support_{level}"] for r in scored]) for level in levels],
                       [level / 100 for level in levels])
 
 
 def _support_shortfall(rows: list[dict]) -> str:
     """:func:`_support_gap` in points, for the table."""
     gap = _support_gap(rows)
-    return "–" if gap is None else f"{100 * gap[0]:.0f} pts at {100 * gap[1]:g} %" if gap[0] >= 0.005 else "none"
+    return "–" if gap is None else _points(*gap)
 
 
 def _core_seconds(rows: list[dict]) -> str:
