@@ -53,8 +53,8 @@ from .population import load_population, select_units
 from .posterior import ci_prob
 from .priors import PriorSpec, load_prior
 from .population_store import (
-    flat_row, is_done, lean, load_population_result, read_index, remove_orphans, write_atomic, write_index,
-    write_summary_csv,
+    flat_row, is_done, lean, load_population_result, read_index, recorded_row, remove_orphans, write_atomic,
+    write_index, write_summary_csv,
 )
 from .results import data_groups, package_version, read_tree
 from .unit_features import baseline_log_likelihood, rf_evidence, rf_features
@@ -88,8 +88,13 @@ def fit_unit(shared: xr.Dataset, unit: Any, counts: np.ndarray, attrs: dict[str,
              settings: dict[str, Any], out: str) -> dict[str, Any]:
     """Fit one unit and write it to the store; the row of ``index.json`` (runs inside a dask task).
 
-    Any exception is caught and recorded (``units/<id>.error.json``) so the other units go on.
+    Any exception is caught and recorded (``units/<id>.error.json``) so the other units go on. A unit
+    already recorded as done with the same key (dask reruns a finished task whose worker died) is not
+    fitted again: its recorded row is returned.
     """
+    done = recorded_row(Path(out), unit, settings["key"])
+    if done is not None:
+        return done
     started = time.perf_counter()
     spec = PriorSpec.from_json(spec_json)
     units_dir = Path(out) / "units"
@@ -347,6 +352,7 @@ def _run(todo: list[tuple[Any, str]], pop: xr.Dataset, shared_ds: xr.Dataset, at
                 row = future.result()
                 index[str(row["unit"])] = flat_row(row)
                 write_index(store, index)
+                future.release()  # recorded: dask must not rerun it if the worker holding the row dies
                 if progress:
                     bar.write(_line(row), file=sys.stderr)
                 bar.update()

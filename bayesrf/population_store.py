@@ -21,7 +21,7 @@ from .results import read_tree
 
 __all__ = [
     "COLUMNS", "DROPPED_GROUPS", "INDEX", "SUMMARY_CSV", "flat_row", "format_population", "is_done", "lean",
-    "load_population_result", "population_summary", "read_index", "remove_orphans", "write_atomic",
+    "load_population_result", "population_summary", "read_index", "recorded_row", "remove_orphans", "write_atomic",
     "write_index", "write_summary_csv",
 ]
 
@@ -102,6 +102,18 @@ def is_done(out: Path, unit: Any, key: str) -> bool:
         return False
     with xr.open_datatree(path, engine="h5netcdf") as tree:
         return tree.attrs.get("fit_key") == key
+
+
+def recorded_row(out: Path, unit: Any, key: str) -> dict[str, Any] | None:
+    """``unit``'s row of ``index.json`` when it is done with ``key`` and its file holds that fit, else None.
+
+    A task that dask reruns because its worker died after the result was recorded returns this row
+    instead of fitting and writing the unit again.
+    """
+    row = read_index(out).get(str(unit))
+    if row is None or row.get("status") != "done" or row.get("key") != key:
+        return None
+    return row if is_done(out, unit, key) else None
 
 
 def population_summary(store: str | Path) -> xr.Dataset:

@@ -84,6 +84,10 @@ def test_population_end_to_end(population, client, tmp_path):
     assert index["5"]["status"] == "failed" and index["0"]["status"] == "done"
     again = fit_population(bad, "ridge", out=store, client=client, **LAPLACE)  # resumes: refits only the failed unit
     assert _mtimes(store) == after and again["summary"]["status"].sel(unit=5).item() == "failed"
+    rerun = bayesrf.population_fit.fit_unit(  # dask reruns a recorded task whose worker died: no refit, no write
+        bad[["stim", "duration"]], 0, bad["counts"].sel(unit=0).values, {}, "{}", {"key": index["0"]["key"]},
+        str(store))
+    assert rerun == json.loads((store / "index.json").read_text())["0"] and _mtimes(store) == after
 
 
 def test_a_killed_worker_loses_no_unit(population, client, tmp_path):
