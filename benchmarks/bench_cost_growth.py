@@ -1,0 +1,111 @@
+"""How the structured priors' NUTS cost grows with frames and with weights (issue #21, goal 3).
+
+Protocol (fixed before the first run)
+-------------------------------------
+- Data: ``bench_big_posterior.recording``'s neuron (``bayesrf.simulate`` Gabor x biphasic, binary frames, 8 lags,
+  50 ms frames, 20 spikes/s, seed 0) in two sweeps: frames 1,000, 3,000, 10,000, 30,000 and 100,000 at
+  10 x 10 px (800 weights), and pixels 10 x 10, 20 x 20, 30 x 30 and 40 x 40 (800 to 12,800 weights) at
+  5,000 frames.
+- Priors: the shipped ``smooth``, ``local`` and ``rank1``.
+- Per prior and size, as ``bench_big_posterior.py`` measures them: the milliseconds of one log-density and gradient
+  on one core (``gradient_ms``), then a probe, ``bayesrf.sample`` with ``tune = 100``, ``draws = 50``, 2 chains on
+  2 cores (one BLAS thread each), seed 0, for the kept draws' mean leapfrog steps. The cost of a draw is
+  ``steps x gradient`` on one core; the probe's wall time (compilation and the MAP start included) is stored
+  beside it. A probe is not a posterior: its R-hat and ESS are stored but say little.
+- Order: the pixel sweep, then the frame sweep, each from the smallest size up.
+- Exponents: the slope of log cost on log frames from 10,000 frames on (as the README's ridge table) and on log
+  weights over all four sizes, for the gradient, the steps per draw and the cost per draw.
+- Goal (#21 goal 3), fixed here: the cost per draw grows at most linearly in frames (exponent <= 1.0) and roughly
+  linearly in weights (exponent <= 1.2), for every structured prior.
+- MAP times at these weights are in ``docs/map_scaling.json`` and are not repeated here.
+
+Usage: ``python benchmarks/bench_cost_growth.py`` -> ``docs/cost_growth.json`` (written after every probe, with
+``"complete": false`` until the last one).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from bench_big_posterior import LAGS, gradient_ms, recording
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "cost_growth.json"
+PRIORS = ("smooth", "local", "rank1")
+FRAMES = (1_000, 3_000, 10_000, 30_000, 100_000)
+FRAMES_SIDE = 10
+SIDES = (10, 20, 30, 40)
+SIDES_FRAMES = 5_000
+TUNE, DRAWS = 100, 50
+FRAMES_FIT_FROM = 10_000
+GOALS = {"frames": 1.0, "weights": 1.2}
+COSTS = ("gradient_ms", "steps_per_draw", "draw_ms")
+
+
+def measure(rec, prior: str) -> dict:
+    """One prior at one size: gradient ms, probe steps per draw, cost per draw (ms), and the probe's diagnostics."""
+    import bayesrf
+
+    ms = gradient_ms(rec, prior)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tree = bayesrf.sample(rec, prior, lags=LAGS, draws=DRAWS, tune=TUNE, chains=2, cores=2, seed=0,
+                              estimates=False)
+    steps = float(tree["sample_stats"]["n_steps"].mean())
+    return {"frames": int(rec.sizes["time"]), "weights": LAGS * int(rec["stim"][0].size), "gradient_ms": ms,
+            "steps_per_draw": steps, "draw_ms": steps * ms, "probe_wall_s": float(tree.attrs["wall_time_s"]),
+            "n_divergent": int(tree.attrs["n_divergent"]), "max_rhat": float(tree.attrs["max_rhat"]),
+            "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})}
+
+
+def exponents(rows: list[dict], x: str) -> dict[str, float] | None:
+    """Log-log slope of each cost on ``x`` ("frames": from ``FRAMES_FIT_FROM`` on; "weights": every row); None
+    below two sizes."""
+    used = [r for r in rows if x != "frames" or r["frames"] >= FRAMES_FIT_FROM]
+    if len(used) < 2:
+        return None
+    return {cost: float(np.polyfit(np.log([r[x] for r in used]), np.log([r[cost] for r in used]), 1)[0])
+            for cost in COSTS}
+
+
+def summarise(sweeps: dict[str, dict[str, list[dict]]]) -> dict[str, dict]:
+    """Per prior: the exponents in frames and in weights and whether each meets its goal."""
+    out = {}
+    for prior, by in sweeps.items():
+        slopes = {axis: slope for axis in GOALS if (slope := exponents(by[axis], axis)) is not None}
+        out[prior] = {"exponents": slopes,
+                      "meets": {axis: slopes[axis]["draw_ms"] <= GOALS[axis] for axis in slopes}}
+    return out
+
+
+def main() -> None:
+    from threadpoolctl import threadpool_limits
+
+    cases = [("weights", side, SIDES_FRAMES) for side in SIDES] + [("frames", FRAMES_SIDE, n) for n in FRAMES]
+    sweeps: dict[str, dict[str, list[dict]]] = {prior: {"frames": [], "weights": []} for prior in PRIORS}
+    with threadpool_limits(1):
+        for n, (axis, side, frames) in enumerate(cases):
+            rec = recording(side, frames)
+            for prior in PRIORS:
+                row = measure(rec, prior)
+                sweeps[prior][axis].append(row)
+                print(f"{axis:>7s} {prior:>6s} {frames:>7,d} frames {row['weights']:>6,d} weights: gradient "
+                      f"{row['gradient_ms']:.2f} ms x {row['steps_per_draw']:.1f} steps = {row['draw_ms']:.0f} ms "
+                      f"per draw (probe {row['probe_wall_s']:.0f} s)", flush=True)
+                OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "lags": LAGS,
+                                           "tune": TUNE, "draws": DRAWS, "chains": 2, "cores": 2,
+                                           "frames_fit_from": FRAMES_FIT_FROM, "goals": GOALS,
+                                           "python": sys.version.split()[0], "complete": n == len(cases) - 1
+                                           and prior == PRIORS[-1], "sweeps": sweeps,
+                                           "summary": summarise(sweeps)}, indent=1))
+    for prior, result in summarise(sweeps).items():
+        print(prior, {axis: f"{s['draw_ms']:.2f} (gradient {s['gradient_ms']:.2f}, steps {s['steps_per_draw']:.2f})"
+                      for axis, s in result["exponents"].items()}, "meets", result["meets"])
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
