@@ -51,8 +51,18 @@ the DoG support at seeds 20-22, against 78-92 % on the Gabor), and the first Gab
 ``peers-dog`` (``peers.dataset("dog", "binary", 1, seed)``, seeds 20-22, ``smooth`` and ``local``, both arms) is
 added, run before step 2, and scored like the others. Nothing else changes.
 
+Amendment 3 (session 24, written before its run): does the held-out comparison rank first a prior that does not
+fall short? Step 3 (``--held-out``) fits ``smooth``, ``rank1`` and ``local`` (``HELD_OUT_PRIORS``; ``rank1`` was not
+fitted to the peer cells before) to the peer cells ``peers-gabor`` and ``peers-dog`` at seeds 20-22 with
+:func:`bayesrf.sensitivity.sensitivity` as ``bench_truth_families.py`` does (its ``FIT``: 2 chains x 500 draws after
+500 tuning steps on the 80 % training split, the held-out 20 % in blocks, no CV; the peers' 5 lags), and scores
+each fit's support coverage as step 1 does. Per cell: each prior's coverage pooled over the 3 seeds and its largest
+shortfall, and per seed the prior with the highest held-out log predictive density. Reading: on a cell where some
+prior falls short by more than 5 points, the comparison helps if in at least 2 of the 3 seeds it ranks first a
+prior whose pooled shortfall is at most 5 points. Nothing is tuned.
+
 Warnings are recorded in the JSON, not silenced. Run: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python
-benchmarks/bench_support_trace.py [--cells NAME ...] [--spread]``; results of other cells are kept, so the run can
+benchmarks/bench_support_trace.py [--cells NAME ...] [--spread | --held-out]``; results of other cells are kept, so the run can
 be split.
 """
 
@@ -71,7 +81,9 @@ import bayesrf
 import bench_truth_families as families
 import peers
 from bayesrf.diagnostics import RHAT_MAX
+from bayesrf.comparison import compare
 from bayesrf.errors import recorded
+from bayesrf.sensitivity import fit_result, sensitivity
 from readme_tables import SUPPORT_GOAL, shortfall
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -81,6 +93,8 @@ ARMS = {"short": {"draws": 500, "tune": 500, "chains": 2}, "long": {}}
 MISS_LEVEL = 0.8
 SPREAD_SEEDS = tuple(range(2000, 2012))
 SPREAD_CELLS = ("separable-binary", "separable-gaussian")
+HELD_OUT_CELLS = ("peers-gabor", "peers-dog")
+HELD_OUT_PRIORS = ("smooth", "rank1", "local")
 CELLS = {
     "separable-binary": {"seeds": (1000, 1001), "priors": ("smooth", "rank1", "local"), "support": families.SUPPORT,
                          "lags": families.LAGS},
@@ -197,11 +211,46 @@ def spread_summary(stored: dict) -> dict:
             if len(fits := [runs[prior] for runs in seeds.values() if prior in runs]) > 1}
 
 
+def held_out_run(cell: str, seed: int) -> dict:
+    """Step 3: ``HELD_OUT_PRIORS`` fitted by :func:`bayesrf.sensitivity.sensitivity` to ``cell`` at ``seed``; each
+    fit's support scores and held-out and LOO scores, and the prior each comparison ranks first."""
+    spec = CELLS[cell]
+    data = recording(cell, seed)
+    started = time.perf_counter()
+    sweep, notes = recorded(lambda: sensitivity(data, priors=HELD_OUT_PRIORS, scales=None, seed=seed, cv=False,
+                                                progress=False, **families.FIT | {"lags": spec["lags"]}))
+    table, more = recorded(lambda: compare(sweep))
+    fits = {label: support_scores(fit_result(sweep, label), truth_of(cell, data), spec["support"])
+            | {key: float(table.sel(fit=label)[key]) for key in ("heldout_lpd", "heldout_lpd_se", "elpd_loo",
+                                                                 "elpd_loo_se", "max_rhat")}
+            for label in HELD_OUT_PRIORS}
+    run = {"fits": fits, **families.ranked(fits), "warnings": " | ".join(filter(None, (notes, more))),
+           "wall_time_s": time.perf_counter() - started}
+    print(f"{cell} seed {seed}: {run['wall_time_s']:.0f} s, held-out best {run['heldout_best']}, "
+          + ", ".join(f"{p} support 80 % {fits[p]['coverage'][LEVELS.index(0.8)]:.2f}" for p in fits), flush=True)
+    return run
+
+
+def held_out_summary(stored: dict) -> dict:
+    """Per step-3 cell: each prior's support coverage pooled over the seeds, the priors within the goal, the
+    held-out winner per seed and how many winners are within the goal."""
+    out = {}
+    for cell, runs in stored.get("held_out", {}).items():
+        by_prior = {prior: pooled([run["fits"][prior] for run in runs.values()]) for prior in HELD_OUT_PRIORS}
+        within = [prior for prior, row in by_prior.items() if row["largest_shortfall"] <= SUPPORT_GOAL]
+        winners = {seed: run["heldout_best"] for seed, run in runs.items()}
+        out[cell] = {"pooled": by_prior, "within_goal": within, "heldout_best": winners,
+                     "winners_within_goal": sum(w in within for w in winners.values()), "n_seeds": len(runs)}
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=list(CELLS))
     parser.add_argument("--spread", action="store_true",
                         help="step 2: the defaults on SPREAD_SEEDS for the truth-family cells, each seed one value")
+    parser.add_argument("--held-out", action="store_true",
+                        help="step 3: the held-out comparison of HELD_OUT_PRIORS on HELD_OUT_CELLS")
     parser.add_argument("--report", action="store_true", help="only recompute and print the stored summary")
     args = parser.parse_args()
     stored = json.loads(OUT.read_text()) if OUT.exists() else {"cells": {}}
@@ -212,6 +261,11 @@ def main() -> None:
                     stored.setdefault("spread", {}).setdefault(cell, {}).setdefault(str(seed), {})[prior] = \
                         run_fit(cell, seed, prior, "long")
                     OUT.write_text(json.dumps(stored | {"spread_summary": spread_summary(stored)}, indent=1) + "\n")
+    elif args.held_out:
+        for cell in HELD_OUT_CELLS:
+            for seed in CELLS[cell]["seeds"]:
+                stored.setdefault("held_out", {}).setdefault(cell, {})[str(seed)] = held_out_run(cell, seed)
+                OUT.write_text(json.dumps(stored | {"held_out_summary": held_out_summary(stored)}, indent=1) + "\n")
     elif not args.report:
         stored |= {"levels": list(LEVELS), "arms": ARMS, "miss_level": MISS_LEVEL, "goal": SUPPORT_GOAL,
                    "command": " ".join(["python benchmarks/bench_support_trace.py", *sys.argv[1:]])}
@@ -223,6 +277,7 @@ def main() -> None:
                         runs[arm] = run_fit(cell, seed, prior, arm)
                         OUT.write_text(json.dumps(stored | {"summary": summary(stored)}, indent=1) + "\n")
     stored["summary"], stored["spread_summary"] = summary(stored), spread_summary(stored)
+    stored["held_out_summary"] = held_out_summary(stored)
     OUT.write_text(json.dumps(stored, indent=1) + "\n")
     for key, row in stored["summary"].items():
         print(f"{key}: short {row['short']['largest_shortfall']:.2f}, long {row['long']['largest_shortfall']:.2f} "
@@ -231,6 +286,9 @@ def main() -> None:
     for key, row in stored["spread_summary"].items():
         print(f"{key}, {row['n_seeds']} seeds: largest shortfall {row['largest_shortfall']:.2f} at "
               f"{row['at_level']:g} (SE {row['se'][LEVELS.index(row['at_level'])]:.2f}), max R-hat {row['max_rhat']:.3f}")
+    for cell, row in stored["held_out_summary"].items():
+        print(f"{cell} held-out: winners {row['heldout_best']}, within the goal {row['within_goal']}, "
+              f"{row['winners_within_goal']} of {row['n_seeds']} winners within it")
     print(f"wrote {OUT}")
 
 

@@ -46,6 +46,22 @@ def test_bench_big_posterior_probe_runs_on_a_tiny_recording():
         bench.DEFAULT_CHAINS * (DEFAULT_TUNE["nutpie"] + bench.DEFAULT_DRAWS) * row["steps_per_draw"] * row["gradient_ms"] / 1000 / bench.CORES)
 
 
+def test_bench_cost_growth_exponents_recover_known_power_laws():
+    bench = _load("bench_cost_growth")
+    frames = [{"frames": n, "weights": 800, "gradient_ms": 1e-3 * n ** 0.9 if n >= bench.FRAMES_FIT_FROM else 5.0,
+               "steps_per_draw": 40.0} for n in bench.FRAMES]  # below FRAMES_FIT_FROM: left out of the fit
+    weights = [{"frames": 5000, "weights": w, "gradient_ms": 1e-3 * w, "steps_per_draw": 4.0 * w ** 0.3}
+               for w in (800, 3200, 7200, 12800)]
+    for row in frames + weights:
+        row["draw_ms"] = row["gradient_ms"] * row["steps_per_draw"]
+    result = bench.summarise({"smooth": {"frames": frames, "weights": weights}})["smooth"]
+    assert result["exponents"]["frames"] == pytest.approx({"gradient_ms": 0.9, "steps_per_draw": 0.0, "draw_ms": 0.9},
+                                                          abs=1e-9)
+    assert result["exponents"]["weights"] == pytest.approx({"gradient_ms": 1.0, "steps_per_draw": 0.3, "draw_ms": 1.3})
+    assert result["meets"] == {"frames": True, "weights": False}
+    assert bench.summarise({"local": {"frames": frames[:3], "weights": []}})["local"]["exponents"] == {}
+
+
 def test_peer_scores_and_table(rng):
     peers = _load("peers")
     truth = xr.DataArray(rng.normal(size=(2, 3, 4)), dims=("lag", "y", "x"))
@@ -169,3 +185,22 @@ def test_support_trace_spread_counts_each_seed_once(monkeypatch):
     assert out["beyond_2se"] is False  # 0.07 is 2 points beyond the goal, within 2 SE (4.1 points) of these seeds
     fits = [{"coverage": list(levels - 0.2 + 0.001 * k), "max_rhat": 1.02, "n_divergent": 0} for k in range(4)]
     assert trace.spread(fits)["beyond_2se"] is True and trace.spread(fits)["rhat_above"] == 4
+
+
+def test_support_trace_held_out_counts_winners_within_the_goal(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH))
+    trace = _load("bench_support_trace")
+    levels = np.array(trace.LEVELS)
+    gaps = {"smooth": 0.03, "rank1": 0.0, "local": 0.15}  # local's support intervals 15 points short at every level
+
+    def fit(prior: str, lpd: float) -> dict:
+        return {"coverage": list(levels - gaps[prior]), "n_support": 10, "misses": 4, "misses_away": 3,
+                "z_mean": -0.5, "z_rms": 1.2, "max_rhat": 1.01, "heldout_lpd": lpd}
+
+    winners = {"20": "local", "21": "rank1", "22": "smooth"}
+    runs = {seed: {"fits": {p: fit(p, 1.0 if p == best else 0.0) for p in gaps}, "heldout_best": best}
+            for seed, best in winners.items()}
+    out = trace.held_out_summary({"held_out": {"peers-dog": runs}})["peers-dog"]
+    assert out["within_goal"] == ["smooth", "rank1"] and out["heldout_best"] == winners
+    assert out["winners_within_goal"] == 2 and out["n_seeds"] == 3
+    assert out["pooled"]["local"]["largest_shortfall"] == pytest.approx(0.15)
