@@ -349,6 +349,60 @@ def _goal_gradient_ms(study: dict, prior: str) -> float:
     return row["gradient_ms"] * NUTS_GOAL_MIN[prior] * 60 / row["projected_default_s"]
 
 
+def cost_growth_table(study: dict) -> str:
+    """Markdown table of ``docs/cost_growth.json``: per size, each prior's gradient (ms, one core) × leapfrog steps
+    per draw = ms per draw ("not run" where a sweep stopped early)."""
+    priors = list(study["sweeps"])
+    rows = [f"| sweep | frames | weights | {' | '.join(f'{p}: gradient ms × steps = ms / draw' for p in priors)} |",
+            "|---" * (3 + len(priors)) + "|"]
+    for axis in ("weights", "frames"):
+        longest = max((study["sweeps"][p][axis] for p in priors), key=len)
+        for i, size in enumerate(longest):
+            cells = [study["sweeps"][p][axis][i] if i < len(study["sweeps"][p][axis]) else None for p in priors]
+            missing = [k for k, c in enumerate(cells) if c is None]  # the first was running when the run stopped
+            rows.append(f"| {axis} | {size['frames']:,} | {size['weights']:,} | "
+                        + " | ".join(f"{_sig(c['gradient_ms'])} × {c['steps_per_draw']:.0f} = {_sig(c['draw_ms'])}"
+                                     if c else ("stopped unfinished" if k == missing[0] else "not run")
+                                     for k, c in enumerate(cells)) + " |")
+    return "\n".join(rows)
+
+
+def cost_growth_text(study: dict) -> str:
+    """The README's sentences above :func:`cost_growth_table`: the log-log exponents and the goal."""
+    summary, goals, sweeps = study["summary"], study["goals"], study["sweeps"]
+
+    def slopes(axis: str) -> str:
+        parts = []
+        for prior, s in summary.items():
+            e, rows = s["exponents"][axis], sweeps[prior][axis]
+            upto = "" if s["meets"][axis] is not None else f", up to {rows[-1][axis]:,} {axis} only"
+            parts.append(f"^{e['draw_ms']:.2f} ({prior}: gradient ^{e['gradient_ms']:.2f}, steps"
+                         f" ^{e['steps_per_draw']:.2f}{upto})")
+        return ", ".join(parts)
+
+    verdict = {flag: [f"{p} in {axis}" for p, s in summary.items() for axis, ok in s["meets"].items() if ok is flag]
+               for flag in (True, False, None)}
+    frames, weights = (sweeps[next(iter(summary))][axis] for axis in ("frames", "weights"))
+    stopped = [p for p, by in sweeps.items() if len(by["frames"]) < len(frames)]
+    steps = [row["steps_per_draw"] for by in sweeps.values() for rows in by.values() for row in rows]
+    return (f"How the structured priors' NUTS cost grows (`docs/cost_growth.json`, written by"
+            f" `benchmarks/bench_cost_growth.py`, its protocol the script's docstring; the same simulated neuron,"
+            f" {study['lags']} lags; per size a probe of {study['chains']} chains × ({study['tune']} + {study['draws']})"
+            f" draws on {study['cores']} cores gives the leapfrog steps per draw, and one gradient is timed alone on"
+            f" one core; the cost of a draw is their product). From {study['frames_fit_from']:,} frames on (at"
+            f" {frames[0]['weights']:,} weights) it grows as frames{slopes('frames')}; from {weights[0]['weights']:,}"
+            f" to {weights[-1]['weights']:,} weights (at {weights[0]['frames']:,} frames) as"
+            f" weights{slopes('weights')}. The goal, fixed before the run (at most frames^{goals['frames']:g} and"
+            f" weights^{goals['weights']:g}), is met by {', '.join(verdict[True]) or 'none'}"
+            + (f" and missed by {', '.join(verdict[False])}" if verdict[False] else "")
+            + (f"; it is not judged for {', '.join(verdict[None])}: the run was stopped during"
+               f" `{stopped[0]}`'s probe at {frames[-1]['frames']:,} frames, which had not finished (the script's"
+               f" docstring gives how long it ran), and {', '.join(f'`{p}`' for p in stopped[1:])} did not run there"
+               if verdict[None] else "")
+            + f". The steps per draw come from {study['tune']} tuning steps, so they are a rough guide (from"
+            f" {min(steps):.0f} to {max(steps):.0f} over these probes).")
+
+
 def real_speed_table(study: dict) -> str:
     """Markdown table of ``docs/real_speed.json``: the real neuron's jobs against references run alongside."""
     def nuts(row: dict) -> str:
@@ -505,8 +559,24 @@ def sbc_text(study: dict) -> str:
             f" fall in the lowest tenth (z = {lowest['z']:.2f}). The largest single bin is {names[worst]}'s lowest,"
             f" {hist[worst][0]} of {n} ({low[worst]:+.1f} SD; binomial p = {bonferroni:.3f} after a Bonferroni"
             f" correction over the {bins * len(hist)} bins): the posterior puts that quantity above the truth a little"
-            f" too often, not traced further. {run['n_fits_warned']} of the {n} short fits warned about their"
+            f" too often. " + _sbc_replication(study, worst)
+            + f"{run['n_fits_warned']} of the {n} short fits warned about their"
             f" diagnostics (messages in the JSON). CI runs 40 simulations (`tests/test_validate.py`).")
+
+
+def _sbc_replication(study: dict, quantity: str) -> str:
+    """The sentence on the replication of the first SBC run's largest bin on a fresh seed (``seed_3``), if run."""
+    if "seed_3" not in study:
+        return "Not traced further. "
+    again, n, bins = study["seed_3"], study["run"]["n_sims"], study["run"]["bins"]
+    sd = np.sqrt(n / bins * (1 - 1 / bins))
+    count, bar = again["histograms"][quantity][0], int(np.ceil(n / bins + 2 * sd))
+    return (f"A replication on a fresh seed ({again['seed']}; {again['n_sims']} new simulations, the same settings,"
+            f" its reading fixed before the run: systematic if that bin again holds at least {bar}) put {count} there"
+            f" ({(count - n / bins) / sd:+.1f} SD), with p-values "
+            + ", ".join(f"{p:.2f}" for p in again["pvalues"].values()) + " in the same order: "
+            + ("the excess is systematic, and open. " if count >= bar else
+               "the first run's bin reads as the chance extreme of 40 bins. "))
 
 
 SUPPORT_GOAL = 0.05
@@ -696,6 +766,31 @@ def support_spread_text(study: dict) -> str:
                                           if within else "") if part)
             + f". Max R-hat was above {RHAT_MAX} in {sum(row['rhat_above'] for row in rows.values())} of {n_fits}"
             f" of these default runs.")
+
+
+def held_out_text(study: dict) -> str:
+    """The README's sentences on step 3: does the held-out comparison rank first a prior within the goal?"""
+    rows = study["held_out_summary"]
+    seeds = sorted({int(seed) for row in rows.values() for seed in row["heldout_best"]})
+
+    def cell(name: str, row: dict) -> str:
+        gaps = ", ".join(f"`{prior}` {_points(r['largest_shortfall'], r['at_level'])}"
+                         for prior, r in row["pooled"].items())
+        winners = ", ".join(f"`{w}`" for w in row["heldout_best"].values())
+        return (f"on the {TRACED_TRUTHS[name]} the largest support shortfalls are {gaps}, and the held-out score ranked"
+                f" first {winners}: {row['winners_within_goal']} of {row['n_seeds']} within the goal")
+
+    helped = [name for name, row in rows.items() if len(row["within_goal"]) < len(row["pooled"])
+              and 3 * row["winners_within_goal"] >= 2 * row["n_seeds"]]
+    short = [name for name, row in rows.items() if len(row["within_goal"]) < len(row["pooled"])]
+    return (f"Step 3 asks whether the held-out comparison (`bayesrf sensitivity`) would steer a user away from a prior"
+            f" whose intervals fall short: `smooth`, `rank1` and `local` fitted to the peers' cells (seeds"
+            f" {seeds[0]}–{seeds[-1]}) as the truth families above are, each fit scored on the RF's support. "
+            + "; ".join(cell(name, row) for name, row in rows.items())
+            + f". Where some prior falls short by more than {100 * SUPPORT_GOAL:g} points, the comparison ranked a prior"
+            f" within the goal first in at least 2 of 3 seeds on "
+            + (", ".join(TRACED_TRUTHS[name] for name in helped) if helped else "neither truth")
+            + f" of {len(short)}.")
 
 
 def _arm(study: dict, arm: str) -> str:
@@ -889,7 +984,7 @@ def _names(items: list[str], quote: str = "`") -> str:
 
 GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
-             ("big_posterior", big_posterior_text, big_posterior_table),
+             ("big_posterior", big_posterior_text, big_posterior_table), ("cost_growth", cost_growth_text, cost_growth_table),
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
              ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),
              ("real_posterior", real_posterior_text, real_posterior_table), ("sbc", sbc_text),

@@ -60,6 +60,8 @@ def test_bench_cost_growth_exponents_recover_known_power_laws():
     assert result["exponents"]["weights"] == pytest.approx({"gradient_ms": 1.0, "steps_per_draw": 0.3, "draw_ms": 1.3})
     assert result["meets"] == {"frames": True, "weights": False}
     assert bench.summarise({"local": {"frames": frames[:3], "weights": []}})["local"]["exponents"] == {}
+    partial = bench.summarise({"rank1": {"frames": frames[:-1], "weights": weights}})["rank1"]  # largest size missing
+    assert partial["exponents"]["frames"]["draw_ms"] == pytest.approx(0.9) and partial["meets"]["frames"] is None
 
 
 def test_peer_scores_and_table(rng):
@@ -204,3 +206,14 @@ def test_support_trace_held_out_counts_winners_within_the_goal(monkeypatch):
     assert out["within_goal"] == ["smooth", "rank1"] and out["heldout_best"] == winners
     assert out["winners_within_goal"] == 2 and out["n_seeds"] == 3
     assert out["pooled"]["local"]["largest_shortfall"] == pytest.approx(0.15)
+
+
+@pytest.mark.parametrize("count, systematic", [(64, True), (63, False)])
+def test_sbc_replication_reading_uses_the_bar_fixed_before_the_run(count, systematic):
+    tables = _load("readme_tables")
+    first = {"n_sims": 500, "bins": 10, "seed": 2}
+    again = {"n_sims": 500, "seed": 3, "histograms": {"norm": [count] + [48] * 9}, "pvalues": {"norm": 0.5}}
+    text = tables._sbc_replication({"run": first, "seed_3": again}, "norm")
+    assert "at least 64" in text and f"put {count} there" in text
+    assert ("systematic, and open" in text) == systematic and ("chance extreme" in text) == (not systematic)
+    assert tables._sbc_replication({"run": first}, "norm") == "Not traced further. "
