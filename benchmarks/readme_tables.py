@@ -541,7 +541,7 @@ def sbc_text(study: dict) -> str:
     names = {"intercept": "the intercept", "weight": "a weight chosen at random", "norm": "the RF's norm",
              "loglik": "the log-likelihood"}
     hist, n, bins = run["histograms"], run["n_sims"], run["bins"]
-    sd = np.sqrt(n / bins * (1 - 1 / bins))
+    sd = _bin_sd(n, bins)
     low = {q: (h[0] - n / bins) / sd for q, h in hist.items()}
     worst = max(low, key=low.get)
     lowest = run["all_weights_lowest_bin"]
@@ -564,12 +564,17 @@ def sbc_text(study: dict) -> str:
             f" diagnostics (messages in the JSON). CI runs 40 simulations (`tests/test_validate.py`).")
 
 
+def _bin_sd(n: int, bins: int) -> float:
+    """The binomial SD of one rank-histogram bin's count when ``n`` ranks are uniform over ``bins`` bins."""
+    return float(np.sqrt(n / bins * (1 - 1 / bins)))
+
+
 def _sbc_replication(study: dict, quantity: str) -> str:
     """The sentence on the replication of the first SBC run's largest bin on a fresh seed (``seed_3``), if run."""
     if "seed_3" not in study:
         return "Not traced further. "
     again, n, bins = study["seed_3"], study["run"]["n_sims"], study["run"]["bins"]
-    sd = np.sqrt(n / bins * (1 - 1 / bins))
+    sd = _bin_sd(n, bins)
     count, bar = again["histograms"][quantity][0], int(np.ceil(n / bins + 2 * sd))
     return (f"A replication on a fresh seed ({again['seed']}; {again['n_sims']} new simulations, the same settings,"
             f" its reading fixed before the run: systematic if that bin again holds at least {bar}) put {count} there"
