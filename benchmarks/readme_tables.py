@@ -351,7 +351,7 @@ def _goal_gradient_ms(study: dict, prior: str) -> float:
 
 def cost_growth_table(study: dict) -> str:
     """Markdown table of ``docs/cost_growth.json``: per size, each prior's gradient (ms, one core) × leapfrog steps
-    per draw = ms per draw ("not run" where a sweep stopped early)."""
+    per draw = ms per draw ("stopped unfinished" for the probe running when a sweep was stopped, "not run" after it)."""
     priors = list(study["sweeps"])
     rows = [f"| sweep | frames | weights | {' | '.join(f'{p}: gradient ms × steps = ms / draw' for p in priors)} |",
             "|---" * (3 + len(priors)) + "|"]
@@ -581,7 +581,7 @@ def _sbc_replication(study: dict, quantity: str) -> str:
             f" ({(count - n / bins) / sd:+.1f} SD), with p-values "
             + ", ".join(f"{p:.2f}" for p in again["pvalues"].values()) + " in the same order: "
             + ("the excess is systematic, and open. " if count >= bar else
-               "the first run's bin reads as the chance extreme of 40 bins. "))
+               f"the first run's bin reads as the chance extreme of {bins * len(again['histograms'])} bins. "))
 
 
 SUPPORT_GOAL = 0.05
@@ -787,9 +787,8 @@ def held_out_text(study: dict) -> str:
                 f" and the held-out score ranked first {winners}: {row['winners_within_goal']} of {row['n_seeds']}"
                 f" within the goal")
 
-    helped = [name for name, row in rows.items() if len(row["within_goal"]) < len(row["pooled"])
-              and 3 * row["winners_within_goal"] >= 2 * row["n_seeds"]]
     short = [name for name, row in rows.items() if len(row["within_goal"]) < len(row["pooled"])]
+    helped = [name for name in short if 3 * rows[name]["winners_within_goal"] >= 2 * rows[name]["n_seeds"]]
     return (f"Step 3 asks whether the held-out comparison (`bayesrf sensitivity`) would steer a user away from a prior"
             f" whose intervals fall short: `smooth`, `rank1` and `local` fitted to the peers' cells (seeds"
             f" {seeds[0]}–{seeds[-1]}) as the truth families above are, each fit scored on the RF's support. On "

@@ -212,8 +212,9 @@ def test_support_trace_held_out_counts_winners_within_the_goal(monkeypatch):
 def test_sbc_replication_reading_uses_the_bar_fixed_before_the_run(count, systematic):
     tables = _load("readme_tables")
     first = {"n_sims": 500, "bins": 10, "seed": 2}
-    again = {"n_sims": 500, "seed": 3, "histograms": {"norm": [count] + [48] * 9}, "pvalues": {"norm": 0.5}}
+    again = {"n_sims": 500, "seed": 3, "pvalues": {"norm": 0.5},
+             "histograms": {q: [count] + [48] * 9 for q in ("intercept", "weight", "norm", "loglik")}}  # 40 bins
     text = tables._sbc_replication({"run": first, "seed_3": again}, "norm")
     assert "at least 64" in text and f"put {count} there" in text
-    assert ("systematic, and open" in text) == systematic and ("chance extreme" in text) == (not systematic)
+    assert ("systematic, and open" in text) == systematic and ("chance extreme of 40 bins" in text) == (not systematic)
     assert tables._sbc_replication({"run": first}, "norm") == "Not traced further. "
