@@ -1,0 +1,96 @@
+"""Do data-rich posteriors mix with the default settings? (issue #21, goal 2)
+
+Protocol (fixed before the first run)
+-------------------------------------
+- Data: ``bayesrf.simulate`` Gabor x biphasic, binary frames, 20 x 15 px x 5 lags (1,500 weights), 50 ms frames,
+  20 spikes/s, RF norm 1, seed 0, at n/D = 8 and 16 (12,000 and 24,000 frames; D = weights).
+- Priors: the shipped structured priors ``smooth``, ``local`` and ``rank1``.
+- Per prior and size: ``bayesrf.sample`` with its defaults (4 chains x 1,000 draws after
+  ``bayesrf.nuts.DEFAULT_TUNE["nutpie"]`` tuning steps, nutpie, the MAP start), seed 0, on 2 cores with one BLAS
+  thread each. Nothing is tuned; there is one seed.
+- Reported: the sampler's own verdict (``diagnostics_ok`` of ``bayesrf.diagnostics.check_diagnostics``: max
+  R-hat <= 1.01, bulk and tail ESS >= 100 per chain, no divergences, no maximum tree depth, E-BFMI), its numbers,
+  the kept draws' mean leapfrog steps, the wall time, every warning, and per posterior variable its max R-hat and
+  min bulk ESS (arviz-stats), so that a failure names the variables that do not mix.
+- Goal (#21 goal 2): ``diagnostics_ok`` for every prior at both sizes.
+- Order: n/D = 8 for every prior, then n/D = 16; ``rank1``, ``smooth``, ``local`` in that order (cheapest first,
+  from ``docs/cost_growth.json``). The JSON is written after every fit with ``"complete": false`` until the last
+  one, so that a stopped run keeps what it finished; a fit not run is reported as not run, never as failed.
+
+Usage: ``python benchmarks/bench_mixing.py`` -> ``docs/mixing.json`` (about 1.5 hours on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "mixing.json"
+SHAPE, LAGS = (20, 15), 5
+N_PER_D = (8, 16)
+PRIORS = ("rank1", "smooth", "local")
+CORES = 2
+
+
+def recording(n_per_d: int):
+    """The simulated neuron (see the protocol) with ``n_per_d`` frames per weight."""
+    import bayesrf
+
+    weights = LAGS * SHAPE[0] * SHAPE[1]
+    return bayesrf.simulate(n_frames=n_per_d * weights, shape=SHAPE, lags=LAGS, spatial="gabor", rf_norm=1.0,
+                            rate=20.0, dt=0.05, seed=0)
+
+
+def per_variable(posterior) -> dict[str, dict[str, float]]:
+    """Max R-hat and min bulk ESS of every variable of ``posterior`` (an xarray Dataset of draws)."""
+    import arviz_stats as azs
+
+    rhat, ess = azs.rhat(posterior), azs.ess(posterior, method="bulk")
+    return {name: {"max_rhat": float(np.max(rhat[name])), "min_ess_bulk": float(np.min(ess[name]))}
+            for name in posterior.data_vars}
+
+
+def fit(n_per_d: int, prior: str) -> dict:
+    """One default ``bayesrf.sample`` run and its diagnostics (see the protocol)."""
+    import bayesrf
+
+    rec = recording(n_per_d)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tree = bayesrf.sample(rec, prior, lags=LAGS, cores=CORES, seed=0, estimates=False)
+    keys = ("diagnostics_ok", "max_rhat", "min_ess_bulk", "min_ess_tail", "n_divergent", "n_max_treedepth",
+            "min_bfmi", "wall_time_s")
+    return {"n_per_d": n_per_d, "frames": int(rec.sizes["time"]), "prior": prior,
+            **{key: float(tree.attrs[key]) for key in keys},
+            "steps_per_draw": float(tree["sample_stats"]["n_steps"].mean()),
+            "chains": int(tree["posterior"].sizes["chain"]), "draws": int(tree["posterior"].sizes["draw"]),
+            "variables": per_variable(tree["posterior"].to_dataset()),
+            "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:300]}" for w in caught})}
+
+
+def main() -> None:
+    from threadpoolctl import threadpool_limits
+
+    from bayesrf.nuts import DEFAULT_TUNE
+
+    study = {"protocol": __doc__.split("Usage")[0].strip(), "pixels": list(SHAPE), "lags": LAGS,
+             "weights": LAGS * SHAPE[0] * SHAPE[1], "n_per_d": list(N_PER_D), "priors": list(PRIORS),
+             "tune": DEFAULT_TUNE["nutpie"], "cores": CORES, "python": sys.version.split()[0], "fits": [],
+             "complete": False}
+    with threadpool_limits(1):
+        for n_per_d in N_PER_D:
+            for prior in PRIORS:
+                study["fits"].append(fit(n_per_d, prior))
+                print({k: v for k, v in study["fits"][-1].items() if k not in ("variables", "warnings")}, flush=True)
+                OUT.write_text(json.dumps(study, indent=1))
+    study["complete"] = True
+    OUT.write_text(json.dumps(study, indent=1))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
