@@ -56,6 +56,19 @@ replaces it as the reported comparison:
       .venv-bench/bin/python benchmarks/peers.py --sizes 1 --seeds 20 21 --stimuli binary --cap 300 \
           --parallel 2 --shape 10 8 --methods sta glum-lasso-cv rfest-asd rfest-ald bayesrf-ridge-hier \
           bayesrf-smooth bayesrf-local bayesrf-rank1 --out docs/peers_equal.json
+
+Amendment (session 25, written before its run): RFEst's ALD start
+-----------------------------------------------------------------
+Every ALD fit of both stored runs stopped with ``FloatingPointError: invalid value (nan) encountered in mul``. The
+cause was bayesrf's call, not RFEst: ALD reads ``[sigma, rho]`` and then ``[tau_s, nu_s, tau_f, nu_f]`` per axis,
+and the start passed here was ordered otherwise, which gave x a spatial width of 0 (0/0 in RFEst's locality kernel,
+raised because RFEst switches on jax's NaN debugging). ``ald_start`` now orders it as RFEst reads it and starts where
+RFEst's own tests do (widths 3 and 1, the centre mid-axis, frequency centre 0). One check ran before this amendment,
+on a tuning seed: seed 0, Gabor, 10 x 8 px, n/D 1: status ok, error 0.63, 66 s. Then the 10 ALD cells of
+``docs/peers_equal.json`` (seeds 20-22 at 20 x 15 px and 20-21 at 10 x 8 px) are rerun with the same cap, cores and
+invocation plus ``--methods rfest-ald --replace`` (which drops the stored rows of the cells it reruns); nothing else
+changes, and no seed or setting is chosen from the result. ``docs/peers.json`` (the earlier run) is not rerun; its
+one ALD failure had the same cause.
 """
 
 from __future__ import annotations
@@ -214,8 +227,15 @@ def fit_rfest_asd(data):
     return _rfest_evidence(data, "ASD", [1.0, 1.0, 2.0, 2.0, 2.0])
 
 
+def ald_start(dims: list[int]) -> list[float]:
+    """RFEst's ALD start ``[sigma, rho]`` then, per axis of ``dims`` (lags, y, x), ``[tau_s, nu_s, tau_f, nu_f]``:
+    spatial width 3 and centre mid-axis, frequency width 1 and centre 0, as RFEst's own tests start it (the
+    centre must lie on its axis and a width of 0 divides by 0)."""
+    return [1.0, 1.0, *(p for n in dims for p in (3.0, (n - 1) / 2, 1.0, 0.0))]
+
+
 def fit_rfest_ald(data):
-    return _rfest_evidence(data, "ALD", [1.0, 1.0, *[2.0, 1.0] * 3, 0.0, 2.0, 0.0, 2.0, 0.0, 2.0])
+    return _rfest_evidence(data, "ALD", ald_start([LAGS, *_frame_shape(data)]))
 
 
 def fit_bayesrf_ml(data):
@@ -380,6 +400,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shape", type=int, nargs=2, default=list(SHAPE), help="frame shape (y, x) in pixels")
     parser.add_argument("--out", type=Path, default=Path("results/peers.json"))
     parser.add_argument("--report", action="store_true", help="only print the table of the results in --out")
+    parser.add_argument("--replace", action="store_true", help="rerun the chosen cells even when --out holds them, "
+                        "replacing their rows (the session-25 amendment)")
     parser.add_argument("--metric", choices=["error", "mse_unit"], default="error",
                         help="table entries: 1 - corr (error) or the MSE of the unit-norm RFs (mse_unit)")
     args = parser.parse_args(argv)
@@ -392,6 +414,9 @@ def main(argv: list[str] | None = None) -> None:
     grid = () if args.report else product(args.sizes, args.rfs, args.stimuli, args.seeds, args.methods)
     cells = [{"rf": rf, "stimulus": stimulus, "nd": nd, "seed": seed, "method": method, "shape": args.shape}
              for nd, rf, stimulus, seed, method in grid]
+    if args.replace:
+        chosen_keys = {cell_key(c) for c in cells}
+        done, seen = [r for r in done if cell_key(r) not in chosen_keys], seen - chosen_keys
     for result in run_cells([c for c in cells if cell_key(c) not in seen], args.cap, args.parallel):
         print(f"{result['rf']:>6} {result['stimulus']:>8} n/D={result['nd']:<3g} seed {result['seed']} "
               f"{result['method']:<20} {result['status']:<8} {result.get('error', float('nan')):.3f} "

@@ -5,6 +5,7 @@
 """
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -98,6 +99,37 @@ def test_peer_runs_pin_each_worker_to_its_own_core():
         assert len({r["core"] for r in results}) == 2
     assert all(0 <= r["cpu_seconds"] <= r["seconds"] + 0.05 for r in results)
     assert peers.dataset("gabor", "binary", 1.0, 0, (4, 3))["stim"].shape[1:] == (4, 3)
+
+
+def test_replace_reruns_only_the_chosen_stored_cells(tmp_path):
+    """peers.py --replace: a stored row of a chosen cell is rerun and replaced, other stored rows are kept as they
+    are, and without --replace a stored cell is not rerun (resume)."""
+    peers = _load("peers")
+    out = tmp_path / "peers.json"
+    cell = {"rf": "gabor", "stimulus": "binary", "nd": 1.0, "seed": 0, "method": "sta", "shape": [4, 3]}
+    other = cell | {"method": "rfest-ald"}
+    out.write_text(json.dumps([cell | {"status": "error"}, other | {"status": "error"}]))
+    args = ["--sizes", "1", "--seeds", "0", "--rfs", "gabor", "--stimuli", "binary", "--methods", "sta",
+            "--shape", "4", "3", "--out", str(out)]
+    peers.main(args)
+    assert [r["status"] for r in json.loads(out.read_text())] == ["error", "error"]
+    peers.main([*args, "--replace"])
+    rows = {r["method"]: r for r in json.loads(out.read_text())}
+    assert len(rows) == 2 and rows["sta"]["status"] == "ok" and rows["rfest-ald"]["status"] == "error"
+
+
+def test_the_ald_start_is_a_finite_local_prior_on_every_axis():
+    """peers.ald_start: RFEst's ALD reads [sigma, rho] then [tau_s, nu_s, tau_f, nu_f] per axis; at the start each
+    axis's locality variances exp(-(i - nu_s)^2 / (2 tau_s^2)) (Park & Pillow 2011, eq. 11, written here) are finite,
+    peak on the axis and are not all ~0. The first run's start had tau_s = 0 on x, so 0/0 there (NaN)."""
+    peers = _load("peers")
+    dims = [5, 10, 8]
+    start = np.array(peers.ald_start(dims))
+    assert start.shape == (2 + 4 * len(dims),) and np.all(start[:2] > 0)
+    for n, (tau, nu, tau_f, _) in zip(dims, start[2:].reshape(-1, 4)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            variances = np.exp(-0.5 * (np.arange(n) - nu) ** 2 / tau ** 2)
+        assert np.all(np.isfinite(variances)) and 0 <= nu <= n - 1 and variances.max() > 0.5 and tau_f > 0
 
 
 def test_peer_table_reports_the_spread_and_the_failures():
