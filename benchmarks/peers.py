@@ -353,39 +353,6 @@ def run_cells(cells: list[dict], cap: float, parallel: int):
         yield from (future.result() for future in as_completed([pool.submit(pinned, cell) for cell in cells]))
 
 
-def _mean(rows: list[dict], key: str) -> str:
-    values = [r[key] for r in rows if r.get("status") == "ok" and key in r]
-    return f"{np.mean(values):.3g}" if values else "-"
-
-
-def _cell(rows: list[dict], metric: str) -> str:
-    """Mean of ``metric`` with the number of seeds in brackets; the failure kind if none finished."""
-    if any(r.get("status") == "ok" for r in rows):
-        return f"{_mean(rows, metric)} ({sum(r.get('status') == 'ok' for r in rows)})"
-    return rows[0]["status"].split()[0] if rows else "-"
-
-
-def table(results: list[dict], sizes: list[float], metric: str = "error") -> str:
-    """Per stimulus: the mean ``metric`` per method, RF and n/D, with the time ratio and coverage."""
-    lines = []
-    for stimulus in dict.fromkeys(r["stimulus"] for r in results):
-        rows = [r for r in results if r["stimulus"] == stimulus]
-        columns = [(rf, nd) for rf in dict.fromkeys(r["rf"] for r in rows) for nd in sizes]
-        lines.append(f"{stimulus + ' frames':<20}" + "".join(f"{f'{rf} {nd:g}':>13}" for rf, nd in columns)
-                     + f"{'time/sk':>9}{'cov50':>7}{'cov80':>7}{'cov95':>7}  failures")
-        for method in dict.fromkeys(r["method"] for r in rows):
-            mine = [r for r in rows if r["method"] == method]
-            cells = "".join(f"{_cell([r for r in mine if (r['rf'], r['nd']) == col], metric):>13}" for col in columns)
-            ratios = [r["time_ratio"] for r in mine if r.get("status") == "ok"]
-            fails = sorted({r["status"] for r in mine if r.get("status") != "ok"})
-            lines.append(f"{method:<20}{cells}{np.median(ratios) if ratios else np.nan:>9.1f}"
-                         + "".join(f"{_mean(mine, key):>7}" for key in (
-                             "coverage_50", "coverage_80", "coverage_95", "coverage_support_50", "coverage_support_95"))
-                         + f"  {len([r for r in mine if r.get('status') != 'ok'])} {'; '.join(fails)}")
-        lines.append("")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -405,6 +372,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric", choices=["error", "mse_unit"], default="error",
                         help="table entries: 1 - corr (error) or the MSE of the unit-norm RFs (mse_unit)")
     args = parser.parse_args(argv)
+    from readme_tables import peers_table  # this folder is on sys.path when the script runs
+
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
@@ -425,11 +394,9 @@ def main(argv: list[str] | None = None) -> None:
         args.out.write_text(json.dumps(done, indent=1))
     chosen = [r for r in done if r["nd"] in args.sizes and r["method"] in args.methods and r["seed"] in args.seeds
               and r["rf"] in args.rfs and r["stimulus"] in args.stimuli and cell_key(r)[-1] == tuple(args.shape)]
-    what = "1 - corr(estimate, true RF)" if args.metric == "error" else "MSE of the unit-norm RFs"
-    print(f"\n{args.metric}: {what}, mean over seeds {args.seeds} (how many finished in brackets); "
-          "time/sk: median fit time / one sklearn PoissonRegressor fit on the same data; cov: coverage of the "
-          "true weights by central 50/80/95 % posterior intervals")
-    print(table(chosen, args.sizes, args.metric))
+    print(f"\nseeds {args.seeds}; time / sklearn fit: median fit time / one sklearn PoissonRegressor fit on the same "
+          "data; coverage: of the true weights by central 50/80/95 % posterior intervals")
+    print(peers_table(chosen, args.metric))
 
 
 if __name__ == "__main__":

@@ -403,6 +403,44 @@ def cost_growth_text(study: dict) -> str:
             f" {min(steps):.0f} to {max(steps):.0f} over these probes).")
 
 
+def _worst(fit: dict, key: str) -> str:
+    """The posterior variable with the worst ``key`` (``max_rhat``: largest; ``min_ess_bulk``: smallest)."""
+    pick = max if key == "max_rhat" else min
+    return pick(fit["variables"], key=lambda name: fit["variables"][name][key])
+
+
+def mixing_table(study: dict) -> str:
+    """Markdown table of ``docs/mixing.json``: each default run's checks, its worst variables and its cost."""
+    rows = ["| n/D (frames) | prior | bayesrf's checks | max R-hat (variable) | min bulk ESS (variable) | min tail ESS |"
+            " divergences | leapfrog steps per draw | wall (min) |", "|---" * 9 + "|"]
+    for fit in study["fits"]:
+        rhat, ess = _worst(fit, "max_rhat"), _worst(fit, "min_ess_bulk")
+        rows.append(f"| {fit['n_per_d']} ({fit['frames']:,}) | {fit['prior']} |"
+                    f" {'pass' if fit['diagnostics_ok'] else 'fail'} | {fit['max_rhat']:.3f} (`{rhat}`) |"
+                    f" {fit['min_ess_bulk']:.0f} (`{ess}`) | {fit['min_ess_tail']:.0f} | {fit['n_divergent']:.0f} |"
+                    f" {fit['steps_per_draw']:.0f} | {fit['wall_time_s'] / 60:.1f} |")
+    return "\n".join(rows)
+
+
+def mixing_text(study: dict) -> str:
+    """The README's sentences above :func:`mixing_table`: the default runs and the goal's verdict."""
+    ny, nx = study["pixels"]
+    ran = {(f["n_per_d"], f["prior"]): f for f in study["fits"]}
+    verdict = {flag: [f"{p} at n/D {n}" for (n, p), f in ran.items() if bool(f["diagnostics_ok"]) is flag]
+               for flag in (True, False)}
+    missing = [f"{p} at n/D {n}" for n in study["n_per_d"] for p in study["priors"] if (n, p) not in ran]
+    return (f"Do data-rich posteriors mix with the defaults (issue #21, goal 2; `docs/mixing.json`, written by"
+            f" `benchmarks/bench_mixing.py`, its protocol the script's docstring)? A simulated Gabor neuron,"
+            f" {ny} × {nx} px × {study['lags']} lags ({study['weights']:,} weights), at"
+            f" n/D {' and '.join(str(n) for n in study['n_per_d'])}; each structured prior with `bayesrf.sample`'s"
+            f" defaults (4 chains × 1,000 draws after {study['tune']} tuning steps) on {study['cores']} cores, seed 0,"
+            f" nothing tuned. bayesrf's own checks (R-hat ≤ 1.01, bulk and tail ESS ≥ 100 per chain, no divergences)"
+            f" pass for {', '.join(verdict[True]) or 'none'} and fail for {', '.join(verdict[False]) or 'none'}"
+            + (f"; not run: {', '.join(missing)}" if missing else "")
+            + ". The goal (every structured prior passes at both sizes) is "
+            + ("met." if not verdict[False] and not missing else "not met." if verdict[False] else "not yet judged."))
+
+
 def real_speed_table(study: dict) -> str:
     """Markdown table of ``docs/real_speed.json``: the real neuron's jobs against references run alongside."""
     def nuts(row: dict) -> str:
@@ -821,14 +859,15 @@ def _peer_label(column: tuple, columns: list[tuple]) -> str:
     return label + (f", {stimulus}" if len({c[0] for c in columns}) > 1 else "")
 
 
-def _peer_cell(rows: list[dict]) -> str:
-    """Mean 1 − corr over the seeds that finished, with their range and number; what happened to the others."""
+def _peer_cell(rows: list[dict], metric: str = "error") -> str:
+    """Mean ``metric`` (1 − corr, or ``mse_unit``) over the seeds that finished, with their range and number; what
+    happened to the others."""
     ok, failed = _ok(rows), [r["status"].split()[0] for r in rows if r["status"] != "ok"]
     if not ok:
         return "; ".join(dict.fromkeys(r["status"] for r in rows)) or "–"
-    errors = [r["error"] for r in ok]
-    spread = f"{min(errors):.3f}–{max(errors):.3f}, {len(ok)}" if len(ok) > 1 else "1"
-    return f"{np.mean(errors):.3f} ({spread})" + "".join(f"; {failed.count(kind)} {kind}" for kind in sorted(set(failed)))
+    errors, fmt = [r[metric] for r in ok], ".3f" if metric == "error" else ".2e"
+    spread = f"{min(errors):{fmt}}–{max(errors):{fmt}}, {len(ok)}" if len(ok) > 1 else "1"
+    return f"{np.mean(errors):{fmt}} ({spread})" + "".join(f"; {failed.count(kind)} {kind}" for kind in sorted(set(failed)))
 
 
 def _coverage_cells(rows: list[dict], part: str) -> str:
@@ -861,18 +900,20 @@ def _core_seconds(rows: list[dict]) -> str:
     return f"{np.median(used):.0f}" if used else "–"
 
 
-def peers_table(rows: list[dict]) -> str:
-    """Markdown table of a ``benchmarks/peers.py`` JSON: per method, mean 1 − corr per cell (seed range and
-    count), the median time ratio to one sklearn fit, median core-seconds, and the posteriors' coverage."""
+def peers_table(rows: list[dict], metric: str = "error") -> str:
+    """Markdown table of a ``benchmarks/peers.py`` JSON: per method, the mean ``metric`` (1 − corr, or ``mse_unit``:
+    the MSE of the unit-norm RFs) per cell (seed range and count), the median time ratio to one sklearn fit,
+    median core-seconds, and the posteriors' coverage."""
     columns = sorted(set(map(_peer_column, rows)), key=lambda c: (c[0], -c[1][0], c[2] != "gabor", c[3]))
     methods = sorted(dict.fromkeys(r["method"] for r in rows), key=lambda m: m.startswith("bayesrf"))
-    header = ["method (1 − corr: mean (range, seeds))", *(_peer_label(c, columns) for c in columns),
+    what = "1 − corr" if metric == "error" else "MSE of the unit-norm RFs"
+    header = [f"method ({what}: mean (range, seeds))", *(_peer_label(c, columns) for c in columns),
               "time / sklearn fit", "core-s", "coverage 50 / 80 / 95 %: all weights", "support", "largest support shortfall"]
     body = []
     for method in methods:
         mine = [r for r in rows if r["method"] == method]
         ratios = [r["time_ratio"] for r in _ok(mine)]
-        body.append([method, *(_peer_cell([r for r in mine if _peer_column(r) == column]) for column in columns),
+        body.append([method, *(_peer_cell([r for r in mine if _peer_column(r) == column], metric) for column in columns),
                      f"{np.median(ratios):.1f}" if ratios else "–", _core_seconds(mine), _coverage_cells(mine, ""),
                      _coverage_cells(mine, "support_"), _support_shortfall(mine)])
     keep = [j for j in range(len(header)) if any(row[j] != "–" for row in body)]  # no column of dashes only

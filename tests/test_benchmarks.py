@@ -82,8 +82,9 @@ def test_peer_scores_and_table(rng):
     cell = {"rf": "gabor", "stimulus": "binary", "nd": 1.0, "seed": 0}
     rows = [cell | {"method": "sta", "status": "ok", "error": 0.4, "time_ratio": 0.1},
             cell | {"method": "rfest-asd", "status": "timeout > 300 s"}]
-    printed = peers.table(rows, [1.0])
-    assert "0.4 (1)" in printed and "timeout" in printed
+    tables = _load("readme_tables")
+    assert "| sta | 0.400 (1) |" in tables.peers_table(rows) and "| rfest-asd | timeout > 300 s |" in tables.peers_table(rows)
+    assert "| sta | 1.00e-03 (1) |" in tables.peers_table([rows[0] | {"mse_unit": 0.001}, rows[1]], "mse_unit")
 
 
 def test_peer_runs_pin_each_worker_to_its_own_core():
@@ -101,9 +102,10 @@ def test_peer_runs_pin_each_worker_to_its_own_core():
     assert peers.dataset("gabor", "binary", 1.0, 0, (4, 3))["stim"].shape[1:] == (4, 3)
 
 
-def test_replace_reruns_only_the_chosen_stored_cells(tmp_path):
+def test_replace_reruns_only_the_chosen_stored_cells(tmp_path, monkeypatch, capsys):
     """peers.py --replace: a stored row of a chosen cell is rerun and replaced, other stored rows are kept as they
-    are, and without --replace a stored cell is not rerun (resume)."""
+    are, and without --replace a stored cell is not rerun (resume); the report is readme_tables.peers_table."""
+    monkeypatch.syspath_prepend(str(BENCH))
     peers = _load("peers")
     out = tmp_path / "peers.json"
     cell = {"rf": "gabor", "stimulus": "binary", "nd": 1.0, "seed": 0, "method": "sta", "shape": [4, 3]}
@@ -116,6 +118,7 @@ def test_replace_reruns_only_the_chosen_stored_cells(tmp_path):
     peers.main([*args, "--replace"])
     rows = {r["method"]: r for r in json.loads(out.read_text())}
     assert len(rows) == 2 and rows["sta"]["status"] == "ok" and rows["rfest-ald"]["status"] == "error"
+    assert "| method (1 − corr: mean (range, seeds)) |" in capsys.readouterr().out
 
 
 def test_the_ald_start_is_a_finite_local_prior_on_every_axis():
@@ -250,3 +253,29 @@ def test_sbc_replication_reading_uses_the_bar_fixed_before_the_run(count, system
     assert "at least 64" in text and f"put {count} there" in text
     assert ("systematic, and open" in text) == systematic and ("chance extreme of 40 bins" in text) == (not systematic)
     assert tables._sbc_replication({"run": first}, "norm") == "Not traced further. "
+
+
+def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
+    """readme_tables.mixing_text / mixing_table on hand-made runs: a failed run makes the goal 'not met', a run not
+    made leaves it 'not yet judged' when nothing failed, and the table names each run's worst variables."""
+    tables = _load("readme_tables")
+
+    def run(n_per_d: int, prior: str, ok: int) -> dict:
+        variables = {"rf": {"max_rhat": 1.004, "min_ess_bulk": 900.0},
+                     "rf_width": {"max_rhat": 1.02 if not ok else 1.005, "min_ess_bulk": 250.0}}
+        return {"n_per_d": n_per_d, "frames": 1500 * n_per_d, "prior": prior, "diagnostics_ok": float(ok),
+                "max_rhat": max(v["max_rhat"] for v in variables.values()), "min_ess_bulk": 250.0,
+                "min_ess_tail": 300.0, "n_divergent": 0.0, "steps_per_draw": 31.0, "wall_time_s": 600.0,
+                "variables": variables}
+
+    study = {"pixels": [20, 15], "lags": 5, "weights": 1500, "n_per_d": [8, 16], "priors": ["rank1", "local"],
+             "tune": 300, "cores": 2, "fits": [run(8, "rank1", 1), run(8, "local", 0)]}
+    text = tables.mixing_text(study)
+    assert "pass for rank1 at n/D 8 and fail for local at n/D 8" in text
+    assert "not run: rank1 at n/D 16, local at n/D 16" in text and text.endswith("is not met.")
+    study["fits"] = [run(8, "rank1", 1)]
+    assert tables.mixing_text(study).endswith("not yet judged.")
+    study["fits"] = [run(n, p, 1) for n in (8, 16) for p in ("rank1", "local")]
+    assert tables.mixing_text(study).endswith("is met.") and "not run" not in tables.mixing_text(study)
+    table = tables.mixing_table({**study, "fits": [run(8, "local", 0)]}).splitlines()
+    assert table[2] == "| 8 (12,000) | local | fail | 1.020 (`rf_width`) | 250 (`rf_width`) | 300 | 0 | 31 | 10.0 |"
