@@ -372,11 +372,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--metric", choices=["error", "mse_unit"], default="error",
                         help="table entries: 1 - corr (error) or the MSE of the unit-norm RFs (mse_unit)")
     args = parser.parse_args(argv)
-    from readme_tables import peers_table  # this folder is on sys.path when the script runs
-
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return
+    from readme_tables import peers_table  # this folder is on sys.path when the script runs; not in the workers
     done = json.loads(args.out.read_text()) if args.out.exists() else []  # resume
     seen = {cell_key(r) for r in done}
     args.out.parent.mkdir(parents=True, exist_ok=True)
