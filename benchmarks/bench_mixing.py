@@ -17,6 +17,11 @@ Protocol (fixed before the first run)
   from ``docs/cost_growth.json``). The JSON is written after every fit with ``"complete": false`` until the last
   one, so that a stopped run keeps what it finished; a fit not run is reported as not run, never as failed.
 
+Amendment (session 25, during the run; nothing in the protocol above changed): while ``rank1`` and ``smooth`` ran at
+n/D = 8, tuning experiments on another seed (7; not stored, nothing chosen from them) shared the two cores, so those
+two wall times are inflated; ``local`` at n/D = 8 ran alone. The run was then stopped, before n/D = 16, to leave the
+cores to ``peers.py``'s ALD rerun; n/D = 16 is not run and its verdict not judged.
+
 Usage: ``python benchmarks/bench_mixing.py`` -> ``docs/mixing.json`` (about 1.5 hours on 2 cores).
 """
 

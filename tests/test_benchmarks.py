@@ -262,20 +262,23 @@ def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
 
     def run(n_per_d: int, prior: str, ok: int) -> dict:
         variables = {"rf": {"max_rhat": 1.004, "min_ess_bulk": 900.0},
-                     "rf_width": {"max_rhat": 1.02 if not ok else 1.005, "min_ess_bulk": 250.0}}
+                     "rf_width": {"max_rhat": 1.02 if not ok else 1.005, "min_ess_bulk": 250.0},
+                     "rf_z": {"max_rhat": 1.1, "min_ess_bulk": 20.0}}  # standardised: not checked, never named
         return {"n_per_d": n_per_d, "frames": 1500 * n_per_d, "prior": prior, "diagnostics_ok": float(ok),
-                "max_rhat": max(v["max_rhat"] for v in variables.values()), "min_ess_bulk": 250.0,
+                "max_rhat": max(v["max_rhat"] for k, v in variables.items() if k != "rf_z"), "min_ess_bulk": 250.0,
                 "min_ess_tail": 300.0, "n_divergent": 0.0, "steps_per_draw": 31.0, "wall_time_s": 600.0,
-                "variables": variables}
+                "chains": 4, "variables": variables}
 
     study = {"pixels": [20, 15], "lags": 5, "weights": 1500, "n_per_d": [8, 16], "priors": ["rank1", "local"],
              "tune": 300, "cores": 2, "fits": [run(8, "rank1", 1), run(8, "local", 0)]}
     text = tables.mixing_text(study)
     assert "pass for rank1 at n/D 8 and fail for local at n/D 8" in text
-    assert "not run: rank1 at n/D 16, local at n/D 16" in text and text.endswith("is not met.")
+    assert "not run: rank1 at n/D 16, local at n/D 16" in text and "is not met." in text
+    assert text.endswith("are `rf_width`; the RF `rf` itself meets both in local at n/D 8.")
     study["fits"] = [run(8, "rank1", 1)]
     assert tables.mixing_text(study).endswith("not yet judged.")
     study["fits"] = [run(n, p, 1) for n in (8, 16) for p in ("rank1", "local")]
     assert tables.mixing_text(study).endswith("is met.") and "not run" not in tables.mixing_text(study)
     table = tables.mixing_table({**study, "fits": [run(8, "local", 0)]}).splitlines()
-    assert table[2] == "| 8 (12,000) | local | fail | 1.020 (`rf_width`) | 250 (`rf_width`) | 300 | 0 | 31 | 10.0 |"
+    assert table[2] == ("| 8 (12,000) | local | fail | 1.020 (`rf_width`) | 250 (`rf_width`) | 300 | 1.004, 900 | 0 | 31"
+                        " | 10.0 |")
