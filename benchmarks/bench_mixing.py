@@ -22,7 +22,7 @@ n/D = 8, tuning experiments on another seed (7; not stored, nothing chosen from 
 two wall times are inflated; ``local`` at n/D = 8 ran alone. The run was then stopped, before n/D = 16, to leave the
 cores to ``peers.py``'s ALD rerun; n/D = 16 is not run and its verdict not judged.
 
-Usage: ``python benchmarks/bench_mixing.py`` -> ``docs/mixing.json`` (about 1.5 hours on 2 cores).
+Usage: ``python benchmarks/bench_mixing.py`` -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """
 
 from __future__ import annotations

@@ -436,11 +436,13 @@ def mixing_text(study: dict) -> str:
     verdict = {flag: [f"{p} at n/D {n}" for (n, p), f in ran.items() if bool(f["diagnostics_ok"]) is flag]
                for flag in (True, False)}
     missing = [f"{p} at n/D {n}" for n in study["n_per_d"] for p in study["priors"] if (n, p) not in ran]
+    first = study["fits"][0]
     return (f"Do data-rich posteriors mix with the defaults (issue #21, goal 2; `docs/mixing.json`, written by"
             f" `benchmarks/bench_mixing.py`, its protocol the script's docstring)? A simulated Gabor neuron,"
             f" {ny} × {nx} px × {study['lags']} lags ({study['weights']:,} weights), at"
             f" n/D {' and '.join(str(n) for n in study['n_per_d'])}; each structured prior with `bayesrf.sample`'s"
-            f" defaults (4 chains × 1,000 draws after {study['tune']} tuning steps) on {study['cores']} cores, seed 0,"
+            f" defaults ({first['chains']} chains × {first['draws']:,} draws after {study['tune']} tuning steps) on"
+            f" {study['cores']} cores, seed 0,"
             f" nothing tuned. bayesrf's own checks (R-hat ≤ {RHAT_MAX}, bulk and tail ESS ≥ {ESS_PER_CHAIN} per chain,"
             f" no divergences) "
             + " and ".join(f"{word} for {', '.join(verdict[flag])}" for flag, word in ((True, "pass"), (False, "fail"))

@@ -267,7 +267,7 @@ def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
         return {"n_per_d": n_per_d, "frames": 1500 * n_per_d, "prior": prior, "diagnostics_ok": float(ok),
                 "max_rhat": max(v["max_rhat"] for k, v in variables.items() if k != "rf_z"), "min_ess_bulk": 250.0,
                 "min_ess_tail": 300.0, "n_divergent": 0.0, "steps_per_draw": 31.0, "wall_time_s": 600.0,
-                "chains": 4, "variables": variables}
+                "chains": 4, "draws": 1000, "variables": variables}
 
     study = {"pixels": [20, 15], "lags": 5, "weights": 1500, "n_per_d": [8, 16], "priors": ["rank1", "local"],
              "tune": 300, "cores": 2, "fits": [run(8, "rank1", 1), run(8, "local", 0)]}
