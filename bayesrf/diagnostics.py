@@ -21,7 +21,8 @@ def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, fl
     """Convergence verdict with :func:`arviz_stats.diagnose`'s checks and thresholds; warn with advice on failure.
 
     R-hat (rank-normalised, bulk and folded) and bulk/tail ESS of every variable in ``var_names``
-    are computed once by arviz-stats and held to ``diagnose``'s thresholds: R-hat <= :data:`RHAT_MAX`,
+    are computed once by arviz-stats (the warning names the variable behind each failed one) and held to
+    ``diagnose``'s thresholds: R-hat <= :data:`RHAT_MAX`,
     bulk ESS >= :data:`ESS_PER_CHAIN` x chains (bayesrf holds tail ESS to the same floor) and ESS
     per draw >= 0.001. The sampler's own checks (divergences, tree depth, E-BFMI) are ``diagnose``'s,
     run on the intercept only: over all weights ``diagnose`` would compute R-hat and ESS a second
@@ -45,19 +46,22 @@ def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, fl
     _, found = azs.diagnose(view, rhat_max=RHAT_MAX, ess_threshold=floor, show_diagnostics=False,
                             return_diagnostics=True)
     rhat, ess_bulk, ess_tail = azs.rhat(post), azs.ess(post, method="bulk"), azs.ess(post, method="tail")
+    worst = {"rhat": max(var_names, key=lambda v: float(rhat[v].max())),
+             "bulk": min(var_names, key=lambda v: float(ess_bulk[v].min())),
+             "tail": min(var_names, key=lambda v: float(ess_tail[v].min()))}
     stats = {
-        "max_rhat": float(max(rhat[v].max() for v in var_names)),
-        "min_ess_bulk": float(min(ess_bulk[v].min() for v in var_names)),
-        "min_ess_tail": float(min(ess_tail[v].min() for v in var_names)),
+        "max_rhat": float(rhat[worst["rhat"]].max()),
+        "min_ess_bulk": float(ess_bulk[worst["bulk"]].min()),
+        "min_ess_tail": float(ess_tail[worst["tail"]].min()),
         "n_divergent": found.get("divergent", {}).get("n_divergent", 0),
         "n_max_treedepth": found.get("treedepth", {}).get("n_max", 0),
         "min_bfmi": float(np.min(found["bfmi"]["bfmi_values"])) if "bfmi" in found else float("nan"),
     }
     ratio = found["ess"]["threshold_ratio"]
     problems = [text for bad, text in (
-        (stats["max_rhat"] > RHAT_MAX, f"max R-hat {stats['max_rhat']:.3f} > {RHAT_MAX} (chains disagree)"),
-        (stats["min_ess_bulk"] < floor, f"min bulk ESS {stats['min_ess_bulk']:.0f} < {floor}"),
-        (stats["min_ess_tail"] < floor, f"min tail ESS {stats['min_ess_tail']:.0f} < {floor}"),
+        (stats["max_rhat"] > RHAT_MAX, f"max R-hat {stats['max_rhat']:.3f} > {RHAT_MAX} ({worst['rhat']}; chains disagree)"),
+        (stats["min_ess_bulk"] < floor, f"min bulk ESS {stats['min_ess_bulk']:.0f} < {floor} ({worst['bulk']})"),
+        (stats["min_ess_tail"] < floor, f"min tail ESS {stats['min_ess_tail']:.0f} < {floor} ({worst['tail']})"),
         (min(stats["min_ess_bulk"], stats["min_ess_tail"]) < ratio * n_draws, f"ESS below {ratio} per draw"),
         (stats["n_divergent"], f"{stats['n_divergent']} divergent transitions"),
         (stats["n_max_treedepth"], f"{stats['n_max_treedepth']} transitions hit the maximum tree depth"),

@@ -356,7 +356,7 @@ def test_diagnostics_verdict_has_arviz_diagnose_checks_plus_tail_floor():
         assert check_diagnostics(_fake_nuts(rng, maxdepth_reached=depth), ["intercept", "rf"])["diagnostics_ok"] == 0
     stuck = _fake_nuts(rng)
     stuck["posterior"]["rf"] = stuck["posterior"]["rf"] + np.array([1.0, 0, 0, 0])[:, None, None]  # one chain apart
-    with pytest.warns(bayesrf.BayesRFWarning, match=r"max R-hat 1\.\d+ > 1.01"):
+    with pytest.warns(bayesrf.BayesRFWarning, match=r"max R-hat 1\.\d+ > 1.01 \(rf; chains disagree\)"):
         assert check_diagnostics(stuck, ["intercept", "rf"])["max_rhat"] > 1.1
     walk = np.cumsum(rng.normal(size=(4, 500)), axis=1)
     with pytest.warns(bayesrf.BayesRFWarning, match="E-BFMI 0.0"):
