@@ -36,6 +36,7 @@ import numpy as np
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "mixing.json"
 SHAPE, LAGS = (20, 15), 5
+WEIGHTS = LAGS * SHAPE[0] * SHAPE[1]
 N_PER_D = (8, 16)
 PRIORS = ("rank1", "smooth", "local")
 CORES = 2
@@ -45,8 +46,7 @@ def recording(n_per_d: int):
     """The simulated neuron (see the protocol) with ``n_per_d`` frames per weight."""
     import bayesrf
 
-    weights = LAGS * SHAPE[0] * SHAPE[1]
-    return bayesrf.simulate(n_frames=n_per_d * weights, shape=SHAPE, lags=LAGS, spatial="gabor", rf_norm=1.0,
+    return bayesrf.simulate(n_frames=n_per_d * WEIGHTS, shape=SHAPE, lags=LAGS, spatial="gabor", rf_norm=1.0,
                             rate=20.0, dt=0.05, seed=0)
 
 
@@ -83,7 +83,7 @@ def main() -> None:
     from bayesrf.nuts import DEFAULT_TUNE
 
     study = {"protocol": __doc__.split("Usage")[0].strip(), "pixels": list(SHAPE), "lags": LAGS,
-             "weights": LAGS * SHAPE[0] * SHAPE[1], "n_per_d": list(N_PER_D), "priors": list(PRIORS),
+             "weights": WEIGHTS, "n_per_d": list(N_PER_D), "priors": list(PRIORS),
              "tune": DEFAULT_TUNE["nutpie"], "cores": CORES, "python": sys.version.split()[0], "fits": [],
              "complete": False}
     with threadpool_limits(1):
