@@ -250,7 +250,11 @@ def sample(
         ``arviz_stats.diagnose`` or the tail-ESS floor fails. Where the time went, in seconds:
         ``wall_time_s`` (all but ``estimates``), ``time_log_densities_s`` (pointwise log-likelihood
         and log-prior) and, for NUTS, ``time_start_s`` (the start point), ``time_compile_s`` (nutpie's
-        compilation; near 0 for a reused model) and ``time_sampling_s`` (warm-up and draws).
+        compilation; near 0 for a reused model) and ``time_sampling_s`` (warm-up and draws). ``gp`` priors
+        first run a pilot (:attr:`bayesrf.families.NutsForm.pilot_draws` draws per chain, after the same warm-up, on
+        ``min(chains, cores)`` chains; not kept) whose hyperparameters choose how far the sampled coordinates are
+        centred (:func:`bayesrf.structured.centring`): attrs ``time_pilot_s`` (the pilot, its compilation and the
+        choice), ``pilot_draws`` and ``centred_fraction`` (mean centring, 0 = non-centred, 1 = centred).
     """
     if sampler not in SAMPLERS:
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
@@ -284,7 +288,8 @@ def sample(
 def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, draws: int, tune: int, chains: int,
                  seed: int | None, sampler: str, progress: bool, cores: int, reuse: bool) -> xr.DataTree:
     """NUTS in the family's parametrisation (:attr:`bayesrf.families.Family.nuts_form`), started at
-    :func:`start_point`, as a result."""
+    :func:`start_point`, as a result. With a pilot run (``nuts_form.pilot_draws``: ``gp`` priors), its posterior
+    chooses the sampled model's centring (:meth:`bayesrf.families.Family.recentre`); the pilot's draws are not kept."""
     family = family_of(spec)
     form = family.nuts_form
     began = time.perf_counter()
@@ -292,6 +297,15 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
     timing = {"time_start_s": time.perf_counter() - began}
     model_nuts = model if form.laplace == "direct" else build_model(design, spec, laplace=form.laplace)
     key = model_key(design, spec, form.laplace) if reuse else None
+    if form.pilot_draws:
+        began = time.perf_counter()
+        pilot = run_nuts(model_nuts, start, form.pilot_draws, tune, min(chains, cores), seed, sampler, progress,
+                         form.target_accept, cores, key)
+        centring, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec), start)
+        model_nuts = build_model(design, spec, laplace=form.laplace, centring=centring)
+        key = model_key(design, spec, form.laplace, centred=True) if reuse else None
+        timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": form.pilot_draws,
+                   "centred_fraction": float(np.mean(centring))}
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)
     posterior = family.from_nuts(raw["posterior"].to_dataset(), spec)  # the sampler's group, its dims and attrs kept
     return assemble(posterior[[n for n in POSTERIOR_VARS if n in posterior]], design, spec, method="nuts",

@@ -200,6 +200,7 @@ def build_model(
     lags: int = 5,
     laplace: str = "direct",
     with_rf: bool = True,
+    centring: np.ndarray | None = None,
 ) -> pm.Model:
     """Build the PyMC model of a recording under a prior spec.
 
@@ -222,6 +223,9 @@ def build_model(
     with_rf : bool, default True
         False: the baseline-only model, the spec's intercept, baseline, spike history and count
         distribution without an RF (the null model of a unit's evidence of an RF).
+    centring : ndarray, optional
+        How far the sampler's coordinates of the weights are centred (:meth:`bayesrf.families.Family.recentre`;
+        ``gp`` priors: :func:`bayesrf.structured.centring`). The prior is the same.
 
     Returns
     -------
@@ -256,7 +260,7 @@ def build_model(
         intercept = _intercept(spec, design)
         eta = intercept
         if with_rf:
-            rf = family.weights(spec, ("lag", "y", "x"), laplace)
+            rf = family.weights(spec, ("lag", "y", "x"), laplace, centring)
             eta = linear_predictor(design, intercept, rf, family.factors(spec))
         log_duration = pm.Data("log_duration", design.offset, dims="time")
         if spec.nonlinearity == "exp":  # the sums in the order of earlier releases (same floating-point results)

@@ -144,15 +144,17 @@ def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
     return [n for n in POSTERIOR_VARS if n in posterior and n not in STANDARDISED]
 
 
-def model_key(design: Design, spec: PriorSpec, laplace: str, with_rf: bool = True) -> str:
+def model_key(design: Design, spec: PriorSpec, laplace: str, with_rf: bool = True, centred: bool = False) -> str:
     """sha256 of what a compiled model depends on besides its data variables (frames, counts, durations, spline
     basis, intercept prior mean, rate unit, a fixed prior scale where :attr:`bayesrf.families.Family.scale_is_data`:
     ``pm.Data``, swapped on reuse): spec (without that scale), Laplace form, number of lags, the frames' shape, the
     fitted intervals, and the counts too when more than the data variables depend on them (spike history, the
-    COM-Poisson normaliser's support); ``with_rf=False`` for the baseline-only model."""
+    COM-Poisson normaliser's support); ``with_rf=False`` for the baseline-only model, ``centred`` for a model
+    built with a ``centring`` (its values are data)."""
     if not spec.hierarchical and family_of(spec).scale_is_data:
         spec = replace(spec, scale=None)
-    digest = hashlib.sha256(f"{spec.to_json()}|{laplace}|{with_rf}|{design.n_lags}|{design.frames.shape}".encode())
+    centring = "|centred" if centred else ""  # keys of the models compiled before centring existed unchanged
+    digest = hashlib.sha256(f"{spec.to_json()}|{laplace}|{with_rf}|{design.n_lags}|{design.frames.shape}{centring}".encode())
     arrays = [design.rows]
     if spec.history_lags or spec.likelihood == "com-poisson":
         arrays.append(design.counts if design.all_counts is None else design.all_counts)

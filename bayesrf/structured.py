@@ -28,7 +28,7 @@ signed like :func:`bayesrf.posterior_svd` (agreeing with the posterior mean).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pymc as pm
@@ -38,9 +38,11 @@ import xarray as xr
 from .svd import align_signs
 
 if TYPE_CHECKING:
+    from .design import Design
     from .priors import PriorSpec
 
-__all__ = ["AXES", "align_components", "kron_contract", "model_axes", "se_factor", "smooth_axes", "structured_rf"]
+__all__ = ["AXES", "CHUNK", "align_components", "centred_start", "centring", "coefficient_log_sd", "cosine_spectrum", "envelope_values", "kron_contract", "mode_log_sd",
+           "model_axes", "se_factor", "smooth_axes", "structured_rf"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
@@ -58,6 +60,23 @@ def smooth_axes(smooth: bool | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(axis for axis in AXES if axis in smooth)
 
 
+def cosine_spectrum(n: int, length: Any, xp: Any = pt) -> tuple[Any, Any]:
+    """The factor of :func:`se_factor` split as ``F = rows * exp(log_sd)[None, :]``.
+
+    ``rows`` (n, n) is the cosine (DCT-II) basis with each row rescaled by ``sqrt(mean variance / variance)``, which
+    is close to 1 away from the edges; ``log_sd`` (n,) is the log prior SD of each basis coefficient of a
+    unit-variance kernel, ``log sqrt(s_k) - log sqrt(mean_k s_k)`` (see :func:`se_factor`). ``xp`` is ``pytensor.tensor``
+    (symbolic ``length``) or ``numpy`` (a number).
+    """
+    i, k = np.arange(n)[:, None], np.arange(n)
+    basis = np.sqrt(2.0 / n) * np.cos(np.pi * (i + 0.5) * k / n)
+    basis[:, 0] = np.sqrt(1.0 / n)
+    log_root = -0.25 * (np.pi * k * length / n) ** 2
+    variance = xp.dot(basis**2, xp.exp(2 * log_root))  # >= 1/n (the constant term)
+    mean_variance = xp.sum(xp.exp(2 * log_root)) / n  # the mean of variance over rows (the basis is orthonormal)
+    return basis / xp.sqrt(variance / mean_variance)[:, None], log_root - 0.5 * xp.log(mean_variance)
+
+
 def se_factor(n: int, length: pt.TensorVariable) -> pt.TensorVariable:
     """Factor ``F`` (n, n) of a unit-variance squared-exponential kernel, ``F F^T ~ exp(-(i - j)^2 / (2 length^2))``.
 
@@ -68,14 +87,10 @@ def se_factor(n: int, length: pt.TensorVariable) -> pt.TensorVariable:
     Pillow 2017). A Cholesky factor's columns rotate with the length scale instead; with it, NUTS mixed
     badly when a length scale was weakly identified (real neuron, ``local``, 4 x 1000 draws: min ESS 37,
     R-hat 1.085, 143 s; with this factor 353, 1.012, 75 s). ``sqrt(s)`` is computed as ``exp(-(pi k length / n)^2 / 4)`` so
-    that it has a finite gradient where ``s`` underflows.
+    that it has a finite gradient where ``s`` underflows. Computed by :func:`cosine_spectrum`.
     """
-    i, k = np.arange(n)[:, None], np.arange(n)
-    basis = np.sqrt(2.0 / n) * np.cos(np.pi * (i + 0.5) * k / n)
-    basis[:, 0] = np.sqrt(1.0 / n)
-    root = pt.exp(-0.25 * (np.pi * k * length / n) ** 2)
-    variance = pt.dot(basis**2, root**2)  # >= 1/n (the constant term)
-    return basis * root[None, :] / pt.sqrt(variance)[:, None]
+    rows, log_sd = cosine_spectrum(n, length)
+    return rows * pt.exp(log_sd)[None, :]
 
 
 def kron_contract(factors: list, z: pt.TensorVariable) -> pt.TensorVariable:
@@ -96,6 +111,17 @@ def model_axes(spec: PriorSpec) -> list[str]:
     return [axis for axis in spec.smooth if not (spec.rank and axis == "lag")]
 
 
+def envelope_values(spec: PriorSpec, ny: int, nx: int, center: Any, width: Any, floor: Any = None, xp: Any = pt) -> Any:
+    """The envelope (y, x) of :func:`_envelope` at given ``rf_center``, ``rf_width`` (and ``rf_floor``), in
+    ``xp`` (``pytensor.tensor`` or ``numpy``)."""
+    dy = (np.arange(ny) - center[0]) / width[0]
+    dx = (np.arange(nx) - center[1]) / width[1]
+    r2 = dy[:, None] ** 2 + dx[None, :] ** 2
+    nu = spec.envelope_nu
+    envelope = xp.exp(-0.5 * r2) if np.isinf(nu) else (1 + r2 / nu) ** (-nu / 2)
+    return envelope if floor is None else floor + (1 - floor) * envelope
+
+
 def _envelope(spec: PriorSpec, ny: int, nx: int) -> pt.TensorVariable | float:
     """Spatial envelope (y, x) of the prior SD, peak 1 (``local = true``), else 1.
 
@@ -113,36 +139,75 @@ def _envelope(spec: PriorSpec, ny: int, nx: int) -> pt.TensorVariable | float:
     grid = np.array([ny, nx], dtype=float)
     center = pm.Normal("rf_center", mu=(grid - 1) / 2, sigma=grid / 2, dims="space_axis")
     width = pm.LogNormal("rf_width", mu=np.log(spec.width_median), sigma=WIDTH_LOG_SD, dims="space_axis")
-    dy = (np.arange(ny) - center[0]) / width[0]
-    dx = (np.arange(nx) - center[1]) / width[1]
-    r2 = dy[:, None] ** 2 + dx[None, :] ** 2
-    nu = spec.envelope_nu
-    envelope = pt.exp(-0.5 * r2) if np.isinf(nu) else (1 + r2 / nu) ** (-nu / 2)
-    if not spec.envelope_floor:
-        return envelope
-    floor = pm.Beta("rf_floor", alpha=1.0, beta=FLOOR_BETA)
-    return floor + (1 - floor) * envelope
+    floor = pm.Beta("rf_floor", alpha=1.0, beta=FLOOR_BETA) if spec.envelope_floor else None
+    return envelope_values(spec, ny, nx, center, width, floor)
 
 
-def structured_rf(spec: PriorSpec, shape: tuple[int, int, int]) -> pt.TensorVariable:
-    """The RF under a ``gp`` prior (see the module docstring)."""
+def _lengths(spec: PriorSpec, length: Any) -> dict[str, Any]:
+    """Each smoothed axis's kernel length scale, from ``rf_length`` (dim ``axis``); a rank-k time course's is fixed."""
+    axes = model_axes(spec)
+    lengths = {axis: length[axes.index(axis)] for axis in axes}  # length is None when axes is empty
+    if spec.rank and "lag" in spec.smooth:
+        lengths["lag"] = spec.length_median
+    return lengths
+
+
+def mode_log_sd(lengths: dict[str, Any], axes: tuple[str, ...], shape: tuple[int, ...], xp: Any = pt) -> Any:
+    """Log prior SD, per unit amplitude, of each coefficient ``rf_z`` scales (shape ``shape`` over ``axes``):
+    the sum over the smoothed axes of :func:`cosine_spectrum`'s ``log_sd``, 0 along an axis without a kernel."""
+    total = xp.zeros(shape)
+    for i, (axis, n) in enumerate(zip(axes, shape, strict=True)):
+        if axis in lengths:
+            total = total + xp.reshape(cosine_spectrum(n, lengths[axis], xp)[1], [n if j == i else 1 for j in range(len(shape))])
+    return total
+
+
+def coefficient_log_sd(spec: PriorSpec, shape: tuple[int, int, int], amplitude: Any, lengths: dict[str, Any],
+                       xp: Any = pt) -> Any:
+    """Log prior SD of each coefficient ``rf_z`` scales (``shape``: (lag, y, x), or (component, y, x) for a rank-k
+    prior, whose ``amplitude`` has one value per component): ``log amplitude + mode_log_sd``."""
+    if spec.rank:
+        return xp.log(amplitude)[:, None, None] + mode_log_sd(lengths, AXES[1:], shape[1:], xp)[None]
+    return xp.log(amplitude) + mode_log_sd(lengths, AXES, shape, xp)
+
+
+def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], centring: np.ndarray) -> dict[str, np.ndarray]:
+    """A start point (value variables) of the non-centred model as one of the partially centred model
+    (``centring``, :func:`structured_rf`): ``rf_coef = rf_z * sd^centring`` at the start's hyperparameters."""
+    lengths = _lengths(spec, np.exp(start["rf_length_log__"]) if "rf_length_log__" in start else None)
+    log_sd = coefficient_log_sd(spec, start["rf_z"].shape, np.exp(start["rf_amplitude_log__"]), lengths, np)
+    out = {name: value for name, value in start.items() if name != "rf_z"}
+    return out | {"rf_coef": start["rf_z"] * np.exp(centring * log_sd)}
+
+
+def _standard(dims: tuple[str, ...], log_sd: pt.TensorVariable, centring: np.ndarray | None) -> pt.TensorVariable:
+    """``rf_z``, standard normal: sampled as itself (``centring`` None), or as the partially centred
+    ``rf_coef ~ N(0, sd^centring)``, ``rf_z = rf_coef / sd^centring`` (``sd = exp(log_sd)``, the prior SD of the
+    coefficient ``rf_z`` scales; :func:`centring`)."""
+    if centring is None:
+        return pm.Normal("rf_z", 0.0, 1.0, dims=dims)
+    power = pm.Data("rf_centring", centring, dims=dims) * log_sd
+    coef = pm.Normal("rf_coef", 0.0, pt.exp(power), dims=dims)
+    return pm.Deterministic("rf_z", coef * pt.exp(-power), dims=dims)
+
+
+def structured_rf(spec: PriorSpec, shape: tuple[int, int, int], centring: np.ndarray | None = None) -> pt.TensorVariable:
+    """The RF under a ``gp`` prior (see the module docstring); ``centring`` (shape of ``rf_z``): sample ``rf_z``
+    partially centred (:func:`centring`), the same prior."""
     _, ny, nx = shape
     # a rank-k time course is normalised: its kernel's length is fixed at the hyperprior median, because a
     # learned one couples to the free norm of L_lag z (simulated Gabor, 2 x 300 draws: its ESS was 12)
-    axes = model_axes(spec)
-    if axes:
-        length = pm.LogNormal("rf_length", mu=np.log(spec.length_median), sigma=spec.length_log_sd, dims="axis")
-    lengths = {axis: length[axes.index(axis)] for axis in axes}
-    if spec.rank and "lag" in spec.smooth:
-        lengths["lag"] = spec.length_median
+    length = pm.LogNormal("rf_length", mu=np.log(spec.length_median), sigma=spec.length_log_sd,
+                          dims="axis") if model_axes(spec) else None
+    lengths = _lengths(spec, length)
     factors = [se_factor(n, lengths[axis]) if axis in lengths else None for axis, n in zip(AXES, shape, strict=True)]
     envelope = _envelope(spec, ny, nx)
     if not spec.rank:
         amplitude = pm.HalfNormal("rf_amplitude", sigma=spec.hyper_scale)
-        z = pm.Normal("rf_z", 0.0, 1.0, dims=("lag", "y", "x"))
+        z = _standard(AXES, coefficient_log_sd(spec, shape, amplitude, lengths), centring)
         return pm.Deterministic("rf", amplitude * envelope * kron_contract(factors, z), dims=("lag", "y", "x"))
     amplitude = pm.HalfNormal("rf_amplitude", sigma=spec.hyper_scale, dims="component")
-    z = pm.Normal("rf_z", 0.0, 1.0, dims=("component", "y", "x"))
+    z = _standard(("component", "y", "x"), coefficient_log_sd(spec, (spec.rank, ny, nx), amplitude, lengths), centring)
     space = pm.Deterministic("rf_space", amplitude[:, None, None] * envelope * kron_contract(factors[1:], z),
                              dims=("component", "y", "x"))
     time_z = pm.Normal("rf_time_z", 0.0, 1.0, dims=("component", "lag"))
@@ -154,6 +219,57 @@ def structured_rf(spec: PriorSpec, shape: tuple[int, int, int]) -> pt.TensorVari
     raw = kron_contract(factors[:1], time_z)
     time = pm.Deterministic("rf_time", raw / pt.sqrt(pt.sum(raw**2, axis=1, keepdims=True)), dims=("component", "lag"))
     return pm.Deterministic("rf", pt.tensordot(time, space, axes=[[0], [0]]), dims=("lag", "y", "x"))
+
+
+def centring(design: Design, spec: PriorSpec, point: dict[str, np.ndarray]) -> np.ndarray:
+    """How far to centre each coefficient of ``rf_z`` for NUTS, from the data: ``c_k = s_k t_k / (1 + s_k t_k)``.
+
+    ``s_k`` is the prior variance of the coefficient ``rf_z[k]`` scales, ``(amplitude * exp(mode_log_sd))^2``, and
+    ``t_k`` its Fisher information, ``sum_t counts_t (x_t . m_k)^2`` (``x_t`` the stimulus window of interval
+    ``t``, ``m_k`` the pattern the coefficient adds to the RF, envelope included; the counts make the sum an
+    unbiased estimate of the rate-weighted one). ``c_k`` is the fraction of the coefficient's posterior the data
+    determine for a Gaussian likelihood, the partial centring that decorrelates it from its prior SD
+    (Papaspiliopoulos, Roberts & Skold 2007; Gorinova, Moore & Hoffman 2020): 0 leaves it non-centred (prior
+    dominated), 1 centres it (data dominated). Computed at ``point``, typical hyperparameter values
+    (``rf_amplitude``, ``rf_length``, ``rf_time``, ``rf_center``, ``rf_width``, ``rf_floor`` as the spec has them).
+
+    Returns
+    -------
+    ndarray, the shape of ``rf_z``: (lag, y, x), or (component, y, x) for a rank-k prior.
+    """
+    L, ny, nx = design.n_lags, design.ny, design.nx
+    lengths = _lengths(spec, point.get("rf_length"))
+    envelope = envelope_values(spec, ny, nx, point["rf_center"], point["rf_width"], point.get("rf_floor"), np) if spec.local else 1.0
+    spatial = [cosine_spectrum(n, lengths[axis], np)[0] if axis in lengths else np.eye(n) for axis, n in (("y", ny), ("x", nx))]
+    # each frame's projection on the spatial modes (the pixels of mode (i, j): envelope * rows_y[:, i] rows_x[:, j])
+    frames = np.einsum("tyx,yi,xj->tij", envelope * design.frames.reshape(-1, ny, nx), *spatial, optimize=True)
+    frames = frames.reshape(-1, ny * nx)
+    if spec.rank:
+        lag_patterns = np.asarray(point["rf_time"]).T  # (lag, component)
+    else:
+        lag_patterns = cosine_spectrum(L, lengths["lag"], np)[0] if "lag" in lengths else np.eye(L)
+    log_sd = coefficient_log_sd(spec, (spec.rank or L, ny, nx), np.asarray(point["rf_amplitude"]), lengths, np)
+    information = _information(design, frames, lag_patterns).reshape(log_sd.shape)
+    prior_by_data = np.exp(2 * log_sd) * information
+    return prior_by_data / (1 + prior_by_data)
+
+
+CHUNK = 2**22
+"""Elements of the stimulus windows :func:`_information` holds at once (32 MB)."""
+
+
+def _information(design: Design, frames: np.ndarray, lag_patterns: np.ndarray) -> np.ndarray:
+    """``sum_t counts_t (x_t . m)^2`` for every lag pattern (columns of ``lag_patterns``, (lag, k)) times every
+    column of ``frames`` (frames, p): shape (k, p). ``x_t`` is interval ``t``'s window of ``frames`` (lag 0 =
+    the interval's own frame, as :attr:`bayesrf.design.Design.lagged`), taken ``CHUNK`` elements at a time."""
+    L = design.n_lags
+    windows = np.lib.stride_tricks.sliding_window_view(frames, L, axis=0)  # (t, p, lag), oldest frame first
+    total = np.zeros((lag_patterns.shape[1], frames.shape[1]))
+    step = max(1, CHUNK // (L * frames.shape[1]))
+    for begin in range(0, design.n_obs, step):
+        projected = np.einsum("tpl,lk->tkp", windows[design.rows[begin : begin + step], :, ::-1], lag_patterns)
+        total += np.einsum("t,tkp->kp", design.counts[begin : begin + step], projected**2)
+    return total
 
 
 def align_components(time: np.ndarray, space: np.ndarray) -> dict[str, np.ndarray]:
