@@ -437,11 +437,13 @@ def mixing_text(study: dict) -> str:
                for flag in (True, False)}
     missing = [f"{p} at n/D {n}" for n in study["n_per_d"] for p in study["priors"] if (n, p) not in ran]
     first = study["fits"][0]
-    return (f"Do data-rich posteriors mix with the defaults (issue #21, goal 2; `docs/mixing.json`, written by"
+    centred = "parametrisation" in study  # the second run; the first sampled rf_z non-centred
+    name, form = ("mixing", f"; `rf_z` {study['parametrisation']}") if centred else ("mixing_noncentred", "; non-centred")
+    return (f"Do data-rich posteriors mix with the defaults (issue #21, goal 2; `docs/{name}.json`, written by"
             f" `benchmarks/bench_mixing.py`, its protocol the script's docstring)? A simulated Gabor neuron,"
             f" {ny} × {nx} px × {study['lags']} lags ({study['weights']:,} weights), at"
             f" n/D {' and '.join(str(n) for n in study['n_per_d'])}; each structured prior with `bayesrf.sample`'s"
-            f" defaults ({first['chains']} chains × {first['draws']:,} draws after {study['tune']} tuning steps) on"
+            f" defaults ({first['chains']} chains × {first['draws']:,} draws after {study['tune']} tuning steps{form}) on"
             f" {study['cores']} cores, seed 0,"
             f" nothing tuned. bayesrf's own checks (R-hat ≤ {RHAT_MAX}, bulk and tail ESS ≥ {ESS_PER_CHAIN} per chain,"
             f" no divergences) "
@@ -1062,7 +1064,7 @@ def _names(items: list[str], quote: str = "`") -> str:
 GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
              ("big_posterior", big_posterior_text, big_posterior_table), ("cost_growth", cost_growth_text, cost_growth_table),
-             ("mixing", mixing_text, mixing_table),
+             ("mixing_noncentred", mixing_text, mixing_table),
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
              ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),
              ("real_posterior", real_posterior_text, real_posterior_table), ("sbc", sbc_text),
