@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .design import Design
     from .priors import PriorSpec
 
-__all__ = ["FAMILIES", "Family", "GP_HYPERPARAMETERS", "NutsForm", "SMALLER_START", "family_of", "positive_number", "register"]
+__all__ = ["FAMILIES", "Family", "GP_HYPERPARAMETERS", "NutsForm", "SMALLER_START", "family_of", "positive_number",
+           "register"]
 
 GP_HYPERPARAMETERS = ("rf_amplitude", "rf_length", "rf_time", "rf_center", "rf_width", "rf_floor")
 """What :func:`bayesrf.structured.centring` reads of a ``gp`` prior's pilot posterior."""

@@ -154,7 +154,8 @@ def model_key(design: Design, spec: PriorSpec, laplace: str, with_rf: bool = Tru
     if not spec.hierarchical and family_of(spec).scale_is_data:
         spec = replace(spec, scale=None)
     centring = "|centred" if centred else ""  # keys of the models compiled before centring existed unchanged
-    digest = hashlib.sha256(f"{spec.to_json()}|{laplace}|{with_rf}|{design.n_lags}|{design.frames.shape}{centring}".encode())
+    digest = hashlib.sha256(
+        f"{spec.to_json()}|{laplace}|{with_rf}|{design.n_lags}|{design.frames.shape}{centring}".encode())
     arrays = [design.rows]
     if spec.history_lags or spec.likelihood == "com-poisson":
         arrays.append(design.counts if design.all_counts is None else design.all_counts)

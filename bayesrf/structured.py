@@ -21,6 +21,10 @@ with ``envelope_floor``, ``rf_floor + (1 - rf_floor) *`` that). Hyperpriors: ``r
 HalfNormal(hyper_scale)``, ``rf_length ~ LogNormal(log length_median, length_log_sd)``,
 ``rf_center ~ Normal(grid centre, grid size / 2)``, ``rf_width ~ LogNormal(log width_median, 0.75)``,
 ``rf_floor ~ Beta(1, 9)``.
+NUTS samples ``rf_z`` partially centred (:func:`centring`, chosen from a pilot run by :func:`bayesrf.sample`):
+in the cosine basis each coefficient is ``rf_coef ~ N(0, sd^c)``, ``rf_z = rf_coef / sd^c``, with ``sd`` its prior SD
+(:func:`coefficient_log_sd`) and ``c`` in [0, 1] the share of its posterior the data determine. The prior is the
+same; with rich data the amplitude and length scales then move without dragging every weight along.
 A rank-k RF's components are identified up to a joint sign flip of ``(rf_time[k],
 rf_space[k])``, which leaves ``rf`` unchanged; :func:`bayesrf.sample` reports them
 signed like :func:`bayesrf.posterior_svd` (agreeing with the posterior mean).
@@ -41,8 +45,8 @@ if TYPE_CHECKING:
     from .design import Design
     from .priors import PriorSpec
 
-__all__ = ["AXES", "CHUNK", "align_components", "centred_start", "centring", "coefficient_log_sd", "cosine_spectrum", "envelope_values", "kron_contract", "mode_log_sd",
-           "model_axes", "se_factor", "smooth_axes", "structured_rf"]
+__all__ = ["AXES", "CHUNK", "align_components", "centred_start", "centring", "coefficient_log_sd", "cosine_spectrum",
+           "envelope_values", "kron_contract", "mode_log_sd", "model_axes", "se_factor", "smooth_axes", "structured_rf"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
@@ -158,7 +162,8 @@ def mode_log_sd(lengths: dict[str, Any], axes: tuple[str, ...], shape: tuple[int
     total = xp.zeros(shape)
     for i, (axis, n) in enumerate(zip(axes, shape, strict=True)):
         if axis in lengths:
-            total = total + xp.reshape(cosine_spectrum(n, lengths[axis], xp)[1], [n if j == i else 1 for j in range(len(shape))])
+            along = [n if j == i else 1 for j in range(len(shape))]
+            total = total + xp.reshape(cosine_spectrum(n, lengths[axis], xp)[1], along)
     return total
 
 
@@ -239,8 +244,10 @@ def centring(design: Design, spec: PriorSpec, point: dict[str, np.ndarray]) -> n
     """
     L, ny, nx = design.n_lags, design.ny, design.nx
     lengths = _lengths(spec, point.get("rf_length"))
-    envelope = envelope_values(spec, ny, nx, point["rf_center"], point["rf_width"], point.get("rf_floor"), np) if spec.local else 1.0
-    spatial = [cosine_spectrum(n, lengths[axis], np)[0] if axis in lengths else np.eye(n) for axis, n in (("y", ny), ("x", nx))]
+    envelope = (envelope_values(spec, ny, nx, point["rf_center"], point["rf_width"], point.get("rf_floor"), np)
+                if spec.local else 1.0)
+    spatial = [cosine_spectrum(n, lengths[axis], np)[0] if axis in lengths else np.eye(n)
+               for axis, n in (("y", ny), ("x", nx))]
     # each frame's projection on the spatial modes (the pixels of mode (i, j): envelope * rows_y[:, i] rows_x[:, j])
     frames = np.einsum("tyx,yi,xj->tij", envelope * design.frames.reshape(-1, ny, nx), *spatial, optimize=True)
     frames = frames.reshape(-1, ny * nx)

@@ -82,7 +82,8 @@ def fit(n_per_d: int, prior: str) -> dict:
             **{key: float(tree.attrs[key]) for key in keys},
             "steps_per_draw": float(tree["sample_stats"]["n_steps"].mean()),
             "chains": int(tree["posterior"].sizes["chain"]), "draws": int(tree["posterior"].sizes["draw"]),
-            **{key: float(tree.attrs[key]) for key in ("time_pilot_s", "pilot_draws", "centred_fraction") if key in tree.attrs},
+            **{key: float(tree.attrs[key]) for key in ("time_pilot_s", "pilot_draws", "centred_fraction")
+               if key in tree.attrs},
             "variables": per_variable(tree["posterior"].to_dataset()),
             "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:300]}" for w in caught})}
 

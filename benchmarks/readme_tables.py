@@ -438,7 +438,8 @@ def mixing_text(study: dict) -> str:
     missing = [f"{p} at n/D {n}" for n in study["n_per_d"] for p in study["priors"] if (n, p) not in ran]
     first = study["fits"][0]
     centred = "parametrisation" in study  # the second run; the first sampled rf_z non-centred
-    name, form = ("mixing", f"; `rf_z` {study['parametrisation']}") if centred else ("mixing_noncentred", "; non-centred")
+    name, form = (("mixing", f"; `rf_z` {study['parametrisation']}") if centred
+                  else ("mixing_noncentred", "; non-centred"))
     return (f"Do data-rich posteriors mix with the defaults (issue #21, goal 2; `docs/{name}.json`, written by"
             f" `benchmarks/bench_mixing.py`, its protocol the script's docstring)? A simulated Gabor neuron,"
             f" {ny} × {nx} px × {study['lags']} lags ({study['weights']:,} weights), at"
