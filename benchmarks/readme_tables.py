@@ -453,7 +453,17 @@ def mixing_text(study: dict) -> str:
             + (f"; not run: {', '.join(missing)}" if missing else "")
             + ". The goal (every structured prior passes at both sizes) is "
             + ("met." if not verdict[False] and not missing else "not met." if verdict[False] else "not yet judged.")
-            + _mixing_failures_text([f for f in study["fits"] if not f["diagnostics_ok"]]))
+            + _mixing_failures_text([f for f in study["fits"] if not f["diagnostics_ok"]])
+            + _pilot_text([f for f in study["fits"] if "time_pilot_s" in f]))
+
+
+def _pilot_text(fits: list[dict]) -> str:
+    """How much of the runs' wall time their pilot runs took (the centred runs of ``docs/mixing.json``)."""
+    if not fits:
+        return ""
+    minutes = [f["time_pilot_s"] / 60 for f in fits]
+    return (f" The wall times include the pilot runs ({min(minutes):.1f}–{max(minutes):.1f} min); on average"
+            f" {100 * sum(f['centred_fraction'] for f in fits) / len(fits):.0f} % centred.")
 
 
 def _mixing_failures_text(failed: list[dict]) -> str:

@@ -279,6 +279,12 @@ def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
     assert tables.mixing_text(study).endswith("not yet judged.")
     study["fits"] = [run(n, p, 1) for n in (8, 16) for p in ("rank1", "local")]
     assert tables.mixing_text(study).endswith("is met.") and "not run" not in tables.mixing_text(study)
+    assert "`docs/mixing_noncentred.json`" in text and "steps; non-centred)" in text and "pilot" not in text
+    centred = {**study, "parametrisation": "partially centred", "fits": [run(8, "rank1", 1) | {
+        "time_pilot_s": 90.0, "centred_fraction": 0.25}, run(8, "local", 1) | {"time_pilot_s": 150.0, "centred_fraction": 0.75}]}
+    text = tables.mixing_text(centred)
+    assert "`docs/mixing.json`" in text and "steps; `rf_z` partially centred)" in text
+    assert text.endswith("The wall times include the pilot runs (1.5–2.5 min); on average 50 % centred.")
     table = tables.mixing_table({**study, "fits": [run(8, "local", 0)]}).splitlines()
     assert table[2] == ("| 8 (12,000) | local | fail | 1.020 (`rf_width`) | 250 (`rf_width`) | 300 | 1.004, 900 | 0 | 31"
                         " | 10.0 |")
