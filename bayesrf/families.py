@@ -292,8 +292,9 @@ class GP(Family):
                           "width_median": 3.0, "envelope_nu": float("inf"), "envelope_floor": False, "rank": 0}
     # target_accept 0.9 removes most divergences of the real neuron's local prior. The pilot run's hyperparameters
     # choose how far each coefficient is centred (bayesrf.structured.centring): non-centred, as the MAP and log
-    # densities write it, the amplitude and length scales mixed slowly when the data are rich (docs/mixing.json, n/D 8:
-    # rank1 min ESS 94; on tuning seed 7 centred this way: 99 -> 468, 31 -> 15 steps per draw)
+    # densities write it, the amplitude and length scales mixed slowly when the data are rich (n/D 8, min bulk ESS:
+    # docs/mixing_noncentred.json rank1 94, smooth 150, local 59; centred, docs/mixing.json: 575, 1,523, 81 -- local's
+    # envelope still drifts)
     nuts_form = NutsForm(target_accept=0.9, pilot_draws=100)
 
     def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:

@@ -1075,7 +1075,7 @@ def _names(items: list[str], quote: str = "`") -> str:
 GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
              ("big_posterior", big_posterior_text, big_posterior_table), ("cost_growth", cost_growth_text, cost_growth_table),
-             ("mixing_noncentred", mixing_text, mixing_table),
+             ("mixing", mixing_text, mixing_table), ("mixing_noncentred", mixing_text, mixing_table),
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
              ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),
              ("real_posterior", real_posterior_text, real_posterior_table), ("sbc", sbc_text),
