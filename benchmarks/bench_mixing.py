@@ -33,7 +33,8 @@ pilot's time and the mean centring. Order as above; n/D = 16 runs only if the se
 
 Amendment 3 (session 26, after the second run's n/D = 8 fits): rank1 and smooth ran while a tuning experiment (seed 7,
 smooth) shared the cores until about 12 minutes into smooth's fit, so rank1's wall time and part of smooth's are
-inflated; local ran alone. The run was stopped after n/D = 8 to leave the session's remaining time to the test
+inflated; local ran alone. That smooth experiment was stopped unfinished, so the design was in the end chosen on
+rank1's tuning runs alone (amendment 2 also named smooth). The run was stopped after n/D = 8 to leave the session's remaining time to the test
 suite: n/D = 16 is not run.
 
 Usage: ``python benchmarks/bench_mixing.py`` -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that).
