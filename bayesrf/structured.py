@@ -185,13 +185,14 @@ def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], centring: np.nd
     return out | {"rf_coef": start["rf_z"] * np.exp(centring * log_sd)}
 
 
-def _standard(dims: tuple[str, ...], log_sd: pt.TensorVariable, centring: np.ndarray | None) -> pt.TensorVariable:
-    """``rf_z``, standard normal: sampled as itself (``centring`` None), or as the partially centred
-    ``rf_coef ~ N(0, sd^centring)``, ``rf_z = rf_coef / sd^centring`` (``sd = exp(log_sd)``, the prior SD of the
-    coefficient ``rf_z`` scales; :func:`centring`)."""
+def _standard(dims: tuple[str, ...], spec: PriorSpec, shape: tuple[int, int, int], amplitude: pt.TensorVariable,
+              lengths: dict[str, Any], centring: np.ndarray | None) -> pt.TensorVariable:
+    """``rf_z`` (``shape`` over ``dims``), standard normal: sampled as itself (``centring`` None), or as the partially
+    centred ``rf_coef ~ N(0, sd^centring)``, ``rf_z = rf_coef / sd^centring`` (``sd`` the prior SD of the coefficient
+    ``rf_z`` scales, :func:`coefficient_log_sd`; :func:`centring`)."""
     if centring is None:
         return pm.Normal("rf_z", 0.0, 1.0, dims=dims)
-    power = pm.Data("rf_centring", centring, dims=dims) * log_sd
+    power = pm.Data("rf_centring", centring, dims=dims) * coefficient_log_sd(spec, shape, amplitude, lengths)
     coef = pm.Normal("rf_coef", 0.0, pt.exp(power), dims=dims)
     return pm.Deterministic("rf_z", coef * pt.exp(-power), dims=dims)
 
@@ -209,10 +210,10 @@ def structured_rf(spec: PriorSpec, shape: tuple[int, int, int], centring: np.nda
     envelope = _envelope(spec, ny, nx)
     if not spec.rank:
         amplitude = pm.HalfNormal("rf_amplitude", sigma=spec.hyper_scale)
-        z = _standard(AXES, coefficient_log_sd(spec, shape, amplitude, lengths), centring)
+        z = _standard(AXES, spec, shape, amplitude, lengths, centring)
         return pm.Deterministic("rf", amplitude * envelope * kron_contract(factors, z), dims=("lag", "y", "x"))
     amplitude = pm.HalfNormal("rf_amplitude", sigma=spec.hyper_scale, dims="component")
-    z = _standard(("component", "y", "x"), coefficient_log_sd(spec, (spec.rank, ny, nx), amplitude, lengths), centring)
+    z = _standard(("component", "y", "x"), spec, (spec.rank, ny, nx), amplitude, lengths, centring)
     space = pm.Deterministic("rf_space", amplitude[:, None, None] * envelope * kron_contract(factors[1:], z),
                              dims=("component", "y", "x"))
     time_z = pm.Normal("rf_time_z", 0.0, 1.0, dims=("component", "lag"))
