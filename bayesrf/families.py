@@ -51,8 +51,8 @@ class NutsForm:
     target_accept : float
         NUTS's target acceptance rate.
     pilot_draws : int
-        Draws per chain of a short pilot run of the ``direct`` model before the sampled one, whose posterior
-        :meth:`Family.recentre` reads (0: none).
+        Draws per chain (at most the run's) of a short pilot run of the ``direct`` model before the sampled one,
+        whose posterior :meth:`Family.recentre` reads (0: none).
     """
 
     laplace: str = "direct"

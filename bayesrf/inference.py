@@ -251,8 +251,8 @@ def sample(
         ``wall_time_s`` (all but ``estimates``), ``time_log_densities_s`` (pointwise log-likelihood
         and log-prior) and, for NUTS, ``time_start_s`` (the start point), ``time_compile_s`` (nutpie's
         compilation; near 0 for a reused model) and ``time_sampling_s`` (warm-up and draws). ``gp`` priors
-        first run a pilot (:attr:`bayesrf.families.NutsForm.pilot_draws` draws per chain, after the same warm-up, on
-        ``min(chains, cores)`` chains; not kept) whose hyperparameters choose how far the sampled coordinates are
+        first run a pilot (:attr:`bayesrf.families.NutsForm.pilot_draws` draws per chain, at most ``draws``, after the
+        same warm-up, on ``min(chains, cores)`` chains; not kept) whose hyperparameters choose how far the sampled coordinates are
         centred (:func:`bayesrf.structured.centring`): attrs ``time_pilot_s`` (the pilot, its compilation and the
         choice), ``pilot_draws`` and ``centred_fraction`` (mean centring, 0 = non-centred, 1 = centred).
     """
@@ -299,12 +299,13 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
     key = model_key(design, spec, form.laplace) if reuse else None
     if form.pilot_draws:
         began = time.perf_counter()
-        pilot = run_nuts(model_nuts, start, form.pilot_draws, tune, min(chains, cores), seed, sampler, progress,
+        pilot_draws = min(form.pilot_draws, draws)  # a pilot no longer than the run
+        pilot = run_nuts(model_nuts, start, pilot_draws, tune, min(chains, cores), seed, sampler, progress,
                          form.target_accept, cores, key)
         centring, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec), start)
         model_nuts = build_model(design, spec, laplace=form.laplace, centring=centring)
         key = model_key(design, spec, form.laplace, centred=True) if reuse else None
-        timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": form.pilot_draws,
+        timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": pilot_draws,
                    "centred_fraction": float(np.mean(centring))}
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)
     posterior = family.from_nuts(raw["posterior"].to_dataset(), spec)  # the sampler's group, its dims and attrs kept

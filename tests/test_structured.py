@@ -297,3 +297,15 @@ def test_centred_sampling_gives_the_non_centred_posterior(monkeypatch):
             value = [getattr(d, moment)(("chain", "draw")).values for d in draws]
             error = np.hypot(*[np.asarray(azs.mcse(d, method=method)) for d in draws])
             assert np.all(np.abs(value[0] - value[1]) <= 4.5 * error), (name, moment)
+
+
+def test_pilot_is_no_longer_than_the_run():
+    """A run of fewer draws than ``NutsForm.pilot_draws`` gets a pilot of its own length."""
+    from bayesrf.families import FAMILIES
+
+    data = bayesrf.simulate(n_frames=300, shape=(4, 3), lags=2, spatial="gabor", rf_norm=1.0, seed=1)
+    with warnings.catch_warnings(record=True) as caught:  # 20 draws fail the convergence checks
+        warnings.simplefilter("always")
+        tree = bayesrf.sample(data, "smooth", lags=2, draws=20, tune=20, chains=1, cores=1, seed=0, estimates=False)
+    print([str(w.message)[:120] for w in caught])
+    assert FAMILIES["gp"].nuts_form.pilot_draws > 20 and tree.attrs["pilot_draws"] == 20
