@@ -252,9 +252,10 @@ def sample(
         and log-prior) and, for NUTS, ``time_start_s`` (the start point), ``time_compile_s`` (nutpie's
         compilation; near 0 for a reused model) and ``time_sampling_s`` (warm-up and draws). ``gp`` priors
         first run a pilot (:attr:`bayesrf.families.NutsForm.pilot_draws` draws per chain, at most ``draws``, after the
-        same warm-up, on ``min(chains, cores)`` chains; not kept) whose hyperparameters choose how far the sampled coordinates are
-        centred (:func:`bayesrf.structured.centring`): attrs ``time_pilot_s`` (the pilot, its compilation and the
-        choice), ``pilot_draws`` and ``centred_fraction`` (mean centring, 0 = non-centred, 1 = centred).
+        same warm-up, on ``min(chains, cores)`` chains; not kept) whose hyperparameters choose how far the sampled
+        coordinates are centred (:func:`bayesrf.structured.centring`): attrs ``time_pilot_s`` (the pilot, its
+        compilation and the choice), ``pilot_draws`` and ``centred_fraction`` (mean centring, 0 = non-centred, 1 =
+        centred).
     """
     if sampler not in SAMPLERS:
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
