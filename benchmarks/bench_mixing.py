@@ -37,7 +37,14 @@ inflated; local ran alone. That smooth experiment was stopped unfinished, so the
 rank1's tuning runs alone (amendment 2 also named smooth). The run was stopped after n/D = 8 to leave the session's remaining time to the test
 suite: n/D = 16 is not run.
 
-Usage: ``python benchmarks/bench_mixing.py`` -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that).
+Amendment 4 (session 28, before the third run; the protocol above unchanged): ``python benchmarks/bench_mixing.py
+--resume`` keeps the fits already in ``docs/mixing.json`` (the n/D = 8 fits of session 26) and runs the ones it lacks,
+in the order above. ``bayesrf.sample`` changed since then only where its defaults do not reach (the pilot is
+``min(100, draws)`` draws per chain, 100 at the default 1,000 draws; a non-centred model no longer builds the
+coefficients' prior SDs), so kept and new fits use the same method. Nothing else computes beside this run; it is
+stopped when the session's time runs out, and a fit it has not finished stays "not run".
+
+Usage: ``python benchmarks/bench_mixing.py [--resume]`` -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """
 
 from __future__ import annotations
@@ -94,26 +101,33 @@ def fit(n_per_d: int, prior: str) -> dict:
             "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:300]}" for w in caught})}
 
 
-def main() -> None:
+def remaining(study: dict) -> list[tuple[int, str]]:
+    """The fits ``(n/D, prior)`` of the protocol's order that ``study`` (the JSON's dict) does not hold yet."""
+    done = {(fit["n_per_d"], fit["prior"]) for fit in study["fits"]}
+    return [(n_per_d, prior) for n_per_d in N_PER_D for prior in PRIORS if (n_per_d, prior) not in done]
+
+
+def main(resume: bool = False) -> None:
+    """Run the protocol's fits, or with ``resume`` only those ``docs/mixing.json`` lacks (amendment 4)."""
     from threadpoolctl import threadpool_limits
 
     from bayesrf.nuts import DEFAULT_TUNE
 
+    kept = json.loads(OUT.read_text())["fits"] if resume else []
     study = {"protocol": __doc__.split("Usage")[0].strip(), "pixels": list(SHAPE), "lags": LAGS,
              "weights": WEIGHTS, "n_per_d": list(N_PER_D), "priors": list(PRIORS),
-             "tune": DEFAULT_TUNE["nutpie"], "cores": CORES, "python": sys.version.split()[0], "fits": [],
+             "tune": DEFAULT_TUNE["nutpie"], "cores": CORES, "python": sys.version.split()[0], "fits": kept,
              "parametrisation": "partially centred, chosen by a pilot run (bayesrf.structured.centring)",
              "complete": False}
     with threadpool_limits(1):
-        for n_per_d in N_PER_D:
-            for prior in PRIORS:
-                study["fits"].append(fit(n_per_d, prior))
-                print({k: v for k, v in study["fits"][-1].items() if k not in ("variables", "warnings")}, flush=True)
-                OUT.write_text(json.dumps(study, indent=1))
+        for n_per_d, prior in remaining(study):
+            study["fits"].append(fit(n_per_d, prior))
+            print({k: v for k, v in study["fits"][-1].items() if k not in ("variables", "warnings")}, flush=True)
+            OUT.write_text(json.dumps(study, indent=1))
     study["complete"] = True
     OUT.write_text(json.dumps(study, indent=1))
     print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":
-    main()
+    main(resume="--resume" in sys.argv[1:])

@@ -255,6 +255,16 @@ def test_sbc_replication_reading_uses_the_bar_fixed_before_the_run(count, system
     assert tables._sbc_replication({"run": first}, "norm") == "Not traced further. "
 
 
+def test_mixing_resume_runs_only_the_missing_fits_in_the_protocols_order():
+    """bench_mixing.remaining: the fits a stopped run lacks, n/D 8 before 16 and rank1, smooth, local within each."""
+    bench = _load("bench_mixing")
+    study = {"fits": [{"n_per_d": 8, "prior": prior} for prior in ("rank1", "smooth", "local")]}
+    assert bench.remaining(study) == [(16, "rank1"), (16, "smooth"), (16, "local")]
+    study["fits"] = [{"n_per_d": 8, "prior": "smooth"}, {"n_per_d": 16, "prior": "rank1"}]
+    assert bench.remaining(study) == [(8, "rank1"), (8, "local"), (16, "smooth"), (16, "local")]
+    assert bench.remaining({"fits": []}) == [(n, p) for n in (8, 16) for p in ("rank1", "smooth", "local")]
+
+
 def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
     """readme_tables.mixing_text / mixing_table on hand-made runs: a failed run makes the goal 'not met', a run not
     made leaves it 'not yet judged' when nothing failed, and the table names each run's worst variables."""
