@@ -298,3 +298,75 @@ def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
     table = tables.mixing_table({**study, "fits": [run(8, "local", 0)]}).splitlines()
     assert table[2] == ("| 8 (12,000) | local | fail | 1.020 (`rf_width`) | 250 (`rf_width`) | 300 | 1.004, 900 | 0 | 31"
                         " | 10.0 |")
+
+
+def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn():
+    """bench_expected_loglik: the expected rate of +-1 windows against a Monte Carlo mean, the gradient and Hessian of
+    the expected log posterior and the exact Hessian against finite differences (scipy), the exact log posterior
+    against scipy.stats, sklearn's MAP as a stationary point of it, and the windows on a hand-made movie."""
+    from scipy.optimize import approx_fprime
+    from scipy.stats import norm, poisson
+
+    bench = _load("bench_expected_loglik")
+    movie = np.arange(4.0)[:, None, None] * np.ones((4, 1, 2))  # frame t holds t in both pixels
+    assert np.array_equal(bench.lagged(movie, 2), [[1, 1, 0, 0], [2, 2, 1, 1], [3, 3, 2, 2]])
+    rng = np.random.default_rng(0)
+    theta = np.concatenate([[-1.0], rng.normal(0, 0.3, 6)])
+    x = rng.choice([-1.0, 1.0], size=(400_000, 6))
+    rates = np.exp(theta[0] + x @ theta[1:])
+    no_data = bench.negative_ell(theta, np.zeros(6), 0.0, 1, np.inf)[0]  # the expected rate alone
+    assert abs(no_data - rates.mean()) < 4 * rates.std() / np.sqrt(len(rates))
+    sts, args = rng.normal(0, 3, 6), (30.0, 50, 0.5)
+    value, gradient = bench.negative_ell(theta, sts, *args)
+    assert np.allclose(gradient, approx_fprime(theta, lambda t: bench.negative_ell(t, sts, *args)[0], 1e-7), rtol=1e-4)
+    numeric = np.array([approx_fprime(theta, lambda t: bench.negative_ell(t, sts, *args)[1][i], 1e-7) for i in range(7)])
+    assert np.allclose(bench.ell_hessian(theta, 50, 0.5), numeric, rtol=1e-4, atol=1e-4)
+    x, w = rng.choice([-1.0, 1.0], size=(3000, 3)), np.array([0.3, -0.2, 0.1])
+    counts = rng.poisson(np.exp(0.5 + x @ w)).astype(float)
+    mode = bench.exact_map(x, counts, 0.5)
+    logp = lambda t: bench.exact_log_posterior(t[None], x, counts, 0.5)[0]  # noqa: E731
+    assert np.max(np.abs(approx_fprime(mode, logp, 1e-6))) < 1e-2  # vs |gradient| ~ 1e2 one step away
+    assert np.max(np.abs(approx_fprime(mode + 0.01, logp, 1e-6))) > 10
+    other = mode + np.array([0.1, -0.1, 0.05, 0.0])
+    scipy_logp = lambda t: (poisson.logpmf(counts, np.exp(t[0] + x @ t[1:])).sum()  # noqa: E731
+                            + norm.logpdf(t[1:], 0, 0.5).sum())
+    assert np.isclose(logp(mode) - logp(other), scipy_logp(mode) - scipy_logp(other), rtol=1e-9)
+    step = 1e-3
+    numeric = np.array([[(logp(mode + step * (e_i + e_j)) - logp(mode + step * (e_i - e_j)) - logp(mode - step * (e_i - e_j))
+                          + logp(mode - step * (e_i + e_j))) / (4 * step**2) for e_j in np.eye(4)] for e_i in np.eye(4)])
+    assert np.allclose(bench.exact_hessian(mode, x, 0.5), -numeric, rtol=1e-3)
+
+
+def test_expected_loglik_importance_sampling_accepts_a_good_proposal_and_rejects_a_bad_one(monkeypatch):
+    """bench_expected_loglik.importance: the exact Laplace of a data-rich 3-weight posterior is nearly the posterior
+    (k well below 0.7, relative ESS near 1); the same proposal twice too narrow is flagged (k above 0.7)."""
+    bench = _load("bench_expected_loglik")
+    monkeypatch.setattr(bench, "DRAWS", 2000)
+    rng = np.random.default_rng(1)
+    x = rng.choice([-1.0, 1.0], size=(20_000, 3))
+    counts = rng.poisson(np.exp(0.5 + x @ np.array([0.3, -0.2, 0.1]))).astype(float)
+    mode = bench.exact_map(x, counts, 0.5)
+    hessian = bench.exact_hessian(mode, x, 0.5)
+    good = bench.importance(mode, hessian, x, counts, 0.5)
+    assert good["pareto_k"] < 0.5 and good["relative_ess"] > 0.8
+    assert bench.importance(mode, 6 * hessian, x, counts, 0.5)["pareto_k"] > bench.K_MAX
+
+
+def test_expected_loglik_text_names_the_sizes_where_each_proposal_passes():
+    """readme_tables.expected_loglik_text / _table on hand-made rows: k <= k_max passes, larger k does not."""
+    tables = _load("readme_tables")
+
+    def row(n_per_d: int, k_ell: float, k_laplace: float) -> dict:
+        return {"n_per_d": n_per_d, "intervals": 1500 * n_per_d - 4, "ell_mode_distance": 0.25,
+                "ell_sd_ratio_median": 0.98, "ell_mode_hessian_s": 0.04, "exact_map_s": 2.0,
+                "ell": {"pareto_k": k_ell, "relative_ess": 0.0004, "exact_logp_s": 3.0},
+                "laplace": {"pareto_k": k_laplace, "relative_ess": 0.31, "exact_logp_s": 3.1}}
+
+    study = {"pixels": [20, 15], "lags": 5, "weights": 1500, "sigma": 0.1, "draws": 4000, "k_max": 0.7,
+             "rows": [row(1, 1.4, 0.9), row(16, 0.7, 0.3)]}
+    text = tables.expected_loglik_text(study)
+    assert "(Pareto k ≤ 0.7) at n/D 16; the exact Laplace approximation, for comparison, at n/D 16." in text
+    study["rows"] = [row(1, 1.4, 0.9), row(16, 0.71, 0.3)]
+    assert "(Pareto k ≤ 0.7) at no size; the exact" in tables.expected_loglik_text(study)
+    table = tables.expected_loglik_table(study).splitlines()
+    assert table[3] == "| 16 (23,996) | 25 % | 0.98 | 0.71 | 0.30 | 0.0004 | 0.31 | 0.0 | 2.0 | 3.0 |"
