@@ -352,18 +352,29 @@ def _goal_gradient_ms(study: dict, prior: str) -> float:
 
 def expected_loglik_table(study: dict) -> str:
     """Markdown table of ``docs/expected_loglik.json``: per n/D, the expected log-likelihood's error and both
-    importance-sampling proposals' Pareto k, relative ESS and seconds."""
+    importance-sampling proposals' Pareto k, log-weight SD, relative ESS and seconds."""
     rows = ["| n/D (intervals) | `ell` mode's distance from the MAP | `ell` / exact Laplace SD (median) | Pareto k:"
-            " `ell` proposal | Pareto k: exact Laplace | relative ESS: `ell` | relative ESS: exact Laplace | `ell` mode"
-            f" + Hessian (s) | exact MAP, sklearn (s) | exact log posterior of {study['draws']:,} draws (s) |",
+            " `ell`, exact Laplace | log-weight SD (nats): `ell`, exact Laplace | relative ESS: `ell`, exact Laplace |"
+            f" `ell` mode + Hessian (s) | exact MAP, sklearn (s) | exact log posterior of {study['draws']:,} draws (s) |",
             "|---" * 9 + "|"]
     for row in study["rows"]:
         ell, laplace = row["ell"], row["laplace"]
         rows.append(f"| {row['n_per_d']} ({row['intervals']:,}) | {100 * row['ell_mode_distance']:.0f} % |"
-                    f" {row['ell_sd_ratio_median']:.2f} | {ell['pareto_k']:.2f} | {laplace['pareto_k']:.2f} |"
-                    f" {ell['relative_ess']:.2g} | {laplace['relative_ess']:.2g} | {row['ell_mode_hessian_s']:.1f} |"
+                    f" {row['ell_sd_ratio_median']:.2f} | {_k(ell['pareto_k'])}, {_k(laplace['pareto_k'])} |"
+                    f" {ell['log_weight_sd']:.3g}, {laplace['log_weight_sd']:.3g} |"
+                    f" {ell['relative_ess']:.2g}, {laplace['relative_ess']:.2g} | {row['ell_mode_hessian_s']:.1f} |"
                     f" {row['exact_map_s']:.1f} | {ell['exact_logp_s']:.1f} |")
     return "\n".join(rows)
+
+
+def _k(k: float | None) -> str:
+    """A Pareto k for the README: two decimals, or 'not finite' (stored as null)."""
+    return "not finite" if k is None else f"{k:.2f}"
+
+
+def _k_passes(k: float | None, study: dict) -> bool:
+    """Whether a stored Pareto k passes PSIS's rule (``k <= study['k_max']``; a null k does not)."""
+    return k is not None and k <= study["k_max"]
 
 
 def expected_loglik_text(study: dict) -> str:
@@ -371,7 +382,7 @@ def expected_loglik_text(study: dict) -> str:
     ny, nx = study["pixels"]
 
     def passing(proposal: str) -> str:
-        sizes = [f"{row['n_per_d']}" for row in study["rows"] if row[proposal]["pareto_k"] <= study["k_max"]]
+        sizes = [f"{row['n_per_d']}" for row in study["rows"] if _k_passes(row[proposal]["pareto_k"], study)]
         return f"at n/D {', '.join(sizes)}" if sizes else "at no size"
 
     return (f"The expected log-likelihood of white noise as an importance-sampling proposal (issue #21;"
@@ -381,7 +392,7 @@ def expected_loglik_text(study: dict) -> str:
             f" weight written with numpy; the exact MAP is scikit-learn's. The Gaussian at the mode of the expected"
             f" log posterior (`ell`; its gradient needs only the spike-triggered sum) passes PSIS's rule (Pareto k ≤"
             f" {study['k_max']}) {passing('ell')}; the exact Laplace approximation, for comparison,"
-            f" {passing('laplace')}.")
+            f" {passing('laplace')}. A k that is not finite means all but one weight underflow.")
 
 
 def cost_growth_table(study: dict) -> str:
