@@ -361,10 +361,15 @@ def expected_loglik_table(study: dict) -> str:
         ell, laplace = row["ell"], row["laplace"]
         rows.append(f"| {row['n_per_d']} ({row['intervals']:,}) | {100 * row['ell_mode_distance']:.0f} % |"
                     f" {row['ell_sd_ratio_median']:.2f} | {_k(ell['pareto_k'])}, {_k(laplace['pareto_k'])} |"
-                    f" {ell['log_weight_sd']:.3g}, {laplace['log_weight_sd']:.3g} |"
+                    f" {_nats(ell['log_weight_sd'])}, {_nats(laplace['log_weight_sd'])} |"
                     f" {ell['relative_ess']:.2g}, {laplace['relative_ess']:.2g} | {row['ell_mode_hessian_s']:.1f} |"
                     f" {row['exact_map_s']:.1f} | {ell['exact_logp_s']:.1f} |")
     return "\n".join(rows)
+
+
+def _nats(value: float) -> str:
+    """A log-weight SD for the README: whole nats with thousands separators from 10 on, else one decimal."""
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def _k(k: float | None) -> str:

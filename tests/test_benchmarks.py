@@ -359,7 +359,7 @@ def test_expected_loglik_text_names_the_sizes_where_each_proposal_passes():
     def row(n_per_d: int, k_ell: float, k_laplace: float) -> dict:
         return {"n_per_d": n_per_d, "intervals": 1500 * n_per_d - 4, "ell_mode_distance": 0.25,
                 "ell_sd_ratio_median": 0.98, "ell_mode_hessian_s": 0.04, "exact_map_s": 2.0,
-                "ell": {"pareto_k": k_ell, "relative_ess": 0.0004, "log_weight_sd": 41.26, "exact_logp_s": 3.0},
+                "ell": {"pareto_k": k_ell, "relative_ess": 0.0004, "log_weight_sd": 41_263.7, "exact_logp_s": 3.0},
                 "laplace": {"pareto_k": k_laplace, "relative_ess": 0.31, "log_weight_sd": 0.8, "exact_logp_s": 3.1}}
 
     study = {"pixels": [20, 15], "lags": 5, "weights": 1500, "sigma": 0.1, "draws": 4000, "k_max": 0.7,
@@ -369,5 +369,5 @@ def test_expected_loglik_text_names_the_sizes_where_each_proposal_passes():
     study["rows"] = [row(1, None, 0.9), row(16, 0.71, 0.3)]
     assert "(Pareto k ≤ 0.7) at no size; the exact" in tables.expected_loglik_text(study)
     table = tables.expected_loglik_table(study).splitlines()
-    assert table[2].startswith("| 1 (1,496) | 25 % | 0.98 | not finite, 0.90 | 41.3, 0.8 |")
-    assert table[3] == "| 16 (23,996) | 25 % | 0.98 | 0.71, 0.30 | 41.3, 0.8 | 0.0004, 0.31 | 0.0 | 2.0 | 3.0 |"
+    assert table[2].startswith("| 1 (1,496) | 25 % | 0.98 | not finite, 0.90 | 41,264, 0.8 |")
+    assert table[3] == "| 16 (23,996) | 25 % | 0.98 | 0.71, 0.30 | 41,264, 0.8 | 0.0004, 0.31 | 0.0 | 2.0 | 3.0 |"
