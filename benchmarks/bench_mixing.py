@@ -44,6 +44,10 @@ in the order above. ``bayesrf.sample`` changed since then only where its default
 coefficients' prior SDs), so kept and new fits use the same method. Nothing else computes beside this run; it is
 stopped when the session's time runs out, and a fit it has not finished stays "not run".
 
+Amendment 5 (session 28, during the third run): contrary to amendment 4, ``bench_expected_loglik.py`` ran twice beside
+rank1's fit at n/D = 16 (07:16:53-07:20:24 and 07:22:56-07:26:25 UTC, about 7 of its 17 minutes, one core each), so
+that wall time is inflated; the fits after it ran alone.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume]`` -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """
 
