@@ -30,8 +30,11 @@ TEST_WORKERS ?= 2
 test: $(STAMP)  ## run the whole test suite (CI runs exactly this)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30
 
-bench: $(STAMP)  ## print the speed and accuracy tables of benchmarks/
-	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+# each benchmark rewrites its docs/<name>.json and some run for hours (see its docstring), so one runs only when named
+bench: $(STAMP)  ## list benchmarks/; B=<name> (e.g. B=scaling) runs bench_<name>.py with BENCH_ARGS
+	@if [ -z "$(B)" ]; then $(BIN)/python -c 'import ast, pathlib; [print(f"  make bench B={p.stem[6:]:<22}", \
+	ast.get_docstring(ast.parse(p.read_text())).splitlines()[0]) for p in sorted(pathlib.Path("benchmarks").glob("bench_*.py"))]'; \
+	else $(BIN)/python benchmarks/bench_$(B).py $(BENCH_ARGS); fi
 
 $(BENCH_VENV)/.installed: pyproject.toml  # the peer packages live in their own venv, never in .venv
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)

@@ -4,7 +4,7 @@ Prints one table: for the real neuron (5 lags, 1,500 weights, 1,484 intervals)
 and a simulated neuron with 10,000 frames, the wall time of bayesrf.fit_ml (L2,
 L1) next to sklearn's PoissonRegressor (L2) and glum (L2, L1) measured in the
 same run, the ratio bayesrf / reference, and the max abs difference of the
-solutions. Run: ``make bench`` or ``python benchmarks/bench_ml.py``.
+solutions. Run: ``make bench B=ml`` or ``python benchmarks/bench_ml.py``.
 """
 
 from __future__ import annotations
