@@ -337,6 +337,19 @@ def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn():
     assert np.allclose(bench.exact_hessian(mode, x, 0.5), -numeric, rtol=1e-3)
 
 
+def test_expected_loglik_mode_solves_each_weights_stationarity_equation():
+    """bench_expected_loglik.ell_mode against scipy's brentq: at the mode the expected rate equals the spike count,
+    so each weight solves ``spikes tanh(w) + w / sigma^2 = sts`` alone."""
+    from scipy.optimize import brentq
+
+    bench = _load("bench_expected_loglik")
+    sts, spikes, sigma = np.array([40.0, -25.0, 3.0, 0.0, 80.0]), 300.0, 0.2
+    mode = bench.ell_mode(sts, spikes, 1000, sigma)
+    roots = [brentq(lambda w: spikes * np.tanh(w) + w / sigma**2 - s, -5, 5, xtol=1e-14) for s in sts]
+    assert np.allclose(mode[1:], roots, atol=1e-7)
+    assert np.isclose(1000 * np.exp(mode[0]) * np.prod(np.cosh(mode[1:])), spikes)
+
+
 def test_expected_loglik_importance_sampling_accepts_a_good_proposal_and_rejects_a_bad_one(monkeypatch):
     """bench_expected_loglik.importance: the exact Laplace of a data-rich 3-weight posterior is nearly the posterior
     (k well below 0.7, relative ESS near 1); the same proposal twice too narrow is flagged (k above 0.7)."""
