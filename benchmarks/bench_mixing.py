@@ -48,6 +48,9 @@ Amendment 5 (session 28, during the third run): contrary to amendment 4, ``bench
 rank1's fit at n/D = 16 (07:16:53-07:20:24 and 07:22:56-07:26:25 UTC, about 7 of its 17 minutes, one core each), so
 that wall time is inflated; the fits after it ran alone.
 
+Amendment 6 (session 28, after the third run): the run was stopped at 08:48 UTC, after smooth at n/D = 16 and before
+local's fit there, to leave the session's remaining time to the test suite; local at n/D = 16 is not run.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume]`` -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """
 
