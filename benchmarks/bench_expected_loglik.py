@@ -45,23 +45,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_mixing import LAGS, SHAPE, WEIGHTS, recording  # the same neuron; this folder is on sys.path when run
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "expected_loglik.json"
-SHAPE, LAGS = (20, 15), 5
-WEIGHTS = LAGS * SHAPE[0] * SHAPE[1]
 N_PER_D = (1, 2, 4, 8, 16)
 SIGMA = 0.1
 DRAWS = 4000
 K_MAX = 0.7
 CHUNK = 250
-
-
-def recording(n_per_d: int):
-    """The simulated neuron (see the protocol) with ``n_per_d`` frames per weight."""
-    import bayesrf
-
-    return bayesrf.simulate(n_frames=n_per_d * WEIGHTS, shape=SHAPE, lags=LAGS, spatial="gabor", rf_norm=1.0,
-                            rate=20.0, dt=0.05, seed=0)
 
 
 def lagged(frames: np.ndarray, lags: int) -> np.ndarray:

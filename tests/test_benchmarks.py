@@ -300,13 +300,14 @@ def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
                         " | 10.0 |")
 
 
-def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn():
+def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn(monkeypatch):
     """bench_expected_loglik: the expected rate of +-1 windows against a Monte Carlo mean, the gradient and Hessian of
     the expected log posterior and the exact Hessian against finite differences (scipy), the exact log posterior
     against scipy.stats, sklearn's MAP as a stationary point of it, and the windows on a hand-made movie."""
     from scipy.optimize import approx_fprime
     from scipy.stats import norm, poisson
 
+    monkeypatch.syspath_prepend(str(BENCH))  # it imports bench_mixing, as when run from its folder
     bench = _load("bench_expected_loglik")
     movie = np.arange(4.0)[:, None, None] * np.ones((4, 1, 2))  # frame t holds t in both pixels
     assert np.array_equal(bench.lagged(movie, 2), [[1, 1, 0, 0], [2, 2, 1, 1], [3, 3, 2, 2]])
@@ -337,11 +338,12 @@ def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn():
     assert np.allclose(bench.exact_hessian(mode, x, 0.5), -numeric, rtol=1e-3)
 
 
-def test_expected_loglik_mode_solves_each_weights_stationarity_equation():
+def test_expected_loglik_mode_solves_each_weights_stationarity_equation(monkeypatch):
     """bench_expected_loglik.ell_mode against scipy's brentq: at the mode the expected rate equals the spike count,
     so each weight solves ``spikes tanh(w) + w / sigma^2 = sts`` alone."""
     from scipy.optimize import brentq
 
+    monkeypatch.syspath_prepend(str(BENCH))  # it imports bench_mixing, as when run from its folder
     bench = _load("bench_expected_loglik")
     sts, spikes, sigma = np.array([40.0, -25.0, 3.0, 0.0, 80.0]), 300.0, 0.2
     mode = bench.ell_mode(sts, spikes, 1000, sigma)
@@ -353,6 +355,7 @@ def test_expected_loglik_mode_solves_each_weights_stationarity_equation():
 def test_expected_loglik_importance_sampling_accepts_a_good_proposal_and_rejects_a_bad_one(monkeypatch):
     """bench_expected_loglik.importance: the exact Laplace of a data-rich 3-weight posterior is nearly the posterior
     (k well below 0.7, relative ESS near 1); the same proposal twice too narrow is flagged (k above 0.7)."""
+    monkeypatch.syspath_prepend(str(BENCH))  # it imports bench_mixing, as when run from its folder
     bench = _load("bench_expected_loglik")
     monkeypatch.setattr(bench, "DRAWS", 2000)
     rng = np.random.default_rng(1)
