@@ -51,6 +51,12 @@ that wall time is inflated; the fits after it ran alone.
 Amendment 6 (session 28, after the third run): the run was stopped at 08:48 UTC, after smooth at n/D = 16 and before
 local's fit there, to leave the session's remaining time to the test suite; local at n/D = 16 is not run.
 
+Amendment 7 (session 29, before the fourth run; the protocol above unchanged): ``--resume`` runs the one fit missing,
+local at n/D = 16. ``bayesrf`` has not changed since the third run (only benchmarks did), so every fit uses one method.
+Nothing else computes beside it; if it is stopped unfinished, it stays "not run". (Before it, a tuning experiment on
+seed 7 tried nutpie's ``adaptation="low_rank"`` for local at n/D = 8; it had not finished 4 x 250 draws after 47
+minutes and was stopped; nothing was chosen from it and it did not share the cores with this run.)
+
 Usage: ``python benchmarks/bench_mixing.py [--resume]`` -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """
 
