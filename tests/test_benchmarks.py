@@ -25,9 +25,15 @@ def _load(name: str):
     return module
 
 
+@pytest.fixture(autouse=True)
+def _benchmarks_on_path(monkeypatch):
+    """Every test here loads benchmarks as ``python benchmarks/<name>.py`` runs them: with their folder on the path
+    (some import another benchmark)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+
+
 @pytest.mark.parametrize("name", sorted(p.stem for p in BENCH.glob("*.py")))
-def test_benchmark_imports(name, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # as `python benchmarks/<name>.py` runs it: its folder on the path
+def test_benchmark_imports(name):
     assert callable(_load(name).main)
 
 
@@ -102,10 +108,9 @@ def test_peer_runs_pin_each_worker_to_its_own_core():
     assert peers.dataset("gabor", "binary", 1.0, 0, (4, 3))["stim"].shape[1:] == (4, 3)
 
 
-def test_replace_reruns_only_the_chosen_stored_cells(tmp_path, monkeypatch, capsys):
+def test_replace_reruns_only_the_chosen_stored_cells(tmp_path, capsys):
     """peers.py --replace: a stored row of a chosen cell is rerun and replaced, other stored rows are kept as they
     are, and without --replace a stored cell is not rerun (resume); the report is readme_tables.peers_table."""
-    monkeypatch.syspath_prepend(str(BENCH))
     peers = _load("peers")
     out = tmp_path / "peers.json"
     cell = {"rf": "gabor", "stimulus": "binary", "nd": 1.0, "seed": 0, "method": "sta", "shape": [4, 3]}
@@ -194,8 +199,7 @@ def _posterior(draws: np.ndarray) -> xr.DataTree:
 
 
 @pytest.mark.parametrize("factor, away", [(0.5, True), (1.5, False)])
-def test_support_trace_tells_shrinkage_from_overshoot(rng, monkeypatch, factor, away):
-    monkeypatch.syspath_prepend(str(BENCH))
+def test_support_trace_tells_shrinkage_from_overshoot(rng, factor, away):
     trace = _load("bench_support_trace")
     truth = np.zeros((2, 3, 4))
     truth[:, 1:, 1:] = rng.choice([-1.0, 1.0], size=(2, 2, 3))  # 12 support weights of both signs, 12 zeros
@@ -207,10 +211,9 @@ def test_support_trace_tells_shrinkage_from_overshoot(rng, monkeypatch, factor, 
     assert scores["coverage"] == [0.0] * len(trace.LEVELS)
 
 
-def test_support_trace_spread_counts_each_seed_once(monkeypatch):
+def test_support_trace_spread_counts_each_seed_once():
     import scipy.stats
 
-    monkeypatch.syspath_prepend(str(BENCH))
     trace = _load("bench_support_trace")
     levels = np.array(trace.LEVELS)
     seeds = [levels + shift for shift in (-0.12, -0.02, -0.07, -0.07)]  # the 80 % level: 0.68, 0.78, 0.73, 0.73
@@ -224,8 +227,7 @@ def test_support_trace_spread_counts_each_seed_once(monkeypatch):
     assert trace.spread(fits)["beyond_2se"] is True and trace.spread(fits)["rhat_above"] == 4
 
 
-def test_support_trace_held_out_counts_winners_within_the_goal(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))
+def test_support_trace_held_out_counts_winners_within_the_goal():
     trace = _load("bench_support_trace")
     levels = np.array(trace.LEVELS)
     gaps = {"smooth": 0.03, "rank1": 0.0, "local": 0.15}  # local's support intervals 15 points short at every level
@@ -300,14 +302,13 @@ def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
                         " | 10.0 |")
 
 
-def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn(monkeypatch):
+def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn():
     """bench_expected_loglik: the expected rate of +-1 windows against a Monte Carlo mean, the gradient and Hessian of
     the expected log posterior and the exact Hessian against finite differences (scipy), the exact log posterior
     against scipy.stats, sklearn's MAP as a stationary point of it, and the windows on a hand-made movie."""
     from scipy.optimize import approx_fprime
     from scipy.stats import norm, poisson
 
-    monkeypatch.syspath_prepend(str(BENCH))  # it imports bench_mixing, as when run from its folder
     bench = _load("bench_expected_loglik")
     movie = np.arange(4.0)[:, None, None] * np.ones((4, 1, 2))  # frame t holds t in both pixels
     assert np.array_equal(bench.lagged(movie, 2), [[1, 1, 0, 0], [2, 2, 1, 1], [3, 3, 2, 2]])
@@ -338,12 +339,11 @@ def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn(monk
     assert np.allclose(bench.exact_hessian(mode, x, 0.5), -numeric, rtol=1e-3)
 
 
-def test_expected_loglik_mode_solves_each_weights_stationarity_equation(monkeypatch):
+def test_expected_loglik_mode_solves_each_weights_stationarity_equation():
     """bench_expected_loglik.ell_mode against scipy's brentq: at the mode the expected rate equals the spike count,
     so each weight solves ``spikes tanh(w) + w / sigma^2 = sts`` alone."""
     from scipy.optimize import brentq
 
-    monkeypatch.syspath_prepend(str(BENCH))  # it imports bench_mixing, as when run from its folder
     bench = _load("bench_expected_loglik")
     sts, spikes, sigma = np.array([40.0, -25.0, 3.0, 0.0, 80.0]), 300.0, 0.2
     mode = bench.ell_mode(sts, spikes, 1000, sigma)
@@ -355,7 +355,6 @@ def test_expected_loglik_mode_solves_each_weights_stationarity_equation(monkeypa
 def test_expected_loglik_importance_sampling_accepts_a_good_proposal_and_rejects_a_bad_one(monkeypatch):
     """bench_expected_loglik.importance: the exact Laplace of a data-rich 3-weight posterior is nearly the posterior
     (k well below 0.7, relative ESS near 1); the same proposal twice too narrow is flagged (k above 0.7)."""
-    monkeypatch.syspath_prepend(str(BENCH))  # it imports bench_mixing, as when run from its folder
     bench = _load("bench_expected_loglik")
     monkeypatch.setattr(bench, "DRAWS", 2000)
     rng = np.random.default_rng(1)
