@@ -25,7 +25,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from .errors import SpecError
-from .structured import AXES, align_components, centred_start, centring, model_axes, structured_rf
+from .structured import AXES, Coordinates, align_components, centred_start, centring, model_axes, shear, structured_rf
 
 if TYPE_CHECKING:
     from .design import Design
@@ -102,9 +102,9 @@ class Family:
             return [f"[structure] is only used by family = {users}, not {self.name!r}"]
         return []
 
-    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, centring: np.ndarray | None = None
+    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, coordinates: Coordinates | None = None
                 ) -> pt.TensorVariable:
-        """Create the PyMC variables of the weights in the current model; returns ``rf``. ``centring``: from
+        """Create the PyMC variables of the weights in the current model; returns ``rf``. ``coordinates``: from
         :meth:`recentre`, for families that have a pilot run."""
         raise NotImplementedError
 
@@ -127,9 +127,9 @@ class Family:
         return start
 
     def recentre(self, design: Design, spec: PriorSpec, pilot: xr.Dataset, start: dict[str, np.ndarray]
-                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                 ) -> tuple[Coordinates, dict[str, np.ndarray]]:
         """After a pilot run (:attr:`NutsForm.pilot_draws`; ``pilot`` its posterior, as :meth:`from_nuts` returns
-        it): the ``centring`` of :meth:`weights` and ``start`` in that parametrisation."""
+        it): the ``coordinates`` of :meth:`weights` and ``start`` in them."""
         raise SpecError(f"a {self.name} prior has no pilot run.")
 
     def from_nuts(self, posterior: xr.Dataset, spec: PriorSpec) -> xr.Dataset:
@@ -162,7 +162,8 @@ class Flat(Family):
                 + (["a flat prior cannot be hierarchical"] if prior.get("hierarchical") is True else [])
                 + (["prior.scale is not used by a flat prior"] if "scale" in prior else []))
 
-    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, centring: None = None) -> pt.TensorVariable:
+    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, coordinates: None = None
+                ) -> pt.TensorVariable:
         return pm.Flat("rf", dims=dims)
 
     def penalty(self, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,7 +200,8 @@ class _Scaled(Family):
         compiled model is reused: a sweep over scales compiles once per family."""
         return pm.Data("rf_prior_scale", float(spec.scale))
 
-    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, centring: None = None) -> pt.TensorVariable:
+    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, coordinates: None = None
+                ) -> pt.TensorVariable:
         if not spec.hierarchical:
             return self.fixed(spec, dims, laplace)
         scale = pm.HalfNormal("rf_scale", sigma=spec.hyper_scale, dims="lag")
@@ -294,7 +296,9 @@ class GP(Family):
     # choose how far each coefficient is centred (bayesrf.structured.centring): non-centred, as the MAP and log
     # densities write it, the amplitude and length scales mixed slowly when the data are rich (n/D 8, min bulk ESS:
     # docs/mixing_noncentred.json rank1 94, smooth 150, local 59; centred, docs/mixing.json: 575, 1,523, 81 -- local's
-    # envelope still drifts)
+    # envelope still drifts). local's coefficients are also sheared along the envelope's centre and widths
+    # (bayesrf.structured.shear; tuning seed 7, n/D 8, 4 x 400 draws: max R-hat 1.170 -> 1.082, min bulk ESS 20 -> 48;
+    # it still fails the checks)
     nuts_form = NutsForm(target_accept=0.9, pilot_draws=100)
 
     def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
@@ -319,17 +323,22 @@ class GP(Family):
             problems.append("a gp prior needs at least one of structure.smooth, structure.local, structure.rank")
         return problems
 
-    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, centring: np.ndarray | None = None
+    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, coordinates: Coordinates | None = None
                 ) -> pt.TensorVariable:
         model = pm.modelcontext(None)
-        return structured_rf(spec, tuple(len(model.coords[d]) for d in dims), centring)
+        return structured_rf(spec, tuple(len(model.coords[d]) for d in dims), coordinates)
 
     def recentre(self, design: Design, spec: PriorSpec, pilot: xr.Dataset, start: dict[str, np.ndarray]
-                 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """:func:`bayesrf.structured.centring` at the pilot's posterior medians of the hyperparameters."""
+                 ) -> tuple[Coordinates, dict[str, np.ndarray]]:
+        """:func:`bayesrf.structured.centring` at the pilot's posterior medians of the hyperparameters, and for a
+        ``local`` prior :func:`bayesrf.structured.shear` there, about the pilot's posterior mean of the RF."""
         point = {name: pilot[name].median(("chain", "draw")).values for name in GP_HYPERPARAMETERS if name in pilot}
         amounts = centring(design, spec, point)
-        return amounts, centred_start(spec, start, amounts)
+        coordinates = Coordinates(amounts)
+        if spec.local:
+            mean = pilot["rf_space" if spec.rank else "rf"].mean(("chain", "draw")).values
+            coordinates = Coordinates(amounts, *shear(spec, point, mean, amounts))
+        return coordinates, centred_start(spec, start, coordinates)
 
     def start(self, start: dict[str, np.ndarray], ridge_rf: np.ndarray, spec: PriorSpec, seed: int | None
               ) -> dict[str, np.ndarray]:

@@ -253,7 +253,8 @@ def sample(
         compilation; near 0 for a reused model) and ``time_sampling_s`` (warm-up and draws). ``gp`` priors
         first run a pilot (:attr:`bayesrf.families.NutsForm.pilot_draws` draws per chain, at most ``draws``, after the
         same warm-up, on ``min(chains, cores)`` chains; not kept) whose hyperparameters choose how far the sampled
-        coordinates are centred (:func:`bayesrf.structured.centring`): attrs ``time_pilot_s`` (the pilot, its
+        coordinates are centred (:func:`bayesrf.structured.centring`; ``local`` priors are also sheared along the
+        envelope, :func:`bayesrf.structured.shear`): attrs ``time_pilot_s`` (the pilot, its
         compilation and the choice), ``pilot_draws`` and ``centred_fraction`` (mean centring, 0 = non-centred, 1 =
         centred).
     """
@@ -290,7 +291,7 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
                  seed: int | None, sampler: str, progress: bool, cores: int, reuse: bool) -> xr.DataTree:
     """NUTS in the family's parametrisation (:attr:`bayesrf.families.Family.nuts_form`), started at
     :func:`start_point`, as a result. With a pilot run (``nuts_form.pilot_draws``: ``gp`` priors), its posterior
-    chooses the sampled model's centring (:meth:`bayesrf.families.Family.recentre`); the pilot's draws are not kept."""
+    chooses the sampled model's coordinates (:meth:`bayesrf.families.Family.recentre`); the pilot's draws are not kept."""
     family = family_of(spec)
     form = family.nuts_form
     began = time.perf_counter()
@@ -303,11 +304,11 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
         pilot_draws = min(form.pilot_draws, draws)  # a pilot no longer than the run
         pilot = run_nuts(model_nuts, start, pilot_draws, tune, min(chains, cores), seed, sampler, progress,
                          form.target_accept, cores, key)
-        centring, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec), start)
-        model_nuts = build_model(design, spec, laplace=form.laplace, centring=centring)
+        coordinates, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec), start)
+        model_nuts = build_model(design, spec, laplace=form.laplace, coordinates=coordinates)
         key = model_key(design, spec, form.laplace, centred=True) if reuse else None
         timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": pilot_draws,
-                   "centred_fraction": float(np.mean(centring))}
+                   "centred_fraction": float(np.mean(coordinates.centring))}
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)
     posterior = family.from_nuts(raw["posterior"].to_dataset(), spec)  # the sampler's group, its dims and attrs kept
     return assemble(posterior[[n for n in POSTERIOR_VARS if n in posterior]], design, spec, method="nuts",

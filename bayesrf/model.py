@@ -44,6 +44,8 @@ Structured (``family = "gp"``) priors are described in :mod:`bayesrf.structured`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pymc as pm
 import pytensor
@@ -56,6 +58,9 @@ from .families import family_of
 from .nonlinearity import SOFTPLUS_AT_UNIT, from_exp_link, log_rate_symbolic
 from .observation import DISPERSIONS, pymc_counts
 from .priors import BASELINE_STEP_NU, PriorSpec, load_prior
+
+if TYPE_CHECKING:
+    from .structured import Coordinates
 
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_WEIGHTS", "VAR_DIMS", "build_model",
            "intercept_mu", "linear_predictor", "link_start", "mean_rate", "rate_unit", "set_baseline_start"]
@@ -200,7 +205,7 @@ def build_model(
     lags: int = 5,
     laplace: str = "direct",
     with_rf: bool = True,
-    centring: np.ndarray | None = None,
+    coordinates: Coordinates | None = None,
 ) -> pm.Model:
     """Build the PyMC model of a recording under a prior spec.
 
@@ -223,9 +228,9 @@ def build_model(
     with_rf : bool, default True
         False: the baseline-only model, the spec's intercept, baseline, spike history and count
         distribution without an RF (the null model of a unit's evidence of an RF).
-    centring : ndarray, optional
-        How far the sampler's coordinates of the weights are centred (:meth:`bayesrf.families.Family.recentre`;
-        ``gp`` priors: :func:`bayesrf.structured.centring`). The prior is the same.
+    coordinates : Coordinates, optional
+        The sampler's coordinates of the weights (:meth:`bayesrf.families.Family.recentre`; ``gp`` priors:
+        :class:`bayesrf.structured.Coordinates`, partially centred and sheared). The prior is the same.
 
     Returns
     -------
@@ -260,7 +265,7 @@ def build_model(
         intercept = _intercept(spec, design)
         eta = intercept
         if with_rf:
-            rf = family.weights(spec, ("lag", "y", "x"), laplace, centring)
+            rf = family.weights(spec, ("lag", "y", "x"), laplace, coordinates)
             eta = linear_predictor(design, intercept, rf, family.factors(spec))
         log_duration = pm.Data("log_duration", design.offset, dims="time")
         if spec.nonlinearity == "exp":  # the sums in the order of earlier releases (same floating-point results)

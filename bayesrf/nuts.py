@@ -150,7 +150,7 @@ def model_key(design: Design, spec: PriorSpec, laplace: str, with_rf: bool = Tru
     ``pm.Data``, swapped on reuse): spec (without that scale), Laplace form, number of lags, the frames' shape, the
     fitted intervals, and the counts too when more than the data variables depend on them (spike history, the
     COM-Poisson normaliser's support); ``with_rf=False`` for the baseline-only model, ``centred`` for a model
-    built with a ``centring`` (its values are data)."""
+    built with ``coordinates`` (their values are data; a ``local`` prior's always hold a shear)."""
     if not spec.hierarchical and family_of(spec).scale_is_data:
         spec = replace(spec, scale=None)
     centring = "|centred" if centred else ""  # keys of the models compiled before centring existed unchanged
