@@ -338,7 +338,7 @@ def shear(spec: PriorSpec, point: dict[str, np.ndarray], mean: np.ndarray, amoun
     """
     ny, nx = mean.shape[1:]
     lengths = _lengths(spec, point.get("rf_length"))
-    axes = AXES[1:] if spec.rank else AXES
+    axes = ("component", *AXES[1:]) if spec.rank else AXES  # no factor along a rank-k prior's components
     inverses = [np.linalg.inv(cosine_spectrum(n, lengths[axis], np)[0]) if axis in lengths else None
                 for axis, n in zip(axes, mean.shape, strict=True)]
     log_sd = coefficient_log_sd(spec, mean.shape, np.asarray(point["rf_amplitude"]), lengths, np)
