@@ -122,16 +122,17 @@ def se_factor(n: int, length: pt.TensorVariable) -> pt.TensorVariable:
     return rows * pt.exp(log_sd)[None, :]
 
 
-def kron_contract(factors: list, z: pt.TensorVariable) -> pt.TensorVariable:
+def kron_contract(factors: list, z: Any, xp: Any = pt) -> Any:
     """``(F_1 (x) ... (x) F_m) vec(z)`` as ``z`` (..., n_1, ..., n_m) contracted with each factor on its axis.
 
-    ``factors[i]`` (n_i, n_i) or None (identity). Costs ``sum_i n_i`` times the size of ``z``.
+    ``factors[i]`` (n_i, n_i) or None (identity). Costs ``sum_i n_i`` times the size of ``z``. ``xp``:
+    ``pytensor.tensor`` or ``numpy``.
     """
     m = len(factors)
     for i, factor in enumerate(factors):
         if factor is not None:
             axis = z.ndim - m + i
-            z = pt.moveaxis(pt.tensordot(factor, z, axes=[[1], [axis]]), 0, axis)
+            z = xp.moveaxis(xp.tensordot(factor, z, axes=[[1], [axis]]), 0, axis)
     return z
 
 
@@ -219,7 +220,7 @@ def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], coordinates: Co
     (:func:`structured_rf`): ``rf_coef = rf_z * sd^centring - B (g - g0)`` at the start's hyperparameters."""
     lengths = _lengths(spec, np.exp(start["rf_length_log__"]) if "rf_length_log__" in start else None)
     log_sd = coefficient_log_sd(spec, start["rf_z"].shape, np.exp(start["rf_amplitude_log__"]), lengths, np)
-    g = np.concatenate([start["rf_center"], start["rf_width_log__"]]) if spec.local else None
+    g = envelope_coordinates(start["rf_center"], np.exp(start["rf_width_log__"]), np) if spec.local else None
     out = {name: value for name, value in start.items() if name != "rf_z"}
     shift = _shift(g, coordinates.shear, coordinates.anchor, np)
     return out | {"rf_coef": start["rf_z"] * np.exp(coordinates.centring * log_sd) - shift}
@@ -349,10 +350,7 @@ def shear(spec: PriorSpec, point: dict[str, np.ndarray], mean: np.ndarray, amoun
 
     def coefficient_mean(g: np.ndarray) -> np.ndarray:
         scaled = mean / envelope_values(spec, ny, nx, g[:2], np.exp(g[2:]), point.get("rf_floor"), np)
-        for i, inverse in enumerate(inverses):
-            if inverse is not None:
-                scaled = np.moveaxis(np.tensordot(inverse, scaled, axes=[[1], [i]]), 0, i)
-        return factor * scaled
+        return factor * kron_contract(inverses, scaled, np)
 
     step = 1e-5
     return np.stack([(coefficient_mean(anchor + step * e) - coefficient_mean(anchor - step * e)) / (2 * step)
