@@ -267,6 +267,17 @@ def test_mixing_resume_runs_only_the_missing_fits_in_the_protocols_order():
     assert bench.remaining({"fits": []}) == [(n, p) for n in (8, 16) for p in ("rank1", "smooth", "local")]
 
 
+def test_mixing_rerun_moves_a_priors_fits_aside_and_runs_them_again():
+    """bench_mixing.supersede: a rerun prior's old fits move, marked, to "superseded"; the others stay and are not rerun."""
+    bench = _load("bench_mixing")
+    fits = [{"n_per_d": n, "prior": prior} for n in (8, 16) for prior in ("rank1", "smooth", "local")]
+    study = bench.supersede({"fits": fits, "superseded": [{"n_per_d": 8, "prior": "smooth"}]}, "local", "why")
+    assert study["fits"] == [f for f in fits if f["prior"] != "local"]
+    assert study["superseded"][1:] == [{"n_per_d": n, "prior": "local", "superseded_by": "why"} for n in (8, 16)]
+    assert study["superseded"][0] == {"n_per_d": 8, "prior": "smooth"}
+    assert bench.remaining(study) == [(8, "local"), (16, "local")]
+
+
 def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
     """readme_tables.mixing_text / mixing_table on hand-made runs: a failed run makes the goal 'not met', a run not
     made leaves it 'not yet judged' when nothing failed, and the table names each run's worst variables."""
