@@ -9,12 +9,25 @@ import xarray as xr
 
 from .errors import BayesRFWarning
 
-__all__ = ["ESS_PER_CHAIN", "RHAT_MAX", "check_diagnostics"]
+__all__ = ["ESS_PER_CHAIN", "RHAT_MAX", "advice", "check_diagnostics"]
 
 RHAT_MAX = 1.01
 """Largest acceptable R-hat (rank-normalised, bulk and folded; Vehtari et al. 2021)."""
 ESS_PER_CHAIN = 100
 """Smallest acceptable bulk and tail ESS per chain."""
+ENVELOPE = ("rf_amplitude", "rf_length", "rf_center", "rf_width", "rf_floor")
+"""The structured (``gp``) priors' hyperparameters."""
+
+
+def advice(failing: set[str]) -> str:
+    """What to try when the checks fail on the variables ``failing``: longer runs, and where a structured prior's
+    hyperparameters fail, a prior with fewer of them (the MAP start and the centring are already automatic)."""
+    text = "Try more tuning steps and draws (tune=, draws=)"
+    if hyper := sorted(failing & set(ENVELOPE)):
+        text += (f"; {', '.join(hyper)} are the structured prior's hyperparameters, which can mix slowly on data-rich "
+                 "fits: compare a prior with fewer of them (smooth has no envelope, fixed-scale priors such as ridge "
+                 "have none)")
+    return text + "."
 
 
 def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, float]:
@@ -69,10 +82,11 @@ def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, fl
                                                       f"{found.get('bfmi', {}).get('threshold')} in some chains"),
     ) if bad]
     stats["diagnostics_ok"] = int(not problems)
+    failing = {v for v in var_names
+               if float(rhat[v].max()) > RHAT_MAX or min(float(ess_bulk[v].min()), float(ess_tail[v].min())) < floor}
     if problems:
         warnings.warn(
-            "sampling diagnostics failed: " + "; ".join(problems)
-            + ". Try more tune/draws, a non-centred or hierarchical prior, or start from the MAP.",
+            "sampling diagnostics failed: " + "; ".join(problems) + ". " + advice(failing),
             BayesRFWarning,
             stacklevel=3,
         )

@@ -113,7 +113,7 @@ def test_laplace_on_lasso_fails_where_the_map_is_zero(tiny):
 
 @pytest.mark.slow
 def test_too_short_run_warns_with_advice(tiny):
-    with pytest.warns(bayesrf.BayesRFWarning, match="ESS .* Try more tune/draws"):
+    with pytest.warns(bayesrf.BayesRFWarning, match="ESS .* Try more tuning steps and draws"):
         tree = bayesrf.sample(tiny, "ridge", lags=2, draws=20, tune=20, chains=2, seed=1)
     assert tree.attrs["diagnostics_ok"] == 0
     assert tree.attrs["tune"] == 20
@@ -361,6 +361,26 @@ def test_diagnostics_verdict_has_arviz_diagnose_checks_plus_tail_floor():
     walk = np.cumsum(rng.normal(size=(4, 500)), axis=1)
     with pytest.warns(bayesrf.BayesRFWarning, match="E-BFMI 0.0"):
         assert check_diagnostics(_fake_nuts(rng, energy=walk), ["intercept", "rf"])["min_bfmi"] < 0.3
+
+
+def test_diagnostics_advice_names_failing_hyperparameters_only():
+    """A structured prior's stuck envelope width gets the advice to compare a prior with fewer hyperparameters,
+    naming it; a stuck RF alone gets only the advice to run longer."""
+    from bayesrf.diagnostics import check_diagnostics
+
+    rng = np.random.default_rng(1)
+    tree = _fake_nuts(rng)
+    tree["posterior"]["rf_width"] = xr.DataArray(rng.normal(size=(4, 500)) + np.array([2.0, 0, 0, 0])[:, None],
+                                                 dims=("chain", "draw"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check_diagnostics(tree, ["intercept", "rf", "rf_width"])
+        stuck = _fake_nuts(rng)
+        stuck["posterior"]["rf"] = stuck["posterior"]["rf"] + np.array([1.0, 0, 0, 0])[:, None, None]
+        check_diagnostics(stuck, ["intercept", "rf"])
+    width, rf = (str(w.message) for w in caught)
+    assert "(rf_width; chains disagree)" in width and "rf_width are the structured prior's hyperparameters" in width
+    assert "Try more tuning steps and draws" in rf and "hyperparameters" not in rf
 
 
 @pytest.mark.slow
