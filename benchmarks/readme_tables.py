@@ -465,11 +465,16 @@ def _worst(fit: dict, key: str) -> str:
     return pick(_checked(fit), key=lambda name: fit["variables"][name][key])
 
 
+def _in_order(study: dict) -> list[dict]:
+    """The runs of ``docs/mixing.json`` in the protocol's order (n/D, then the order of its priors), however run."""
+    return sorted(study["fits"], key=lambda fit: (fit["n_per_d"], study["priors"].index(fit["prior"])))
+
+
 def mixing_table(study: dict) -> str:
     """Markdown table of ``docs/mixing.json``: each default run's checks, its worst variables and its cost."""
     rows = ["| n/D (frames) | prior | bayesrf's checks | max R-hat (variable) | min bulk ESS (variable) | min tail ESS |"
             " `rf` alone: max R-hat, min bulk ESS | divergences | leapfrog steps per draw | wall (min) |", "|---" * 10 + "|"]
-    for fit in study["fits"]:
+    for fit in _in_order(study):
         rhat, ess, rf = _worst(fit, "max_rhat"), _worst(fit, "min_ess_bulk"), fit["variables"]["rf"]
         rows.append(f"| {fit['n_per_d']} ({fit['frames']:,}) | {fit['prior']} |"
                     f" {'pass' if fit['diagnostics_ok'] else 'fail'} | {fit['max_rhat']:.3f} (`{rhat}`) |"
@@ -482,7 +487,7 @@ def mixing_table(study: dict) -> str:
 def mixing_text(study: dict) -> str:
     """The README's sentences above :func:`mixing_table`: the default runs and the goal's verdict."""
     ny, nx = study["pixels"]
-    ran = {(f["n_per_d"], f["prior"]): f for f in study["fits"]}
+    ran = {(f["n_per_d"], f["prior"]): f for f in _in_order(study)}
     verdict = {flag: [f"{p} at n/D {n}" for (n, p), f in ran.items() if bool(f["diagnostics_ok"]) is flag]
                for flag in (True, False)}
     missing = [f"{p} at n/D {n}" for n in study["n_per_d"] for p in study["priors"] if (n, p) not in ran]
@@ -504,7 +509,28 @@ def mixing_text(study: dict) -> str:
             + ". The goal (every structured prior passes at both sizes) is "
             + ("met." if not verdict[False] and not missing else "not met." if verdict[False] else "not yet judged.")
             + _mixing_failures_text([f for f in study["fits"] if not f["diagnostics_ok"]])
-            + _pilot_text([f for f in study["fits"] if "time_pilot_s" in f]))
+            + _pilot_text([f for f in study["fits"] if "time_pilot_s" in f])
+            + _superseded_text(study.get("superseded", []), ran))
+
+
+def _superseded_text(old: list[dict], ran: dict[tuple[int, str], dict]) -> str:
+    """How the runs a later amendment replaced (``"superseded"`` in ``docs/mixing.json``) compare with their reruns
+    ``ran`` (keyed by n/D and prior): max R-hat, min bulk ESS and ``rf`` alone, before -> after, or "not rerun"."""
+    if not old:
+        return ""
+
+    def change(fit: dict) -> str:
+        new = ran.get((fit["n_per_d"], fit["prior"]))
+        if new is None:
+            return f"{fit['prior']} at n/D {fit['n_per_d']} not rerun"
+        before, after = fit["variables"]["rf"], new["variables"]["rf"]
+        return (f"{fit['prior']} at n/D {fit['n_per_d']} max R-hat {fit['max_rhat']:.3f} → {new['max_rhat']:.3f}, min"
+                f" bulk ESS {fit['min_ess_bulk']:.0f} → {new['min_ess_bulk']:.0f} (`rf` alone {before['max_rhat']:.3f}"
+                f" → {after['max_rhat']:.3f} and {before['min_ess_bulk']:.0f} → {after['min_ess_bulk']:.0f})")
+
+    reasons = sorted({fit["superseded_by"] for fit in old})
+    return (f" Rerun since ({'; '.join(reasons)}; the earlier runs are kept in the JSON under \"superseded\"):"
+            f" {'; '.join(change(fit) for fit in old)}.")
 
 
 def _pilot_text(fits: list[dict]) -> str:

@@ -311,6 +311,15 @@ def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
     table = tables.mixing_table({**study, "fits": [run(8, "local", 0)]}).splitlines()
     assert table[2] == ("| 8 (12,000) | local | fail | 1.020 (`rf_width`) | 250 (`rf_width`) | 300 | 1.004, 900 | 0 | 31"
                         " | 10.0 |")
+    rerun = {**study, "fits": [run(16, "rank1", 1), run(8, "local", 1), run(8, "rank1", 1)],
+             "superseded": [run(n, "local", 0) | {"superseded_by": "amendment 8"} for n in (8, 16)]}
+    assert [row.split(" | ")[:2] for row in tables.mixing_table(rerun).splitlines()[2:]] == [
+        ["| 8 (12,000)", "rank1"], ["| 8 (12,000)", "local"], ["| 16 (24,000)", "rank1"]]
+    text = tables.mixing_text(rerun)
+    assert "pass for rank1 at n/D 8, local at n/D 8, rank1 at n/D 16; not run: local at n/D 16" in text
+    assert text.endswith(' Rerun since (amendment 8; the earlier runs are kept in the JSON under "superseded"): local at'
+                         " n/D 8 max R-hat 1.020 → 1.005, min bulk ESS 250 → 250 (`rf` alone 1.004 → 1.004 and 900 →"
+                         " 900); local at n/D 16 not rerun.")
 
 
 def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn():
