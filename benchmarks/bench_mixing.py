@@ -65,6 +65,11 @@ with this amendment) and runs local at n/D = 8, then 16, with the protocol's set
 it; anything that computes beside it is named in a later amendment. If it is stopped unfinished, a fit it has not
 finished stays "not run" (its superseded fit is not put back).
 
+Amendment 9 (session 31, after the fifth run): the run finished both fits (n/D 8 from 16:19, n/D 16 ending 18:12 UTC).
+Beside local's fit at n/D 8, unit tests, pyflakes and ``duplicates`` ran for a few seconds each between 16:20 and
+16:23 UTC (one core); nothing else computed beside the run. The stored warnings carry the diagnostics advice of the
+amendment's commit, which a later commit rewrote (the verdicts and numbers are unchanged by it).
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR]`` -> ``docs/mixing.json`` (at n/D 8 about an
 hour on 2 cores; n/D 16 about twice that).
 """
