@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import BayesRFWarning
+from .model import STRUCTURED_HYPERPARAMETERS
 
 __all__ = ["ESS_PER_CHAIN", "RHAT_MAX", "advice", "check_diagnostics"]
 
@@ -15,15 +16,13 @@ RHAT_MAX = 1.01
 """Largest acceptable R-hat (rank-normalised, bulk and folded; Vehtari et al. 2021)."""
 ESS_PER_CHAIN = 100
 """Smallest acceptable bulk and tail ESS per chain."""
-ENVELOPE = ("rf_amplitude", "rf_length", "rf_center", "rf_width", "rf_floor")
-"""The structured (``gp``) priors' hyperparameters."""
 
 
 def advice(failing: set[str]) -> str:
     """What to try when the checks fail on the variables ``failing``: longer runs, and where a structured prior's
     hyperparameters fail, a prior with fewer of them (the MAP start and the centring are already automatic)."""
     text = "Try more tuning steps and draws (tune=, draws=)"
-    if hyper := sorted(failing & set(ENVELOPE)):
+    if hyper := sorted(failing & set(STRUCTURED_HYPERPARAMETERS)):
         text += (f"; {', '.join(hyper)} are the structured prior's hyperparameters, which can mix slowly on data-rich "
                  "fits: compare a prior with fewer of them (smooth has no envelope, fixed-scale priors such as ridge "
                  "have none)")
