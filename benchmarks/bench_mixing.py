@@ -70,8 +70,8 @@ Beside local's fit at n/D 8, unit tests, pyflakes and ``duplicates`` ran for a f
 16:23 UTC (one core); nothing else computed beside the run. The stored warnings carry the diagnostics advice of the
 amendment's commit, which a later commit rewrote (the verdicts and numbers are unchanged by it).
 
-Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR]`` -> ``docs/mixing.json`` (at n/D 8 about an
-hour on 2 cores; n/D 16 about twice that).
+Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT]`` -> ``docs/mixing.json`` (at
+n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """
 
 from __future__ import annotations
@@ -141,16 +141,19 @@ def supersede(study: dict, prior: str, reason: str) -> dict:
             "superseded": study.get("superseded", []) + [{**fit, "superseded_by": reason} for fit in old]}
 
 
-def main(resume: bool = False, rerun: str | None = None) -> None:
+def main(resume: bool = False, rerun: str | None = None, because: str = "") -> None:
     """Run the protocol's fits; with ``resume`` only those ``docs/mixing.json`` lacks (amendment 4); with ``rerun``
-    a prior's fits again, after moving the old ones to ``"superseded"`` (amendment 8)."""
+    a prior's fits again, after moving the old ones to ``"superseded"``, each marked ``because`` (amendment 8)."""
     from threadpoolctl import threadpool_limits
 
     from bayesrf.nuts import DEFAULT_TUNE
 
     old = json.loads(OUT.read_text()) if resume or rerun else {"fits": []}
     if rerun:
-        old = supersede(old, rerun, "amendment 8: local's coefficients now sheared along its envelope")
+        if not because:
+            raise SystemExit("--rerun PRIOR needs --because TEXT (the amendment and what changed; stored with the "
+                             "superseded fits)")
+        old = supersede(old, rerun, because)
     study = {"protocol": __doc__.split("Usage")[0].strip(), "pixels": list(SHAPE), "lags": LAGS,
              "weights": WEIGHTS, "n_per_d": list(N_PER_D), "priors": list(PRIORS),
              "tune": DEFAULT_TUNE["nutpie"], "cores": CORES, "python": sys.version.split()[0], "fits": old["fits"],
@@ -168,4 +171,5 @@ def main(resume: bool = False, rerun: str | None = None) -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    main(resume="--resume" in args, rerun=args[args.index("--rerun") + 1] if "--rerun" in args else None)
+    main(resume="--resume" in args, rerun=args[args.index("--rerun") + 1] if "--rerun" in args else None,
+         because=args[args.index("--because") + 1] if "--because" in args else "")

@@ -276,6 +276,8 @@ def test_mixing_rerun_moves_a_priors_fits_aside_and_runs_them_again():
     assert study["superseded"][1:] == [{"n_per_d": n, "prior": "local", "superseded_by": "why"} for n in (8, 16)]
     assert study["superseded"][0] == {"n_per_d": 8, "prior": "smooth"}
     assert bench.remaining(study) == [(8, "local"), (16, "local")]
+    with pytest.raises(SystemExit, match="--because"):  # a rerun says why, before it touches the JSON
+        bench.main(rerun="local")
 
 
 def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
