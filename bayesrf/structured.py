@@ -155,7 +155,11 @@ def envelope_values(spec: PriorSpec, ny: int, nx: int, center: Any, width: Any, 
 def envelope_coordinates(center: Any, width: Any, xp: Any = pt) -> Any:
     """The envelope's coordinates ``g`` that :func:`shear` follows: ``rf_center`` (2) and ``log rf_width`` (2), in ``xp``
     (``pytensor.tensor`` or ``numpy``). Not the floor: shearing along it too made the far, prior-dominated weights
-    stall (tuning seed 7, ``local`` at n/D 8, 4 x 400 draws: max R-hat of ``rf`` 1.229, against 1.076 unsheared)."""
+    stall (tuning seed 7, ``local`` at n/D 8, 4 x 400 draws: max R-hat of ``rf`` 1.229, against 1.076 unsheared).
+    Not the log amplitude and length scales either, with each coefficient's share of data ``c`` following its prior
+    SD (same seed and size: max R-hat of ``rf`` 1.075 -> 1.047, but min bulk ESS of ``rf_amplitude`` 393 -> 113,
+    ``rf_length`` 197 -> 94, ``rf_width`` 228 -> 74; both fail the checks, the worst weights the same edge pixels
+    2.7-3 widths from the envelope's centre)."""
     return xp.concatenate([center, xp.log(width)])
 
 
