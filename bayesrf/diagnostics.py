@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from .errors import BayesRFWarning
-from .model import STRUCTURED_HYPERPARAMETERS
+from .structured import STRUCTURED_HYPERPARAMETERS
 
 __all__ = ["ESS_PER_CHAIN", "RHAT_MAX", "advice", "check_diagnostics"]
 

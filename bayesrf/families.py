@@ -25,7 +25,8 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from .errors import SpecError
-from .structured import AXES, Coordinates, align_components, centred_start, centring, model_axes, shear, structured_rf
+from .structured import (AXES, STRUCTURED_HYPERPARAMETERS, Coordinates, align_components, centred_start, centring,
+                         model_axes, shear, structured_rf)
 
 if TYPE_CHECKING:
     from .design import Design
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["FAMILIES", "Family", "GP_HYPERPARAMETERS", "NutsForm", "SMALLER_START", "family_of", "positive_number",
            "register"]
 
-GP_HYPERPARAMETERS = ("rf_amplitude", "rf_length", "rf_time", "rf_center", "rf_width", "rf_floor")
+GP_HYPERPARAMETERS = (*STRUCTURED_HYPERPARAMETERS, "rf_time")
 """What :func:`bayesrf.structured.centring` reads of a ``gp`` prior's pilot posterior."""
 FAMILIES: dict[str, Family] = {}
 """The registered families of the RF weights, by name (``prior.family`` of a spec)."""

@@ -58,12 +58,13 @@ from .families import family_of
 from .nonlinearity import SOFTPLUS_AT_UNIT, from_exp_link, log_rate_symbolic
 from .observation import DISPERSIONS, pymc_counts
 from .priors import BASELINE_STEP_NU, PriorSpec, load_prior
+from .structured import STRUCTURED_HYPERPARAMETERS
 
 if TYPE_CHECKING:
     from .structured import Coordinates
 
-__all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_WEIGHTS", "STRUCTURED_HYPERPARAMETERS",
-           "VAR_DIMS", "build_model", "intercept_mu", "linear_predictor", "link_start", "mean_rate", "rate_unit", "set_baseline_start"]
+__all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_WEIGHTS", "VAR_DIMS", "build_model",
+           "intercept_mu", "linear_predictor", "link_start", "mean_rate", "rate_unit", "set_baseline_start"]
 
 LAPLACE_FORMS = ("direct", "exponential-difference")
 
@@ -82,8 +83,6 @@ VAR_DIMS: dict[str, tuple[str, ...]] = {
 }
 """Dims of every model variable a result may hold (rank-k priors: ``rf_amplitude`` and ``rf_z`` get a
 leading ``component`` dim)."""
-STRUCTURED_HYPERPARAMETERS = ("rf_amplitude", "rf_length", "rf_center", "rf_width", "rf_floor")
-"""The structured (``gp``) priors' learned prior parameters (present depending on the spec)."""
 HYPERPARAMETERS = ("rf_scale", *STRUCTURED_HYPERPARAMETERS)
 """Learned prior parameters (present depending on the spec)."""
 RF_PRIOR_TERMS = ("rf", "rf_z", "rf_time_z", *HYPERPARAMETERS)

@@ -50,12 +50,14 @@ if TYPE_CHECKING:
     from .design import Design
     from .priors import PriorSpec
 
-__all__ = ["AXES", "CHUNK", "Coordinates", "align_components", "centred_start", "centring", "coefficient_log_sd",
-           "cosine_spectrum", "envelope_coordinates", "envelope_values", "kron_contract", "mode_log_sd", "model_axes",
-           "se_factor", "shear", "smooth_axes", "structured_rf"]
+__all__ = ["AXES", "CHUNK", "Coordinates", "STRUCTURED_HYPERPARAMETERS", "align_components", "centred_start", "centring",
+           "coefficient_log_sd", "cosine_spectrum", "envelope_coordinates", "envelope_values", "kron_contract",
+           "mode_log_sd", "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
+STRUCTURED_HYPERPARAMETERS = ("rf_amplitude", "rf_length", "rf_center", "rf_width", "rf_floor")
+"""The structured (``gp``) priors' learned prior parameters (present depending on the spec)."""
 WIDTH_LOG_SD = 0.75
 FLOOR_BETA = 9.0
 """``rf_floor ~ Beta(1, FLOOR_BETA)``: prior mean 0.1 of the envelope floor."""
