@@ -26,7 +26,8 @@ from .design import Design
 from .errors import BayesRFWarning
 from .families import family_of
 from .model import VAR_DIMS, link_start, set_baseline_start
-from .penalized import solve_blocks, split_theta
+from .ml import solve_penalized
+from .penalized import baseline_problem, solve_blocks, split_theta
 from .priors import PriorSpec
 from .results import as_dataset
 
@@ -90,17 +91,26 @@ class _Flat:
 def hierarchical_start(model: pm.Model, design: Design, spec: PriorSpec, seed: int | None = 0) -> dict[str, np.ndarray]:
     """Start of the hierarchical optimisation or sampler: intercept and baseline of the ridge MAP at the
     hyperprior scale, the weights and hyperparameters as the family starts them from that ridge RF
-    (:meth:`bayesrf.families.Family.start`)."""
+    (:meth:`bayesrf.families.Family.start`). For a family whose start ignores the ridge RF
+    (:attr:`~bayesrf.families.Family.start_reads_ridge_rf`), the intercept and baseline of the model without an RF
+    instead (its RF starts near 0)."""
+    family = family_of(spec)
     ridge = replace(spec, family="normal", hierarchical=False, scale=spec.hyper_scale, hyper_scale=None,
                     smooth=False, local=False, rank=0, likelihood="poisson", history_lags=0, nonlinearity="exp",
                     rate_unit="auto")
-    sol, = solve_blocks(design, ridge, per_lag=False)
-    slopes = {"rf": split_theta(sol.theta, design, ridge)["rf"], "baseline_level": np.cumsum(sol.theta[1 + design.n_weights :])}
+    if family.start_reads_ridge_rf:
+        sol, = solve_blocks(design, ridge, per_lag=False)
+        rf, n_weights = split_theta(sol.theta, design, ridge)["rf"], design.n_weights
+    else:
+        A, penalty = baseline_problem(design, ridge)
+        sol = solve_penalized(A, design.counts, design.offset, penalty)
+        rf, n_weights = np.zeros((design.n_lags, design.ny, design.nx)), 0
+    slopes = {"rf": rf, "baseline_level": np.cumsum(sol.theta[1 + n_weights :])}
     start = model.initial_point()
     intercept, slopes = link_start(spec, design, float(sol.theta[0]), slopes)
     start["intercept"] = np.asarray(intercept)
     set_baseline_start(start, slopes["baseline_level"])
-    return family_of(spec).start(start, slopes["rf"], spec, seed)
+    return family.start(start, slopes["rf"], spec, seed)
 
 
 def map_pymc(model: pm.Model, start: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], Any]:

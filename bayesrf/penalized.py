@@ -19,7 +19,7 @@ from .ml import Penalty, Solution, all_lags_design, solve_penalized, with_interc
 from .model import intercept_mu
 from .priors import PriorSpec
 
-__all__ = ["full_design", "n_baseline", "prior_penalty", "scaled_penalty", "solve_blocks", "solve_full", "split_theta"]
+__all__ = ["baseline_problem", "full_design", "n_baseline", "prior_penalty", "scaled_penalty", "solve_blocks", "solve_full", "split_theta"]
 
 
 def n_baseline(spec: PriorSpec) -> int:
@@ -60,6 +60,12 @@ def full_design(design: Design, spec: PriorSpec, X: np.ndarray) -> np.ndarray:
     """``[1, X, Z]``: intercept column, stimulus design, baseline basis (if any)."""
     A = with_intercept(X)
     return np.hstack([A, design.baseline_basis(spec.baseline_kind, spec.baseline_n_basis)]) if n_baseline(spec) else A
+
+
+def baseline_problem(design: Design, spec: PriorSpec) -> tuple[np.ndarray, Penalty]:
+    """``[1, Z]`` (intercept column and baseline basis, no RF) and the fixed-scale spec's penalty on it: the
+    problem :func:`bayesrf.ml.solve_penalized` solves for the MAP of the model without an RF."""
+    return full_design(design, spec, np.empty((design.n_obs, 0))), prior_penalty(spec, design, 0)
 
 
 def split_theta(theta: np.ndarray, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:

@@ -35,7 +35,7 @@ from .errors import recorded
 from .laplace import gaussian_draws
 from .model import build_model, link_start, set_baseline_start
 from .nuts import DEFAULT_TUNE, model_key, pointwise_loglik, run_nuts
-from .penalized import full_design, prior_penalty
+from .penalized import baseline_problem
 from .ml import smooth_derivatives, solve_penalized
 from .posterior import SAMPLE_DIMS, hdi_bounds
 from .priors import PriorSpec
@@ -75,8 +75,7 @@ def baseline_log_likelihood(design: Design, spec: PriorSpec, draws: int = 1000, 
         ``log_likelihood.counts`` (chain, draw, time), in nats; ``draws`` draws in all.
     """
     base = dataclasses.replace(spec, family="flat", hierarchical=False, scale=None, nonlinearity="exp", rate_unit="auto")
-    A = full_design(design, base, np.empty((design.n_obs, 0)))
-    pen = prior_penalty(base, design, 0)
+    A, pen = baseline_problem(design, base)
     sol = solve_penalized(A, design.counts, design.offset, pen)
     if not spec.penalized_glm:
         return _baseline_nuts(design, spec, sol.theta, draws, seed, reuse_compiled)

@@ -1,5 +1,6 @@
 """Structured priors (smooth, local, low-rank): Kronecker algebra, prior covariance, recovery."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -9,10 +10,12 @@ import pytensor.tensor as pt
 import pytest
 from pathlib import Path
 from scipy.fft import dct
+from scipy.optimize import minimize_scalar
 
 import bayesrf
-from bayesrf import structured
+from bayesrf import nuts, structured
 from bayesrf.design import make_design
+from bayesrf.model import intercept_mu
 from bayesrf.structured import Coordinates, align_components, centred_start, centring, kron_contract, se_factor, shear
 
 FIXTURES = Path(__file__).parent / "fixtures" / "specs"
@@ -345,3 +348,24 @@ def test_shear_keeps_a_data_determined_rf_fixed_as_the_envelope_moves(rng):
     unsheared = np.abs(_of_values(plain, "rf")(**(values | moved)) - rf).max()
     print(change, unsheared)
     assert change < 1e-3 * unsheared and unsheared > 1e-6
+
+
+def test_gp_start_fits_no_ridge_and_takes_the_intercept_of_the_model_without_an_rf(monkeypatch):
+    """A gp start ignores the ridge RF, so hierarchical_start fits none (16 s at 40 x 40 px x 8 lags): its
+    intercept is the MAP of the intercept-only model (written here, solved by scipy), its RF near 0."""
+    data = bayesrf.simulate(n_frames=300, shape=SHAPE[1:], lags=SHAPE[0], seed=1)
+    spec = dataclasses.replace(bayesrf.load_prior("smooth"), baseline_kind="constant")
+    design = make_design(data, SHAPE[0])
+    model = bayesrf.build_model(data, spec, lags=SHAPE[0])
+
+    def no_ridge(*args, **kwargs):
+        raise AssertionError("a gp start fitted the ridge RF it ignores")
+
+    monkeypatch.setattr(nuts, "solve_blocks", no_ridge)
+    start = nuts.hierarchical_start(model, design, spec)
+    counts, duration = design.counts, np.exp(design.offset)
+    mu, sd = intercept_mu(spec, design), spec.intercept_sigma
+    reference = minimize_scalar(lambda b: np.sum(np.exp(b) * duration - counts * b) + (b - mu) ** 2 / (2 * sd**2),
+                                bracket=(mu - 1, mu + 1), tol=1e-12).x
+    assert float(start["intercept"]) == pytest.approx(reference, abs=1e-7)
+    assert np.abs(start["rf_z"]).max() < 1.0
