@@ -123,7 +123,8 @@ class Family:
 
     def start(self, start: dict[str, np.ndarray], ridge_rf: np.ndarray, spec: PriorSpec, seed: int | None
               ) -> dict[str, np.ndarray]:
-        """Start of the hierarchical form's optimiser or sampler, given a ridge RF at the hyperprior scale."""
+        """Start of the hierarchical form's optimiser or sampler, given a ridge RF at the hyperprior scale (zeros
+        when :attr:`start_reads_ridge_rf` is False)."""
         raise SpecError(f"a {self.name} prior cannot be hierarchical.")
 
     def to_nuts_start(self, start: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
