@@ -19,7 +19,8 @@ from .ml import Penalty, Solution, all_lags_design, solve_penalized, with_interc
 from .model import intercept_mu
 from .priors import PriorSpec
 
-__all__ = ["baseline_problem", "full_design", "n_baseline", "prior_penalty", "scaled_penalty", "solve_blocks", "solve_full", "split_theta"]
+__all__ = ["baseline_problem", "full_design", "n_baseline", "prior_penalty", "scaled_penalty", "solve_blocks", "solve_full",
+           "split_theta"]
 
 
 def n_baseline(spec: PriorSpec) -> int:
