@@ -47,6 +47,15 @@ above, and writes ``docs/truth_families_gaussian.json`` (the binary runs stay in
 Seeds 1000-1001, every family, ``PRIORS``; nothing tuned. Run: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python
 benchmarks/bench_truth_families.py --stimulus gaussian``. ``bayesrf.priors.SUPPORT_SHORTFALL`` (the caution in
 ``bayesrf summary``) stays tied to the binary run; the README reports the Gaussian run beside it.
+
+Amendment (session 34, written before its runs; nothing else changed): issue #18 item 2 asks for n/D from 1 to
+16, and every run above is at n/D 4. ``--nd N`` draws ``N`` frames per weight (everything else as above) and
+writes ``docs/truth_families_nd<N>.json``. Binary frames, seeds 1000-1001, every family, ``PRIORS``, then
+``--families sparse --priors lasso-hier`` as above; nothing tuned. Order: n/D 1 (seed 1000, then 1001), then
+n/D 16 (seed 1000 for every family, then seed 1001 if the session's time allows; a seed not run is absent from
+the JSON, never counted). Coverage does not depend on wall time, so other work may share the cores; it is named
+here after the runs. Run: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/bench_truth_families.py
+--nd 1``.
 """
 
 from __future__ import annotations
@@ -120,10 +129,11 @@ TRUTHS = {
 }
 
 
-def recording(family: str, seed: int, stimulus: str = "binary"):
-    """Binary (+-1) or standard normal frames and Poisson counts of ``family``'s truth, drawn here with numpy."""
+def recording(family: str, seed: int, stimulus: str = "binary", nd: int = ND):
+    """Binary (+-1) or standard normal frames and Poisson counts of ``family``'s truth, drawn here with numpy,
+    ``nd`` frames per weight."""
     rng = np.random.default_rng(seed)
-    n = ND * LAGS * SHAPE[0] * SHAPE[1] + LAGS - 1
+    n = nd * LAGS * SHAPE[0] * SHAPE[1] + LAGS - 1
     frames = rng.choice([-1.0, 1.0], size=(n, *SHAPE)) if stimulus == "binary" else rng.standard_normal((n, *SHAPE))
     w = TRUTHS[family].reshape(LAGS, -1)
     flat = frames.reshape(n, -1)
@@ -143,10 +153,12 @@ def _scores(fit, truth: np.ndarray) -> dict:
             "error": float(1 - np.corrcoef(mean.ravel(), truth.ravel())[0, 1]) if truth.any() else None}
 
 
-def run_one(family: str, seed: int, priors: tuple[str, ...] = PRIORS, stimulus: str = "binary") -> dict:
-    """Fit ``priors`` to ``family``'s recording at ``seed``; each fit's scores, the winners, warnings and time."""
+def run_one(family: str, seed: int, priors: tuple[str, ...] = PRIORS, stimulus: str = "binary",
+            nd: int = ND) -> dict:
+    """Fit ``priors`` to ``family``'s recording at ``seed`` (``nd`` frames per weight); each fit's scores, the
+    winners, warnings and time."""
     started = time.perf_counter()
-    data = recording(family, seed, stimulus)
+    data = recording(family, seed, stimulus, nd)
     sweep, notes = recorded(lambda: sensitivity(data, priors=priors, scales=None, seed=seed,
                                                 cv=False, progress=False, **FIT))
     table, more = recorded(lambda: compare(sweep))
@@ -205,17 +217,21 @@ def main() -> None:
     parser.add_argument("--priors", nargs="+", default=list(PRIORS), help="add these priors' fits to stored runs")
     parser.add_argument("--stimulus", choices=["binary", "gaussian"], default="binary",
                         help="frames: +-1, or standard normal (written to docs/truth_families_gaussian.json)")
+    parser.add_argument("--nd", type=int, default=ND, help=f"frames per weight (not {ND}: written to "
+                        "docs/truth_families[_gaussian]_nd<ND>.json)")
     args = parser.parse_args()
-    out = DOCS / ("truth_families.json" if args.stimulus == "binary" else f"truth_families_{args.stimulus}.json")
+    name = "truth_families" + ("" if args.stimulus == "binary" else f"_{args.stimulus}") \
+        + ("" if args.nd == ND else f"_nd{args.nd}")
+    out = DOCS / f"{name}.json"
     stored = json.loads(out.read_text()) if out.exists() else {"families": {}}
-    stored |= {"shape": list(SHAPE), "lags": LAGS, "rf_norm": RF_NORM, "nd": ND, "rate": RATE, "dt": DT,
+    stored |= {"shape": list(SHAPE), "lags": LAGS, "rf_norm": RF_NORM, "nd": args.nd, "rate": RATE, "dt": DT,
                "stimulus": args.stimulus,
                "priors": list(PRIORS), "levels": list(LEVELS), "support_threshold": SUPPORT, "fit": FIT,
                "file": out.name, "command": " ".join(["python benchmarks/bench_truth_families.py", *sys.argv[1:]])}
     for family in args.families:
         entry = stored["families"].setdefault(family, {"runs": {}})
         for seed in args.seeds:
-            new = run_one(family, seed, tuple(args.priors), args.stimulus)
+            new = run_one(family, seed, tuple(args.priors), args.stimulus, args.nd)
             old = entry["runs"].get(str(seed))
             entry["runs"][str(seed)] = merged(old, new) if old and not set(args.priors) & set(old["fits"]) else new
             entry["pooled"] = pooled(entry["runs"])
