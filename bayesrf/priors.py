@@ -89,13 +89,15 @@ SUPPORT_SHORTFALL: dict[str, tuple[str, ...]] = {
     "ridge-hier": ("separable", "off-centre", "inseparable", "sparse", "subunits", "two-subfields"),
     "smooth": ("separable", "off-centre", "inseparable", "sparse", "subunits", "two-subfields", "Gabor (n/D 1)",
                "centre-surround (n/D 1)"),
-    "rank1": ("off-centre", "inseparable", "sparse", "subunits"),
-    "local": ("inseparable", "sparse", "two-subfields", "centre-surround (n/D 1)"),
+    "rank1": ("off-centre", "inseparable", "sparse", "subunits", "separable (n/D 1)"),
+    "local": ("inseparable", "sparse", "two-subfields", "off-centre (n/D 1)", "subunits (n/D 1)",
+              "centre-surround (n/D 1)"),
     "lasso-hier": ("sparse",),  # fitted to the sparse truth only
 }
 """Shipped priors whose central intervals on the RF's own weights (its support) fell more than 5 points short of
 their level, at some level from 10 to 95 %, on simulated truths: those of ``benchmarks/bench_truth_families.py``
-with binary frames (``docs/truth_families.json``, the README's "Truths no prior assumes"), then the peers' Gabor
+with binary frames (``docs/truth_families.json``, the README's "Truths no prior assumes", at n/D 4; then, marked
+``(n/D N)``, the truths that fell short only at another n/D, ``docs/truth_families_nd<N>.json``), then the peers' Gabor
 and centre-surround RFs at one frame per weight, refitted with :func:`bayesrf.sample`'s defaults by
 ``benchmarks/bench_support_trace.py`` (``docs/support_trace.json``); a test checks that they agree. The prior and
 those truths; :func:`bayesrf.summary` reports it as a caution."""

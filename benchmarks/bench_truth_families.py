@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -210,6 +209,14 @@ def _count(run: dict, prior: str, part: str) -> int:
     return n if part == "support" else LAGS * SHAPE[0] * SHAPE[1] - n
 
 
+def _command(args: argparse.Namespace) -> str:
+    """The command that writes the file: its stimulus and frames per weight (``--families``, ``--seeds`` and
+    ``--priors`` only split a run)."""
+    return " ".join(["python benchmarks/bench_truth_families.py",
+                     *(["--stimulus", args.stimulus] if args.stimulus != "binary" else []),
+                     *(["--nd", str(args.nd)] if args.nd != ND else [])])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--families", nargs="+", choices=list(TRUTHS), default=list(TRUTHS))
@@ -227,7 +234,7 @@ def main() -> None:
     stored |= {"shape": list(SHAPE), "lags": LAGS, "rf_norm": RF_NORM, "nd": args.nd, "rate": RATE, "dt": DT,
                "stimulus": args.stimulus,
                "priors": list(PRIORS), "levels": list(LEVELS), "support_threshold": SUPPORT, "fit": FIT,
-               "file": out.name, "command": " ".join(["python benchmarks/bench_truth_families.py", *sys.argv[1:]])}
+               "file": out.name, "command": _command(args)}
     for family in args.families:
         entry = stored["families"].setdefault(family, {"runs": {}})
         for seed in args.seeds:

@@ -778,6 +778,20 @@ def truth_families_table(study: dict) -> str:
     return "\n".join(rows)
 
 
+def truth_shortfall_table(study: dict) -> str:
+    """Markdown table of one ``docs/truth_families*.json``: per prior (rows) and truth with an RF (columns), the
+    largest shortfall of its pooled support coverage below any level, in points ("none" below half a point)."""
+    families = [family for family, entry in study["families"].items()
+                if any("support" in pooled for pooled in entry["pooled"].values())]
+    priors = list(dict.fromkeys(prior for family in families for prior in study["families"][family]["pooled"]))
+    rows = ["| prior | " + " | ".join(families) + " |", "|---|" + "---|" * len(families)]
+    for prior in priors:
+        cells = [_points(*shortfall(pooled["support"], study["levels"])) if (pooled := study["families"][family]
+                 ["pooled"].get(prior)) else "—" for family in families]
+        rows.append(f"| {prior} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
 def short_families(study: dict, goal: float = SUPPORT_GOAL) -> dict[str, list[str]]:
     """Per prior of ``docs/truth_families.json``, the truths on which its support coverage falls more than
     ``goal`` below its level at some level (pooled over the seeds)."""
@@ -787,6 +801,19 @@ def short_families(study: dict, goal: float = SUPPORT_GOAL) -> dict[str, list[st
             falls = "support" in pooled and shortfall(pooled["support"], study["levels"])[0] > goal
             short.setdefault(prior, []).extend([family] * falls)
     return short
+
+
+def short_elsewhere(base: dict, others: list[dict], goal: float = SUPPORT_GOAL) -> dict[str, list[str]]:
+    """Per prior, the truths on which its support coverage fell short (as :func:`short_families`) in the runs
+    ``others`` at other frames per weight but not in ``base``, each as ``family (n/D N)``, in the order of
+    ``others``."""
+    known = short_families(base, goal)
+    found: dict[str, list[str]] = {}
+    for study in others:
+        for prior, families in short_families(study, goal).items():
+            found.setdefault(prior, []).extend(f"{family} (n/D {study['nd']})" for family in families
+                                               if family not in known.get(prior, []))
+    return found
 
 
 def truth_families_text(study: dict) -> str:
@@ -800,14 +827,15 @@ def truth_families_text(study: dict) -> str:
     rescued = sum(family not in short.get(best, [family]) for family, best in cases)
     background = [pooled["background"][-1] for entry in study["families"].values() for pooled in entry["pooled"].values()]
     return (f"{len(study['families'])} simulated truths ({study['shape'][0]} × {study['shape'][1]} pixels, {study['lags']} lags,"
-            f" {study.get('stimulus', 'binary')} frames, n/D = {study['nd']}, seeds {seeds[0]}–{seeds[-1]}; frames and"
+            f" {study.get('stimulus', 'binary')} frames, n/D = {study['nd']}, {_seeds(seeds)}; frames and"
             f" counts drawn in the benchmark with numpy; `{study['command']}` writes"
             f" `docs/{study.get('file', 'truth_families.json')}`), one"
             f" that the structured priors assume and {len(study['families']) - 1} that none of them does; each prior as shipped,"
             f" {study['fit']['chains']} chains × {study['fit']['draws']} draws, nothing tuned. Coverage is the share"
             f" of true weights inside the central intervals, on the RF's support (|w| above"
             f" {100 * study['support_threshold']:g} % of its largest) and on its zero background, pooled over the"
-            f" seeds (the weights of one fit share its errors, so {len(seeds)} seeds per truth give noisy shares);"
+            f" seeds (the weights of one fit share its errors, so {len(seeds)} seed{'s' * (len(seeds) > 1)} per truth"
+            f" give{'s' * (len(seeds) == 1)} noisy shares);"
             f" the largest shortfall is over all ten levels (10–95 %). The goal is no shortfall above {100 * SUPPORT_GOAL:g} points. " + (f"It holds on every truth for {_names(fine)}. " if fine else "No prior meets it on every truth. ")
             + " ".join(f"`{prior}` falls short on {_names(families, '')}." for prior, families in short.items()
                        if families)
@@ -816,6 +844,11 @@ def truth_families_text(study: dict) -> str:
             f" {100 * min(background):.0f}–{100 * max(background):.0f} % of its weights: shrinkage towards zero"
             f" over-covers true zeros, as expected, which is why coverage over all weights at once says little about"
             f" the RF's own weights." + _short_runs_text(study))
+
+
+def _seeds(seeds: list[int]) -> str:
+    """``seed 1000`` or ``seeds 1000–1002``."""
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
 
 
 def _short_runs_text(study: dict) -> str:
@@ -1159,6 +1192,7 @@ GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_
              ("real_posterior", real_posterior_text, real_posterior_table), ("sbc", sbc_text),
              ("truth_families", truth_families_text, truth_families_table),
              ("truth_families_gaussian", truth_families_text, truth_families_table),
+             ("truth_families_nd1", truth_families_text, truth_shortfall_table),
              ("support_trace", support_trace_text, support_trace_table, support_spread_text, support_spread_table,
               held_out_text),
              ("peers_equal", peers_equal_text, peers_table), ("peers", peers_stored_text, peers_table))
