@@ -841,9 +841,18 @@ def truth_families_text(study: dict) -> str:
                        if families)
             + f" On the truths where some prior falls short, the held-out comparison (`bayesrf sensitivity`) ranked"
             f" first a prior that does not in {rescued} of {len(cases)} runs. The zero background's 95 % intervals hold"
-            f" {100 * min(background):.0f}–{100 * max(background):.0f} % of its weights: shrinkage towards zero"
-            f" over-covers true zeros, as expected, which is why coverage over all weights at once says little about"
-            f" the RF's own weights." + _short_runs_text(study))
+            f" {100 * min(background):.0f}–{100 * max(background):.0f} % of its weights"
+            f" ({sum(b >= 0.95 for b in background)} of {len(background)} prior–truth pairs at least 95 %): shrinkage"
+            f" towards zero over-covers true zeros, as expected, which is why coverage over all weights at once says"
+            f" little about the RF's own weights." + _under_background_text(study) + _short_runs_text(study))
+
+
+def _under_background_text(study: dict) -> str:
+    """The prior–truth pairs whose background 95 % intervals hold less than 90 % of the true zeros."""
+    under = [f"`{prior}` on {family} ({100 * pooled['background'][-1]:.0f} %)"
+             for family, entry in study["families"].items() for prior, pooled in entry["pooled"].items()
+             if pooled["background"][-1] < 0.9]
+    return f" Under 90 %: {_names(under, '')}." if under else ""
 
 
 def _seeds(seeds: list[int]) -> str:
@@ -1193,6 +1202,7 @@ GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_
              ("truth_families", truth_families_text, truth_families_table),
              ("truth_families_gaussian", truth_families_text, truth_families_table),
              ("truth_families_nd1", truth_families_text, truth_shortfall_table),
+             ("truth_families_nd16", truth_families_text, truth_shortfall_table),
              ("support_trace", support_trace_text, support_trace_table, support_spread_text, support_spread_table,
               held_out_text),
              ("peers_equal", peers_equal_text, peers_table), ("peers", peers_stored_text, peers_table))
