@@ -60,7 +60,8 @@ here after the runs. Run: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benc
 Amendment (session 34, after the runs; the protocol above unchanged): n/D 1 ran in full (both seeds, every family,
 then ``lasso-hier`` on sparse; 00:35-01:15 UTC). n/D 16 took 9-19 minutes per family, not the ~5 guessed, and was
 stopped at 02:11 UTC after seed 1000 of separable, off-centre, inseparable and sparse; subunits, two-subfields,
-none, ``lasso-hier`` on sparse and seed 1001 were not run. Beside the runs only edits, ``tests/test_readme.py``,
+none, ``lasso-hier`` on sparse and seed 1001 were not run (subunits, restarted alone at 02:13, was stopped
+unfinished at 02:33 to leave the cores to the test suite; nothing of it is stored). Beside the runs only edits, ``tests/test_readme.py``,
 ``tests/test_posterior.py``, pyflakes and ``duplicates`` ran (seconds each). Both runs stored the command of their
 last split (``--seeds``/``--priors``) in ``"command"``; that field was set to the command that writes the file,
 which the script now stores.
