@@ -65,6 +65,11 @@ unfinished at 02:33 to leave the cores to the test suite; nothing of it is store
 ``tests/test_posterior.py``, pyflakes and ``duplicates`` ran (seconds each). Both runs stored the command of their
 last split (``--seeds``/``--priors``) in ``"command"``; that field was set to the command that writes the file,
 which the script now stores.
+
+Amendment (session 35, written before its run; the protocol above unchanged): n/D 16 goes on at seed 1000 with
+subunits, two-subfields and none (``--nd 16 --seeds 1000 --families subunits two-subfields none``), then
+``--nd 16 --seeds 1000 --families sparse --priors lasso-hier``; seed 1001 is not planned this session. Other work
+(editing, short tests) shares the cores; it is named here after the run.
 """
 
 from __future__ import annotations
