@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from .design import Design
     from .priors import PriorSpec
 
-__all__ = ["FAMILIES", "Family", "GP_HYPERPARAMETERS", "NutsForm", "SMALLER_START", "family_of", "positive_number",
-           "register"]
+__all__ = ["FAMILIES", "Family", "GP_HYPERPARAMETERS", "NutsForm", "SLAB_DF", "SMALLER_START", "family_of",
+           "positive_number", "register"]
 
 GP_HYPERPARAMETERS = (*STRUCTURED_HYPERPARAMETERS, "rf_time")
 """What :func:`bayesrf.structured.centring` reads of a ``gp`` prior's pilot posterior."""
@@ -47,8 +47,8 @@ class NutsForm:
 
     Attributes
     ----------
-    laplace : {"direct", "exponential-difference"}
-        How :func:`bayesrf.build_model` writes Laplace priors for the sampler.
+    laplace : {"direct", "exponential-difference", "scale-mixture"}
+        How :func:`bayesrf.build_model` writes Laplace (and horseshoe) priors for the sampler.
     target_accept : float
         NUTS's target acceptance rate.
     pilot_draws : int
@@ -89,6 +89,10 @@ class Family:
     gaussian: ClassVar[bool] = False
     """True when the prior at fixed scales is Gaussian (the Laplace approximation's evidence is then exact in it)."""
     default_hierarchical: ClassVar[bool] = False
+    hyper_family: ClassVar[str] = "halfnormal"
+    """The family of the hyperprior ``prior.hyper_family`` names (the only one this family accepts)."""
+    has_slab: ClassVar[bool] = False
+    """True when the family reads ``prior.slab_scale``."""
     structure_defaults: ClassVar[dict[str, Any]] = {}
     """Fields of the ``[structure]`` table this family reads, with their defaults (none: no such table)."""
     nuts_form: ClassVar[NutsForm] = NutsForm()
@@ -101,10 +105,16 @@ class Family:
 
     def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
         """Problems of the ``[prior]`` and ``[structure]`` fields this family reads (empty: valid)."""
-        if structure:
+        problems = []
+        if structure and not self.structure_defaults:
             users = " or ".join(f'"{name}"' for name, family in FAMILIES.items() if family.structure_defaults)
-            return [f"[structure] is only used by family = {users}, not {self.name!r}"]
-        return []
+            problems.append(f"[structure] is only used by family = {users}, not {self.name!r}")
+        if prior.get("hyper_family", self.hyper_family) != self.hyper_family:
+            problems.append(f"prior.hyper_family of a {self.name} prior must be {self.hyper_family!r}, got "
+                            f"{prior['hyper_family']!r}")
+        if "slab_scale" in prior and not self.has_slab:
+            problems.append(f"prior.slab_scale is only used by family = \"horseshoe\", not {self.name!r}")
+        return problems
 
     def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, coordinates: Coordinates | None = None
                 ) -> pt.TensorVariable:
@@ -289,6 +299,80 @@ class Laplace(_Scaled):
         return out.assign(rf_z=posterior["rf_pos"] - posterior["rf_neg"]) if spec.hierarchical else out
 
 
+SLAB_DF = 4.0
+"""Degrees of freedom of a horseshoe prior's slab: ``rf_slab ~ InverseGamma(SLAB_DF / 2, SLAB_DF slab_scale^2 / 2)``,
+a Student-t slab with 4 degrees of freedom (Piironen & Vehtari 2017, section 2.3)."""
+
+
+@register
+class Horseshoe(Family):
+    """Regularised horseshoe (Piironen & Vehtari 2017): a sparse RF, a few large weights among many near 0.
+
+    ``rf = rf_z * rf_global * sqrt(rf_slab rf_local^2 / (rf_slab + rf_global^2 rf_local^2))`` (non-centred), with
+    ``rf_z ~ Normal(0, 1)`` and ``rf_local ~ HalfCauchy(1)`` per weight, the global scale ``rf_global ~
+    HalfCauchy(hyper_scale)`` and the slab variance ``rf_slab ~ InverseGamma(SLAB_DF / 2, SLAB_DF slab_scale^2 /
+    2)``: a weight well below ``rf_global rf_local``'s reach is shrunk to 0, a large one is left alone up to about
+    ``slab_scale`` (log-rate per unit contrast), where the slab's Student-t tail regularises it. No fixed per-weight
+    penalty (no ``fit_ml`` alpha, no ``method="laplace"``). NUTS with target acceptance 0.95: the local scales make
+    funnels.
+    """
+
+    name = "horseshoe"
+    default_hierarchical = True
+    hyper_family = "halfcauchy"
+    has_slab = True
+    nuts_form = NutsForm(laplace="scale-mixture", target_accept=0.95)
+    MIXTURE = ("rf_local_n", "rf_local_ig", "rf_global_n", "rf_global_ig")
+    """The sampler's variables of the ``scale-mixture`` form."""
+
+    def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
+        problems = super().problems(prior, structure)
+        if prior.get("hierarchical", True) is not True:
+            problems.append("a horseshoe prior learns its scales: prior.hierarchical cannot be false")
+        if not positive_number(prior.get("slab_scale")):
+            problems.append(f"prior.slab_scale must be a number > 0 for a horseshoe prior (log-rate per unit contrast "
+                            f"of the largest plausible weight, e.g. 0.5), got {prior.get('slab_scale')!r}")
+        return problems
+
+    def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, coordinates: None = None
+                ) -> pt.TensorVariable:
+        slab = pm.InverseGamma("rf_slab", alpha=SLAB_DF / 2, beta=SLAB_DF * spec.slab_scale**2 / 2)
+        if laplace == "scale-mixture":  # HalfCauchy(b) = b HalfNormal(1) sqrt(InverseGamma(1/2, 1/2)), for NUTS
+            tau = pm.Deterministic("rf_global", spec.hyper_scale * self._half_cauchy("rf_global", ()))
+            local = pm.Deterministic("rf_local", self._half_cauchy("rf_local", dims), dims=dims)
+        else:
+            tau = pm.HalfCauchy("rf_global", beta=spec.hyper_scale)
+            local = pm.HalfCauchy("rf_local", beta=1.0, dims=dims)
+        shrunk = pt.sqrt(slab * local**2 / (slab + tau**2 * local**2))
+        return pm.Deterministic("rf", pm.Normal("rf_z", 0.0, 1.0, dims=dims) * tau * shrunk, dims=dims)
+
+    @staticmethod
+    def _half_cauchy(name: str, dims: tuple[str, ...]) -> pt.TensorVariable:
+        """A standard half-Cauchy variate as ``HalfNormal(1) * sqrt(InverseGamma(1/2, 1/2))``: the sampler's
+        variables ``<name>_n`` and ``<name>_ig``."""
+        return pm.HalfNormal(f"{name}_n", 1.0, dims=dims) * pt.sqrt(pm.InverseGamma(f"{name}_ig", 0.5, 0.5, dims=dims))
+
+    def to_nuts_start(self, start: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
+        """The scales in the ``scale-mixture`` form, each inverse-gamma factor at 1."""
+        out = dict(start)
+        local, tau = np.exp(out.pop("rf_local_log__")), np.exp(out.pop("rf_global_log__"))
+        return out | {"rf_local_n_log__": np.log(local), "rf_local_ig_log__": np.zeros(local.shape),
+                      "rf_global_n_log__": np.log(tau / spec.hyper_scale), "rf_global_ig_log__": np.asarray(0.0)}
+
+    def from_nuts(self, posterior: xr.Dataset, spec: PriorSpec) -> xr.Dataset:
+        return posterior.drop_vars([name for name in self.MIXTURE if name in posterior])
+
+    def start(self, start: dict[str, np.ndarray], ridge_rf: np.ndarray, spec: PriorSpec, seed: int | None
+              ) -> dict[str, np.ndarray]:
+        """The global scale at ``hyper_scale``, the slab at ``slab_scale``, each local scale ``1 + |ridge| /
+        hyper_scale`` and ``rf_z`` such that ``rf`` is the ridge RF."""
+        tau, slab = spec.hyper_scale, spec.slab_scale**2
+        local = 1.0 + np.abs(ridge_rf) / tau
+        shrunk = np.sqrt(slab * local**2 / (slab + tau**2 * local**2))
+        return start | {"rf_global_log__": np.asarray(np.log(tau)), "rf_slab_log__": np.asarray(np.log(slab)),
+                        "rf_local_log__": np.log(local), "rf_z": ridge_rf / (tau * shrunk)}
+
+
 @register
 class GP(Family):
     """Structured prior: smooth, local and/or low-rank, hyperparameters learned (see :mod:`bayesrf.structured`)."""
@@ -310,7 +394,7 @@ class GP(Family):
     def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
         hierarchical = [] if prior.get("hierarchical", True) is True else [
             "a gp prior learns its hyperparameters: prior.hierarchical cannot be false"]
-        return hierarchical + self._structure_problems(structure)
+        return super().problems(prior, structure) + hierarchical + self._structure_problems(structure)
 
     @staticmethod
     def _structure_problems(structure: dict[str, Any]) -> list[str]:

@@ -66,7 +66,7 @@ if TYPE_CHECKING:
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_WEIGHTS", "VAR_DIMS", "build_model",
            "intercept_mu", "linear_predictor", "link_start", "mean_rate", "rate_unit", "set_baseline_start"]
 
-LAPLACE_FORMS = ("direct", "exponential-difference")
+LAPLACE_FORMS = ("direct", "exponential-difference", "scale-mixture")
 
 SINGLE_PRECISION_WEIGHTS = 2_000
 """From this many RF weights on, frames that float32 holds exactly enter the model in float32
@@ -75,6 +75,7 @@ memory; the drive is cast back to float64 before the likelihood (relative error 
 
 VAR_DIMS: dict[str, tuple[str, ...]] = {
     "intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",),
+    "rf_global": (), "rf_slab": (), "rf_local": ("lag", "y", "x"),
     "baseline_coef": ("knot",), "baseline_level": ("knot",),
     "rf_amplitude": (), "rf_length": ("axis",), "rf_center": ("space_axis",), "rf_width": ("space_axis",), "rf_floor": (),
     "history": ("history_lag",), "history_coef": ("history_basis",),
@@ -83,9 +84,10 @@ VAR_DIMS: dict[str, tuple[str, ...]] = {
 }
 """Dims of every model variable a result may hold (rank-k priors: ``rf_amplitude`` and ``rf_z`` get a
 leading ``component`` dim)."""
-HYPERPARAMETERS = ("rf_scale", *STRUCTURED_HYPERPARAMETERS)
-"""Learned prior parameters (present depending on the spec)."""
-RF_PRIOR_TERMS = ("rf", "rf_z", "rf_time_z", *HYPERPARAMETERS)
+HYPERPARAMETERS = ("rf_scale", "rf_global", "rf_slab", *STRUCTURED_HYPERPARAMETERS)
+"""Learned prior parameters of few values (present depending on the spec; not a horseshoe's ``rf_local``, one per
+weight)."""
+RF_PRIOR_TERMS = ("rf", "rf_z", "rf_time_z", "rf_local", *HYPERPARAMETERS)
 """Free variables whose log-prior terms make up the RF's prior."""
 
 
@@ -218,14 +220,15 @@ def build_model(
         Name in ``models/``, path to a TOML file, or a loaded spec.
     lags : int, default 5
         Number of lags (ignored when ``data`` is a Design).
-    laplace : {"direct", "exponential-difference"}
-        How a Laplace prior is written. ``direct``: ``pm.Laplace`` (its log-density is
+    laplace : {"direct", "exponential-difference", "scale-mixture"}
+        How a Laplace (or horseshoe) prior is written. ``direct``: ``pm.Laplace`` (its log-density is
         what ``log_prior`` and the MAP use). ``exponential-difference``: the same
         prior as ``w = b (e+ - e-)`` with ``e+, e- ~ Exponential(1)``, sampled as
         ``log e`` — smooth, with no kink at 0 for NUTS to trip over. On the real
         neuron (lasso, b = 0.01) this cut the leapfrog steps per draw from 249 to 41
         and raised ESS/s 2.5-fold (:func:`bayesrf.sample` uses it). The posterior then also holds
-        ``rf_pos`` and ``rf_neg``.
+        ``rf_pos`` and ``rf_neg``. ``scale-mixture``: a horseshoe's half-Cauchy scales as HalfNormal x
+        sqrt(InverseGamma) products, for NUTS (:class:`bayesrf.families.Horseshoe`); other priors as ``direct``.
     with_rf : bool, default True
         False: the baseline-only model, the spec's intercept, baseline, spike history and count
         distribution without an RF (the null model of a unit's evidence of an RF).

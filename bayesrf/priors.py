@@ -5,11 +5,12 @@ A spec file looks like::
     schema_version = 1
     description = "..."
     [prior]                  # the RF weights
-    family = "normal"        # "flat" | "normal" | "laplace"
+    family = "normal"        # "flat" | "normal" | "laplace" | "horseshoe" | "gp"
     scale = 0.02             # sigma (normal) or b (laplace), log-rate per unit contrast
     hierarchical = false     # true: one scale per lag, learned (scale not used)
-    hyper_family = "halfnormal"
-    hyper_scale = 0.05       # scale of the hyperprior on the per-lag scales
+    hyper_family = "halfnormal"    # "halfcauchy" for a horseshoe (its only choice, the default there)
+    hyper_scale = 0.05       # scale of the hyperprior on the per-lag scales; horseshoe: of the global scale
+    slab_scale = 0.5         # horseshoe only: scale of its slab, about the largest plausible |weight|
     [intercept]
     family = "normal"        # "flat" | "normal"
     mu = "auto"              # number, or "auto" = log of the data's mean rate (spikes/s); softplus: log(e - 1)
@@ -51,7 +52,8 @@ used): ``normal(scale=sigma)`` has MAP = ridge with ``alpha = 1/(n_obs sigma^2)`
 ``laplace(scale=b)`` has MAP = lasso with ``alpha = 1/(n_obs b)``; ``flat`` has
 MAP = plain ML. See :func:`alpha_for`.
 
-``family = "gp"`` is a structured prior (always hierarchical: its amplitude
+``family = "horseshoe"`` is a regularised horseshoe for sparse RFs (always hierarchical; see
+:class:`bayesrf.families.Horseshoe`). ``family = "gp"`` is a structured prior (always hierarchical: its amplitude
 ``hyper_scale``, length scales, envelope and components are learned); see
 :mod:`bayesrf.structured` for the exact model.
 
@@ -103,10 +105,9 @@ and centre-surround RFs at one frame per weight, refitted with :func:`bayesrf.sa
 those truths; :func:`bayesrf.summary` reports it as a caution."""
 SCHEMA_VERSION = 1
 INTERCEPT_FAMILIES = ("flat", "normal")
-HYPER_FAMILIES = ("halfnormal",)
 _KNOWN = {
     "": {"schema_version", "description", "prior", "intercept", "baseline", "structure", "likelihood", "history"},
-    "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale"},
+    "prior": {"family", "scale", "hierarchical", "hyper_family", "hyper_scale", "slab_scale"},
     "intercept": {"family", "mu", "sigma"},
     "baseline": {"kind", "n_basis", "scale"},
     "likelihood": {"family", "dispersion_scale", "nonlinearity", "rate_unit"},
@@ -143,6 +144,7 @@ class PriorSpec:
     hierarchical: bool = False
     hyper_family: str = "halfnormal"
     hyper_scale: float | None = None
+    slab_scale: float | None = None
     intercept_family: str = "normal"
     intercept_mu: float | str = "auto"
     intercept_sigma: float | None = 10.0
@@ -285,8 +287,6 @@ def _problems(raw: dict[str, Any]) -> list[str]:
         if "scale" in prior:
             problems.append("prior.scale is not used when prior.hierarchical = true (the scales are learned; "
                             "set prior.hyper_scale instead)")
-        if prior.get("hyper_family", "halfnormal") not in HYPER_FAMILIES:
-            problems.append(f"prior.hyper_family must be one of {HYPER_FAMILIES}, got {prior.get('hyper_family')!r}")
         if not positive_number(prior.get("hyper_scale")):
             problems.append(f"prior.hyper_scale must be a number > 0, got {prior.get('hyper_scale')!r}")
     if isinstance(intercept, dict):
@@ -378,7 +378,8 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
             "schema_version": SCHEMA_VERSION, "description": base.description,
             "prior": {"family": base.family, "hierarchical": base.hierarchical, "hyper_family": base.hyper_family}
             | ({"scale": base.scale} if base.scale is not None else {})
-            | ({"hyper_scale": base.hyper_scale} if base.hyper_scale is not None else {}),
+            | ({"hyper_scale": base.hyper_scale} if base.hyper_scale is not None else {})
+            | ({"slab_scale": base.slab_scale} if base.slab_scale is not None else {}),
             "intercept": {"family": base.intercept_family, "mu": base.intercept_mu}
             | ({"sigma": base.intercept_sigma} if base.intercept_sigma is not None else {}),
             "baseline": {"kind": base.baseline_kind, "n_basis": base.baseline_n_basis, "scale": base.baseline_scale},
@@ -410,8 +411,9 @@ def load_prior(name_or_path: str | Path | PriorSpec = "ridge", overrides: dict[s
         family=prior["family"],
         scale=None if hier or "scale" not in prior else float(prior["scale"]),
         hierarchical=hier,
-        hyper_family=prior.get("hyper_family", "halfnormal"),
+        hyper_family=prior.get("hyper_family", family.hyper_family),
         hyper_scale=float(prior["hyper_scale"]) if hier else None,
+        slab_scale=float(prior["slab_scale"]) if "slab_scale" in prior else None,
         intercept_family=intercept.get("family", "normal"),
         intercept_mu=intercept.get("mu", "auto"),
         intercept_sigma=float(intercept.get("sigma", 10.0)) if intercept.get("family", "normal") == "normal" else None,
