@@ -753,8 +753,13 @@ def shortfall(coverage: list[float], levels: list[float]) -> tuple[float, float]
 
 
 def _points(gap: float, level: float) -> str:
-    """A shortfall in points and its level, for the tables; "none" below half a point."""
-    return f"{100 * gap:.0f} pts at {100 * level:g} %" if gap >= 0.005 else "none"
+    """A shortfall in points and its level, for the tables; "none" below half a point. Near the goal's 5 points one
+    decimal shows on which side of it the shortfall lies (5.2 is short, 4.8 is not)."""
+    if gap < 0.005:
+        return "none"
+    near = abs(100 * (gap - SUPPORT_GOAL)) < 0.5
+    points = f"{100 * gap:.1f}" if near else f"{100 * gap:.0f}"
+    return f"{points} {'pt' if points == '1' else 'pts'} at {100 * level:g} %"
 
 
 def truth_families_table(study: dict) -> str:
