@@ -11,7 +11,8 @@ A family declares everything about itself in one class:
   :meth:`Family.from_nuts`).
 
 Families are registered by name (:func:`register`) and found with :func:`family_of`; no other module
-tests a family's name. Adding a family means one class here plus one TOML file in ``models/``.
+tests a family's name. Adding a family means one class here, one TOML file in ``models/`` and, for new
+variables, their dims in :data:`bayesrf.model.VAR_DIMS` (new ``[prior]`` fields also in :mod:`bayesrf.priors`).
 """
 
 from __future__ import annotations
