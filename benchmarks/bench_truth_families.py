@@ -81,7 +81,9 @@ by about 19 points (shrinkage of the weakest support weights, lag 0 and 3); noth
 ``--priors horseshoe`` (its fits join the stored runs; the held-out and LOO winners are taken over all fits):
 ``--families sparse`` at n/D 4 (seeds 1000-1002), n/D 1 (1000-1001) and n/D 16 (1000, after the run above); then
 the other families at n/D 4, seeds 1000-1001, as the session's time allows (where it should not be used). Other
-work shares the cores.
+work shares the cores. Added before seed 1002 ran, once seeds 1000-1001 were under way: :func:`pooled` counts a
+prior only where it was fitted in every run of a family, so the other families also get seed 1002
+(``--seeds 1002 --families separable ... none --priors horseshoe``), as the session's time allows.
 """
 
 from __future__ import annotations
