@@ -84,6 +84,13 @@ the other families at n/D 4, seeds 1000-1001, as the session's time allows (wher
 work shares the cores. Added before seed 1002 ran, once seeds 1000-1001 were under way: :func:`pooled` counts a
 prior only where it was fitted in every run of a family, so the other families also get seed 1002
 (``--seeds 1002 --families separable ... none --priors horseshoe``), as the session's time allows.
+
+Amendment (session 35, after the runs; the protocol above unchanged): at n/D 16, subunits (31 minutes) and
+two-subfields (20 minutes) ran at seed 1000 beside the horseshoe runs; none was stopped unfinished at 04:18 UTC to
+leave time for the rest, so none, ``lasso-hier`` and ``horseshoe`` on sparse at n/D 16 were not run (nothing of
+them is stored). The horseshoe ran as planned: sparse at n/D 4 (seeds 1000-1002) and n/D 1 (1000-1001), and every
+other family at n/D 4 (1000-1002), 03:31-04:38 UTC. Beside the runs: the two benchmarks at once, then editing,
+``tests/test_horseshoe.py`` (one 2-minute fit), ``tests/test_readme.py``, pyflakes and ``duplicates``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -852,6 +853,21 @@ def truth_families_text(study: dict) -> str:
             f" little about the RF's own weights." + _under_background_text(study) + _short_runs_text(study))
 
 
+def sparse_text(study: dict, family: str = "sparse") -> str:
+    """Which prior did best on ``family`` in one ``docs/truth_families*.json``: the smallest mean 1 - corr, the
+    smallest largest support shortfall, and how often the held-out comparison ranked each prior first."""
+    entry = study["families"][family]
+    runs = list(entry["runs"].values())
+    error = {prior: np.mean([run["fits"][prior]["error"] for run in runs]) for prior in entry["pooled"]}
+    short = {prior: shortfall(pooled["support"], study["levels"]) for prior, pooled in entry["pooled"].items()}
+    best, closest = min(error, key=error.get), min(short, key=lambda prior: short[prior][0])
+    wins = Counter(run["heldout_best"] for run in runs)
+    return (f"On the {family} truth at n/D {study['nd']}, `{best}` has the smallest mean 1 − corr ({error[best]:.3f};"
+            f" next `{sorted(error, key=error.get)[1]}`, {sorted(error.values())[1]:.3f}) and"
+            f"{'' if closest == best else f' `{closest}`'} the smallest largest shortfall ({_points(*short[closest])}); the held-out comparison ranked first "
+            + _names([f"`{prior}` in {count} of {len(runs)} runs" for prior, count in wins.most_common()], "") + ".")
+
+
 def _under_background_text(study: dict) -> str:
     """The prior–truth pairs whose background 95 % intervals hold less than 90 % of the true zeros."""
     under = [f"`{prior}` on {family} ({100 * pooled['background'][-1]:.0f} %)"
@@ -1204,10 +1220,10 @@ GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
              ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),
              ("real_posterior", real_posterior_text, real_posterior_table), ("sbc", sbc_text),
-             ("truth_families", truth_families_text, truth_families_table),
+             ("truth_families", truth_families_text, truth_families_table, sparse_text),
              ("truth_families_gaussian", truth_families_text, truth_families_table),
-             ("truth_families_nd1", truth_families_text, truth_shortfall_table),
-             ("truth_families_nd16", truth_families_text, truth_shortfall_table),
+             ("truth_families_nd1", truth_families_text, truth_shortfall_table, sparse_text),
+             ("truth_families_nd16", truth_families_text, truth_shortfall_table, sparse_text),
              ("support_trace", support_trace_text, support_trace_table, support_spread_text, support_spread_table,
               held_out_text),
              ("peers_equal", peers_equal_text, peers_table), ("peers", peers_stored_text, peers_table))
