@@ -114,7 +114,8 @@ class Family:
             problems.append(f"prior.hyper_family of a {self.name} prior must be {self.hyper_family!r}, got "
                             f"{prior['hyper_family']!r}")
         if "slab_scale" in prior and not self.has_slab:
-            problems.append(f"prior.slab_scale is only used by family = \"horseshoe\", not {self.name!r}")
+            users = " or ".join(f'"{name}"' for name, family in FAMILIES.items() if family.has_slab)
+            problems.append(f"prior.slab_scale is only used by family = {users}, not {self.name!r}")
         return problems
 
     def weights(self, spec: PriorSpec, dims: tuple[str, ...], laplace: str, coordinates: Coordinates | None = None

@@ -862,9 +862,11 @@ def sparse_text(study: dict, family: str = "sparse") -> str:
     short = {prior: shortfall(pooled["support"], study["levels"]) for prior, pooled in entry["pooled"].items()}
     best, closest = min(error, key=error.get), min(short, key=lambda prior: short[prior][0])
     wins = Counter(run["heldout_best"] for run in runs)
+    runner_up = sorted(error, key=error.get)[1]
+    who = "" if closest == best else f" `{closest}`"
     return (f"On the {family} truth at n/D {study['nd']}, `{best}` has the smallest mean 1 − corr ({error[best]:.3f};"
-            f" next `{sorted(error, key=error.get)[1]}`, {sorted(error.values())[1]:.3f}) and"
-            f"{'' if closest == best else f' `{closest}`'} the smallest largest shortfall ({_points(*short[closest])}); the held-out comparison ranked first "
+            f" next `{runner_up}`, {error[runner_up]:.3f}) and{who} the smallest largest shortfall"
+            f" ({_points(*short[closest])}); the held-out comparison ranked first "
             + _names([f"`{prior}` in {count} of {len(runs)} runs" for prior, count in wins.most_common()], "") + ".")
 
 
