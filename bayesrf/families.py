@@ -345,8 +345,13 @@ class Horseshoe(Family):
         else:
             tau = pm.HalfCauchy("rf_global", beta=spec.hyper_scale)
             local = pm.HalfCauchy("rf_local", beta=1.0, dims=dims)
-        shrunk = pt.sqrt(slab * local**2 / (slab + tau**2 * local**2))
-        return pm.Deterministic("rf", pm.Normal("rf_z", 0.0, 1.0, dims=dims) * tau * shrunk, dims=dims)
+        return pm.Deterministic("rf", pm.Normal("rf_z", 0.0, 1.0, dims=dims) * tau * self.shrunk(tau, slab, local),
+                                dims=dims)
+
+    @staticmethod
+    def shrunk(tau: Any, slab: Any, local: Any) -> Any:
+        """The regularised local scale ``sqrt(slab local^2 / (slab + tau^2 local^2))`` (numpy or PyTensor)."""
+        return (slab * local**2 / (slab + tau**2 * local**2)) ** 0.5
 
     @staticmethod
     def _half_cauchy(name: str, dims: tuple[str, ...]) -> pt.TensorVariable:
@@ -357,9 +362,9 @@ class Horseshoe(Family):
     def to_nuts_start(self, start: dict[str, np.ndarray], spec: PriorSpec) -> dict[str, np.ndarray]:
         """The scales in the ``scale-mixture`` form, each inverse-gamma factor at 1."""
         out = dict(start)
-        local, tau = np.exp(out.pop("rf_local_log__")), np.exp(out.pop("rf_global_log__"))
-        return out | {"rf_local_n_log__": np.log(local), "rf_local_ig_log__": np.zeros(local.shape),
-                      "rf_global_n_log__": np.log(tau / spec.hyper_scale), "rf_global_ig_log__": np.asarray(0.0)}
+        log_local, log_tau = out.pop("rf_local_log__"), out.pop("rf_global_log__")
+        return out | {"rf_local_n_log__": log_local, "rf_local_ig_log__": np.zeros(np.shape(log_local)),
+                      "rf_global_n_log__": log_tau - np.log(spec.hyper_scale), "rf_global_ig_log__": np.asarray(0.0)}
 
     def from_nuts(self, posterior: xr.Dataset, spec: PriorSpec) -> xr.Dataset:
         return posterior.drop_vars([name for name in self.MIXTURE if name in posterior])
@@ -370,9 +375,8 @@ class Horseshoe(Family):
         hyper_scale`` and ``rf_z`` such that ``rf`` is the ridge RF."""
         tau, slab = spec.hyper_scale, spec.slab_scale**2
         local = 1.0 + np.abs(ridge_rf) / tau
-        shrunk = np.sqrt(slab * local**2 / (slab + tau**2 * local**2))
         return start | {"rf_global_log__": np.asarray(np.log(tau)), "rf_slab_log__": np.asarray(np.log(slab)),
-                        "rf_local_log__": np.log(local), "rf_z": ridge_rf / (tau * shrunk)}
+                        "rf_local_log__": np.log(local), "rf_z": ridge_rf / (tau * self.shrunk(tau, slab, local))}
 
 
 @register
