@@ -91,6 +91,11 @@ leave time for the rest, so none, ``lasso-hier`` and ``horseshoe`` on sparse at 
 them is stored). The horseshoe ran as planned: sparse at n/D 4 (seeds 1000-1002) and n/D 1 (1000-1001), and every
 other family at n/D 4 (1000-1002), 03:31-04:38 UTC. Beside the runs: the two benchmarks at once, then editing,
 ``tests/test_horseshoe.py`` (one 2-minute fit), ``tests/test_readme.py``, pyflakes and ``duplicates``.
+
+Amendment (session 36, written before its runs; the protocol above unchanged): n/D 16 goes on at seed 1000 with what
+session 35 left: ``--nd 16 --seeds 1000 --families none``, then ``--nd 16 --seeds 1000 --families sparse --priors
+lasso-hier horseshoe``. Seed 1001 is not planned. Other work (editing, short tests) shares the cores; it is named
+here after the runs.
 """
 
 from __future__ import annotations
