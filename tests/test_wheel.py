@@ -57,11 +57,15 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_installs_priors_and_data(wheel_venv: Path, tmp_path: Path) -> None:
     python = wheel_venv / "bin" / "python"
-    code = ("import bayesrf; spec = bayesrf.load_prior('local'); rec = bayesrf.load_recording(); "
-            "print(bayesrf.__file__); print(spec.name, rec.sizes['time'], int(rec.counts.sum()))")
+    shipped = sorted(path.stem for path in (REPO / "models").glob("*.toml"))  # the repository's, not the wheel's list
+    code = ("import bayesrf; rec = bayesrf.load_recording(); print(bayesrf.__file__); "
+            "print(rec.sizes['time'], int(rec.counts.sum())); print(*bayesrf.priors.prior_names()); "
+            f"print(*(bayesrf.load_prior(name).name for name in {shipped!r}))")
     out = _run([str(python), "-c", code], cwd=tmp_path).splitlines()
     assert Path(out[0]).is_relative_to(wheel_venv), f"bayesrf was imported from {out[0]}, not from the wheel"
-    assert out[1] == "local 1488 5493"
+    assert out[1] == "1488 5493"
+    assert out[2].split() == shipped, "the wheel does not ship every prior spec of models/"
+    assert out[3].split() == shipped, "a shipped prior spec does not load from the wheel"
 
 
 def test_wheel_cli_fits_map(wheel_venv: Path, tmp_path: Path) -> None:
