@@ -18,6 +18,11 @@ projects the time of 1,000 units on 2, 32 and 512 cores.
 Run: ``python benchmarks/bench_population.py [--units 32 --prior local --draws 1000 --tune 300 --chains 4]``
 (about 80 minutes with the defaults on 2 cores);
 writes ``docs/population_bench.json``.
+
+Amendment (session 36, after the stored run; nothing above changed): the JSON also stores each cluster's summed
+task time (``task_s``: the tasks' own wall times, measured inside the workers), so that a run shows how much of the
+2-worker shortfall is the tasks slowing down beside each other rather than dask; ``bench_contention.py`` measures
+that slowdown without dask. The stored run predates it and lacks the field.
 """
 
 from __future__ import annotations
@@ -111,6 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
         "overhead_per_task_s": overhead, "overhead_share_of_task": overhead / task_mean,
         "task_bytes": task_bytes, "stimulus_bytes": int(pop["stim"].nbytes),
         "worker_peak_mb": {"1 worker": one["worker_peak_mb"], "2 workers": two["worker_peak_mb"]},
+        "task_s": {"1 worker": one["task_s"], "2 workers": two["task_s"]},
         "unit_core_s": unit_core_s,
         "projection_1000_units_h": {str(c): 1000 * unit_core_s / c / 3600 for c in (2, 32, 512)},
         "stored_unit": lean_size_mb(),
