@@ -79,8 +79,8 @@ def main() -> dict:
         print(f"alone {alone:.1f} s; side by side {pair[0]:.1f} and {pair[-1]:.1f} s: slowdown "
               f"{repetitions[-1]['slowdown']:.2f}, ceiling of 2 processes / 1 {repetitions[-1]['ceiling']:.2f}")
     population = json.loads((DOCS / "population_bench.json").read_text())
-    result = {"protocol": __doc__, "units": list(UNITS), "prior": PRIOR, "settings": SETTINGS, "cpu_count": os.cpu_count(),
-              "repetitions": repetitions,
+    result = {"protocol": __doc__, "units": list(UNITS), "prior": PRIOR, "settings": SETTINGS,
+              "cpu_count": os.cpu_count(), "repetitions": repetitions,
               "mean_slowdown": sum(r["slowdown"] for r in repetitions) / REPEATS,
               "mean_ceiling": sum(r["ceiling"] for r in repetitions) / REPEATS,
               "population_ratio_2_over_1_workers": population["ratio_2_over_1_workers"]}
