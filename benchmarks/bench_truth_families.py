@@ -96,6 +96,11 @@ Amendment (session 36, written before its runs; the protocol above unchanged): n
 session 35 left: ``--nd 16 --seeds 1000 --families none``, then ``--nd 16 --seeds 1000 --families sparse --priors
 lasso-hier horseshoe``. Seed 1001 is not planned. Other work (editing, short tests) shares the cores; it is named
 here after the runs.
+
+Amendment (session 36, after the runs; the protocol above unchanged): both ran, 06:13-06:42 UTC (none 673 s, the two
+priors on sparse 645 s). Beside them: for the first five minutes a smoke test of ``bench_contention.py`` (two
+processes, one core each), then editing, ``tests/test_wheel.py`` and pyflakes. At n/D 16 every family now has seed
+1000, ``lasso-hier`` and ``horseshoe`` on sparse only.
 """
 
 from __future__ import annotations
