@@ -21,6 +21,9 @@ Protocol (fixed before the first run)
 
 Usage: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/bench_contention.py`` ->
 ``docs/contention.json`` (about 15 minutes on 2 cores).
+
+After the first run (session 36, 06:42-06:55 UTC; the protocol above unchanged): beside it ran, for a few seconds
+each around 06:44 UTC, ``tests/test_readme.py``, one test of ``tests/test_benchmarks.py`` and pyflakes (one core).
 """
 
 from __future__ import annotations

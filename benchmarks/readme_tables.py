@@ -584,6 +584,22 @@ def real_speed_table(study: dict) -> str:
     return "\n".join(rows)
 
 
+def contention_text(study: dict) -> str:
+    """The README's sentences on ``docs/contention.json`` (``benchmarks/bench_contention.py``): the ceiling, on this
+    machine, of a second process's throughput, beside the population benchmark's 2-worker ratio."""
+    reps, s = study["repetitions"], study["settings"]
+    alone = _names([f"{r['alone_s']:.0f}" for r in reps], "")
+    side = _names([f"{r['side_by_side_s'][-1]:.0f}" for r in reps], "")
+    ceiling, cluster = study["mean_ceiling"], study["population_ratio_2_over_1_workers"]
+    return (f"Without dask (`docs/contention.json`, written by `benchmarks/bench_contention.py`, its protocol the "
+            f"script's docstring), a job of {len(study['units'])} units' NUTS fits (prior {study['prior']}, "
+            f"{s['chains']} chains × ({s['tune']} + {s['draws']}) one after the other, one BLAS thread) took {alone} s "
+            f"in one process alone and {side} s in the slower of two identical processes side by side ({len(reps)} "
+            f"repetitions): each process slows by {study['mean_slowdown']:.2f}×, so two processes give at most "
+            f"{ceiling:.2f}× the throughput of one on this machine. The cluster's 2 workers / 1 worker = {cluster:.2f} is "
+            f"{100 * cluster / ceiling:.0f} % of that ceiling.")
+
+
 def real_speed_text(study: dict) -> str:
     """The README's sentence above :func:`real_speed_table`."""
     return (f"Measured by `benchmarks/bench_bayes.py` (`docs/real_speed.json`) on {study['cores']} cores with nothing "
@@ -1220,7 +1236,7 @@ def _names(items: list[str], quote: str = "`") -> str:
     return ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
 
 
-GENERATED = (("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
+GENERATED = (("contention", contention_text), ("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
