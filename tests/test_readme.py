@@ -51,6 +51,15 @@ def test_population_bench_sentence_matches_its_json():
     assert population_bench_sentence(bench) in " ".join(README.split())
 
 
+def test_contention_claim_follows_its_json():
+    """The README says the NUTS fits lose almost nothing side by side, so the two cores do not bound the 2-worker
+    ratio: docs/contention.json must show a slowdown of at most 5 % and a ceiling above the cluster's ratio."""
+    contention = json.loads((ROOT / "docs" / "contention.json").read_text())
+    assert "the same fits lose almost nothing side by side" in " ".join(README.split())
+    assert contention["mean_slowdown"] <= 1.05
+    assert contention["mean_ceiling"] > contention["population_ratio_2_over_1_workers"]
+
+
 def check_sentence(c: dict) -> str:
     """The README's sentence on the real neuron's posterior predictive checks, from ``docs/check_real.json``."""
     checks = {x["name"]: x for x in c["checks"]}
