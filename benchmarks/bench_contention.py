@@ -47,8 +47,9 @@ def _job(results: mp.Queue) -> None:
     import warnings
 
     import bayesrf
+    from bench_population import population
 
-    pop = bayesrf.simulate_population(n_units=16, n_frames=3000, shape=(20, 15), lags=5, no_rf=0.2, seed=0)
+    pop = population()
     started = time.perf_counter()
     with warnings.catch_warnings(record=True):  # diagnostics warnings are stored in each result's attrs
         warnings.simplefilter("always")

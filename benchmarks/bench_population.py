@@ -50,6 +50,11 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
+def population(units: int = 16, frames: int = 3000):
+    """The protocol's simulated population (20 x 15 px, 5 lags, a fifth of the units without an RF, seed 0)."""
+    return bayesrf.simulate_population(n_units=units, n_frames=frames, shape=(20, 15), lags=5, no_rf=0.2, seed=0)
+
+
 def sequential(pop, prior: str, settings: dict) -> float:
     """Wall time of a loop of ``sample`` calls, one unit after another."""
     started = time.perf_counter()
@@ -95,8 +100,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--chains", type=int, default=2)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
-    pop = bayesrf.simulate_population(n_units=args.units, n_frames=args.frames, shape=(20, 15), lags=5, no_rf=0.2,
-                                      seed=0)
+    pop = population(args.units, args.frames)
     settings = {"lags": 5, "draws": args.draws, "tune": args.tune, "chains": args.chains, "seed": 0}
     seq = sequential(pop, args.prior, settings)
     one = on_cluster(pop, args.prior, settings, 1)
