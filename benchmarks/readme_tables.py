@@ -882,10 +882,9 @@ def sparse_text(study: dict, family: str = "sparse") -> str:
     runs = list(entry["runs"].values())
     error = {prior: np.mean([run["fits"][prior]["error"] for run in runs]) for prior in entry["pooled"]}
     short = {prior: shortfall(pooled["support"], study["levels"]) for prior, pooled in entry["pooled"].items()}
-    best = min(error, key=error.get)
+    best, runner_up = sorted(error, key=error.get)[:2]
     closest = min(short, key=lambda prior: (short[prior][0], prior != best))  # on a tie, the prior with the least error
     wins = Counter(run["heldout_best"] for run in runs)
-    runner_up = sorted(error, key=error.get)[1]
     who = "" if closest == best else f" `{closest}`"
     return (f"On the {family} truth at n/D {study['nd']}, `{best}` has the smallest mean 1 − corr ({error[best]:.3f};"
             f" next `{runner_up}`, {error[runner_up]:.3f}) and{who} the smallest largest shortfall"
