@@ -23,6 +23,11 @@ Amendment (session 36, after the stored run; nothing above changed): the JSON al
 task time (``task_s``: the tasks' own wall times, measured inside the workers), so that a run shows how much of the
 2-worker shortfall is the tasks slowing down beside each other rather than dask; ``bench_contention.py`` measures
 that slowdown without dask. The stored run predates it and lacks the field.
+
+Amendment (session 37, before its run; nothing above changed): each cluster also stores where its tasks' time went
+(``phases_s``: the sums over units of the stored results' ``time_start_s``, ``time_compile_s`` and ``time_sampling_s``,
+and the rest of the task: log densities, LOO, the baseline model, features and the write), so that the 1- and 2-worker
+clusters can be compared phase by phase.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import time
 import warnings
 from pathlib import Path
 
+import xarray as xr
 
 import bayesrf
 from bayesrf.population_fit import fit_population
@@ -66,7 +72,7 @@ def sequential(pop, prior: str, settings: dict) -> float:
 
 
 def on_cluster(pop, prior: str, settings: dict, workers: int) -> dict:
-    """Wall time, summed task time and peak worker memory of fit_population on a fresh LocalCluster."""
+    """Wall time, summed task time, its phases and peak worker memory of fit_population on a fresh LocalCluster."""
     from distributed import Client, LocalCluster
 
     with tempfile.TemporaryDirectory() as out, \
@@ -77,7 +83,18 @@ def on_cluster(pop, prior: str, settings: dict, workers: int) -> dict:
         wall = time.perf_counter() - started
         tasks = float(result["summary"]["wall_s"].sum())
         peaks = list(client.run(_peak_rss_mb).values())
-    return {"wall_s": wall, "task_s": tasks, "worker_peak_mb": max(peaks)}
+        phases = task_phases(Path(out), tasks)
+    return {"wall_s": wall, "task_s": tasks, "phases_s": phases, "worker_peak_mb": max(peaks)}
+
+
+def task_phases(out: Path, tasks: float) -> dict[str, float]:
+    """Sums over a store's units of the NUTS phases their results record, and the rest of the tasks' time."""
+    phases = dict.fromkeys(("time_start_s", "time_compile_s", "time_sampling_s"), 0.0)
+    for path in sorted((out / "units").glob("*.nc")):
+        with xr.open_datatree(path, engine="h5netcdf") as tree:
+            for name in phases:
+                phases[name] += float(tree.attrs[name])
+    return phases | {"rest_s": tasks - sum(phases.values())}
 
 
 def lean_size_mb() -> dict:
@@ -121,6 +138,7 @@ def main(argv: list[str] | None = None) -> dict:
         "task_bytes": task_bytes, "stimulus_bytes": int(pop["stim"].nbytes),
         "worker_peak_mb": {"1 worker": one["worker_peak_mb"], "2 workers": two["worker_peak_mb"]},
         "task_s": {"1 worker": one["task_s"], "2 workers": two["task_s"]},
+        "phases_s": {"1 worker": one["phases_s"], "2 workers": two["phases_s"]},
         "unit_core_s": unit_core_s,
         "projection_1000_units_h": {str(c): 1000 * unit_core_s / c / 3600 for c in (2, 32, 512)},
         "stored_unit": lean_size_mb(),
@@ -136,6 +154,9 @@ def main(argv: list[str] | None = None) -> dict:
           + ", ".join(f"{h:.2f} h on {c} cores" for c, h in result["projection_1000_units_h"].items()))
     print(f"  stored real-neuron unit, 4 x 1000 draws: {result['stored_unit']['lean_mb']:.1f} MB lean "
           f"(full result {result['stored_unit']['full_mb']:.1f} MB; target <= 25 MB)")
+    for name, phases in result["phases_s"].items():
+        print(f"  {name}: tasks' time " + ", ".join(f"{key.removeprefix('time_')} {value:.0f}"
+                                                     for key, value in phases.items()))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     return result
