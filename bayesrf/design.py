@@ -238,6 +238,12 @@ class Design:
         lagged = window[..., ::-1].transpose(0, 2, 1)
         return lagged if self.rows.size == lagged.shape[0] else lagged[self.rows]
 
+    def lag_block(self, lag: int) -> Design:
+        """The design of lag ``lag`` alone (one lag, ``n_pixels`` weights, the same intervals): its ``matrix()`` is
+        ``lagged[:, lag, :]``. For fits of the stimulus only: it has no counts of the whole recording, so no spike
+        history."""
+        return replace(self, n_lags=1, rows=self.rows + self.n_lags - 1 - lag, all_counts=None)
+
     def matrix(self) -> np.ndarray:
         """The dense design matrix, shape (n_obs, n_lags * n_pixels), lag-major columns."""
         return np.ascontiguousarray(self.lagged).reshape(self.n_obs, self.n_weights)

@@ -343,7 +343,7 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
     """
     shape = (design.n_lags, design.ny, design.nx)
     try:
-        ml = np.stack([fit_block(design, design.lagged[:, lag, :], None, 0.0).theta[1:] for lag in range(design.n_lags)])
+        ml = np.stack([fit_block(design.lag_block(lag), None, 0.0).theta[1:] for lag in range(design.n_lags)])
         note = {}
     except FitError as exc:  # too few intervals for one lag's pixels: there is no ML to compare with
         ml, note = np.full(shape, np.nan), {"ml_per_lag": f"not computed: {exc}"}

@@ -371,10 +371,11 @@ def all_lags_design(design: Design, penalty: Penalty, extra: np.ndarray | None =
     return A if extra is None else np.hstack([A, extra])
 
 
-def fit_block(design: Design, X: np.ndarray | None, penalty: str | None, alpha: float) -> Solution:
-    """Penalised Poisson GLM of ``design``'s counts on ``[1, X]`` (X: (n_obs, p), or None for every lag's
-    weights, :func:`all_lags_design`); raises :class:`FitError` for plain ML with fewer intervals than parameters."""
-    n_params = 1 + (design.n_weights if X is None else X.shape[1])
+def fit_block(design: Design, penalty: str | None, alpha: float) -> Solution:
+    """Penalised Poisson GLM of ``design``'s counts on its intercept and every weight (a lag alone:
+    :meth:`~bayesrf.design.Design.lag_block`), in :func:`all_lags_design`'s form; raises :class:`FitError` for plain ML
+    with fewer intervals than parameters."""
+    n_params = 1 + design.n_weights
     if penalty is None and design.n_obs < n_params:
         raise FitError(
             f"plain maximum likelihood needs at least as many intervals as parameters; got "
@@ -382,8 +383,7 @@ def fit_block(design: Design, X: np.ndarray | None, penalty: str | None, alpha: 
             "Use penalty='l2' or 'l1', per_lag=True, fewer lags, or a prior (bayesrf.fit_map)."
         )
     pen = ml_penalty(n_params, design.n_obs, penalty, alpha)
-    A = all_lags_design(design, pen) if X is None else with_intercept(X)
-    return solve_penalized(A, design.counts, design.offset, pen)
+    return solve_penalized(all_lags_design(design, pen), design.counts, design.offset, pen)
 
 
 def fit_ml(
@@ -438,7 +438,7 @@ def fit_ml(
     """
     design = make_design(recording, lags)
     if per_lag:
-        sols = [fit_block(design, design.lagged[:, lag, :], penalty, alpha) for lag in range(lags)]
+        sols = [fit_block(design.lag_block(lag), penalty, alpha) for lag in range(lags)]
         weights = np.stack([s.theta[1:] for s in sols])
         intercept = xr.DataArray([s.theta[0] for s in sols], dims="lag")
         info = {
@@ -449,7 +449,7 @@ def fit_ml(
             "n_iter": int(sum(s.n_iter for s in sols)),
         }
     else:
-        sol = fit_block(design, None, penalty, alpha)
+        sol = fit_block(design, penalty, alpha)
         weights, intercept = sol.theta[1:], xr.DataArray(sol.theta[0])
         info = {"objective": sol.objective, "nll": sol.nll, "converged": int(sol.converged),
                 "solver": sol.solver, "n_iter": sol.n_iter}

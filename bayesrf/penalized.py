@@ -92,12 +92,8 @@ def solve_blocks(design: Design, spec: PriorSpec, per_lag: bool) -> list[Solutio
             )
     if not per_lag:
         return [solve_full(design, spec, prior_penalty(spec, design, design.n_weights))]
-    out = []
-    for lag in range(design.n_lags):
-        X = design.lagged[:, lag, :]
-        A = full_design(design, spec, X)
-        out.append(solve_penalized(A, design.counts, design.offset, prior_penalty(spec, design, X.shape[1])))
-    return out
+    penalty = prior_penalty(spec, design, design.n_pixels)
+    return [solve_full(design.lag_block(lag), spec, penalty) for lag in range(design.n_lags)]
 
 
 def solve_full(design: Design, spec: PriorSpec, penalty: Penalty) -> Solution:

@@ -90,14 +90,22 @@ def test_ml_recovers_true_rf_with_enough_data():
     assert fit.intercept.item() == pytest.approx(np.log(50.0), abs=0.05)
 
 
-def test_per_lag_fits_each_lag_alone(small_sim):
+@pytest.mark.parametrize("matrix_free", [False, True])
+def test_per_lag_fits_each_lag_alone(small_sim, monkeypatch, matrix_free):
+    """Each lag's plain ML, dense and matrix-free, against sklearn on that lag's frames cut from the stimulus."""
+    monkeypatch.setattr("bayesrf.ml.MATRIX_FREE_WEIGHTS", 0 if matrix_free else 10**9)
     fit = bayesrf.fit_ml(small_sim, lags=3, per_lag=True)
     assert fit.intercept.dims == ("lag",)
+    assert fit.attrs["solver"] == ("newton-cg" if matrix_free else "newton-cholesky")
     d = make_design(small_sim, 3)
-    alone = PoissonRegressor(alpha=0.0, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+    frames = small_sim["stim"].values.reshape(small_sim.sizes["time"], -1)
+    assert d.n_obs == frames.shape[0] - 2  # every interval with a full history is fitted
     duration = np.exp(d.offset)
-    alone.fit(d.lagged[:, 1, :], d.counts / duration, sample_weight=duration)
-    np.testing.assert_allclose(fit.rf.sel(lag=1).values.ravel(), alone.coef_, atol=TOL)
+    for lag in (0, 2):  # interval t (a count of frame t + 2's interval) sees frame t + 2 - lag
+        alone = PoissonRegressor(alpha=0.0, solver="newton-cholesky", tol=1e-12, max_iter=1000)
+        alone.fit(frames[2 - lag : frames.shape[0] - lag], d.counts / duration, sample_weight=duration)
+        np.testing.assert_allclose(fit.rf.sel(lag=lag).values.ravel(), alone.coef_, atol=TOL)
+        assert fit.intercept.sel(lag=lag).item() == pytest.approx(alone.intercept_, abs=TOL)
 
 
 def test_plain_ml_refuses_unidentifiable_problem(real):
