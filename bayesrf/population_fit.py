@@ -17,7 +17,8 @@ unit's data checksum and the settings) equals the current one: rerunning with th
 Engine
 ------
 ``client=None`` starts a ``distributed.LocalCluster`` with one single-threaded worker
-process per core (dask sets one BLAS thread per worker); ``client`` may be a ``Client`` or
+process per core (dask sets one BLAS thread per worker) and dask's profiler off
+(:func:`local_cluster`); ``client`` may be a ``Client`` or
 a scheduler address (see the README for dask-jobqueue on SLURM). Inside a task the chains
 run on as many cores as the worker has threads, so one after another on a
 single-threaded worker; the draws do not depend on it. The frames are scattered to every
@@ -59,7 +60,7 @@ from .population_store import (
 from .results import data_groups, package_version, read_tree
 from .unit_features import baseline_log_likelihood, rf_evidence, rf_features
 
-__all__ = ["fit_key", "fit_population", "fit_unit", "unit_result"]
+__all__ = ["fit_key", "fit_population", "fit_unit", "local_cluster", "unit_result"]
 
 
 def fit_key(spec: PriorSpec, checksum: str, settings: dict[str, Any]) -> str:
@@ -146,9 +147,25 @@ def _add_children(tree: xr.DataTree, groups: dict[str, xr.Dataset]) -> None:
         tree[name] = xr.DataTree(ds)
 
 
+def local_cluster(workers: int | None = None) -> Any:
+    """The ``distributed.LocalCluster`` :func:`fit_population` starts: ``workers`` single-threaded worker processes
+    (default one per core), a dashboard on a free port, and dask's statistical profiler off in the workers.
+
+    The profiler samples every worker thread's stack every 10 ms. ``benchmarks/bench_dask_profiler.py`` (2 workers
+    on 2 cores, its decision rule fixed before the run) measured the population's NUTS tasks slower with it on than off,
+    by less than identical runs varied, so it is off; the dashboard's profile page stays empty.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({"distributed.worker.profile.enabled": False}):  # copied into each worker at its start
+        return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                            dashboard_address=":0")
+
+
 def _client(client: Any, workers: int | None) -> tuple[Any, Callable[[], None]]:
     """A dask Client and how to close what this call started."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     # set_as_default=False: a Client otherwise becomes dask's global scheduler and outlives this call
     if isinstance(client, Client):
@@ -156,8 +173,7 @@ def _client(client: Any, workers: int | None) -> tuple[Any, Callable[[], None]]:
     if client is not None:
         remote = Client(client, set_as_default=False)
         return remote, remote.close
-    cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
+    cluster = local_cluster(workers)
     new = Client(cluster, set_as_default=False)
 
     def close() -> None:

@@ -28,6 +28,11 @@ Amendment (session 37, before its run; nothing above changed): each cluster also
 (``phases_s``: the sums over units of the stored results' ``time_start_s``, ``time_compile_s`` and ``time_sampling_s``,
 and the rest of the task: log densities, LOO, the baseline model, features and the write), so that the 1- and 2-worker
 clusters can be compared phase by phase.
+
+Amendment (session 37, after its run; nothing above changed): ``bench_dask_profiler.py`` found that dask's profiler
+slows the tasks on 2 workers, and ``fit_population``'s own cluster now runs without it. The clusters here are now that
+cluster (``bayesrf.population_fit.local_cluster``), so the next run measures what users get; the stored runs used
+dask's defaults (the profiler on).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from pathlib import Path
 import xarray as xr
 
 import bayesrf
-from bayesrf.population_fit import fit_population
+from bayesrf.population_fit import fit_population, local_cluster
 from bayesrf.population_store import lean, write_atomic
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "population_bench.json"
@@ -73,10 +78,9 @@ def sequential(pop, prior: str, settings: dict) -> float:
 
 def on_cluster(pop, prior: str, settings: dict, workers: int) -> dict:
     """Wall time, summed task time, its phases and peak worker memory of fit_population on a fresh LocalCluster."""
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    with tempfile.TemporaryDirectory() as out, \
-            LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+    with tempfile.TemporaryDirectory() as out, local_cluster(workers) as cluster, \
             Client(cluster, set_as_default=False) as client:
         started = time.perf_counter()
         result = fit_population(pop, prior, out=out, client=client, progress=False, **settings)

@@ -586,11 +586,12 @@ def real_speed_table(study: dict) -> str:
 
 def contention_text(study: dict) -> str:
     """The README's sentences on ``docs/contention.json`` (``benchmarks/bench_contention.py``): the ceiling, on this
-    machine, of a second process's throughput, beside the population benchmark's 2-worker ratio."""
+    machine, of a second process's throughput, beside the 2-worker ratio of ``docs/population_bench.json``."""
     reps, s = study["repetitions"], study["settings"]
     alone = _names([f"{r['alone_s']:.0f}" for r in reps], "")
     side = _names([f"{r['side_by_side_s'][-1]:.0f}" for r in reps], "")
-    ceiling, cluster = study["mean_ceiling"], study["population_ratio_2_over_1_workers"]
+    ceiling = study["mean_ceiling"]
+    cluster = json.loads((DOCS / "population_bench.json").read_text())["ratio_2_over_1_workers"]  # the current run
     return (f"Without dask (`docs/contention.json`, written by `benchmarks/bench_contention.py`, its protocol the "
             f"script's docstring), a job of {len(study['units'])} units' NUTS fits (prior {study['prior']}, "
             f"{s['chains']} chains × ({s['tune']} + {s['draws']}) one after the other, one BLAS thread) took {alone} s "
@@ -598,6 +599,46 @@ def contention_text(study: dict) -> str:
             f"repetitions): each process slows by {study['mean_slowdown']:.2f}×, so two processes give at most "
             f"{ceiling:.2f}× the throughput of one on this machine. The cluster's 2 workers / 1 worker = {cluster:.2f} is "
             f"{100 * cluster / ceiling:.0f} % of that ceiling.")
+
+
+def dask_profiler_text(study: dict) -> str:
+    """The README's sentence on ``docs/dask_profiler.json`` (``benchmarks/bench_dask_profiler.py``): the population's
+    tasks with dask's profiler on and off, beside the spread of identical runs."""
+    walls = {on: [run["wall_s"] for run in study["runs"] if run["profile"] == on] for on in (True, False)}
+    spread = max(max(w) / min(w) for w in walls.values())
+    return (f"dask's statistical profiler, on in its workers by default, is not a clear cause: {study['units']} units on "
+            f"2 workers, {len(walls[True])} runs with it on and {len(walls[False])} off (`docs/dask_profiler.json`, "
+            f"written by `benchmarks/bench_dask_profiler.py`), took {study['wall_on_over_off']:.2f}× as long with it on "
+            f"(sampling {study['sampling_on_over_off']:.2f}×), while identical runs differed by up to "
+            f"{spread:.2f}×; by the protocol's rule `fit_population`'s own cluster now runs without it "
+            f"(`bayesrf.population_fit.local_cluster`).")
+
+
+PHASES = {"time_sampling_s": "sampling", "rest_s": "the rest (log densities, LOO, the baseline-only model, features, "
+           "the write)", "time_compile_s": "compilation (once per worker)", "time_start_s": "start points"}
+"""The phases of a population task (``bench_population.task_phases``) and their names in the README."""
+
+
+def sequential_bound(study: dict) -> tuple[float, float]:
+    """Seconds per unit of ``docs/population_bench.json``'s sequential loop, and the least a unit's sampling can take
+    on 2 cores at the 1-worker cluster's rate (its sampling core-seconds per unit over 2)."""
+    sampling = study["phases_s"]["1 worker"]["time_sampling_s"] / study["config"]["units"]
+    return 3600 / study["units_per_hour"]["sequential"], sampling / 2
+
+
+def population_phases_text(study: dict) -> str:
+    """The README's sentences on where the cluster tasks of ``docs/population_bench.json`` spent their time, and on
+    the bound a sequential loop of ``sample`` sets on the 2 workers / sequential ratio (2 cores)."""
+    one, two = study["phases_s"]["1 worker"], study["phases_s"]["2 workers"]
+    parts = ", ".join(f"{label} {one[key]:,.0f} → {two[key]:,.0f} s (×{two[key] / one[key]:.2f})"
+                      for key, label in PHASES.items())
+    loop, floor = sequential_bound(study)
+    config = study["config"]
+    return (f"Where the tasks' time went, summed over the {config['units']} units, 1 worker → 2 workers: {parts}. The "
+            f"sequential loop already runs each unit's {config['chains']} chains on both cores and took {loop:.1f} s per "
+            f"unit, while sampling alone needs {floor:.1f} s per unit on 2 cores at the 1-worker rate: a cluster whose "
+            f"tasks added nothing to the sampling and did not slow it would still be at most {loop / floor:.2f}× faster "
+            f"than the loop.")
 
 
 def real_speed_text(study: dict) -> str:
@@ -1235,7 +1276,7 @@ def _names(items: list[str], quote: str = "`") -> str:
     return ", ".join(quoted[:-1]) + " and " + quoted[-1] if len(quoted) > 1 else "".join(quoted)
 
 
-GENERATED = (("contention", contention_text), ("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
+GENERATED = (("population_bench", population_phases_text), ("dask_profiler", dask_profiler_text), ("contention", contention_text), ("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),

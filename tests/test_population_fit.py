@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from threadpoolctl import threadpool_limits
 
 import bayesrf
 from bayesrf.criticism import check
-from bayesrf.population_fit import fit_population
+from bayesrf.population_fit import fit_population, local_cluster
 from bayesrf.population_store import load_population_result
 from bayesrf.simulate import simulate_population
 
@@ -27,11 +28,24 @@ LAPLACE = {"lags": 4, "method": "laplace", "draws": 500, "chains": 2, "progress"
 
 @pytest.fixture(scope="module")
 def client():
-    from distributed import Client, LocalCluster
+    """fit_population's own LocalCluster (:func:`bayesrf.population_fit.local_cluster`), 2 workers."""
+    from distributed import Client
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster, set_as_default=False) as dask_client:
+    with local_cluster(2) as cluster, Client(cluster, set_as_default=False) as dask_client:
         yield dask_client
+
+
+def _profiler_enabled() -> bool:
+    import dask
+
+    return dask.config.get("distributed.worker.profile.enabled")
+
+
+def test_own_cluster_follows_the_profiler_benchmark(client):
+    """local_cluster's workers run dask's profiler exactly when docs/dask_profiler.json's decision keeps it on
+    (dask's own default is on)."""
+    decision = json.loads((Path(__file__).resolve().parent.parent / "docs" / "dask_profiler.json").read_text())
+    assert set(client.run(_profiler_enabled).values()) == {not decision["profiler_off"]}
 
 
 @pytest.fixture(scope="module")

@@ -53,11 +53,22 @@ def test_population_bench_sentence_matches_its_json():
 
 def test_contention_claim_follows_its_json():
     """The README says the NUTS fits lose almost nothing side by side, so the two cores do not bound the 2-worker
-    ratio: docs/contention.json must show a slowdown of at most 5 % and a ceiling above the cluster's ratio."""
+    ratio, yet the tasks' sampling slowed by more inside the cluster, dask's own overhead is small, and the sequential
+    loop bounds the 2 workers / sequential ratio below its goal: docs/contention.json and docs/population_bench.json
+    must show each."""
     contention = json.loads((ROOT / "docs" / "contention.json").read_text())
-    assert "the same fits lose almost nothing side by side" in " ".join(README.split())
+    population = json.loads((ROOT / "docs" / "population_bench.json").read_text())
+    flat = " ".join(README.split())
+    assert "the same fits lose almost nothing side by side, yet inside the 2-worker cluster the tasks' own sampling " \
+           "slowed by more than that, while dask's own overhead per task is small" in flat
     assert contention["mean_slowdown"] <= 1.05
-    assert contention["mean_ceiling"] > contention["population_ratio_2_over_1_workers"]
+    assert contention["mean_ceiling"] > population["ratio_2_over_1_workers"]
+    sampling = {name: phases["time_sampling_s"] for name, phases in population["phases_s"].items()}
+    assert sampling["2 workers"] / sampling["1 worker"] > contention["mean_slowdown"] + 0.05
+    assert population["overhead_share_of_task"] <= 0.05
+    assert "even without that work the bound above keeps the goal out of reach" in flat
+    loop, floor = _readme_tables().sequential_bound(population)
+    assert loop / floor < 1.25
 
 
 def check_sentence(c: dict) -> str:
