@@ -29,10 +29,10 @@ Amendment (session 37, before its run; nothing above changed): each cluster also
 and the rest of the task: log densities, LOO, the baseline model, features and the write), so that the 1- and 2-worker
 clusters can be compared phase by phase.
 
-Amendment (session 37, after its run; nothing above changed): ``bench_dask_profiler.py`` found that dask's profiler
-slows the tasks on 2 workers, and ``fit_population``'s own cluster now runs without it. The clusters here are now that
-cluster (``bayesrf.population_fit.local_cluster``), so the next run measures what users get; the stored runs used
-dask's defaults (the profiler on).
+Amendment (session 37, after its run; nothing above changed): ``bench_dask_profiler.py`` measured the tasks 1.11x
+slower on 2 workers with dask's profiler on than off, less than identical runs varied; by its rule ``fit_population``'s
+own cluster now runs without it. The clusters here are now that cluster (``bayesrf.population_fit.local_cluster``), so
+the next run measures what users get; the stored runs used dask's defaults (the profiler on).
 """
 
 from __future__ import annotations
