@@ -147,18 +147,19 @@ def _add_children(tree: xr.DataTree, groups: dict[str, xr.Dataset]) -> None:
         tree[name] = xr.DataTree(ds)
 
 
-def local_cluster(workers: int | None = None) -> Any:
+def local_cluster(workers: int | None = None, profile: bool = False) -> Any:
     """The ``distributed.LocalCluster`` :func:`fit_population` starts: ``workers`` single-threaded worker processes
     (default one per core), a dashboard on a free port, and dask's statistical profiler off in the workers.
 
     The profiler samples every worker thread's stack every 10 ms. ``benchmarks/bench_dask_profiler.py`` (2 workers
     on 2 cores, its decision rule fixed before the run) measured the population's NUTS tasks slower with it on than off,
-    by less than identical runs varied, so it is off; the dashboard's profile page stays empty.
+    by less than identical runs varied, so it is off; the dashboard's profile page stays empty. ``profile=True``
+    turns it on (dask's own default).
     """
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set({"distributed.worker.profile.enabled": False}):  # copied into each worker at its start
+    with dask.config.set({"distributed.worker.profile.enabled": profile}):  # copied into each worker at its start
         return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                             dashboard_address=":0")
 

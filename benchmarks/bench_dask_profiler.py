@@ -22,14 +22,11 @@ Usage: ``python benchmarks/bench_dask_profiler.py`` -> ``docs/dask_profiler.json
 from __future__ import annotations
 
 import json
-import tempfile
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from bench_population import population, task_phases
+from bench_population import on_cluster, population
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "dask_profiler.json"
 ORDER = (True, False, False, True)
@@ -37,21 +34,10 @@ SETTINGS = {"lags": 5, "draws": 500, "tune": 300, "chains": 2, "seed": 0}
 
 
 def run(pop, profile: bool) -> dict:
-    """Wall time and task phases of fit_population on a fresh 2-worker LocalCluster with the profiler on or off."""
-    import dask
-    from distributed import Client, LocalCluster
-
-    from bayesrf.population_fit import fit_population
-
-    with dask.config.set({"distributed.worker.profile.enabled": profile}), tempfile.TemporaryDirectory() as out:
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-                Client(cluster, set_as_default=False) as client, warnings.catch_warnings(record=True):
-            warnings.simplefilter("always")  # diagnostics warnings are stored in each unit's attrs
-            started = time.perf_counter()
-            result = fit_population(pop, "ridge", out=out, client=client, progress=False, **SETTINGS)
-            wall = time.perf_counter() - started
-        tasks = float(result["summary"]["wall_s"].sum())
-        return {"profile": profile, "wall_s": wall, "task_s": tasks} | task_phases(Path(out), tasks)
+    """Wall time and task phases of fit_population on a fresh 2-worker LocalCluster with the profiler on or off
+    (``bench_population.on_cluster``)."""
+    cluster = on_cluster(pop, "ridge", SETTINGS, 2, profile)
+    return {"profile": profile, "wall_s": cluster["wall_s"], "task_s": cluster["task_s"]} | cluster["phases_s"]
 
 
 def main() -> dict:

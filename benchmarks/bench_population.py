@@ -76,11 +76,12 @@ def sequential(pop, prior: str, settings: dict) -> float:
     return time.perf_counter() - started
 
 
-def on_cluster(pop, prior: str, settings: dict, workers: int) -> dict:
-    """Wall time, summed task time, its phases and peak worker memory of fit_population on a fresh LocalCluster."""
+def on_cluster(pop, prior: str, settings: dict, workers: int, profile: bool = False) -> dict:
+    """Wall time, summed task time, its phases and peak worker memory of fit_population on a fresh LocalCluster
+    (``local_cluster``; ``profile``: dask's profiler in its workers)."""
     from distributed import Client
 
-    with tempfile.TemporaryDirectory() as out, local_cluster(workers) as cluster, \
+    with tempfile.TemporaryDirectory() as out, local_cluster(workers, profile) as cluster, \
             Client(cluster, set_as_default=False) as client:
         started = time.perf_counter()
         result = fit_population(pop, prior, out=out, client=client, progress=False, **settings)
