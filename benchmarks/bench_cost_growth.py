@@ -25,8 +25,15 @@ written at 20:12, the process was stopped at 20:46), to leave the session time f
 100,000 frames was not run. A sweep with a size missing keeps its exponent over the sizes it has, and its goal is
 not judged (``"meets": null``); ``--report`` recomputes the summary of the stored sweeps this way.
 
-Usage: ``python benchmarks/bench_cost_growth.py [--report]`` -> ``docs/cost_growth.json`` (written after every
-probe, with ``"complete": false`` until the last one).
+Amendment (session 38, before its run; nothing else changed): ``--missing`` measures only the probes the stored
+JSON lacks (``local`` and ``rank1`` at 100,000 frames) with the same settings, and puts each into its sweep at its
+size; the stored rows are kept as they are. The missing probes run the cheapest first: ordered by the longest stored
+probe of the same prior on that sweep (``rank1`` 181 s, ``local`` 233 s at 30,000 frames), so that a
+probe that does not finish cannot keep the other from running. The run is on this machine with nothing else
+computing; a probe still running 60 minutes after it started is stopped and reported as not run, as in session 24.
+
+Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing]`` -> ``docs/cost_growth.json`` (written after
+every probe, with ``"complete": false`` until the last one).
 """
 
 from __future__ import annotations
@@ -81,31 +88,43 @@ def summarise(sweeps: dict[str, dict[str, list[dict]]]) -> dict[str, dict]:
     return out
 
 
+def write(sweeps: dict[str, dict[str, list[dict]]], complete: bool) -> None:
+    """Store the sweeps so far with the protocol and the summary."""
+    OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "lags": LAGS, "tune": TUNE,
+                               "draws": DRAWS, "chains": 2, "cores": 2, "frames_fit_from": FRAMES_FIT_FROM,
+                               "goals": GOALS, "python": sys.version.split()[0], "complete": complete,
+                               "sweeps": sweeps, "summary": summarise(sweeps)}, indent=1))
+
+
+def stored(sweeps: dict[str, dict[str, list[dict]]], prior: str, axis: str, frames: int, weights: int) -> bool:
+    """Whether ``sweeps`` holds ``prior``'s probe at this size of the ``axis`` sweep."""
+    return any(r["frames"] == frames and r["weights"] == weights for r in sweeps[prior][axis])
+
+
 def main() -> None:
     from threadpoolctl import threadpool_limits
 
     if "--report" in sys.argv:
-        stored = json.loads(OUT.read_text())
-        OUT.write_text(json.dumps(stored | {"summary": summarise(stored["sweeps"])}, indent=1))
-        print(json.dumps(stored["summary"] | summarise(stored["sweeps"]), indent=1))
+        stored_json = json.loads(OUT.read_text())
+        OUT.write_text(json.dumps(stored_json | {"summary": summarise(stored_json["sweeps"])}, indent=1))
+        print(json.dumps(stored_json["summary"] | summarise(stored_json["sweeps"]), indent=1))
         return
     cases = [("weights", side, SIDES_FRAMES) for side in SIDES] + [("frames", FRAMES_SIDE, n) for n in FRAMES]
     sweeps: dict[str, dict[str, list[dict]]] = {prior: {"frames": [], "weights": []} for prior in PRIORS}
+    if "--missing" in sys.argv:
+        sweeps = json.loads(OUT.read_text())["sweeps"]
+    todo = [(axis, side, frames, prior) for axis, side, frames in cases for prior in PRIORS
+            if not stored(sweeps, prior, axis, frames, LAGS * side * side)]
+    if "--missing" in sys.argv:  # the cheapest first (the amendment of session 38)
+        todo.sort(key=lambda case: max([0.0] + [r["probe_wall_s"] for r in sweeps[case[3]][case[0]]]))
     with threadpool_limits(1):
-        for n, (axis, side, frames) in enumerate(cases):
-            rec = recording(side, frames)
-            for prior in PRIORS:
-                row = measure(rec, prior)
-                sweeps[prior][axis].append(row)
-                print(f"{axis:>7s} {prior:>6s} {frames:>7,d} frames {row['weights']:>6,d} weights: gradient "
-                      f"{row['gradient_ms']:.2f} ms x {row['steps_per_draw']:.1f} steps = {row['draw_ms']:.0f} ms "
-                      f"per draw (probe {row['probe_wall_s']:.0f} s)", flush=True)
-                OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "lags": LAGS,
-                                           "tune": TUNE, "draws": DRAWS, "chains": 2, "cores": 2,
-                                           "frames_fit_from": FRAMES_FIT_FROM, "goals": GOALS,
-                                           "python": sys.version.split()[0], "complete": n == len(cases) - 1
-                                           and prior == PRIORS[-1], "sweeps": sweeps,
-                                           "summary": summarise(sweeps)}, indent=1))
+        for n, (axis, side, frames, prior) in enumerate(todo):
+            row = measure(recording(side, frames), prior)
+            sweeps[prior][axis] = sorted([*sweeps[prior][axis], row], key=lambda r: (r["weights"], r["frames"]))
+            print(f"{axis:>7s} {prior:>6s} {frames:>7,d} frames {row['weights']:>6,d} weights: gradient "
+                  f"{row['gradient_ms']:.2f} ms x {row['steps_per_draw']:.1f} steps = {row['draw_ms']:.0f} ms "
+                  f"per draw (probe {row['probe_wall_s']:.0f} s)", flush=True)
+            write(sweeps, complete=n == len(todo) - 1)
     for prior, result in summarise(sweeps).items():
         print(prior, {axis: f"{s['draw_ms']:.2f} (gradient {s['gradient_ms']:.2f}, steps {s['steps_per_draw']:.2f})"
                       for axis, s in result["exponents"].items()}, "meets", result["meets"])
