@@ -32,6 +32,12 @@ probe of the same prior on that sweep (``rank1`` 181 s, ``local`` 233 s at 30,00
 probe that does not finish cannot keep the other from running. The run is on this machine with nothing else
 computing; a probe still running 60 minutes after it started is stopped and reported as not run, as in session 24.
 
+Amendment (session 38, after the run; nothing above changed): ``rank1`` at 100,000 frames ran 12:37-13:16 UTC
+(probe 2,338 s: gradient 29.9 ms x 286 leapfrog steps per draw, R-hat 1.17 on ``rf_length``). ``local`` at 100,000
+frames started at 13:16 and was stopped at 14:18, 62 minutes in, unfinished, as fixed above; its goal in frames
+stays not judged. With three sizes from 10,000 frames on, ``rank1``'s cost per draw grows as frames^2.04 (gradient
+^1.37, steps ^0.67): it misses the goal.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing]`` -> ``docs/cost_growth.json`` (written after
 every probe, with ``"complete": false`` until the last one).
 """

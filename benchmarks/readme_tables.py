@@ -449,7 +449,8 @@ def cost_growth_text(study: dict) -> str:
             + (f" and missed by {', '.join(verdict[False])}" if verdict[False] else "")
             + (f"; it is not judged for {', '.join(verdict[None])}: the run was stopped during"
                f" `{stopped[0]}`'s probe at {frames[-1]['frames']:,} frames, which had not finished (the script's"
-               f" docstring gives how long it ran), and {', '.join(f'`{p}`' for p in stopped[1:])} did not run there"
+               f" docstring gives how long it ran)"
+               + (f", and {', '.join(f'`{p}`' for p in stopped[1:])} did not run there" if stopped[1:] else "")
                if verdict[None] else "")
             + f". The steps per draw come from {study['tune']} tuning steps, so they are a rough guide (from"
             f" {min(steps):.0f} to {max(steps):.0f} over these probes).")

@@ -197,3 +197,13 @@ def test_summary_cautions_follow_the_benchmarks():
     short = {prior: tuple(families.get(prior, []) + elsewhere.get(prior, []) + traced.get(prior, []))
              for prior in families | elsewhere | traced}
     assert SUPPORT_SHORTFALL == {prior: truths for prior, truths in short.items() if truths}
+
+
+def test_cost_growth_claims_follow_their_json():
+    """The hand-written reading below the cost-growth table: smooth's and local's gradients grow about linearly in
+    frames, rank1's faster, with its steps per draw growing too."""
+    study = json.loads((ROOT / "docs" / "cost_growth.json").read_text())
+    slopes = {prior: s["exponents"]["frames"] for prior, s in study["summary"].items()}
+    assert all(0.9 <= slopes[prior]["gradient_ms"] <= 1.1 for prior in ("smooth", "local"))
+    assert slopes["rank1"]["gradient_ms"] > 1.1 and slopes["rank1"]["steps_per_draw"] > 0.2
+    assert "`rank1`'s grows faster" in README
