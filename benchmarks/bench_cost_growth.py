@@ -116,12 +116,12 @@ def main() -> None:
         print(json.dumps(stored_json["summary"] | summarise(stored_json["sweeps"]), indent=1))
         return
     cases = [("weights", side, SIDES_FRAMES) for side in SIDES] + [("frames", FRAMES_SIDE, n) for n in FRAMES]
-    sweeps: dict[str, dict[str, list[dict]]] = {prior: {"frames": [], "weights": []} for prior in PRIORS}
-    if "--missing" in sys.argv:
-        sweeps = json.loads(OUT.read_text())["sweeps"]
+    missing = "--missing" in sys.argv
+    sweeps: dict[str, dict[str, list[dict]]] = (json.loads(OUT.read_text())["sweeps"] if missing else
+                                                {prior: {"frames": [], "weights": []} for prior in PRIORS})
     todo = [(axis, side, frames, prior) for axis, side, frames in cases for prior in PRIORS
             if not stored(sweeps, prior, axis, frames, LAGS * side * side)]
-    if "--missing" in sys.argv:  # the cheapest first (the amendment of session 38)
+    if missing:  # the cheapest first (the amendment of session 38)
         todo.sort(key=lambda case: max([0.0] + [r["probe_wall_s"] for r in sweeps[case[3]][case[0]]]))
     with threadpool_limits(1):
         for n, (axis, side, frames, prior) in enumerate(todo):
