@@ -425,3 +425,26 @@ def test_expected_loglik_text_names_the_sizes_where_each_proposal_passes():
     table = tables.expected_loglik_table(study).splitlines()
     assert table[2].startswith("| 1 (1,496) | 25 % | 0.98 | not finite, 0.90 | 41,264, 0.8 |")
     assert table[3] == "| 16 (23,996) | 25 % | 0.98 | 0.71, 0.30 | 41,264, 0.8 | 0.0004, 0.31 | 0.0 | 2.0 | 3.0 |"
+
+
+def test_bench_frames_memory_reading_recovers_known_rates():
+    """Rows built from known read rates and a known power law give back the speed-up, the exponent and the float32
+    ratio; one real row at a tiny size has every timing."""
+    bench = _load("bench_frames_memory")
+    cache = 10**6
+
+    def row(n: int, gb_s: float, ms: float) -> dict:
+        rate = {"forward_gb_s": gb_s, "adjoint_gb_s": gb_s}
+        return {"frames": n, "matrix_bytes_float64": 800 * n, "products": {"float64": rate, "float32": rate},
+                "gradient_ms": {"rank1": {"float64": ms, "float32": ms / 1.6}, "smooth": {"float64": ms, "float32": ms}}}
+
+    rows = [row(n, 40.0 if 800 * n <= cache else 10.0, 1e-3 * n ** 1.05) for n in (1_000, 10_000, 100_000, 300_000)]
+    result = bench.reading(rows, cache)
+    assert result["cache_speedup"] == pytest.approx(4.0)
+    assert result["above_cache_exponent"] == pytest.approx(1.05)
+    assert result["float32_speedup"] == pytest.approx(1.6)
+    assert result["holds"] == {"cache_speedup": True, "above_cache_exponent": True, "float32_speedup": True}
+    assert bench.last_level_cache_bytes() > 0
+    real = bench.measure(200)
+    assert real["matrix_bytes_float64"] == 200 * 100 * 8
+    assert all(ms > 0 for prior in bench.PRIORS for ms in real["gradient_ms"][prior].values())
