@@ -14,6 +14,7 @@ import numpy as np
 import scipy.stats
 
 from bayesrf.diagnostics import ESS_PER_CHAIN, RHAT_MAX
+from bayesrf.model import SINGLE_PRECISION_WEIGHTS
 from bayesrf.nuts import STANDARDISED
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -454,6 +455,44 @@ def cost_growth_text(study: dict) -> str:
                if verdict[None] else "")
             + f". The steps per draw come from {study['tune']} tuning steps, so they are a rough guide (from"
             f" {min(steps):.0f} to {max(steps):.0f} over these probes).")
+
+
+def frames_memory_text(study: dict) -> str:
+    """The README's sentences on ``docs/frames_memory.json``: why a gradient grows faster than frames here."""
+    rows, r, cache = study["rows"], study["reading"], study["last_level_cache_bytes"]
+    inside = [row for row in rows if row["matrix_bytes_float64"] <= cache]
+    after, fit_from = r["after_the_run"], next(row for row in rows if row["frames"] == 100_000)
+    return (f"Why the gradient grows faster than frames (`docs/frames_memory.json`, written by"
+            f" `benchmarks/bench_frames_memory.py`, its protocol the script's docstring; the same neuron at"
+            f" {study['pixels'][0]} × {study['pixels'][1]} px × {study['lags']} lags, one core). A gradient reads the"
+            f" frames matrix twice (the product and its adjoint). Timed alone, those one-column products read it"
+            f" {r['cache_speedup']:.1f}× faster while it fits this machine's {cache / 2**20:.0f} MB last-level cache"
+            f" (up to {inside[-1]['frames']:,} frames) than once it does not. Between 10,000 and"
+            f" {fit_from['frames']:,} frames the matrix leaves the cache, and in this run both gradients grow faster"
+            f" than frames: {', '.join(f'{p} ^{e:.2f}' for p, e in r['exponents_10k_100k'].items())}. Above the cache,"
+            f" from {fit_from['frames']:,} to {rows[-1]['frames']:,} frames, the products alone grow as"
+            f" frames^{after['products_above_cache_exponent']:.2f}, `rank1`'s whole gradient as"
+            f" ^{r['above_cache_exponent']:.2f} (the protocol's reading allowed {study['goals']['above_cache_exponent']:g}),"
+            f" the rest of it as ^{after['rest_above_cache_exponent']:.2f}. With the frames in float32, which is exact"
+            f" for binary frames and which bayesrf uses from {SINGLE_PRECISION_WEIGHTS:,} weights on, the gradient at {fit_from['frames']:,}"
+            f" frames is {' and '.join(f'{x:.2f}× faster for {p}' for p, x in r['float32_speedups_at_fit_from'].items())};"
+            f" at these {study['lags'] * study['pixels'][0] * study['pixels'][1]:,} weights bayesrf still uses float64,"
+            f" as in the cost-growth table.")
+
+
+def frames_memory_table(study: dict) -> str:
+    """Markdown table of ``docs/frames_memory.json``: per size, the products' read rate and both gradients, float64
+    and float32."""
+    rows = ["| frames | frames matrix (MB, float64) | products read (GB/s): float64, float32 | "
+            + " | ".join(f"{p} gradient (ms): float64, float32" for p in study["rows"][0]["gradient_ms"]) + " |",
+            "|---" * (3 + len(study["rows"][0]["gradient_ms"])) + "|"]
+    for row in study["rows"]:
+        rates = [np.mean([row["products"][d]["forward_gb_s"], row["products"][d]["adjoint_gb_s"]])
+                 for d in ("float64", "float32")]
+        rows.append(f"| {row['frames']:,} | {row['matrix_bytes_float64'] / 1e6:g} | {_sig(rates[0])}, {_sig(rates[1])} | "
+                    + " | ".join(f"{_sig(g['float64'])}, {_sig(g['float32'])}" for g in row["gradient_ms"].values())
+                    + " |")
+    return "\n".join(rows)
 
 
 def _checked(fit: dict) -> list[str]:
@@ -1282,6 +1321,7 @@ GENERATED = (("population_bench", population_phases_text), ("dask_profiler", das
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
              ("cost_growth", cost_growth_text, cost_growth_table),
+             ("frames_memory", frames_memory_text, frames_memory_table),
              ("mixing", mixing_text, mixing_table), ("mixing_noncentred", mixing_text, mixing_table),
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
              ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),
