@@ -33,8 +33,9 @@ GB/s at 30,000, 24 MB, already partly out; 9-12 GB/s from 100,000 on). (b) fails
 frames^1.16 from 100,000 to 300,000. Added after the run to read (b), computed by ``reading`` from the stored rows:
 above the cache the two products alone grow as frames^1.04, and the rest of the gradient (the gradient minus the
 products) as frames^1.48: the excess above the cache is in the rest, perhaps because its frames x lags
-intermediates (6.4 MB each at 100,000 frames, 19 MB at 300,000) leave the cache in turn; that is not measured. float32 frames pay: ``rank1``'s gradient at
-100,000 frames is 1.86x faster (``smooth``'s 2.44x). No default was changed (see the reading above).
+intermediates (6.4 MB each at 100,000 frames, 19 MB at 300,000) leave the cache in turn; that is not measured.
+float32 frames pay: ``rank1``'s gradient at 100,000 frames is 1.86x faster (``smooth``'s 2.44x). No default was
+changed (see the reading above).
 
 Usage: ``python benchmarks/bench_frames_memory.py [--report]`` -> ``docs/frames_memory.json`` (about two minutes;
 ``--report`` recomputes the reading from the stored rows).

@@ -472,10 +472,12 @@ def frames_memory_text(study: dict) -> str:
             f" than frames: {', '.join(f'{p} ^{e:.2f}' for p, e in r['exponents_10k_100k'].items())}. Above the cache,"
             f" from {fit_from['frames']:,} to {rows[-1]['frames']:,} frames, the products alone grow as"
             f" frames^{after['products_above_cache_exponent']:.2f}, `rank1`'s whole gradient as"
-            f" ^{r['above_cache_exponent']:.2f} (the protocol's reading allowed {study['goals']['above_cache_exponent']:g}),"
+            f" ^{r['above_cache_exponent']:.2f} (the protocol's reading allowed"
+            f" {study['goals']['above_cache_exponent']:g}),"
             f" the rest of it as ^{after['rest_above_cache_exponent']:.2f}. With the frames in float32, which is exact"
-            f" for binary frames and which bayesrf uses from {SINGLE_PRECISION_WEIGHTS:,} weights on, the gradient at {fit_from['frames']:,}"
-            f" frames is {' and '.join(f'{x:.2f}× faster for {p}' for p, x in r['float32_speedups_at_fit_from'].items())};"
+            f" for binary frames and which bayesrf uses from {SINGLE_PRECISION_WEIGHTS:,} weights on, the gradient at"
+            f" {fit_from['frames']:,} frames is "
+            + " and ".join(f"{x:.2f}× faster for {p}" for p, x in r["float32_speedups_at_fit_from"].items()) + ";"
             f" at these {study['lags'] * study['pixels'][0] * study['pixels'][1]:,} weights bayesrf still uses float64,"
             f" as in the cost-growth table.")
 
@@ -489,9 +491,9 @@ def frames_memory_table(study: dict) -> str:
     for row in study["rows"]:
         rates = [np.mean([row["products"][d]["forward_gb_s"], row["products"][d]["adjoint_gb_s"]])
                  for d in ("float64", "float32")]
-        rows.append(f"| {row['frames']:,} | {row['matrix_bytes_float64'] / 1e6:g} | {_sig(rates[0])}, {_sig(rates[1])} | "
-                    + " | ".join(f"{_sig(g['float64'])}, {_sig(g['float32'])}" for g in row["gradient_ms"].values())
-                    + " |")
+        cells = [f"{row['frames']:,}", f"{row['matrix_bytes_float64'] / 1e6:g}", ", ".join(map(_sig, rates)),
+                 *(f"{_sig(g['float64'])}, {_sig(g['float32'])}" for g in row["gradient_ms"].values())]
+        rows.append(f"| {' | '.join(cells)} |")
     return "\n".join(rows)
 
 

@@ -434,7 +434,8 @@ def test_bench_frames_memory_reading_recovers_known_rates():
     cache = 10**6
 
     def row(n: int, gb_s: float, products_ms: float, rest_ms: float) -> dict:
-        rate = {"forward_gb_s": gb_s, "adjoint_gb_s": gb_s, "forward_ms": products_ms / 2, "adjoint_ms": products_ms / 2}
+        rate = {"forward_gb_s": gb_s, "adjoint_gb_s": gb_s,
+                "forward_ms": products_ms / 2, "adjoint_ms": products_ms / 2}
         ms = products_ms + rest_ms
         return {"frames": n, "matrix_bytes_float64": 800 * n, "products": {"float64": rate, "float32": rate},
                 "gradient_ms": {"rank1": {"float64": ms, "float32": ms / 1.6}, "smooth": {"float64": ms, "float32": ms}}}
