@@ -270,8 +270,14 @@ def scaling_text(study: dict) -> str:
             f"weights^{weights['ml_s']:.2f}, ^{weights['map_s']:.2f} and ^{weights['nuts_s_per_draw']:.2f}.")
 
 
-def _seconds(entry: dict, cap: float) -> str:
-    return f"> {cap:g}" if entry["capped"] else f"{entry['seconds']:.1f}"
+def _seconds(entry: dict, cap: float, spread: bool = True) -> str:
+    """Seconds of one stored fit; for repeated runs their median and (with ``spread``), in brackets, the fastest and
+    slowest."""
+    if entry["capped"]:
+        return f"> {cap:g}"
+    runs = [f"> {cap:g}" if t is None else f"{t:.1f}" for t in sorted(entry.get("seconds_runs", []),
+                                                                       key=lambda t: np.inf if t is None else t)]
+    return f"{entry['seconds']:.1f}" + (f" ({runs[0]}–{runs[-1]})" if runs and spread else "")
 
 
 def map_scaling_table(study: dict) -> str:
@@ -300,6 +306,8 @@ def map_scaling_text(study: dict) -> str:
             f"Every ridge solver reaches the same optimum (largest weight difference from bayesrf's "
             f"{max(diffs):.0e}); the matrix-free solver beats the dense one by {', '.join(ratios) or '(not measured)'}"
             + (", and where the dense solvers hit the cap it is the only ridge solver that finishes. " if only else ". ")
+            + (f"The structured priors' times are the median of {study['structured_repeats']} runs (the fastest and"
+               f" the slowest in brackets). " if "structured_repeats" in study else "")
             + _map_goal(study["rows"][-1]))
 
 
@@ -311,7 +319,7 @@ def _map_goal(row: dict) -> str:
     """Which of bayesrf's priors meet :data:`MAP_GOAL_S` at ``row``'s size."""
     names = {"bayesrf": "ridge", "smooth": "smooth", "local": "local", "rank1": "rank1"}
     met = [names[s] for s in names if not row[s]["capped"] and row[s]["seconds"] <= MAP_GOAL_S]
-    missed = [f"{names[s]} ({_seconds(row[s], MAP_GOAL_S)} s)" for s in names if names[s] not in met]
+    missed = [f"{names[s]} ({_seconds(row[s], MAP_GOAL_S, spread=False)} s)" for s in names if names[s] not in met]
     return (f"The goal of a MAP in {MAP_GOAL_S:g} s at {row['weights']:,} weights is met by {', '.join(met) or 'none'}"
             + (f" and missed by {', '.join(missed)}." if missed else " (every prior)."))
 

@@ -194,6 +194,19 @@ def test_bench_map_scaling_solvers_reach_one_optimum(monkeypatch):
     np.testing.assert_allclose(bench._ridge("bayesrf-dense", 4)[1], ours, atol=1e-5)
 
 
+def test_bench_map_scaling_repeats_take_the_median_with_a_capped_run_as_the_longest():
+    bench = _load("bench_map_scaling")
+
+    def run(seconds):
+        return {"seconds": seconds, "capped": seconds is None, "warnings": [] if seconds else ["UserWarning: x"]}
+
+    first = {"seconds": 30.3, "capped": False, "warnings": []}
+    three = bench.repeated([run(40.0), run(None), run(20.0)], first)
+    assert three == {"seconds": 40.0, "capped": False, "seconds_runs": [40.0, None, 20.0],
+                     "warnings": ["UserWarning: x"], "first_run": first}
+    assert bench.repeated([run(None), run(None), run(20.0)], first)["capped"]
+
+
 def _posterior(draws: np.ndarray) -> xr.DataTree:
     return xr.DataTree.from_dict({"posterior": xr.Dataset({"rf": (("chain", "draw", "lag", "y", "x"), draws)})})
 
