@@ -467,3 +467,16 @@ def test_bench_frames_memory_reading_recovers_known_rates():
     real = bench.measure(200)
     assert real["matrix_bytes_float64"] == 200 * 100 * 8
     assert all(ms > 0 for prior in bench.PRIORS for ms in real["gradient_ms"][prior].values())
+
+
+def test_bench_compile_cache_reading_tells_recompiles_from_reuse():
+    bench = _load("bench_compile_cache")
+    runs = {"local": {"cold": {"seconds": 90.0}, "warm": {"seconds": 10.0}, "new frames": {"seconds": 11.0},
+                      "new pixels": {"seconds": 60.0}},
+            "smooth": {"cold": {"seconds": 15.0}, "warm": {"seconds": 10.0}, "new frames": {"seconds": 10.0},
+                       "new pixels": {"seconds": 12.0}}}
+    result = bench.reading(runs)
+    assert result["local"] == {"excess_s": {"cold": 80.0, "new frames": 1.0, "new pixels": 50.0},
+                               "first_fit_cost": True, "recompiles": {"new frames": False, "new pixels": True}}
+    assert not result["smooth"]["first_fit_cost"]
+    assert result["smooth"]["recompiles"] == {"new frames": False, "new pixels": False}

@@ -1,0 +1,88 @@
+"""What the first fit costs: PyTensor's compilation with an empty on-disk cache, and which changes recompile.
+
+``docs/map_scaling.json``'s repeated runs (session 39) found a prior's first MAP at a new size slower than the next
+two (at 40 x 40 px up to 50.5 s against a median of 25.1 s). A profile the same session (not stored) put 88 of a
+cold ``fit_map(local)``'s 98 s at 10 x 10 px in numba compiling the log-density and gradient on its first call; a
+warm one took 10 s. This benchmark measures it.
+
+Protocol (fixed before the first run)
+-------------------------------------
+- Data: ``bench_map_scaling``'s neuron (``bayesrf.simulate`` Gabor x biphasic, binary frames, 8 lags, 50 ms frames,
+  20 spikes/s, seed 0).
+- Per prior (``smooth``, ``local``, ``rank1``), four ``bayesrf.fit_map`` runs one after another, each in its own
+  Python process (2 BLAS threads, the machine otherwise idle), all sharing one new, empty PyTensor cache directory
+  per prior (``PYTENSOR_FLAGS=base_compiledir=...``):
+  1. ``cold``: 10 x 10 px, 20,000 frames, the cache empty;
+  2. ``warm``: the same again;
+  3. ``new frames``: 10 x 10 px, 15,000 frames (the frames are model data, not constants);
+  4. ``new pixels``: 12 x 12 px, 20,000 frames.
+- Reported: each run's seconds for the ``fit_map`` call (simulation and imports excluded) and its L-BFGS iterations;
+  the cold and new-pixels runs' excess over the warm run.
+- Reading, fixed here: compilation is a first-fit cost if the cold run takes at least 2x the warm one for every
+  prior; a new frame count recompiles if its run exceeds the warm one by more than half the cold run's excess, and
+  likewise a new pixel count.
+
+Usage: ``python benchmarks/bench_compile_cache.py`` -> ``docs/compile_cache.json`` (about 10 minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "compile_cache.json"
+PRIORS = ("smooth", "local", "rank1")
+RUNS = (("cold", 10, 20_000), ("warm", 10, 20_000), ("new frames", 10, 15_000), ("new pixels", 12, 20_000))
+LAGS = 8
+CHILD = """
+import json, sys, time
+import bayesrf
+prior, side, frames = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rec = bayesrf.simulate(n_frames=frames, shape=(side, side), lags={lags}, spatial="gabor", rf_norm=1.0, rate=20.0,
+                       dt=0.05, seed=0)
+began = time.perf_counter()
+fit = bayesrf.fit_map(rec, prior, lags={lags}, estimates=False)
+print(json.dumps({{"seconds": time.perf_counter() - began, "n_iter": int(fit.attrs["n_iter"])}}))
+""".format(lags=LAGS)
+
+
+def run(prior: str, side: int, frames: int, cache: str) -> dict:
+    """One ``fit_map`` in a fresh process using the PyTensor cache directory ``cache``: seconds and iterations."""
+    env = os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={cache}", "OPENBLAS_NUM_THREADS": "2",
+                        "OMP_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", CHILD, prior, str(side), str(frames)], env=env, check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def reading(runs: dict[str, dict[str, dict]]) -> dict:
+    """Per prior the excesses over the warm run (s), and the protocol's three readings."""
+    out = {}
+    for prior, r in runs.items():
+        warm = r["warm"]["seconds"]
+        excess = {name: r[name]["seconds"] - warm for name in ("cold", "new frames", "new pixels")}
+        out[prior] = {"excess_s": excess, "first_fit_cost": r["cold"]["seconds"] >= 2 * warm,
+                      "recompiles": {name: excess[name] > excess["cold"] / 2 for name in ("new frames", "new pixels")}}
+    return out
+
+
+def main() -> None:
+    runs: dict[str, dict[str, dict]] = {}
+    for prior in PRIORS:
+        with tempfile.TemporaryDirectory(prefix="bayesrf-cache-") as cache:
+            runs[prior] = {}
+            for name, side, frames in RUNS:
+                runs[prior][name] = {"pixels": [side, side], "frames": frames, **run(prior, side, frames, cache)}
+                print(prior, name, runs[prior][name], flush=True)
+    OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "lags": LAGS, "cores": os.cpu_count(),
+                               "python": sys.version.split()[0], "runs": runs, "reading": reading(runs)}, indent=1))
+    print(json.dumps(reading(runs), indent=1))
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
