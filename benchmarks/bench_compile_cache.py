@@ -22,6 +22,15 @@ Protocol (fixed before the first run)
   prior; a new frame count recompiles if its run exceeds the warm one by more than half the cold run's excess, and
   likewise a new pixel count.
 
+Amendment (session 39, after the run; nothing above changed): the run took 6 minutes (16:27-16:33 UTC). The cold
+fit took 4.9-7.3x the warm one for every prior (a first-fit cost); a new frame count ran faster than the warm fit
+(fewer iterations; it reuses the code); 12 x 12 px took 14-18 s more than the warm fit, under half the cold excess
+(40-58 s), so by the reading above it does not recompile; the protocol did not separate that excess into
+compilation and the bigger problem (1,152 against 800 weights). Noticed, not asked: the cold and the warm fit of
+the same data take different L-BFGS iteration counts (``smooth`` 400 and 393, ``rank1`` 1,949 and 2,083), and a
+profile the same session gave ``local`` 622 iterations cold and 624 warm, as this run did: the freshly compiled
+and the cached code do not round identically.
+
 Usage: ``python benchmarks/bench_compile_cache.py`` -> ``docs/compile_cache.json`` (about 10 minutes).
 """
 

@@ -317,10 +317,48 @@ def _map_repeats(study: dict) -> str:
     last = study["rows"][-1]
     return (f"The structured priors' times are the median of {study['structured_repeats']} runs one after another (the"
             f" fastest and the slowest in brackets). In {first_slowest} of the {len(runs)} the first run was the"
-            f" slowest: a prior's first fit at a new size compiles code that PyTensor keeps in its on-disk cache for"
-            f" later fits, so the first fit after installing takes longer (at {last['weights']:,} weights "
+            f" slowest: a prior's first fit, and to a lesser degree its first at a new size, compiles code that"
+            f" PyTensor keeps in its on-disk cache for later fits (measured below), so the first fit takes longer (at {last['weights']:,} weights "
             + ", ".join(f"{p} {last[p]['seconds_runs'][0]:.1f} s" for p in ("smooth", "local", "rank1"))
             + "). The goal is judged on the median, as fixed before the run. ")
+
+
+def compile_cache_text(study: dict) -> str:
+    """The README's sentences on ``docs/compile_cache.json``: what a prior's first fit costs in compilation."""
+    runs, r = study["runs"], study["reading"]
+    first = next(iter(runs.values()))
+
+    def each(name: str) -> str:
+        return ", ".join(f"{p} {r[p]['excess_s'][name]:+.0f} s" for p in runs)
+
+    frames_reuse = [p for p in runs if not r[p]["recompiles"]["new frames"]]
+    pixels_recompile = [p for p in runs if r[p]["recompiles"]["new pixels"]]
+    bigger = first["new pixels"]["pixels"]
+    return (f"What the first fit costs (`docs/compile_cache.json`, written by `benchmarks/bench_compile_cache.py`, its"
+            f" protocol the script's docstring): `fit_map` at {first['cold']['pixels'][0]} ×"
+            f" {first['cold']['pixels'][1]} px × {study['lags']} lags from {first['cold']['frames']:,} frames, each run"
+            f" in its own process, first"
+            f" with PyTensor's on-disk cache of compiled code empty, then with it filled. The first fit of a prior"
+            f" compiles its log-density and gradient: "
+            + ", ".join(f"{p} {v['cold']['seconds']:.0f} s against {v['warm']['seconds']:.0f} s"
+                        for p, v in runs.items())
+            + " once cached. A recording with another number of frames"
+            f" {'reuses' if frames_reuse else 'does not reuse'} the compiled code ({each('new frames')} against the"
+            f" cached fit, for {', '.join(frames_reuse) or 'none of the priors'}). One with {bigger[0]} ×"
+            f" {bigger[1]} px takes {each('new pixels')} more than the cached fit: "
+            + ("more than half the first fit's excess, so it compiles again" if pixels_recompile else
+               "less than half the first fit's excess, the line fixed before the run for compiling again; it is also a"
+               " bigger problem, so the run does not say how much of that is compilation")
+            + ". Either way, the first fit of each prior after installing takes longer than the times above.")
+
+
+def compile_cache_table(study: dict) -> str:
+    """Markdown table of ``docs/compile_cache.json``: seconds of each run per prior."""
+    names = list(next(iter(study["runs"].values())))
+    rows = ["| prior | " + " | ".join(f"{n} (s)" for n in names) + " |", "|---" * (len(names) + 1) + "|"]
+    for prior, r in study["runs"].items():
+        rows.append(f"| {prior} | " + " | ".join(f"{r[n]['seconds']:.1f}" for n in names) + " |")
+    return "\n".join(rows)
 
 
 MAP_GOAL_S = 30.0
@@ -1340,6 +1378,7 @@ def _names(items: list[str], quote: str = "`") -> str:
 
 GENERATED = (("population_bench", population_phases_text), ("dask_profiler", dask_profiler_text), ("contention", contention_text), ("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
+             ("compile_cache", compile_cache_text, compile_cache_table),
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
              ("cost_growth", cost_growth_text, cost_growth_table),
