@@ -318,7 +318,8 @@ def _map_repeats(study: dict) -> str:
     return (f"The structured priors' times are the median of {study['structured_repeats']} runs one after another (the"
             f" fastest and the slowest in brackets). In {first_slowest} of the {len(runs)} the first run was the"
             f" slowest: a prior's first fit, and to a lesser degree its first at a new size, compiles code that"
-            f" PyTensor keeps in its on-disk cache for later fits (measured below), so the first fit takes longer (at {last['weights']:,} weights "
+            f" PyTensor keeps in its on-disk cache for later fits (measured below), so the first fit takes longer"
+            f" (at {last['weights']:,} weights "
             + ", ".join(f"{p} {last[p]['seconds_runs'][0]:.1f} s" for p in ("smooth", "local", "rank1"))
             + "). The goal is judged on the median, as fixed before the run. ")
 
