@@ -68,6 +68,12 @@ __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISI
 
 LAPLACE_FORMS = ("direct", "exponential-difference", "scale-mixture")
 
+# One seed, one set of draws: with numba's fastmath (PyTensor's default), a model's code compiled afresh and the same
+# code read back from PyTensor's on-disk cache round differently, so a machine whose cache was cold (a new install, a
+# fresh cluster worker) gave other draws than one whose cache was warm. bayesrf compiles without it; this changes
+# PyTensor's setting for the whole process (``docs/fastmath.json``, ``benchmarks/bench_fastmath.py``).
+pytensor.config.numba__fastmath = False
+
 SINGLE_PRECISION_WEIGHTS = 2_000
 """From this many RF weights on, frames that float32 holds exactly enter the model in float32
 (:meth:`bayesrf.design.Design.single_precision`): the frame products, most of a gradient's cost, move half the

@@ -480,3 +480,11 @@ def test_bench_compile_cache_reading_tells_recompiles_from_reuse():
                                "first_fit_cost": True, "recompiles": {"new frames": False, "new pixels": True}}
     assert not result["smooth"]["first_fit_cost"]
     assert result["smooth"]["recompiles"] == {"new frames": False, "new pixels": False}
+
+
+def test_bench_fastmath_reading():
+    bench = _load("bench_fastmath")
+    draws = {"on": {"identical": False, "max_abs_diff": 0.05}, "off": {"identical": True, "max_abs_diff": 0.0}}
+    result = bench.reading(draws, {"smooth": {"on": 10.0, "off": 11.0}, "rank1": {"on": 4.0, "off": 6.0}})
+    assert result == {"slowdown_off_over_on": {"smooth": 1.1, "rank1": 1.5}, "fastmath_breaks_reproducibility": True,
+                      "keep_off": False}

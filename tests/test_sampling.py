@@ -46,6 +46,28 @@ def test_same_seed_same_draws(tiny, nuts_ridge):
     np.testing.assert_array_equal(again.posterior.rf.values, nuts_ridge.posterior.rf.values)
 
 
+COLD_WARM = """
+import sys, numpy as np, bayesrf
+rec = bayesrf.simulate(n_frames=300, shape=(4, 4), lags=2, seed=0)
+tree = bayesrf.sample(rec, "smooth", lags=2, draws=30, tune=30, chains=1, cores=1, seed=0, estimates=False)
+np.save(sys.argv[1], tree["posterior"]["rf"].values)
+"""
+
+
+@pytest.mark.slow
+def test_same_seed_same_draws_whether_the_compile_cache_is_cold_or_warm(tmp_path):
+    """Two fresh processes share one PyTensor cache directory, empty for the first: the draws are identical. With
+    numba's fastmath (PyTensor's default, which bayesrf.model turns off) the smooth prior's draws differed here."""
+    import os
+    import subprocess
+    import sys
+
+    env = os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'cache'}", "OPENBLAS_NUM_THREADS": "1"}
+    for run in ("cold", "warm"):
+        subprocess.run([sys.executable, "-c", COLD_WARM, str(tmp_path / f"{run}.npy")], env=env, check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "cold.npy"), np.load(tmp_path / "warm.npy"))
+
+
 @pytest.mark.slow
 def test_time_phases_are_inside_the_wall_time(nuts_ridge):
     phases = [nuts_ridge.attrs[f"time_{phase}_s"] for phase in ("start", "compile", "sampling", "log_densities")]
