@@ -337,7 +337,8 @@ def compile_cache_text(study: dict) -> str:
     bigger = first["new pixels"]["pixels"]
     return (f"What the first fit costs (`docs/compile_cache.json`, written by `benchmarks/bench_compile_cache.py`, its"
             f" protocol the script's docstring): `fit_map` at {first['cold']['pixels'][0]} ×"
-            f" {first['cold']['pixels'][1]} px × {study['lags']} lags from {first['cold']['frames']:,} frames, each run"
+            f" {first['cold']['pixels'][1]} px × {study['lags']} lags from {first['cold']['frames']:,} frames, each"
+            " run"
             f" in its own process, first"
             f" with PyTensor's on-disk cache of compiled code empty, then with it filled. The first fit of a prior"
             f" compiles its log-density and gradient: "
@@ -360,6 +361,24 @@ def compile_cache_table(study: dict) -> str:
     for prior, r in study["runs"].items():
         rows.append(f"| {prior} | " + " | ".join(f"{r[n]['seconds']:.1f}" for n in names) + " |")
     return "\n".join(rows)
+
+
+def fastmath_text(study: dict) -> str:
+    """The README's sentences on ``docs/fastmath.json``: one seed's draws with a cold or a warm compile cache, and
+    what turning numba's fastmath off costs."""
+    draws, r = study["draws"], study["reading"]
+    return ("One seed, one set of draws (`docs/fastmath.json`, written by `benchmarks/bench_fastmath.py`, its protocol"
+            " the script's docstring): two fresh processes drew a small `smooth` posterior with seed 0, sharing one"
+            " PyTensor cache of compiled code, empty for the first. With numba's fastmath, PyTensor's default, the"
+            f" draws {'differed' if not draws['on']['identical'] else 'were identical'} (by up to"
+            f" {draws['on']['max_abs_diff']:.2g} in the RF); without it they"
+            f" {'were identical' if draws['off']['identical'] else 'still differed'}. bayesrf therefore turns fastmath"
+            " off when it is imported (`pytensor.config.numba__fastmath`, for the whole process), so a fresh install"
+            " or a new cluster worker draws what a used machine draws (a slow test checks it). The cost, one"
+            " log-density and gradient at 40 × 40 px × 8 lags on one core, off against on: "
+            + ", ".join(f"{p} ×{x:.2f}" for p, x in r["slowdown_off_over_on"].items())
+            + f" (the protocol kept it off if no prior slowed by more than ×{study['max_slowdown']:g}: "
+            + ("it is kept off" if r["keep_off"] else "one did, and it is kept off anyway, for the draws") + ").")
 
 
 MAP_GOAL_S = 30.0
@@ -1379,7 +1398,7 @@ def _names(items: list[str], quote: str = "`") -> str:
 
 GENERATED = (("population_bench", population_phases_text), ("dask_profiler", dask_profiler_text), ("contention", contention_text), ("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
              ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
-             ("compile_cache", compile_cache_text, compile_cache_table),
+             ("compile_cache", compile_cache_text, compile_cache_table), ("fastmath", fastmath_text),
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
              ("cost_growth", cost_growth_text, cost_growth_table),
