@@ -35,6 +35,11 @@ Amendment (session 39, before the second run; nothing above changed): bayesrf no
 (``docs/fastmath.json``), which changes the code compiled. The run is repeated unchanged with that package; the first
 run's runs and reading are kept in the JSON under ``"superseded"`` (fastmath on).
 
+Amendment (session 39, after the second run; nothing above changed): 17:06-17:13 UTC. Cold against warm: ``smooth``
+51.3 and 6.8 s, ``local`` 65.0 and 8.6 s, ``rank1`` 66.4 and 11.1 s; a new frame count again reuses the code; 12 x 12
+px took 11-22 s more, again under the recompile line. Without fastmath the cold and the warm fit take the same
+L-BFGS iterations (381, 613 and 2,156 both times), which the first run's differing counts had hinted at.
+
 Usage: ``python benchmarks/bench_compile_cache.py`` -> ``docs/compile_cache.json`` (about 10 minutes).
 """
 

@@ -37,6 +37,9 @@ profile of ``fit_map(smooth)`` at that size; ``bench_frames_memory.py``'s ``rank
 PyTensor's on-disk cache of compiled code: a prior's first fit at a new size pays the compilation, later ones
 reuse it. This reading is not a measurement of the cache.
 
+Note (session 39, later): both runs above used numba's fastmath, which bayesrf turned off after them
+(``docs/fastmath.json``: the gradient's cost off against on x0.88-1.02); they were not repeated without it.
+
 Usage: ``python benchmarks/bench_map_scaling.py [--structured-repeats]`` -> ``docs/map_scaling.json`` (about 15
 minutes; about 20 with ``--structured-repeats``).
 """

@@ -338,10 +338,8 @@ def compile_cache_text(study: dict) -> str:
     return (f"What the first fit costs (`docs/compile_cache.json`, written by `benchmarks/bench_compile_cache.py`, its"
             f" protocol the script's docstring): `fit_map` at {first['cold']['pixels'][0]} ×"
             f" {first['cold']['pixels'][1]} px × {study['lags']} lags from {first['cold']['frames']:,} frames, each"
-            " run"
-            f" in its own process, first"
-            f" with PyTensor's on-disk cache of compiled code empty, then with it filled. The first fit of a prior"
-            f" compiles its log-density and gradient: "
+            " run in its own process, first with PyTensor's on-disk cache of compiled code empty, then with it filled."
+            " The first fit of a prior compiles its log-density and gradient: "
             + ", ".join(f"{p} {v['cold']['seconds']:.0f} s against {v['warm']['seconds']:.0f} s"
                         for p, v in runs.items())
             + " once cached. A recording with another number of frames"
@@ -378,7 +376,9 @@ def fastmath_text(study: dict) -> str:
             " log-density and gradient at 40 × 40 px × 8 lags on one core, off against on: "
             + ", ".join(f"{p} ×{x:.2f}" for p, x in r["slowdown_off_over_on"].items())
             + f" (the protocol kept it off if no prior slowed by more than ×{study['max_slowdown']:g}: "
-            + ("it is kept off" if r["keep_off"] else "one did, and it is kept off anyway, for the draws") + ").")
+            + ("it is kept off" if r["keep_off"] else "one did, and it is kept off anyway, for the draws") + ")."
+            " Timings in this section measured before this change (session 39) ran with fastmath on;"
+            " `docs/compile_cache.json` was measured again after it.")
 
 
 MAP_GOAL_S = 30.0
