@@ -330,7 +330,7 @@ def compile_cache_text(study: dict) -> str:
     first = next(iter(runs.values()))
 
     def each(name: str) -> str:
-        return ", ".join(f"{p} {r[p]['excess_s'][name]:+.0f} s" for p in runs)
+        return ", ".join(f"{p} {r[p]['excess_s'][name]:+.1f} s" for p in runs)
 
     frames_reuse = [p for p in runs if not r[p]["recompiles"]["new frames"]]
     pixels_recompile = [p for p in runs if r[p]["recompiles"]["new pixels"]]
