@@ -47,10 +47,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from bench_fastmath import child
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "compile_cache.json"
 PRIORS = ("smooth", "local", "rank1")
@@ -70,11 +71,8 @@ print(json.dumps({{"seconds": time.perf_counter() - began, "n_iter": int(fit.att
 
 def run(prior: str, side: int, frames: int, cache: str) -> dict:
     """One ``fit_map`` in a fresh process using the PyTensor cache directory ``cache``: seconds and iterations."""
-    env = os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={cache}", "OPENBLAS_NUM_THREADS": "2",
-                        "OMP_NUM_THREADS": "2"}
-    done = subprocess.run([sys.executable, "-c", CHILD, prior, str(side), str(frames)], env=env, check=True,
-                          capture_output=True, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    out = child(CHILD, prior, str(side), str(frames), cache=cache, threads=2)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def reading(runs: dict[str, dict[str, dict]]) -> dict:

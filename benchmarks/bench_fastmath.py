@@ -53,10 +53,10 @@ print(gradient_ms(recording(), sys.argv[2], at_start=False))
 """
 
 
-def child(code: str, *args: str, cache: str | None = None) -> str:
-    """Run ``code`` in a fresh Python process (one BLAS thread; PyTensor's cache in ``cache`` if given); its
-    stdout."""
-    env = os.environ | {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+def child(code: str, *args: str, cache: str | None = None, threads: int = 1) -> str:
+    """Run ``code`` in a fresh Python process with ``threads`` BLAS threads (PyTensor's cache in ``cache`` if
+    given); its stdout."""
+    env = os.environ | {"OPENBLAS_NUM_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
     if cache is not None:
         env["PYTENSOR_FLAGS"] = f"base_compiledir={cache}"
     return subprocess.run([sys.executable, "-c", code, *args], env=env, check=True, capture_output=True,
