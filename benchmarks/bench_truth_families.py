@@ -101,6 +101,12 @@ Amendment (session 36, after the runs; the protocol above unchanged): both ran, 
 priors on sparse 645 s). Beside them: for the first five minutes a smoke test of ``bench_contention.py`` (two
 processes, one core each), then editing, ``tests/test_wheel.py`` and pyflakes. At n/D 16 every family now has seed
 1000, ``lasso-hier`` and ``horseshoe`` on sparse only.
+
+Amendment (session 40, written before its runs; the protocol above unchanged): issue #18 item 2 asks for n/D from 1 to
+16, and n/D 8 has never run. ``--nd 8 --seeds 1000`` (every family, ``PRIORS``, in ``TRUTHS`` order), then ``--nd 8
+--seeds 1000 --families sparse --priors lasso-hier horseshoe``; seed 1001 is not planned. Runs still going at 20:35
+UTC are stopped (a family stopped unfinished is absent from the JSON, never counted). Other work (editing, short
+tests) shares the cores; it is named here after the runs.
 """
 
 from __future__ import annotations
