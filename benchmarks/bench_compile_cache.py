@@ -94,13 +94,14 @@ def main() -> None:
             for name, side, frames in RUNS:
                 runs[prior][name] = {"pixels": [side, side], "frames": frames, **run(prior, side, frames, cache)}
                 print(prior, name, runs[prior][name], flush=True)
+    read = reading(runs)
     earlier = json.loads(OUT.read_text()) if OUT.exists() else {}
     superseded = earlier.get("superseded", []) + ([{"runs": earlier["runs"], "reading": earlier["reading"]}]
                                                   if earlier else [])
     OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "lags": LAGS, "cores": os.cpu_count(),
-                               "python": sys.version.split()[0], "runs": runs, "reading": reading(runs),
+                               "python": sys.version.split()[0], "runs": runs, "reading": read,
                                "superseded": superseded}, indent=1))
-    print(json.dumps(reading(runs), indent=1))
+    print(json.dumps(read, indent=1))
     print(f"wrote {OUT}")
 
 

@@ -89,10 +89,11 @@ def main() -> None:
     gradient = {prior: {flag: float(child(GRADIENT, flag, prior).strip().splitlines()[-1]) for flag in ("on", "off")}
                 for prior in PRIORS}
     print(gradient, flush=True)
+    read = reading(draws, gradient)
     OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "python": sys.version.split()[0],
                                "draws": draws, "gradient_ms": gradient, "max_slowdown": MAX_SLOWDOWN,
-                               "reading": reading(draws, gradient)}, indent=1))
-    print(json.dumps(reading(draws, gradient), indent=1))
+                               "reading": read}, indent=1))
+    print(json.dumps(read, indent=1))
     print(f"wrote {OUT}")
 
 
