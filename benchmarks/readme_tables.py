@@ -372,7 +372,8 @@ def fastmath_text(study: dict) -> str:
             f" {draws['on']['max_abs_diff']:.2g} in the RF); without it they"
             f" {'were identical' if draws['off']['identical'] else 'still differed'}. bayesrf therefore turns fastmath"
             " off when it is imported (`pytensor.config.numba__fastmath`, for the whole process), so a fresh install"
-            " or a new cluster worker draws what a used machine draws (a slow test checks it). The cost, one"
+            " or a new cluster worker draws what a used machine draws (a slow test checks the mode that starts"
+            " NUTS, where L-BFGS amplifies any difference in the last bits). The cost, one"
             " log-density and gradient at 40 × 40 px × 8 lags on one core, off against on: "
             + ", ".join(f"{p} ×{x:.2f}" for p, x in r["slowdown_off_over_on"].items())
             + f" (the protocol kept it off if no prior slowed by more than ×{study['max_slowdown']:g}: "
