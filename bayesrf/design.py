@@ -233,7 +233,9 @@ class Design:
 
     @cached_property
     def lagged(self) -> np.ndarray:
-        """Read-only view, shape (n_obs, n_lags, n_pixels): ``lagged[k, l] = frames[k + L - 1 - l]``."""
+        """Shape (n_obs, n_lags, n_pixels): ``lagged[k, l] = frames[k + L - 1 - l]``. A read-only view of the frames
+        when every interval is used; when ``rows`` leaves some out (a held-out split), a copy of the kept rows, cached
+        with the design (n_obs x n_lags x n_pixels values)."""
         window = np.lib.stride_tricks.sliding_window_view(self.frames, self.n_lags, axis=0)
         lagged = window[..., ::-1].transpose(0, 2, 1)
         return lagged if self.rows.size == lagged.shape[0] else lagged[self.rows]
