@@ -1,0 +1,118 @@
+"""Where a 2-worker LocalCluster's CPU goes (issue #20): ``docs/cluster_cpu.json``.
+
+``docs/population_bench.json`` has the tasks' sampling 1.13x slower on a 2-worker cluster than on a 1-worker one,
+while ``docs/contention.json`` has the same fits slowed by only 1.02x side by side without dask. This benchmark counts
+CPU seconds, process by process, to say which of three readings holds.
+
+Protocol (session 40, written before any run):
+
+* the population of ``bench_population.py`` (``population``: 20 x 15 px, 5 lags, 3,000 frames, seed 0), its first
+  ``UNITS`` units, prior ridge, NUTS 2 chains x (300 + 500), seed 0, as ``bench_population.py``; ``fit_population``
+  on ``bayesrf.population_fit.local_cluster`` with 1 and then 2 workers, one fresh cluster each, progress off, one
+  BLAS thread (``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1``), nothing else computing;
+* counted over each ``fit_population`` call (psutil, user + system CPU seconds): this process (the client and the
+  LocalCluster's scheduler, which runs in it), each nanny and each worker process, and the machine's idle seconds;
+  with the cluster's wall time, the tasks' summed wall time and their phases (``bench_population.task_phases``);
+* readings, for the 2-worker cluster against the 1-worker one:
+
+  (a) *dask's own processes take the cores*: the client/scheduler's and nannies' CPU seconds, as a share of the
+      2-worker cluster's core-seconds (2 x wall), are at least half of the 2-worker tasks' sampling excess
+      (sampling seconds per unit 2 workers / 1 worker - 1);
+  (b) *the tasks do more work*: the workers' CPU seconds per unit are at least 5 % more on 2 workers than on 1;
+  (c) *the same work runs slower*: neither (a) nor (b), while the workers' CPU seconds are at least 95 % of the
+      tasks' wall seconds (the workers were not waiting for a core): the cores run the same instructions more
+      slowly side by side (caches, memory bandwidth or clock), which ``bench_contention.py`` put at 1.02x without
+      dask.
+
+  If none holds, the JSON says so. Absolute times depend on the day; only ratios within this run are read.
+
+Run: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/bench_cluster_cpu.py`` (about 10 minutes on 2
+cores).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import psutil
+
+from bayesrf.population_fit import fit_population, local_cluster
+from bench_population import population, task_phases
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "cluster_cpu.json"
+UNITS = 4
+PRIOR = "ridge"
+SETTINGS = {"lags": 5, "draws": 500, "tune": 300, "chains": 2, "seed": 0}
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of the calling process (all its threads, those that ended included)."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def _idle_s() -> float:
+    return psutil.cpu_times().idle
+
+
+def on_cluster(pop, workers: int) -> dict:
+    """CPU seconds per process kind, idle seconds, wall and task time of one ``fit_population`` call."""
+    from distributed import Client
+
+    with tempfile.TemporaryDirectory() as out, local_cluster(workers) as cluster, \
+            Client(cluster, set_as_default=False) as client:
+        before = {"client": _cpu_s(), "idle": _idle_s(), "workers": client.run(_cpu_s),
+                  "nannies": client.run(_cpu_s, nanny=True)}
+        started = time.perf_counter()
+        with warnings.catch_warnings(record=True):  # diagnostics warnings are stored in each result's attrs
+            warnings.simplefilter("always")
+            result = fit_population(pop, PRIOR, out=out, client=client, progress=False, **SETTINGS)
+        wall = time.perf_counter() - started
+        after = {"client": _cpu_s(), "idle": _idle_s(), "workers": client.run(_cpu_s),
+                 "nannies": client.run(_cpu_s, nanny=True)}
+        tasks = float(result["summary"]["wall_s"].sum())
+        phases = task_phases(Path(out), tasks)
+    return {"wall_s": wall, "task_s": tasks, "phases_s": phases,
+            "cpu_s": {"client_and_scheduler": after["client"] - before["client"],
+                      "nannies": sum(after["nannies"].values()) - sum(before["nannies"].values()),
+                      "workers": sum(after["workers"].values()) - sum(before["workers"].values())},
+            "idle_s": after["idle"] - before["idle"], "cores": os.cpu_count()}
+
+
+def reading(one: dict, two: dict) -> dict:
+    """The protocol's three readings of the 1- and 2-worker runs."""
+    excess = two["phases_s"]["time_sampling_s"] / one["phases_s"]["time_sampling_s"] - 1
+    dask_share = (two["cpu_s"]["client_and_scheduler"] + two["cpu_s"]["nannies"]) / (2 * two["wall_s"])
+    more_work = two["cpu_s"]["workers"] / one["cpu_s"]["workers"] - 1
+    busy = two["cpu_s"]["workers"] / two["task_s"]
+    a, b = dask_share >= excess / 2, more_work >= 0.05
+    return {"sampling_excess": excess, "dask_cpu_share_2_workers": dask_share, "worker_cpu_excess": more_work,
+            "worker_cpu_over_task_wall_2_workers": busy,
+            "worker_cpu_over_task_wall_1_worker": one["cpu_s"]["workers"] / one["task_s"],
+            "a_dask_takes_the_cores": a, "b_tasks_do_more_work": b,
+            "c_same_work_runs_slower": not a and not b and busy >= 0.95}
+
+
+def main() -> dict:
+    if os.environ.get("OPENBLAS_NUM_THREADS") != "1" or os.environ.get("OMP_NUM_THREADS") != "1":
+        raise SystemExit("run with OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 (one BLAS thread per process)")
+    pop = population(UNITS)
+    runs = {}
+    for workers in (1, 2):
+        runs[f"{workers} worker{'s' if workers > 1 else ''}"] = on_cluster(pop, workers)
+        print(workers, json.dumps(runs[list(runs)[-1]]), flush=True)
+    result = {"protocol": __doc__.split("Run:")[0].strip(), "units": UNITS, "prior": PRIOR, "settings": SETTINGS,
+              "runs": runs, "reading": reading(runs["1 worker"], runs["2 workers"])}
+    print(json.dumps(result["reading"], indent=1))
+    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {OUT}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
