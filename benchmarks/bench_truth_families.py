@@ -107,6 +107,12 @@ Amendment (session 40, written before its runs; the protocol above unchanged): i
 --seeds 1000 --families sparse --priors lasso-hier horseshoe``; seed 1001 is not planned. Runs still going at 20:35
 UTC are stopped (a family stopped unfinished is absent from the JSON, never counted). Other work (editing, short
 tests) shares the cores; it is named here after the runs.
+
+Amendment (session 40, after the runs; the protocol above unchanged): both ran in full, 18:45-19:26 UTC (the seven
+families 208-515 s each, then ``lasso-hier`` and ``horseshoe`` on sparse 249 s). Beside them: editing, pyflakes,
+``tests/test_readme.py``, one cold/warm compile-cache probe (two ``fit_map`` processes, twice) and the test made
+from it, a 2-unit timing probe of a population task's parts (about 4 minutes) and a 2-unit smoke run of
+``bench_cluster_cpu.py``.
 """
 
 from __future__ import annotations

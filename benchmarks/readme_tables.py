@@ -1411,6 +1411,7 @@ GENERATED = (("population_bench", population_phases_text), ("dask_profiler", das
              ("truth_families", truth_families_text, truth_families_table, sparse_text),
              ("truth_families_gaussian", truth_families_text, truth_families_table),
              ("truth_families_nd1", truth_families_text, truth_shortfall_table, sparse_text),
+             ("truth_families_nd8", truth_families_text, truth_shortfall_table, sparse_text),
              ("truth_families_nd16", truth_families_text, truth_shortfall_table, sparse_text),
              ("support_trace", support_trace_text, support_trace_table, support_spread_text, support_spread_table,
               held_out_text),
