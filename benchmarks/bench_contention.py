@@ -31,6 +31,11 @@ seconds per unit up 16 % although their draws are the same; this machine is a vi
 between sessions, so the first run's 1.02x may not describe today's cores. The script runs again, right after
 ``bench_cluster_cpu.py``, with nothing else computing; the first run is kept in the JSON under ``"superseded"`` and
 the README reads the new one.
+
+After the second run (session 40, 19:34-19:42 UTC; the protocol above unchanged): beside it ran only editing, one
+``perf stat`` of a trivial command and two prints of README text (seconds each). A process slowed by 1.17x in the
+first repetition and 1.02x in the second (the first run: 0.99x and 1.05x), so the README now reports the spread and
+no longer says the cores cost almost nothing.
 """
 
 from __future__ import annotations

@@ -707,19 +707,27 @@ def real_speed_table(study: dict) -> str:
 
 def contention_text(study: dict) -> str:
     """The README's sentences on ``docs/contention.json`` (``benchmarks/bench_contention.py``): the ceiling, on this
-    machine, of a second process's throughput, beside the 2-worker ratio of ``docs/population_bench.json``."""
+    machine, of a second process's throughput, its spread between repetitions and runs, beside the 2-worker ratio of
+    ``docs/population_bench.json``."""
     reps, s = study["repetitions"], study["settings"]
     alone = _names([f"{r['alone_s']:.0f}" for r in reps], "")
     side = _names([f"{r['side_by_side_s'][-1]:.0f}" for r in reps], "")
-    ceiling = study["mean_ceiling"]
+    slowdowns = _names([f"{r['slowdown']:.2f}×" for r in reps], "")
+    ceilings = [r["ceiling"] for r in reps]
+    earlier = _names([f"{r['slowdown']:.2f}×" for old in study.get("superseded", []) for r in old["repetitions"]], "")
     cluster = json.loads((DOCS / "population_bench.json").read_text())["ratio_2_over_1_workers"]  # the current run
     return (f"Without dask (`docs/contention.json`, written by `benchmarks/bench_contention.py`, its protocol the "
             f"script's docstring), a job of {len(study['units'])} units' NUTS fits (prior {study['prior']}, "
             f"{s['chains']} chains × ({s['tune']} + {s['draws']}) one after the other, one BLAS thread) took {alone} s "
             f"in one process alone and {side} s in the slower of two identical processes side by side ({len(reps)} "
-            f"repetitions): each process slows by {study['mean_slowdown']:.2f}×, so two processes give at most "
-            f"{ceiling:.2f}× the throughput of one on this machine. The cluster's 2 workers / 1 worker = {cluster:.2f} is "
-            f"{100 * cluster / ceiling:.0f} % of that ceiling.")
+            f"repetitions): a process slowed by {slowdowns} beside another, so two processes give at most "
+            f"{min(ceilings):.2f}× to {max(ceilings):.2f}× (mean {study['mean_ceiling']:.2f}×) the throughput of one "
+            f"on this machine."
+            + (f" An earlier run of the same script, in another session, measured {earlier}: the cores of this 2-vCPU "
+               "virtual machine contend by different amounts from run to run, even minutes apart."
+               if earlier else "")
+            + f" The cluster's 2 workers / 1 worker = {cluster:.2f} is {100 * cluster / study['mean_ceiling']:.0f} % "
+            f"of the mean ceiling.")
 
 
 def dask_profiler_text(study: dict) -> str:
@@ -733,6 +741,30 @@ def dask_profiler_text(study: dict) -> str:
             f"(sampling {study['sampling_on_over_off']:.2f}×), while identical runs differed by up to "
             f"{spread:.2f}×; by the protocol's rule `fit_population`'s own cluster now runs without it "
             f"(`bayesrf.population_fit.local_cluster`).")
+
+
+CLUSTER_READINGS = {"a_dask_takes_the_cores": "dask's own processes take the cores",
+                    "b_tasks_do_more_work": "the tasks need more CPU seconds for the same units",
+                    "c_same_work_runs_slower": "the same work runs slower on busy cores"}
+"""``bench_cluster_cpu.py``'s three readings, as the README names them."""
+
+
+def cluster_cpu_text(study: dict) -> str:
+    """The README's sentences on ``docs/cluster_cpu.json`` (``benchmarks/bench_cluster_cpu.py``): where the 2-worker
+    cluster's CPU went, against the 1-worker one."""
+    two, r = study["runs"]["2 workers"]["cpu_s"], study["reading"]
+    held = [name for key, name in CLUSTER_READINGS.items() if r[key]]
+    return ("Where a 2-worker cluster's CPU goes (`docs/cluster_cpu.json`, written by"
+            f" `benchmarks/bench_cluster_cpu.py`, its protocol the script's docstring; {study['units']} units on 1 and then 2 workers, CPU seconds per"
+            f" process): on 2 workers the tasks' sampling took {1 + r['sampling_excess']:.2f}× as long per unit; dask's"
+            f" own processes (the client and scheduler {two['client_and_scheduler']:.0f} CPU s, the nannies"
+            f" {two['nannies']:.0f} s) took {100 * r['dask_cpu_share_2_workers']:.1f} % of the cluster's core-seconds;"
+            f" the workers were on a core for {100 * r['worker_cpu_over_task_wall_2_workers']:.0f} % of their tasks'"
+            f" time and used {100 * r['worker_cpu_excess']:.0f} % more CPU seconds for the same units, although their"
+            f" draws are the same. Of the protocol's three readings, {_names(held, '"') or 'none'}"
+            f" {'holds' if len(held) < 2 else 'hold'}. CPU"
+            " seconds cannot tell more instructions from the same instructions running slower, and this virtual"
+            " machine exposes no instruction counters, so that split stays open.")
 
 
 PHASES = {"time_sampling_s": "sampling", "rest_s": "the rest (log densities, LOO, the baseline-only model, features, "
@@ -1398,7 +1430,7 @@ def _names(items: list[str], quote: str = "`") -> str:
 
 
 GENERATED = (("population_bench", population_phases_text), ("dask_profiler", dask_profiler_text), ("contention", contention_text), ("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
-             ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
+             ("cluster_cpu", cluster_cpu_text), ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
              ("compile_cache", compile_cache_text, compile_cache_table), ("fastmath", fastmath_text),
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),

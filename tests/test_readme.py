@@ -52,19 +52,20 @@ def test_population_bench_sentence_matches_its_json():
 
 
 def test_contention_claim_follows_its_json():
-    """The README says the NUTS fits lose almost nothing side by side, so the two cores do not bound the 2-worker
-    ratio, yet the tasks' sampling slowed by more inside the cluster, dask's own overhead is small, and the sequential
-    loop bounds the 2 workers / sequential ratio below its goal: docs/contention.json and docs/population_bench.json
-    must show each."""
+    """The README says the cores alone can cost what the 2-worker tasks lost (a second process slowed the first, at
+    its worst repetition, by more than the cluster's sampling slowed, and the 2-worker ratio lies within the spread
+    of the ceiling), that dask's own overhead per task is small, and that the sequential loop bounds the 2 workers /
+    sequential ratio below its goal: docs/contention.json and docs/population_bench.json must show each."""
     contention = json.loads((ROOT / "docs" / "contention.json").read_text())
     population = json.loads((ROOT / "docs" / "population_bench.json").read_text())
     flat = " ".join(README.split())
-    assert "the same fits lose almost nothing side by side, yet inside the 2-worker cluster the tasks' own sampling " \
-           "slowed by more than that, while dask's own overhead per task is small" in flat
-    assert contention["mean_slowdown"] <= 1.05
-    assert contention["mean_ceiling"] > population["ratio_2_over_1_workers"]
+    assert "at its worst repetition a second process slowed the first by more than the cluster's tasks' sampling " \
+           "slowed in the population run above, and the 2-worker ratio lies within the spread of the ceiling; " \
+           "dask's own overhead per task is small" in flat
     sampling = {name: phases["time_sampling_s"] for name, phases in population["phases_s"].items()}
-    assert sampling["2 workers"] / sampling["1 worker"] > contention["mean_slowdown"] + 0.05
+    assert max(r["slowdown"] for r in contention["repetitions"]) > sampling["2 workers"] / sampling["1 worker"]
+    ceilings = [r["ceiling"] for r in contention["repetitions"]]
+    assert min(ceilings) <= population["ratio_2_over_1_workers"] <= max(ceilings)
     assert population["overhead_share_of_task"] <= 0.05
     assert "even without that work the bound above keeps the goal out of reach" in flat
     loop, floor = _readme_tables().sequential_bound(population)
