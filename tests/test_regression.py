@@ -6,8 +6,9 @@ to write them again after a change that is meant to alter results, and say why i
 MAP values must agree to 1e-8 (the penalised-GLM Newton solvers are deterministic); the structured
 priors' L-BFGS modes to 1e-4 (with numba's fastmath, which ``bayesrf.model`` now turns off, a freshly compiled
 gradient and one read from PyTensor's cache differed in the last bits, which L-BFGS amplifies:
-``docs/fastmath.json``; the tolerance stays until runs show it can be tightened). NUTS posterior means must agree within 5 Monte Carlo standard
-errors of the difference (ArviZ's MCSE of each run) and SDs within 15 %.
+``docs/fastmath.json``; the tolerance stays until runs show it can be tightened). NUTS posterior means
+must agree within 5 Monte Carlo standard errors of the difference (ArviZ's MCSE of each run) and SDs
+within 15 %.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ np.save(sys.argv[1], tree["posterior"]["rf"].values)
 
 
 @pytest.mark.slow
-def test_same_seed_same_draws_whether_the_compile_cache_is_cold_or_warm(tmp_path):
+def test_same_mode_whether_the_compile_cache_is_cold_or_warm(tmp_path):
     """Two fresh processes share one PyTensor cache directory, empty for the first: the smooth prior's L-BFGS mode,
     NUTS's start point, is identical. With numba's fastmath (PyTensor's default, which bayesrf.model turns off) it
     differed here by 7e-8 (and 30 draws of NUTS from it by 1.5e-7); only the mode is compared, to compile once."""
