@@ -48,11 +48,11 @@ import json
 import os
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import psutil
 
+from bayesrf.errors import recorded
 from bayesrf.population_fit import fit_population, local_cluster
 from bench_population import population, task_phases
 
@@ -81,9 +81,8 @@ def on_cluster(pop, workers: int) -> dict:
         before = {"client": _cpu_s(), "idle": _idle_s(), "workers": client.run(_cpu_s),
                   "nannies": client.run(_cpu_s, nanny=True)}
         started = time.perf_counter()
-        with warnings.catch_warnings(record=True):  # diagnostics warnings are stored in each result's attrs
-            warnings.simplefilter("always")
-            result = fit_population(pop, PRIOR, out=out, client=client, progress=False, **SETTINGS)
+        # diagnostics warnings are stored in each result's attrs
+        result, _ = recorded(lambda: fit_population(pop, PRIOR, out=out, client=client, progress=False, **SETTINGS))
         wall = time.perf_counter() - started
         after = {"client": _cpu_s(), "idle": _idle_s(), "workers": client.run(_cpu_s),
                  "nannies": client.run(_cpu_s, nanny=True)}
