@@ -755,8 +755,9 @@ def cluster_cpu_text(study: dict) -> str:
     two, r = study["runs"]["2 workers"]["cpu_s"], study["reading"]
     held = [name for key, name in CLUSTER_READINGS.items() if r[key]]
     return ("Where a 2-worker cluster's CPU goes (`docs/cluster_cpu.json`, written by"
-            f" `benchmarks/bench_cluster_cpu.py`, its protocol the script's docstring; {study['units']} units on 1 and then 2 workers, CPU seconds per"
-            f" process): on 2 workers the tasks' sampling took {1 + r['sampling_excess']:.2f}× as long per unit; dask's"
+            f" `benchmarks/bench_cluster_cpu.py`, its protocol the script's docstring; {study['units']} units on 1 and"
+            " then 2 workers, CPU seconds per process): on 2 workers the tasks' sampling took"
+            f" {1 + r['sampling_excess']:.2f}× as long per unit; dask's"
             f" own processes (the client and scheduler {two['client_and_scheduler']:.0f} CPU s, the nannies"
             f" {two['nannies']:.0f} s) took {100 * r['dask_cpu_share_2_workers']:.1f} % of the cluster's core-seconds;"
             f" the workers were on a core for {100 * r['worker_cpu_over_task_wall_2_workers']:.0f} % of their tasks'"
@@ -1430,7 +1431,8 @@ def _names(items: list[str], quote: str = "`") -> str:
 
 
 GENERATED = (("population_bench", population_phases_text), ("dask_profiler", dask_profiler_text), ("contention", contention_text), ("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
-             ("cluster_cpu", cluster_cpu_text), ("scaling", scaling_tables, scaling_text), ("map_scaling", map_scaling_text, map_scaling_table),
+             ("cluster_cpu", cluster_cpu_text), ("scaling", scaling_tables, scaling_text),
+             ("map_scaling", map_scaling_text, map_scaling_table),
              ("compile_cache", compile_cache_text, compile_cache_table), ("fastmath", fastmath_text),
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
