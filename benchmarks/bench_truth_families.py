@@ -113,6 +113,12 @@ families 208-515 s each, then ``lasso-hier`` and ``horseshoe`` on sparse 249 s).
 ``tests/test_readme.py``, one cold/warm compile-cache probe (two ``fit_map`` processes, twice) and the test made
 from it, a 2-unit timing probe of a population task's parts (about 4 minutes) and a 2-unit smoke run of
 ``bench_cluster_cpu.py``.
+
+Amendment (session 41, written before its runs; the protocol above unchanged): n/D 8 gets its second seed, as the
+protocol planned: ``--nd 8 --seeds 1001`` (every family, ``PRIORS``, in ``TRUTHS`` order), then ``--nd 8 --seeds
+1001 --families sparse --priors lasso-hier horseshoe``. Runs still going at 23:00 UTC are stopped (a family stopped
+unfinished keeps only its seed 1000, never a partial seed 1001). Other work (editing, short tests) shares the cores;
+it is named here after the runs.
 """
 
 from __future__ import annotations
