@@ -1036,7 +1036,8 @@ def short_elsewhere(base: dict, others: list[dict], goal: float = SUPPORT_GOAL) 
 def truth_families_text(study: dict) -> str:
     """The README's sentences above :func:`truth_families_table` (the binary run, stored before session 22, names
     neither its frames nor its file: binary, ``truth_families.json``)."""
-    seeds = sorted({int(seed) for entry in study["families"].values() for seed in entry["runs"]})
+    per_family = [len(entry["runs"]) for entry in study["families"].values()]
+    counts = f"{min(per_family)}–{max(per_family)}" if min(per_family) < max(per_family) else f"{max(per_family)}"
     short = short_families(study)
     scored = {prior: [family for family, entry in study["families"].items() if "support" in entry["pooled"].get(prior, {})]
               for prior in short}
@@ -1049,15 +1050,15 @@ def truth_families_text(study: dict) -> str:
     rescued = sum(family not in short.get(best, [family]) for family, best in cases)
     background = [pooled["background"][-1] for entry in study["families"].values() for pooled in entry["pooled"].values()]
     return (f"{len(study['families'])} simulated truths ({study['shape'][0]} × {study['shape'][1]} pixels, {study['lags']} lags,"
-            f" {study.get('stimulus', 'binary')} frames, n/D = {study['nd']}, {_seeds(seeds)}; frames and"
+            f" {study.get('stimulus', 'binary')} frames, n/D = {study['nd']}, {family_seeds(study)}; frames and"
             f" counts drawn in the benchmark with numpy; `{study['command']}` writes"
             f" `docs/{study.get('file', 'truth_families.json')}`), one"
             f" that the structured priors assume and {len(study['families']) - 1} that none of them does; each prior as shipped,"
             f" {study['fit']['chains']} chains × {study['fit']['draws']} draws, nothing tuned. Coverage is the share"
             f" of true weights inside the central intervals, on the RF's support (|w| above"
             f" {100 * study['support_threshold']:g} % of its largest) and on its zero background, pooled over the"
-            f" seeds (the weights of one fit share its errors, so {len(seeds)} seed{'s' * (len(seeds) > 1)} per truth"
-            f" give{'s' * (len(seeds) == 1)} noisy shares);"
+            f" seeds (the weights of one fit share its errors, so {counts} seed{'s' * (counts != '1')} per truth"
+            f" give{'s' * (counts == '1')} noisy shares);"
             f" the largest shortfall is over all ten levels (10–95 %). The goal is no shortfall above {100 * SUPPORT_GOAL:g} points. " + (f"It holds on every truth for {_names(fine)}. " if fine else "No prior meets it on every truth. ")
             + fine_where_fitted
             + " ".join(f"`{prior}` falls short on {_names(families, '')}." for prior, families in short.items()
@@ -1093,6 +1094,19 @@ def _under_background_text(study: dict) -> str:
              for family, entry in study["families"].items() for prior, pooled in entry["pooled"].items()
              if pooled["background"][-1] < 0.9]
     return f" Under 90 %: {_names(under, '')}." if under else ""
+
+
+def family_seeds(study: dict) -> str:
+    """The seeds of a ``docs/truth_families*.json``: ``seeds 1000–1001``, naming the truths run on other seeds
+    (``seeds 1000–1002 (seed 1001 only on sparse; seeds 1000–1001 only on subunits and none)``)."""
+    per_family = {family: sorted(int(seed) for seed in entry["runs"]) for family, entry in study["families"].items()}
+    every = sorted(set().union(*per_family.values()))
+    other: dict[str, list[str]] = {}
+    for family, seeds in per_family.items():
+        if seeds != every:
+            other.setdefault(_seeds(seeds), []).append(family)
+    return _seeds(every) + (" (" + "; ".join(f"{seeds} only on {_names(families, '')}" for seeds, families in other.items())
+                            + ")" if other else "")
 
 
 def _seeds(seeds: list[int]) -> str:

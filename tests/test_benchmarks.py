@@ -310,6 +310,23 @@ def test_truth_families_text_says_where_a_prior_meets_the_goal_only_on_the_truth
     assert "`horseshoe`" in holds
 
 
+def test_truth_families_text_names_the_truths_run_on_fewer_seeds():
+    """A study whose truths have different seeds (a run stopped between families) says which truths lack a seed and
+    how many seeds a truth has, instead of giving every truth the union of the seeds."""
+    tables = _load("readme_tables")
+    stored = json.loads((BENCH.parent / "docs" / "truth_families.json").read_text())
+    families = {family: dict(entry) for family, entry in stored["families"].items()}
+    for family in ("subunits", "none"):
+        families[family]["runs"] = {seed: run for seed, run in families[family]["runs"].items() if seed != "1002"}
+    families["sparse"]["runs"] = {"1001": families["sparse"]["runs"]["1001"]}
+    text = tables.truth_families_text({**stored, "families": families})
+    assert ("seeds 1000–1002 (seed 1001 only on sparse; seeds 1000–1001 only on subunits"
+            " and none);") in text
+    assert "so 1–3 seeds per truth give noisy shares" in text
+    assert "seeds 1000–1002;" in tables.truth_families_text(stored)
+    assert "so 3 seeds per truth give noisy shares" in tables.truth_families_text(stored)
+
+
 def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
     """readme_tables.mixing_text / mixing_table on hand-made runs: a failed run makes the goal 'not met', a run not
     made leaves it 'not yet judged' when nothing failed, and the table names each run's worst variables."""
