@@ -1105,8 +1105,8 @@ def family_seeds(study: dict) -> str:
     for family, seeds in per_family.items():
         if seeds != every:
             other.setdefault(_seeds(seeds), []).append(family)
-    return _seeds(every) + (" (" + "; ".join(f"{seeds} only on {_names(families, '')}" for seeds, families in other.items())
-                            + ")" if other else "")
+    fewer = "; ".join(f"{seeds} only on {_names(families, '')}" for seeds, families in other.items())
+    return _seeds(every) + (f" ({fewer})" if fewer else "")
 
 
 def _seeds(seeds: list[int]) -> str:
