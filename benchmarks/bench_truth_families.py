@@ -119,6 +119,13 @@ protocol planned: ``--nd 8 --seeds 1001`` (every family, ``PRIORS``, in ``TRUTHS
 1001 --families sparse --priors lasso-hier horseshoe``. Runs still going at 23:00 UTC are stopped (a family stopped
 unfinished keeps only its seed 1000, never a partial seed 1001). Other work (editing, short tests) shares the cores;
 it is named here after the runs.
+
+Amendment (session 41, written before its run, once the n/D 8 runs above were under way; the protocol above
+unchanged): n/D 16 gets its second seed on the first three truths, ``--nd 16 --seeds 1001 --families separable
+off-centre inseparable``, after the n/D 8 runs; the other truths keep seed 1000 only (sparse is left out because its
+``lasso-hier`` and ``horseshoe`` rows pool only over seeds where they ran too, and both would not fit the session).
+A family still running at 23:00 UTC is stopped and keeps only its seed 1000. Other work (editing, short tests)
+shares the cores; it is named here after the run.
 """
 
 from __future__ import annotations
