@@ -94,7 +94,7 @@ SUPPORT_SHORTFALL: dict[str, tuple[str, ...]] = {
     "rank1": ("off-centre", "inseparable", "sparse", "subunits", "separable (n/D 1)", "separable (n/D 8)",
               "two-subfields (n/D 8)", "separable (n/D 16)"),
     "local": ("inseparable", "sparse", "two-subfields", "off-centre (n/D 1)", "subunits (n/D 1)", "separable (n/D 8)",
-              "separable (n/D 16)", "off-centre (n/D 16)", "centre-surround (n/D 1)"),
+              "subunits (n/D 8)", "separable (n/D 16)", "off-centre (n/D 16)", "centre-surround (n/D 1)"),
     "horseshoe": ("separable", "off-centre", "inseparable", "sparse", "subunits", "two-subfields"),
     "lasso-hier": ("sparse",),  # fitted to the sparse truth only
 }
