@@ -200,6 +200,17 @@ def test_summary_cautions_follow_the_benchmarks():
     assert SUPPORT_SHORTFALL == {prior: truths for prior, truths in short.items() if truths}
 
 
+def test_local_mixing_claim_at_n_d_16_follows_its_json():
+    """The README says that at n/D 16 `local`'s short chains did not mix on the separable truth: its fit there has
+    the largest R-hat of the run, and `local`'s fits hold most of the run's divergences."""
+    study = json.loads((ROOT / "docs" / "truth_families_nd16.json").read_text())
+    fits = [(fit["max_rhat"], family, prior, fit["n_divergent"]) for family, entry in study["families"].items()
+            for run in entry["runs"].values() for prior, fit in run["fits"].items()]
+    assert max(fits)[1:3] == ("separable", "local")
+    assert 2 * sum(fit[3] for fit in fits if fit[2] == "local") > sum(fit[3] for fit in fits)
+    assert "There `local`'s short chains did not mix on the separable truth" in README
+
+
 def test_cost_growth_claims_follow_their_json():
     """The hand-written reading below the cost-growth table: smooth's and local's gradients grow about linearly in
     frames, rank1's faster, with its steps per draw growing too, and by more than its gradient's excess over linear
