@@ -757,15 +757,21 @@ def cluster_cpu_text(study: dict) -> str:
     return ("Where a 2-worker cluster's CPU goes (`docs/cluster_cpu.json`, written by"
             f" `benchmarks/bench_cluster_cpu.py`, its protocol the script's docstring; {study['units']} units on 1 and"
             " then 2 workers, CPU seconds per process): on 2 workers the tasks' sampling took"
-            f" {1 + r['sampling_excess']:.2f}× as long per unit; dask's"
-            f" own processes (the client and scheduler {two['client_and_scheduler']:.0f} CPU s, the nannies"
-            f" {two['nannies']:.0f} s) took {100 * r['dask_cpu_share_2_workers']:.1f} % of the cluster's core-seconds;"
+            f" {1 + r['sampling_excess']:.2f}× as long per unit; dask's own processes ({_dask_processes(study)},"
+            f" {two['dask']:.0f} CPU s) took {100 * r['dask_cpu_share_2_workers']:.1f} % of the cluster's core-seconds;"
             f" the workers were on a core for {100 * r['worker_cpu_over_task_wall_2_workers']:.0f} % of their tasks'"
             f" time and used {100 * r['worker_cpu_excess']:.0f} % more CPU seconds for the same units, although their"
             f" draws are the same. Of the protocol's three readings, {_names(held, '"') or 'none'}"
             f" {'holds' if len(held) < 2 else 'hold'}. CPU"
             " seconds cannot tell more instructions from the same instructions running slower, and this virtual"
             " machine exposes no instruction counters, so that split stays open.")
+
+
+def _dask_processes(study: dict) -> str:
+    """How many processes dask's own CPU seconds in ``docs/cluster_cpu.json`` came from, in words."""
+    n = study["runs"]["2 workers"]["dask_processes"]
+    return ("one process: a LocalCluster runs the client, the scheduler and the nannies in the same one" if n == 1
+            else f"{n} processes: the client and scheduler's and the nannies'")
 
 
 PHASES = {"time_sampling_s": "sampling", "rest_s": "the rest (log densities, LOO, the baseline-only model, features, "

@@ -507,21 +507,35 @@ def test_bench_fastmath_reading():
                       "keep_off": False}
 
 
-def _cluster_run(wall: float, task: float, sampling: float, client: float, nannies: float, workers: float) -> dict:
-    return {"wall_s": wall, "task_s": task, "phases_s": {"time_sampling_s": sampling},
-            "cpu_s": {"client_and_scheduler": client, "nannies": nannies, "workers": workers}}
-
-
-@pytest.mark.parametrize("client, workers, task, expected", [
-    (10.0, 100.0, 100.0, "a"),   # dask's 20 CPU s of 200 core-s = 10 % >= half the 10 % sampling excess
-    (0.5, 110.0, 110.0, "b"),    # the workers burn 10 % more CPU for the same units
-    (0.5, 100.0, 100.0, "c"),    # same CPU, busy workers, yet slower sampling
-    (0.5, 100.0, 125.0, None),   # the workers waited for a core (CPU 80 % of the tasks' wall): none of the three
-])
-def test_bench_cluster_cpu_reading_tells_the_three_causes_apart(client, workers, task, expected):
+def test_bench_cluster_cpu_counts_each_dask_process_once():
+    """A LocalCluster runs its nannies in the client's process (session 41 checked the process ids): ``client.run(f,
+    nanny=True)`` then runs ``f`` in this process once per nanny, and those CPU seconds are counted once."""
     bench = _load("bench_cluster_cpu")
-    one = _cluster_run(wall=200.0, task=100.0, sampling=50.0, client=1.0, nannies=1.0, workers=100.0)
-    two = _cluster_run(wall=100.0, task=task, sampling=55.0, client=client, nannies=client, workers=workers)
+
+    class LocalNannies:
+        def run(self, function, nanny=False):
+            assert nanny
+            return {"tcp://127.0.0.1:1": function(), "tcp://127.0.0.1:2": function()}
+
+    counted = bench.dask_cpu_s(LocalNannies())
+    assert list(counted) == [os.getpid()] and counted[os.getpid()] > 0
+
+
+def _cluster_run(wall: float, task: float, sampling: float, dask: float, workers: float) -> dict:
+    return {"wall_s": wall, "task_s": task, "phases_s": {"time_sampling_s": sampling},
+            "cpu_s": {"dask": dask, "workers": workers}}
+
+
+@pytest.mark.parametrize("dask, workers, task, expected", [
+    (20.0, 100.0, 100.0, "a"),  # dask's 20 CPU s of 200 core-s = 10 % >= half the 10 % sampling excess
+    (1.0, 110.0, 110.0, "b"),   # the workers burn 10 % more CPU for the same units
+    (1.0, 100.0, 100.0, "c"),   # same CPU, busy workers, yet slower sampling
+    (1.0, 100.0, 125.0, None),  # the workers waited for a core (CPU 80 % of the tasks' wall): none of the three
+])
+def test_bench_cluster_cpu_reading_tells_the_three_causes_apart(dask, workers, task, expected):
+    bench = _load("bench_cluster_cpu")
+    one = _cluster_run(wall=200.0, task=100.0, sampling=50.0, dask=2.0, workers=100.0)
+    two = _cluster_run(wall=100.0, task=task, sampling=55.0, dask=dask, workers=workers)
     result = bench.reading(one, two)
     held = [key[0] for key in ("a_dask_takes_the_cores", "b_tasks_do_more_work", "c_same_work_runs_slower")
             if result[key]]
