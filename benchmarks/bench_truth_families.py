@@ -132,6 +132,11 @@ off-centre inseparable``, after the n/D 8 runs; the other truths keep seed 1000 
 ``lasso-hier`` and ``horseshoe`` rows pool only over seeds where they ran too, and both would not fit the session).
 A family still running at 23:00 UTC is stopped and keeps only its seed 1000. Other work (editing, short tests)
 shares the cores; it is named here after the run.
+
+Amendment (session 41, after the n/D 16 run; the protocol above unchanged): it ran in full, 21:48-22:24 UTC
+(separable 836 s, off-centre 584 s, inseparable 508 s). Beside it: editing, pyflakes, a few tests of
+``tests/test_readme.py`` and ``tests/test_benchmarks.py`` (seconds each) and a 2-worker LocalCluster started for a
+few seconds to check which process its nannies run in (``bench_cluster_cpu.py``'s session-41 amendment).
 """
 
 from __future__ import annotations
