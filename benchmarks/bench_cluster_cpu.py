@@ -92,6 +92,7 @@ def dask_cpu_s(client) -> dict[int, float]:
 
 
 def _workers_cpu_s(client) -> float:
+    """The workers' CPU seconds, summed over their processes."""
     return sum(cpu for _, cpu in client.run(_pid_cpu_s).values())
 
 
