@@ -137,6 +137,12 @@ Amendment (session 41, after the n/D 16 run; the protocol above unchanged): it r
 (separable 836 s, off-centre 584 s, inseparable 508 s). Beside it: editing, pyflakes, a few tests of
 ``tests/test_readme.py`` and ``tests/test_benchmarks.py`` (seconds each) and a 2-worker LocalCluster started for a
 few seconds to check which process its nannies run in (``bench_cluster_cpu.py``'s session-41 amendment).
+
+Amendment (session 41, written before its run; the protocol above unchanged): time was left, so sparse at n/D 16 gets
+its second seed too, every prior it has at seed 1000 in one command (``--nd 16 --seeds 1001 --families sparse
+--priors ridge-hier smooth rank1 local lasso-hier horseshoe``), so that the seed is stored with all six priors or not
+at all. If it is still running at 23:05 UTC it is stopped and sparse keeps only seed 1000. Nothing else computes
+beside it except editing.
 """
 
 from __future__ import annotations
