@@ -146,6 +146,11 @@ beside it except editing.
 
 Amendment (session 41, after that run; the protocol above unchanged): it ran in full, 22:30-22:56 UTC (1,224 s),
 with only editing beside it. At n/D 16 subunits, two-subfields and none keep seed 1000 only.
+
+Amendment (session 42, written before its run; the protocol above unchanged): n/D 16 gets its second seed on the
+three truths that lack it, ``--nd 16 --seeds 1001 --families subunits two-subfields none`` (``PRIORS``, the only
+priors these truths have at seed 1000). A family still running at 01:10 UTC is stopped and keeps only its seed 1000.
+Other work (editing, short tests) shares the cores; it is named here after the run.
 """
 
 from __future__ import annotations
