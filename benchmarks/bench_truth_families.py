@@ -151,6 +151,10 @@ Amendment (session 42, written before its run; the protocol above unchanged): n/
 three truths that lack it, ``--nd 16 --seeds 1001 --families subunits two-subfields none`` (``PRIORS``, the only
 priors these truths have at seed 1000). A family still running at 01:10 UTC is stopped and keeps only its seed 1000.
 Other work (editing, short tests) shares the cores; it is named here after the run.
+
+Amendment (session 42, after that run; the protocol above unchanged): it ran in full, 23:30-00:02 UTC (subunits
+835 s, two-subfields 345 s, none 385 s), with only editing and reading beside it. Every n/D 16 truth now has seeds
+1000-1001.
 """
 
 from __future__ import annotations
