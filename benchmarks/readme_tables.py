@@ -870,7 +870,9 @@ def real_posterior_text(study: dict) -> str:
         f"{_lags(reversed_lags)}. Given the rate, the counts are {dispersion}: nu = "
         f"{_hdi(par['count_nu'], 2)}. Checks that still fail: {', '.join(failed) or 'none'}; "
         f"max R-hat {report['diagnostics']['max_rhat']:.3f}, min bulk ESS {report['diagnostics']['min_ess_bulk']:.0f}, "
-        f"divergent transitions: {report['diagnostics']['n_divergent']}."
+        f"divergent transitions: {report['diagnostics']['n_divergent']}, so bayesrf's own sampling checks (R-hat ≤ "
+        f"{RHAT_MAX}, bulk and tail ESS ≥ {ESS_PER_CHAIN} per chain, no divergences) "
+        f"{'pass' if report['diagnostics']['diagnostics_ok'] else 'fail'}."
     ).replace("%", " %").replace("  %", " %")
 
 
