@@ -18,6 +18,9 @@ from bayesrf.model import SINGLE_PRECISION_WEIGHTS
 from bayesrf.nuts import STANDARDISED
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+SAMPLING_CHECKS = (f"bayesrf's own checks (R-hat ≤ {RHAT_MAX}, bulk and tail ESS ≥ {ESS_PER_CHAIN} per chain, "
+                   "no divergences)")
+"""The sampling checks of :func:`bayesrf.diagnostics.check_diagnostics`, as the README names them."""
 
 
 def _label(fit: dict) -> str:
@@ -623,8 +626,7 @@ def mixing_text(study: dict) -> str:
             f" n/D {' and '.join(str(n) for n in study['n_per_d'])}; each structured prior with `bayesrf.sample`'s"
             f" defaults ({first['chains']} chains × {first['draws']:,} draws after {study['tune']} tuning steps{form}) on"
             f" {study['cores']} cores, seed 0,"
-            f" nothing tuned. bayesrf's own checks (R-hat ≤ {RHAT_MAX}, bulk and tail ESS ≥ {ESS_PER_CHAIN} per chain,"
-            f" no divergences) "
+            f" nothing tuned. {SAMPLING_CHECKS} "
             + " and ".join(f"{word} for {', '.join(verdict[flag])}" for flag, word in ((True, "pass"), (False, "fail"))
                            if verdict[flag])
             + (f"; not run: {', '.join(missing)}" if missing else "")
@@ -870,8 +872,7 @@ def real_posterior_text(study: dict) -> str:
         f"{_lags(reversed_lags)}. Given the rate, the counts are {dispersion}: nu = "
         f"{_hdi(par['count_nu'], 2)}. Checks that still fail: {', '.join(failed) or 'none'}; "
         f"max R-hat {report['diagnostics']['max_rhat']:.3f}, min bulk ESS {report['diagnostics']['min_ess_bulk']:.0f}, "
-        f"divergent transitions: {report['diagnostics']['n_divergent']}, so bayesrf's own sampling checks (R-hat ≤ "
-        f"{RHAT_MAX}, bulk and tail ESS ≥ {ESS_PER_CHAIN} per chain, no divergences) "
+        f"divergent transitions: {report['diagnostics']['n_divergent']}, so {SAMPLING_CHECKS} "
         f"{'pass' if report['diagnostics']['diagnostics_ok'] else 'fail'}."
     ).replace("%", " %").replace("  %", " %")
 
