@@ -254,7 +254,8 @@ def sample(
         first run a pilot (:attr:`bayesrf.families.NutsForm.pilot_draws` draws per chain, at most ``draws``, after the
         same warm-up, on ``min(chains, cores)`` chains; not kept) whose hyperparameters choose how far the sampled
         coordinates are centred (:func:`bayesrf.structured.centring`; ``local`` priors are also sheared along the
-        envelope, :func:`bayesrf.structured.shear`): attrs ``time_pilot_s`` (the pilot, its
+        envelope, :func:`bayesrf.structured.shear`, with their data-determined coefficients whitened,
+        :func:`bayesrf.structured.data_block`): attrs ``time_pilot_s`` (the pilot, its
         compilation and the choice), ``pilot_draws`` and ``centred_fraction`` (mean centring, 0 = non-centred, 1 =
         centred).
     """
@@ -306,7 +307,7 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
                          form.target_accept, cores, key)
         coordinates, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec), start)
         model_nuts = build_model(design, spec, laplace=form.laplace, coordinates=coordinates)
-        key = model_key(design, spec, form.laplace, centred=True) if reuse else None
+        key = model_key(design, spec, form.laplace, coordinates) if reuse else None
         timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": pilot_draws,
                    "centred_fraction": float(np.mean(coordinates.centring))}
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)

@@ -12,7 +12,7 @@ import os
 import time
 import warnings
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pymc as pm
@@ -30,6 +30,9 @@ from .ml import solve_penalized
 from .penalized import baseline_problem, solve_blocks, split_theta
 from .priors import PriorSpec
 from .results import as_dataset
+
+if TYPE_CHECKING:
+    from .structured import Coordinates
 
 __all__ = [
     "COMPILED_KEPT", "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "add_log_densities", "chain_processes",
@@ -158,16 +161,19 @@ def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
     return [n for n in POSTERIOR_VARS if n in posterior and n not in STANDARDISED]
 
 
-def model_key(design: Design, spec: PriorSpec, laplace: str, with_rf: bool = True, centred: bool = False) -> str:
+def model_key(design: Design, spec: PriorSpec, laplace: str, with_rf: bool = True,
+              coordinates: Coordinates | None = None) -> str:
     """sha256 of what a compiled model depends on besides its data variables (frames, counts, durations, spline
     basis, intercept prior mean, rate unit, a fixed prior scale where :attr:`bayesrf.families.Family.scale_is_data`:
     ``pm.Data``, swapped on reuse): spec (without that scale), Laplace form, number of lags, the frames' shape, the
     fitted intervals, and the counts too when more than the data variables depend on them (spike history, the
-    COM-Poisson normaliser's support); ``with_rf=False`` for the baseline-only model, ``centred`` for a model
-    built with ``coordinates`` (their values are data; a ``local`` prior's always hold a shear)."""
+    COM-Poisson normaliser's support); ``with_rf=False`` for the baseline-only model, ``coordinates`` for a model built
+    with them (their values are data; a ``local`` prior's always hold a shear; the number of whitened coefficients
+    is part of the key)."""
     if not spec.hierarchical and family_of(spec).scale_is_data:
         spec = replace(spec, scale=None)
-    centring = "|centred" if centred else ""  # keys of the models compiled before centring existed unchanged
+    # keys of the models compiled before centring and whitening existed unchanged
+    centring = "" if coordinates is None else "|centred" + (f"|{coordinates.block.index.size}" if coordinates.block else "")
     digest = hashlib.sha256(
         f"{spec.to_json()}|{laplace}|{with_rf}|{design.n_lags}|{design.frames.shape}{centring}".encode())
     arrays = [design.rows]

@@ -8,6 +8,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import pytest
+import xarray as xr
 from pathlib import Path
 from scipy.fft import dct
 from scipy.optimize import minimize_scalar
@@ -16,7 +17,8 @@ import bayesrf
 from bayesrf import nuts, structured
 from bayesrf.design import make_design
 from bayesrf.model import intercept_mu
-from bayesrf.structured import Coordinates, align_components, centred_start, centring, kron_contract, se_factor, shear
+from bayesrf.structured import (Block, Coordinates, align_components, centred_start, centring, data_block, kron_contract,
+                                se_factor, shear)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "specs"
 SHAPE = (2, 4, 3)  # lag, y, x
@@ -210,46 +212,90 @@ def _value_point(model: pm.Model, rng: np.random.Generator) -> dict[str, np.ndar
     return {name: rng.normal(0.0, 0.5, np.shape(value)) for name, value in model.initial_point().items()}
 
 
-def _coordinates(spec, z_shape: tuple[int, ...], rng: np.random.Generator) -> Coordinates:
-    """Random centring, and for a ``local`` prior a random shear along its 4 envelope coordinates."""
+def _coordinates(spec, z_shape: tuple[int, ...], rng: np.random.Generator, whitened: bool = False) -> Coordinates:
+    """Random centring, and for a ``local`` prior a random shear along its 4 envelope coordinates (``whitened``: and 5
+    random coefficients whitened by a random block along its 9 hyperparameter coordinates)."""
     amounts = rng.uniform(0.0, 1.0, z_shape)
     if not spec.local:
         return Coordinates(amounts)
-    return Coordinates(amounts, rng.normal(0.0, 0.5, (4, *z_shape)), rng.normal(0.0, 0.5, 4))
+    sheared = rng.normal(0.0, 0.5, (4, *z_shape)), rng.normal(0.0, 0.5, 4)
+    if not whitened:
+        return Coordinates(amounts, *sheared)
+    # h: log amplitude, 3 log lengths, 2 centres, 2 log widths, floor
+    block = Block(np.sort(rng.choice(amounts.size, 5, replace=False)), rng.normal(0.0, 0.5, 5),
+                  rng.normal(0.0, 0.5, (9, 5)), rng.normal(0.0, 0.5, 9), np.tril(rng.normal(0.0, 0.5, (5, 5))) + np.eye(5))
+    return Coordinates(amounts, *sheared, block)
 
 
-@pytest.mark.parametrize("name", ["smooth", "local", "rank1"])
-def test_centred_coordinates_change_only_the_variables_with_their_jacobian(name, rng):
-    """Same rf, and log-density differing by log |d rf_z / d rf_coef| (finite differences of the model's own rf_z):
-    the shear's shift depends on the hyperparameters only, so the Jacobian is (block) triangular."""
+@pytest.mark.parametrize("name, whitened", [("smooth", False), ("local", False), ("rank1", False), ("local", True)])
+def test_centred_coordinates_change_only_the_variables_with_their_jacobian(name, whitened, rng):
+    """Same rf, and log-density differing by log |det d rf_z / d (rf_coef, rf_white)| (central differences of the
+    model's own rf_z, which is linear in them): the shear's shift and a whitened block's slope depend on the
+    hyperparameters only, so the Jacobian is block triangular."""
     data = bayesrf.simulate(n_frames=60, shape=SHAPE[1:], lags=SHAPE[0], seed=0)
     spec = bayesrf.load_prior(name)
     plain = bayesrf.build_model(data, spec, lags=SHAPE[0])
     centred = bayesrf.build_model(data, spec, lags=SHAPE[0],
-                                  coordinates=_coordinates(spec, plain.initial_point()["rf_z"].shape, rng))
+                                  coordinates=_coordinates(spec, plain.initial_point()["rf_z"].shape, rng, whitened))
     point = _value_point(centred, rng)
     z_of = _of_values(centred, "rf_z")
     z = z_of(**point)
-    step = 1e-6 * np.abs(point["rf_coef"]) + 1e-9
-    bumped = z_of(**(point | {"rf_coef": point["rf_coef"] + step}))
-    log_jacobian = np.sum(np.log(np.abs((bumped - z) / step)))  # d rf_z_k / d rf_coef_k (diagonal)
-    plain_point = {k: v for k, v in point.items() if k != "rf_coef"} | {"rf_z": z}
-    np.testing.assert_allclose(centred.compile_logp()(point), plain.compile_logp()(plain_point) + log_jacobian,
-                               rtol=1e-7)
+    sampled = [name for name in ("rf_coef", "rf_white") if name in point]
+    sizes = np.cumsum([point[name].size for name in sampled])[:-1]
+
+    def z_at(flat: np.ndarray) -> np.ndarray:
+        parts = np.split(flat, sizes)
+        return z_of(**(point | {name: part.reshape(point[name].shape) for name, part in zip(sampled, parts, strict=True)}))
+
+    flat = np.concatenate([point[name].ravel() for name in sampled])
+    assert flat.size == z.size
+    jacobian = np.column_stack([(z_at(flat + 1e-3 * e) - z_at(flat - 1e-3 * e)).ravel() / 2e-3 for e in np.eye(flat.size)])
+    plain_point = {k: v for k, v in point.items() if k not in sampled} | {"rf_z": z}
+    np.testing.assert_allclose(centred.compile_logp()(point),
+                               plain.compile_logp()(plain_point) + np.linalg.slogdet(jacobian)[1], rtol=1e-7)
     rf = [_of_values(m, "rf") for m in (plain, centred)]
     np.testing.assert_allclose(rf[1](**point), rf[0](**plain_point), rtol=1e-10, atol=1e-14)
 
 
-@pytest.mark.parametrize("name", ["smooth", "local", "rank1"])
-def test_centred_start_is_the_same_point(name, rng):
+@pytest.mark.parametrize("name, whitened", [("smooth", False), ("local", False), ("rank1", False), ("local", True)])
+def test_centred_start_is_the_same_point(name, whitened, rng):
     data = bayesrf.simulate(n_frames=60, shape=SHAPE[1:], lags=SHAPE[0], seed=0)
     spec = bayesrf.load_prior(name)
     plain = bayesrf.build_model(data, spec, lags=SHAPE[0])
     start = _value_point(plain, rng)
-    coordinates = _coordinates(spec, start["rf_z"].shape, rng)
+    coordinates = _coordinates(spec, start["rf_z"].shape, rng, whitened)
     centred = bayesrf.build_model(data, spec, lags=SHAPE[0], coordinates=coordinates)
     np.testing.assert_allclose(_of_values(centred, "rf_z")(**centred_start(spec, start, coordinates)), start["rf_z"],
                                rtol=1e-9, atol=1e-12)
+
+
+POINTS = {"smooth": {"rf_amplitude": 0.1, "rf_length": np.array([1.0, 2.0, 0.8])},
+          "local": {"rf_amplitude": 0.1, "rf_length": np.array([1.0, 2.0, 0.8]), "rf_center": np.array([1.0, 1.5]),
+                    "rf_width": np.array([1.2, 2.0]), "rf_floor": 0.2},
+          "rank1": {"rf_amplitude": np.array([0.1]), "rf_length": np.array([2.0, 0.8]), "rf_time": np.array([[0.8, -0.6]])}}
+"""Typical hyperparameters of each prior, as :func:`centring` reads them."""
+
+
+def _dense_patterns(spec, point: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Reference: each coefficient's dense pattern per unit of ``sd rf_z`` (lag x pixel, coefficient) and its log prior SD
+    ``sd`` (coefficient,), from the kernels' square roots, the spectrum ``se_factor`` documents and the envelope of
+    :data:`POINTS` written out."""
+    lengths = dict(zip(["lag", "y", "x"][-len(point["rf_length"]):], point["rf_length"], strict=True))
+    lengths.setdefault("lag", spec.length_median)
+    factors = {axis: se_factor(n, pt.as_tensor(lengths[axis])).eval() for axis, n in zip("lag y x".split(), SHAPE)}
+    # the SDs of se_factor's docstring: sqrt(s_k) / sqrt(mean s), s_k = exp(-(pi k length / n)^2 / 2)
+    spectrum = {axis: np.exp(-0.5 * (np.pi * np.arange(n) * lengths[axis] / n) ** 2) for axis, n in zip("lag y x".split(), SHAPE)}
+    log_sd = {axis: 0.5 * np.log(spectrum[axis] / spectrum[axis].mean()) for axis in spectrum}
+    units = {axis: factors[axis] / np.exp(log_sd[axis]) for axis in factors}
+    envelope = np.ones(SHAPE[1:])
+    if spec.local:
+        r2 = ((np.arange(4)[:, None] - 1.0) / 1.2) ** 2 + ((np.arange(3)[None, :] - 1.5) / 2.0) ** 2
+        envelope = 0.2 + 0.8 * np.exp(-0.5 * r2)
+    spatial = envelope.ravel()[:, None] * np.kron(units["y"], units["x"])  # (pixel, spatial mode)
+    lag = point["rf_time"].T if spec.rank else units["lag"]
+    spatial_sd = np.add.outer(log_sd["y"], log_sd["x"]).ravel()
+    total = np.log(point["rf_amplitude"]).reshape(-1, 1) + (spatial_sd if spec.rank else np.add.outer(log_sd["lag"], spatial_sd))
+    return np.kron(lag, spatial), total.ravel()
 
 
 def test_centring_information_is_the_dense_fisher_diagonal(monkeypatch):
@@ -257,32 +303,53 @@ def test_centring_information_is_the_dense_fisher_diagonal(monkeypatch):
     data = bayesrf.simulate(n_frames=300, shape=SHAPE[1:], lags=SHAPE[0], seed=2)
     design = make_design(data, SHAPE[0])
     monkeypatch.setattr(structured, "CHUNK", 50)  # several chunks
-    for name, point in [("smooth", {"rf_amplitude": 0.1, "rf_length": np.array([1.0, 2.0, 0.8])}),
-                        ("local", {"rf_amplitude": 0.1, "rf_length": np.array([1.0, 2.0, 0.8]), "rf_center": np.array([1.0, 1.5]),
-                                   "rf_width": np.array([1.2, 2.0]), "rf_floor": 0.2}),
-                        ("rank1", {"rf_amplitude": np.array([0.1]), "rf_length": np.array([2.0, 0.8]),
-                                   "rf_time": np.array([[0.8, -0.6]])})]:
+    for name, point in POINTS.items():
         spec = bayesrf.load_prior(name)
         got = centring(design, spec, point)
-        lengths = dict(zip(["lag", "y", "x"][-len(point["rf_length"]):], point["rf_length"], strict=True))
-        lengths.setdefault("lag", spec.length_median)
-        rows = {axis: se_factor(n, pt.as_tensor(lengths[axis])).eval() for axis, n in zip("lag y x".split(), SHAPE)}
-        log_sd = {axis: np.log(np.sqrt(np.sum(rows[axis] ** 2, axis=0))) for axis in rows}  # column norms: mode SDs
-        units = {axis: rows[axis] / np.exp(log_sd[axis]) for axis in rows}
-        envelope = np.ones(SHAPE[1:])
-        if spec.local:
-            r2 = ((np.arange(4)[:, None] - 1.0) / 1.2) ** 2 + ((np.arange(3)[None, :] - 1.5) / 2.0) ** 2
-            envelope = 0.2 + 0.8 * np.exp(-0.5 * r2)
-        spatial = envelope.ravel()[:, None] * np.kron(units["y"], units["x"])  # (pixel, spatial mode)
-        lag = point["rf_time"].T if spec.rank else units["lag"]
-        X = design.matrix()  # (t, lag * pixel)
-        info = np.einsum("t,tm->m", design.counts, (X @ np.kron(lag, spatial)) ** 2)
-        sd2 = np.exp(2 * (np.log(point["rf_amplitude"]).reshape(-1, 1) + np.add.outer(log_sd["y"], log_sd["x"]).ravel()))
-        if not spec.rank:
-            sd2 = np.exp(2 * (np.log(point["rf_amplitude"]) + np.add.outer(log_sd["lag"], np.add.outer(log_sd["y"], log_sd["x"]).ravel()).ravel()))
-        expected = (sd2.ravel() * info / (1 + sd2.ravel() * info)).reshape(got.shape)
-        np.testing.assert_allclose(got, expected, rtol=1e-8, err_msg=name)
+        patterns, log_sd = _dense_patterns(spec, point)
+        info = np.einsum("t,tm->m", design.counts, (design.matrix() @ patterns) ** 2)  # matrix: (t, lag * pixel)
+        sd2 = np.exp(2 * log_sd)
+        np.testing.assert_allclose(got, (sd2 * info / (1 + sd2 * info)).reshape(got.shape), rtol=1e-8, err_msg=name)
         assert got.min() >= 0 and got.max() < 1
+
+
+def test_data_block_regresses_the_pilot_and_whitens_by_the_dense_information(monkeypatch, rng):
+    """:func:`data_block` on a pilot whose block values are an exact linear function of its hyperparameters (amplitude
+    and lengths fixed, so each coefficient's prior SD is the dense reference's): it recovers that function, and its
+    factor's covariance is the inverse of the dense Fisher information plus prior precision of those values."""
+    data = bayesrf.simulate(n_frames=300, shape=SHAPE[1:], lags=SHAPE[0], spatial="gabor", rf_norm=1.0, seed=2)
+    design = make_design(data, SHAPE[0])
+    monkeypatch.setattr(structured, "CHUNK", 50)  # several chunks
+    spec, point = bayesrf.load_prior("local"), POINTS["local"]
+    patterns, log_sd = _dense_patterns(spec, point)
+    amounts = rng.uniform(0.0, 0.5, SHAPE)
+    chosen = rng.choice(amounts.size, 5, replace=False)
+    amounts.ravel()[chosen] = rng.uniform(0.6, 1.0, 5)  # five coefficients with data; BLOCK_SIZE keeps the top four
+    monkeypatch.setattr(structured, "BLOCK_SIZE", 4)
+    index = np.sort(chosen[np.argsort(amounts.ravel()[chosen])[1:]])
+    n_draws = 40
+    center, log_width, floor = rng.normal(1.0, 0.3, (n_draws, 2)), rng.normal(0.3, 0.2, (n_draws, 2)), rng.uniform(0.1, 0.3, n_draws)
+    h = np.column_stack([center, log_width, floor])
+    mean, slope = rng.normal(0.0, 1.0, index.size), rng.normal(0.0, 1.0, (5, index.size))
+    z = rng.normal(0.0, 1.0, (n_draws, amounts.size))
+    c = amounts.ravel()[index]
+    z[:, index] = (mean + (h - h.mean(0)) @ slope) * np.exp(-c * log_sd[index])
+    draws = {"rf_z": (("chain", "draw", "lag", "y", "x"), z.reshape(1, n_draws, *SHAPE)),
+             "rf_amplitude": (("chain", "draw"), np.full((1, n_draws), point["rf_amplitude"])),
+             "rf_length": (("chain", "draw", "axis"), np.tile(point["rf_length"], (1, n_draws, 1))),
+             "rf_center": (("chain", "draw", "space_axis"), center[None]),
+             "rf_width": (("chain", "draw", "space_axis"), np.exp(log_width)[None]),
+             "rf_floor": (("chain", "draw"), floor[None])}
+    block = data_block(design, spec, point, amounts, xr.Dataset(draws))
+    np.testing.assert_array_equal(block.index, index)
+    np.testing.assert_allclose(block.anchor[4:], h.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(block.mean, mean, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(block.slope[4:], slope, rtol=1e-8, atol=1e-10)
+    assert np.abs(block.slope[:4]).max() < 1e-8  # amplitude and lengths did not move
+    weighted = design.matrix() @ (patterns[:, index] * np.exp((1 - c) * log_sd[index]))
+    precision = weighted.T @ (design.counts[:, None] * weighted) + np.diag(np.exp(-2 * c * log_sd[index]))
+    np.testing.assert_allclose(block.factor @ block.factor.T, np.linalg.inv(precision), rtol=1e-8)
+    assert data_block(design, spec, point, np.full(SHAPE, 0.5), xr.Dataset(draws)) is None
 
 
 def test_centred_sampling_gives_the_non_centred_posterior(monkeypatch):
