@@ -70,6 +70,15 @@ Beside local's fit at n/D 8, unit tests, pyflakes and ``duplicates`` ran for a f
 16:23 UTC (one core); nothing else computed beside the run. The stored warnings carry the diagnostics advice of the
 amendment's commit, which a later commit rewrote (the verdicts and numbers are unchanged by it).
 
+Amendment 10 (session 43, before the sixth run; the protocol above unchanged): since the fifth run, ``local``'s centred
+model samples its data-determined coefficients (centred more than 0.5, at most 500) whitened
+(``bayesrf.structured.data_block``: regressed on every hyperparameter in the pilot's draws, whitened by their Fisher
+information plus prior precision), chosen on tuning seed 7 only (2 x 400 draws at n/D 8); seed 0 was not used for it.
+``rank1`` and ``smooth`` do not reach that code, so their fits stand. ``--rerun local`` moves local's two fits of the
+fifth run to ``"superseded"`` and runs local at n/D 8, then 16. ``benchmarks/bench_real_posterior.py`` runs just before
+it, not beside it. Nothing computes beside it (other work may edit files); if the session's time runs out first (the
+run is stopped at 03:15 UTC at the latest, to leave time for the test suite), a fit it has not finished stays "not run".
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT]`` -> ``docs/mixing.json`` (at
 n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """
