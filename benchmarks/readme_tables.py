@@ -638,23 +638,29 @@ def mixing_text(study: dict) -> str:
 
 
 def _superseded_text(old: list[dict], ran: dict[tuple[int, str], dict]) -> str:
-    """How the runs a later amendment replaced (``"superseded"`` in ``docs/mixing.json``) compare with their reruns
-    ``ran`` (keyed by n/D and prior): max R-hat, min bulk ESS and ``rf`` alone, before -> after, or "not rerun"."""
+    """How the runs later amendments replaced (``"superseded"`` in ``docs/mixing.json``, oldest first) compare with
+    their reruns ``ran`` (keyed by n/D and prior): max R-hat, min bulk ESS and ``rf`` alone, run after run -> the
+    current one, or "not rerun"."""
     if not old:
         return ""
+    runs: dict[tuple[int, str], list[dict]] = {}
+    for fit in old:
+        runs.setdefault((fit["n_per_d"], fit["prior"]), []).append(fit)
 
-    def change(fit: dict) -> str:
-        new = ran.get((fit["n_per_d"], fit["prior"]))
-        if new is None:
-            return f"{fit['prior']} at n/D {fit['n_per_d']} not rerun"
-        before, after = fit["variables"]["rf"], new["variables"]["rf"]
-        return (f"{fit['prior']} at n/D {fit['n_per_d']} max R-hat {fit['max_rhat']:.3f} → {new['max_rhat']:.3f}, min"
-                f" bulk ESS {fit['min_ess_bulk']:.0f} → {new['min_ess_bulk']:.0f} (`rf` alone {before['max_rhat']:.3f}"
-                f" → {after['max_rhat']:.3f} and {before['min_ess_bulk']:.0f} → {after['min_ess_bulk']:.0f})")
+    def change(key: tuple[int, str]) -> str:
+        if key not in ran:
+            return f"{key[1]} at n/D {key[0]} not rerun"
+        chain = [*runs[key], ran[key]]
+        rhat, ess = (" → ".join(f"{fit[name]:.{digits}f}" for fit in chain) for name, digits in (("max_rhat", 3),
+                                                                                                 ("min_ess_bulk", 0)))
+        rf_rhat, rf_ess = (" → ".join(f"{fit['variables']['rf'][name]:.{digits}f}" for fit in chain)
+                           for name, digits in (("max_rhat", 3), ("min_ess_bulk", 0)))
+        return (f"{key[1]} at n/D {key[0]} max R-hat {rhat}, min bulk ESS {ess} (`rf` alone {rf_rhat} and"
+                f" {rf_ess})")
 
-    reasons = sorted({fit["superseded_by"] for fit in old})
+    reasons = list(dict.fromkeys(fit["superseded_by"] for fit in old))
     return (f" Rerun since ({'; '.join(reasons)}; the earlier runs are kept in the JSON under \"superseded\"):"
-            f" {'; '.join(change(fit) for fit in old)}.")
+            f" {'; '.join(change(key) for key in runs)}.")
 
 
 def _pilot_text(fits: list[dict]) -> str:
