@@ -37,8 +37,8 @@ signed like :func:`bayesrf.posterior_svd` (agreeing with the posterior mean).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -404,9 +404,10 @@ def _modes(design: Design, spec: PriorSpec, point: dict[str, np.ndarray]) -> tup
 
 
 BLOCK_CENTRING = 0.5
-"""Coefficients centred more than this (:func:`centring`) are sampled whitened (:func:`data_block`) ..."""
+""":func:`data_block` whitens the coefficients centred more than this (:func:`centring`), at most :data:`BLOCK_SIZE`."""
 BLOCK_SIZE = 500
-"""... the most centred of them, at most this many (the whitening costs ``BLOCK_SIZE^2`` per gradient)."""
+"""The most coefficients :func:`data_block` whitens, the most centred first (the whitening costs ``BLOCK_SIZE^2`` per
+gradient)."""
 
 
 def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], amounts: np.ndarray, pilot: xr.Dataset
