@@ -256,8 +256,8 @@ def sample(
         coordinates are centred (:func:`bayesrf.structured.centring`; ``local`` priors are also sheared along the
         envelope, :func:`bayesrf.structured.shear`, with their data-determined coefficients whitened,
         :func:`bayesrf.structured.data_block`): attrs ``time_pilot_s`` (the pilot, its
-        compilation and the choice), ``pilot_draws`` and ``centred_fraction`` (mean centring, 0 = non-centred, 1 =
-        centred).
+        compilation and the choice), ``pilot_draws``, ``centred_fraction`` (mean centring, 0 = non-centred, 1 =
+        centred) and ``whitened`` (how many coefficients :func:`bayesrf.structured.data_block` whitened).
     """
     if sampler not in SAMPLERS:
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
@@ -309,7 +309,8 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
         model_nuts = build_model(design, spec, laplace=form.laplace, coordinates=coordinates)
         key = model_key(design, spec, form.laplace, coordinates) if reuse else None
         timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": pilot_draws,
-                   "centred_fraction": float(np.mean(coordinates.centring))}
+                   "centred_fraction": float(np.mean(coordinates.centring)),
+                   "whitened": 0 if coordinates.block is None else int(coordinates.block.index.size)}
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)
     posterior = family.from_nuts(raw["posterior"].to_dataset(), spec)  # the sampler's group, its dims and attrs kept
     return assemble(posterior[[n for n in POSTERIOR_VARS if n in posterior]], design, spec, method="nuts",

@@ -370,7 +370,7 @@ def test_centred_sampling_gives_the_non_centred_posterior(monkeypatch):
         plain = bayesrf.sample(data, "smooth", **kwargs)
     print([str(w.message)[:200] for w in caught], {k: centred.attrs[k] for k in ("max_rhat", "min_ess_bulk")},
           {k: plain.attrs[k] for k in ("max_rhat", "min_ess_bulk")})
-    assert centred.attrs["pilot_draws"] == 100 and 0 < centred.attrs["centred_fraction"] < 1
+    assert centred.attrs["pilot_draws"] == 100 and 0 < centred.attrs["centred_fraction"] < 1 and centred.attrs["whitened"] == 0
     assert "pilot_draws" not in plain.attrs
     for variable in ("rf", "rf_amplitude", "rf_length"):
         draws = [tree["posterior"][variable] for tree in (centred, plain)]
