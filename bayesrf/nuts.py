@@ -173,7 +173,9 @@ def model_key(design: Design, spec: PriorSpec, laplace: str, with_rf: bool = Tru
     if not spec.hierarchical and family_of(spec).scale_is_data:
         spec = replace(spec, scale=None)
     # keys of the models compiled before centring and whitening existed unchanged
-    centring = "" if coordinates is None else "|centred" + (f"|{coordinates.block.index.size}" if coordinates.block else "")
+    centring = "" if coordinates is None else "|centred"
+    if coordinates is not None and coordinates.block is not None:
+        centring += f"|{coordinates.block.index.size}"
     digest = hashlib.sha256(
         f"{spec.to_json()}|{laplace}|{with_rf}|{design.n_lags}|{design.frames.shape}{centring}".encode())
     arrays = [design.rows]

@@ -52,10 +52,10 @@ if TYPE_CHECKING:
     from .design import Design
     from .priors import PriorSpec
 
-__all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZE", "CHUNK", "Block", "Coordinates", "LOGGED", "STRUCTURED_HYPERPARAMETERS",
-           "align_components", "centred_start", "centring", "coefficient_log_sd", "cosine_spectrum", "data_block",
-           "envelope_coordinates", "envelope_values", "hyperparameter_coordinates", "kron_contract", "mode_log_sd",
-           "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf"]
+__all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZE", "CHUNK", "Block", "Coordinates", "LOGGED",
+           "STRUCTURED_HYPERPARAMETERS", "align_components", "centred_start", "centring", "coefficient_log_sd",
+           "cosine_spectrum", "data_block", "envelope_coordinates", "envelope_values", "hyperparameter_coordinates",
+           "kron_contract", "mode_log_sd", "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
@@ -279,8 +279,8 @@ def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], coordinates: Co
     (:func:`structured_rf`): ``rf_coef = rf_z * sd^centring - B (g - g0)`` at the start's hyperparameters, and
     ``rf_white`` solving :class:`Block`'s equation for the coefficients in ``coordinates.block``."""
     values = _hyperparameters(start)
-    log_sd = coefficient_log_sd(spec, start["rf_z"].shape, values["rf_amplitude"], _lengths(spec, values.get("rf_length")),
-                                np)
+    lengths = _lengths(spec, values.get("rf_length"))
+    log_sd = coefficient_log_sd(spec, start["rf_z"].shape, values["rf_amplitude"], lengths, np)
     g = envelope_coordinates(values["rf_center"], values["rf_width"], np) if spec.local else None
     out = {name: value for name, value in start.items() if name != "rf_z"}
     centred = start["rf_z"] * np.exp(coordinates.centring * log_sd)
@@ -288,7 +288,8 @@ def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], coordinates: Co
     if (block := coordinates.block) is None:
         return out | {"rf_coef": coef}
     h = hyperparameter_coordinates(values, np)
-    white = np.linalg.solve(block.factor, centred.reshape(-1)[block.index] - block.mean - (h - block.anchor) @ block.slope)
+    offset = centred.reshape(-1)[block.index] - block.mean - (h - block.anchor) @ block.slope
+    white = np.linalg.solve(block.factor, offset)
     return out | {"rf_coef": np.delete(coef.reshape(-1), block.index), "rf_white": white}
 
 
@@ -323,7 +324,8 @@ def _whitened(block: Block, log_sd: pt.TensorVariable, shift: pt.TensorVariable,
     coef = pm.Normal("rf_coef", -shift[rest], pt.exp(log_sd[rest]))
     white = pm.Flat("rf_white", shape=block.index.size)
     model = pm.modelcontext(None)
-    h = hyperparameter_coordinates({name: model[name] for name in STRUCTURED_HYPERPARAMETERS if name in model.named_vars})
+    h = hyperparameter_coordinates({name: model[name] for name in STRUCTURED_HYPERPARAMETERS
+                                    if name in model.named_vars})
     values = data["mean"] + pt.dot(h - data["anchor"], data["slope"]) + pt.dot(data["factor"], white)
     log_det = pt.sum(pt.log(pt.abs(pt.diag(data["factor"]))))  # constant; keeps the log density exact
     pm.Potential("rf_block_prior", pm.logp(pm.Normal.dist(0.0, pt.exp(log_sd[index])), values).sum() + log_det)
@@ -447,11 +449,13 @@ def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], am
     centred, h = [], []
     for i in range(draws.sizes["sample"]):
         values = {name: draws[name].values[i] for name in STRUCTURED_HYPERPARAMETERS if name in draws}
-        log_sd = coefficient_log_sd(spec, amounts.shape, values["rf_amplitude"], _lengths(spec, values.get("rf_length")), np)
+        lengths = _lengths(spec, values.get("rf_length"))
+        log_sd = coefficient_log_sd(spec, amounts.shape, values["rf_amplitude"], lengths, np)
         centred.append((draws["rf_z"].values[i] * np.exp(amounts * log_sd)).reshape(-1)[index])
         h.append(hyperparameter_coordinates(values, np))
     anchor = np.mean(h, axis=0)
-    fit = np.linalg.lstsq(np.column_stack([np.ones(len(h)), np.asarray(h) - anchor]), np.asarray(centred), rcond=None)[0]
+    regressors = np.column_stack([np.ones(len(h)), np.asarray(h) - anchor])
+    fit = np.linalg.lstsq(regressors, np.asarray(centred), rcond=None)[0]
     frames, lag_patterns, log_sd = _modes(design, spec, point)
     log_sd, c = log_sd.reshape(-1)[index], flat[index]
     scale = np.exp((1 - c) * log_sd)  # the pattern a unit of sd^c rf_z adds is sd^(1 - c) m_k
@@ -516,7 +520,8 @@ CHUNK = 2**22
 """Elements of the stimulus windows :func:`_information` holds at once (32 MB)."""
 
 
-def _projections(design: Design, frames: np.ndarray, lag_patterns: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def _projections(design: Design, frames: np.ndarray, lag_patterns: np.ndarray
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``x_t . m`` for every lag pattern (columns of ``lag_patterns``, (lag, k)) times every column of ``frames``
     (frames, p), ``x_t`` interval ``t``'s window of ``frames`` (lag 0 = the interval's own frame, as
     :attr:`bayesrf.design.Design.lagged`), ``CHUNK`` elements at a time: each chunk's counts (t,) and those (t, k, p)."""

@@ -223,7 +223,8 @@ def _coordinates(spec, z_shape: tuple[int, ...], rng: np.random.Generator, white
         return Coordinates(amounts, *sheared)
     # h: log amplitude, 3 log lengths, 2 centres, 2 log widths, floor
     block = Block(np.sort(rng.choice(amounts.size, 5, replace=False)), rng.normal(0.0, 0.5, 5),
-                  rng.normal(0.0, 0.5, (9, 5)), rng.normal(0.0, 0.5, 9), np.tril(rng.normal(0.0, 0.5, (5, 5))) + np.eye(5))
+                  rng.normal(0.0, 0.5, (9, 5)), rng.normal(0.0, 0.5, 9),
+                  np.tril(rng.normal(0.0, 0.5, (5, 5))) + np.eye(5))
     return Coordinates(amounts, *sheared, block)
 
 
@@ -245,11 +246,13 @@ def test_centred_coordinates_change_only_the_variables_with_their_jacobian(name,
 
     def z_at(flat: np.ndarray) -> np.ndarray:
         parts = np.split(flat, sizes)
-        return z_of(**(point | {name: part.reshape(point[name].shape) for name, part in zip(sampled, parts, strict=True)}))
+        return z_of(**(point | {name: part.reshape(point[name].shape)
+                                for name, part in zip(sampled, parts, strict=True)}))
 
     flat = np.concatenate([point[name].ravel() for name in sampled])
     assert flat.size == z.size
-    jacobian = np.column_stack([(z_at(flat + 1e-3 * e) - z_at(flat - 1e-3 * e)).ravel() / 2e-3 for e in np.eye(flat.size)])
+    jacobian = np.column_stack([(z_at(flat + 1e-3 * e) - z_at(flat - 1e-3 * e)).ravel() / 2e-3
+                                for e in np.eye(flat.size)])
     plain_point = {k: v for k, v in point.items() if k not in sampled} | {"rf_z": z}
     np.testing.assert_allclose(centred.compile_logp()(point),
                                plain.compile_logp()(plain_point) + np.linalg.slogdet(jacobian)[1], rtol=1e-7)
@@ -272,7 +275,8 @@ def test_centred_start_is_the_same_point(name, whitened, rng):
 POINTS = {"smooth": {"rf_amplitude": 0.1, "rf_length": np.array([1.0, 2.0, 0.8])},
           "local": {"rf_amplitude": 0.1, "rf_length": np.array([1.0, 2.0, 0.8]), "rf_center": np.array([1.0, 1.5]),
                     "rf_width": np.array([1.2, 2.0]), "rf_floor": 0.2},
-          "rank1": {"rf_amplitude": np.array([0.1]), "rf_length": np.array([2.0, 0.8]), "rf_time": np.array([[0.8, -0.6]])}}
+          "rank1": {"rf_amplitude": np.array([0.1]), "rf_length": np.array([2.0, 0.8]),
+                    "rf_time": np.array([[0.8, -0.6]])}}
 """Typical hyperparameters of each prior, as :func:`centring` reads them."""
 
 
@@ -284,7 +288,8 @@ def _dense_patterns(spec, point: dict) -> tuple[np.ndarray, np.ndarray]:
     lengths.setdefault("lag", spec.length_median)
     factors = {axis: se_factor(n, pt.as_tensor(lengths[axis])).eval() for axis, n in zip("lag y x".split(), SHAPE)}
     # the SDs of se_factor's docstring: sqrt(s_k) / sqrt(mean s), s_k = exp(-(pi k length / n)^2 / 2)
-    spectrum = {axis: np.exp(-0.5 * (np.pi * np.arange(n) * lengths[axis] / n) ** 2) for axis, n in zip("lag y x".split(), SHAPE)}
+    spectrum = {axis: np.exp(-0.5 * (np.pi * np.arange(n) * lengths[axis] / n) ** 2)
+                for axis, n in zip("lag y x".split(), SHAPE)}
     log_sd = {axis: 0.5 * np.log(spectrum[axis] / spectrum[axis].mean()) for axis in spectrum}
     units = {axis: factors[axis] / np.exp(log_sd[axis]) for axis in factors}
     envelope = np.ones(SHAPE[1:])
@@ -294,7 +299,8 @@ def _dense_patterns(spec, point: dict) -> tuple[np.ndarray, np.ndarray]:
     spatial = envelope.ravel()[:, None] * np.kron(units["y"], units["x"])  # (pixel, spatial mode)
     lag = point["rf_time"].T if spec.rank else units["lag"]
     spatial_sd = np.add.outer(log_sd["y"], log_sd["x"]).ravel()
-    total = np.log(point["rf_amplitude"]).reshape(-1, 1) + (spatial_sd if spec.rank else np.add.outer(log_sd["lag"], spatial_sd))
+    per_mode = spatial_sd if spec.rank else np.add.outer(log_sd["lag"], spatial_sd)
+    total = np.log(point["rf_amplitude"]).reshape(-1, 1) + per_mode
     return np.kron(lag, spatial), total.ravel()
 
 
@@ -328,7 +334,8 @@ def test_data_block_regresses_the_pilot_and_whitens_by_the_dense_information(mon
     monkeypatch.setattr(structured, "BLOCK_SIZE", 4)
     index = np.sort(chosen[np.argsort(amounts.ravel()[chosen])[1:]])
     n_draws = 40
-    center, log_width, floor = rng.normal(1.0, 0.3, (n_draws, 2)), rng.normal(0.3, 0.2, (n_draws, 2)), rng.uniform(0.1, 0.3, n_draws)
+    center, log_width = rng.normal(1.0, 0.3, (n_draws, 2)), rng.normal(0.3, 0.2, (n_draws, 2))
+    floor = rng.uniform(0.1, 0.3, n_draws)
     h = np.column_stack([center, log_width, floor])
     mean, slope = rng.normal(0.0, 1.0, index.size), rng.normal(0.0, 1.0, (5, index.size))
     z = rng.normal(0.0, 1.0, (n_draws, amounts.size))
@@ -370,7 +377,8 @@ def test_centred_sampling_gives_the_non_centred_posterior(monkeypatch):
         plain = bayesrf.sample(data, "smooth", **kwargs)
     print([str(w.message)[:200] for w in caught], {k: centred.attrs[k] for k in ("max_rhat", "min_ess_bulk")},
           {k: plain.attrs[k] for k in ("max_rhat", "min_ess_bulk")})
-    assert centred.attrs["pilot_draws"] == 100 and 0 < centred.attrs["centred_fraction"] < 1 and centred.attrs["whitened"] == 0
+    assert centred.attrs["pilot_draws"] == 100 and 0 < centred.attrs["centred_fraction"] < 1
+    assert centred.attrs["whitened"] == 0
     assert "pilot_draws" not in plain.attrs
     for variable in ("rf", "rf_amplitude", "rf_length"):
         draws = [tree["posterior"][variable] for tree in (centred, plain)]
