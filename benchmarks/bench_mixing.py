@@ -79,6 +79,11 @@ fifth run to ``"superseded"`` and runs local at n/D 8, then 16. ``benchmarks/ben
 it, not beside it. Nothing computes beside it (other work may edit files); if the session's time runs out first (the
 run is stopped at 03:15 UTC at the latest, to leave time for the test suite), a fit it has not finished stays "not run".
 
+Amendment 11 (session 43, after the sixth run): ``bench_real_posterior.py`` ran 01:50-01:55 UTC, then this run: local at
+n/D 8 from 01:56 to 02:16 UTC; local at n/D 16 was stopped at 03:14 UTC, 58 minutes in, and stays "not run" (its
+superseded fits are kept). Beside the run, for a few seconds each: a README regeneration script (01:53, beside
+``bench_real_posterior.py``), ``duplicates`` (02:21), pyflakes and ``readme_tables`` checks (02:20-02:30).
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT]`` -> ``docs/mixing.json`` (at
 n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """

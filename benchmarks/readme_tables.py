@@ -649,7 +649,7 @@ def _superseded_text(old: list[dict], ran: dict[tuple[int, str], dict]) -> str:
 
     def change(key: tuple[int, str]) -> str:
         if key not in ran:
-            return f"{key[1]} at n/D {key[0]} not rerun"
+            return f"{key[1]} at n/D {key[0]}: no finished rerun"
         chain = [*runs[key], ran[key]]
         rhat, ess = (" → ".join(f"{fit[name]:.{digits}f}" for fit in chain) for name, digits in (("max_rhat", 3),
                                                                                                  ("min_ess_bulk", 0)))

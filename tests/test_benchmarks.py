@@ -368,7 +368,12 @@ def test_mixing_text_names_each_run_and_judges_the_goal_only_when_complete():
     assert "pass for rank1 at n/D 8, local at n/D 8, rank1 at n/D 16; not run: local at n/D 16" in text
     assert text.endswith(' Rerun since (amendment 8; the earlier runs are kept in the JSON under "superseded"): local at'
                          " n/D 8 max R-hat 1.020 → 1.005, min bulk ESS 250 → 250 (`rf` alone 1.004 → 1.004 and 900 →"
-                         " 900); local at n/D 16 not rerun.")
+                         " 900); local at n/D 16: no finished rerun.")
+    twice = {**rerun, "superseded": rerun["superseded"] + [run(8, "local", 0) | {"superseded_by": "amendment 10"}]}
+    assert tables.mixing_text(twice).endswith(
+        ' Rerun since (amendment 8; amendment 10; the earlier runs are kept in the JSON under "superseded"): local at'
+        " n/D 8 max R-hat 1.020 → 1.020 → 1.005, min bulk ESS 250 → 250 → 250 (`rf` alone 1.004 → 1.004 → 1.004 and"
+        " 900 → 900 → 900); local at n/D 16: no finished rerun.")
 
 
 def test_expected_loglik_against_monte_carlo_finite_differences_and_sklearn():
