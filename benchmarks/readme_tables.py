@@ -640,7 +640,7 @@ def mixing_text(study: dict) -> str:
 def _superseded_text(old: list[dict], ran: dict[tuple[int, str], dict]) -> str:
     """How the runs later amendments replaced (``"superseded"`` in ``docs/mixing.json``, oldest first) compare with
     their reruns ``ran`` (keyed by n/D and prior): max R-hat, min bulk ESS and ``rf`` alone, run after run -> the
-    current one, or "not rerun"."""
+    current one, or "no finished rerun"."""
     if not old:
         return ""
     runs: dict[tuple[int, str], list[dict]] = {}
