@@ -274,16 +274,20 @@ def _hyperparameters(start: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def _centred(spec: PriorSpec, z: np.ndarray, values: dict[str, np.ndarray], amounts: np.ndarray) -> np.ndarray:
+    """The centred coefficients ``sd^c z`` (``c = amounts``, :func:`centring`) at the hyperparameters ``values``."""
+    log_sd = coefficient_log_sd(spec, z.shape, values["rf_amplitude"], _lengths(spec, values.get("rf_length")), np)
+    return z * np.exp(amounts * log_sd)
+
+
 def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], coordinates: Coordinates) -> dict[str, np.ndarray]:
     """A start point (value variables) of the non-centred model as one of the model in ``coordinates``
     (:func:`structured_rf`): ``rf_coef = rf_z * sd^centring - B (g - g0)`` at the start's hyperparameters, and
     ``rf_white`` solving :class:`Block`'s equation for the coefficients in ``coordinates.block``."""
     values = _hyperparameters(start)
-    lengths = _lengths(spec, values.get("rf_length"))
-    log_sd = coefficient_log_sd(spec, start["rf_z"].shape, values["rf_amplitude"], lengths, np)
     g = envelope_coordinates(values["rf_center"], values["rf_width"], np) if spec.local else None
     out = {name: value for name, value in start.items() if name != "rf_z"}
-    centred = start["rf_z"] * np.exp(coordinates.centring * log_sd)
+    centred = _centred(spec, start["rf_z"], values, coordinates.centring)
     coef = centred - _shift(g, coordinates.shear, coordinates.anchor, np)
     if (block := coordinates.block) is None:
         return out | {"rf_coef": coef}
@@ -449,9 +453,7 @@ def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], am
     centred, h = [], []
     for i in range(draws.sizes["sample"]):
         values = {name: draws[name].values[i] for name in STRUCTURED_HYPERPARAMETERS if name in draws}
-        lengths = _lengths(spec, values.get("rf_length"))
-        log_sd = coefficient_log_sd(spec, amounts.shape, values["rf_amplitude"], lengths, np)
-        centred.append((draws["rf_z"].values[i] * np.exp(amounts * log_sd)).reshape(-1)[index])
+        centred.append(_centred(spec, draws["rf_z"].values[i], values, amounts).reshape(-1)[index])
         h.append(hyperparameter_coordinates(values, np))
     anchor = np.mean(h, axis=0)
     regressors = np.column_stack([np.ones(len(h)), np.asarray(h) - anchor])
