@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from .design import Design
     from .priors import PriorSpec
 
-__all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZE", "CHUNK", "Block", "Coordinates", "LOGGED",
+__all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZES", "CHUNK", "Block", "Coordinates", "LOGGED",
            "STRUCTURED_HYPERPARAMETERS", "align_components", "centred_start", "centring", "coefficient_log_sd",
            "cosine_spectrum", "data_block", "envelope_coordinates", "envelope_values", "hyperparameter_coordinates",
            "kron_contract", "mode_log_sd", "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf"]
@@ -410,16 +410,22 @@ def _modes(design: Design, spec: PriorSpec, point: dict[str, np.ndarray]) -> tup
 
 
 BLOCK_CENTRING = 0.5
-""":func:`data_block` whitens the coefficients centred more than this (:func:`centring`), at most :data:`BLOCK_SIZE`."""
-BLOCK_SIZE = 500
-"""The most coefficients :func:`data_block` whitens, the most centred first (the whitening costs ``BLOCK_SIZE^2`` per
-gradient)."""
+""":func:`data_block` whitens the coefficients centred more than this (:func:`centring`), padded to one of
+:data:`BLOCK_SIZES`."""
+BLOCK_SIZES = (16, 32, 64, 128, 256, 500)
+"""How many coefficients :func:`data_block` whitens, the most centred first: the first of these sizes that holds every
+coefficient centred more than :data:`BLOCK_CENTRING`, else the last (the whitening costs ``size^2`` per gradient),
+and never all of them. A few sizes rather than the exact count, because the sampled model's shape follows the size:
+the units of a population (:func:`bayesrf.population_fit.fit_population`) then share a few compiled models instead of
+compiling one each (20 x 15 px, 5 lags, 3,000 frames: 54-167 coefficients centred more than 0.5 in 4 simulated units,
+a compilation of 39-46 s each; session 44)."""
 
 
 def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], amounts: np.ndarray, pilot: xr.Dataset
                ) -> Block | None:
     """The data-determined coefficients and how to whiten them (:class:`Block`; None if no coefficient is centred
-    more than :data:`BLOCK_CENTRING`).
+    more than :data:`BLOCK_CENTRING`). The block is padded with the next most centred coefficients up to one of
+    :data:`BLOCK_SIZES`.
 
     With rich data a few coefficients are determined by the data and correlated with each other (under a narrow
     envelope, modes of one parity look alike), and their values follow the hyperparameters. The ``mean`` and ``slope``
@@ -445,10 +451,11 @@ def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], am
         The pilot's posterior (``rf_z`` and the hyperparameters).
     """
     flat = amounts.reshape(-1)
-    index = np.sort(np.argsort(flat)[::-1][:BLOCK_SIZE])
-    index = index[flat[index] > BLOCK_CENTRING]
-    if not index.size:
+    count = int(np.sum(flat > BLOCK_CENTRING))
+    if not count:
         return None
+    size = min(next((size for size in BLOCK_SIZES if size >= count), BLOCK_SIZES[-1]), flat.size - 1)
+    index = np.sort(np.argsort(flat)[::-1][:size])
     draws = pilot.stack(sample=("chain", "draw")).transpose("sample", ...)
     centred, h = [], []
     for i in range(draws.sizes["sample"]):

@@ -319,20 +319,27 @@ def test_centring_information_is_the_dense_fisher_diagonal(monkeypatch):
         assert got.min() >= 0 and got.max() < 1
 
 
-def test_data_block_regresses_the_pilot_and_whitens_by_the_dense_information(monkeypatch, rng):
+@pytest.mark.parametrize("with_data", [5, 3])
+def test_data_block_regresses_the_pilot_and_whitens_by_the_dense_information(with_data, monkeypatch, rng):
     """:func:`data_block` on a pilot whose block values are an exact linear function of its hyperparameters (amplitude
     and lengths fixed, so each coefficient's prior SD is the dense reference's): it recovers that function, and its
-    factor's covariance is the inverse of the dense Fisher information plus prior precision of those values."""
+    factor's covariance is the inverse of the dense Fisher information plus prior precision of those values. With
+    block sizes 2 and 4, five coefficients centred more than 0.5 give the top four, three give those and the next
+    most centred."""
     data = bayesrf.simulate(n_frames=300, shape=SHAPE[1:], lags=SHAPE[0], spatial="gabor", rf_norm=1.0, seed=2)
     design = make_design(data, SHAPE[0])
     monkeypatch.setattr(structured, "CHUNK", 50)  # several chunks
+    monkeypatch.setattr(structured, "BLOCK_SIZES", (2, 4))
     spec, point = bayesrf.load_prior("local"), POINTS["local"]
     patterns, log_sd = _dense_patterns(spec, point)
     amounts = rng.uniform(0.0, 0.5, SHAPE)
-    chosen = rng.choice(amounts.size, 5, replace=False)
-    amounts.ravel()[chosen] = rng.uniform(0.6, 1.0, 5)  # five coefficients with data; BLOCK_SIZE keeps the top four
-    monkeypatch.setattr(structured, "BLOCK_SIZE", 4)
-    index = np.sort(chosen[np.argsort(amounts.ravel()[chosen])[1:]])
+    chosen = rng.choice(amounts.size, with_data, replace=False)
+    amounts.ravel()[chosen] = rng.uniform(0.6, 1.0, with_data)
+    if with_data == 5:
+        index = np.sort(chosen[np.argsort(amounts.ravel()[chosen])[1:]])
+    else:
+        others = np.setdiff1d(np.arange(amounts.size), chosen)
+        index = np.sort(np.append(chosen, others[np.argmax(amounts.ravel()[others])]))
     n_draws = 40
     center, log_width = rng.normal(1.0, 0.3, (n_draws, 2)), rng.normal(0.3, 0.2, (n_draws, 2))
     floor = rng.uniform(0.1, 0.3, n_draws)
@@ -357,6 +364,8 @@ def test_data_block_regresses_the_pilot_and_whitens_by_the_dense_information(mon
     precision = weighted.T @ (design.counts[:, None] * weighted) + np.diag(np.exp(-2 * c * log_sd[index]))
     np.testing.assert_allclose(block.factor @ block.factor.T, np.linalg.inv(precision), rtol=1e-8)
     assert data_block(design, spec, point, np.full(SHAPE, 0.5), xr.Dataset(draws)) is None
+    monkeypatch.setattr(structured, "BLOCK_SIZES", (amounts.size,))
+    assert data_block(design, spec, point, amounts, xr.Dataset(draws)).index.size == amounts.size - 1  # never all
 
 
 def test_centred_sampling_gives_the_non_centred_posterior(monkeypatch):
