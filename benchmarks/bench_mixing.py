@@ -84,6 +84,15 @@ n/D 8 from 01:56 to 02:16 UTC; local at n/D 16 was stopped at 03:14 UTC, 58 minu
 superseded fits are kept). Beside the run, for a few seconds each: a README regeneration script (01:53, beside
 ``bench_real_posterior.py``), ``duplicates`` (02:21), pyflakes and ``readme_tables`` checks (02:20-02:30).
 
+Amendment 12 (session 44, before the seventh run; the protocol above unchanged): ``bayesrf.structured.data_block`` now
+pads the whitened block with the next most centred coefficients to one of ``BLOCK_SIZES`` (16, 32, ..., 256, 500) so
+that the units of a population share compiled models; chosen for compilation, not tuned on any seed. On seed 0 it
+changes which coefficients ``local`` whitens (each fit now stores how many, ``whitened``; the sixth run did not), so
+``--rerun local`` moves local's fits to ``"superseded"`` and runs local at n/D 8, then 16; ``rank1`` and ``smooth`` do
+not reach that code. A probe of the compile times (3 simulated units, not this benchmark's data) finishes before it
+starts. Nothing computes beside it (other work may edit files); it is stopped at 06:40 UTC at the latest, and a fit it
+has not finished stays "not run".
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT]`` -> ``docs/mixing.json`` (at
 n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """
@@ -136,7 +145,7 @@ def fit(n_per_d: int, prior: str) -> dict:
             **{key: float(tree.attrs[key]) for key in keys},
             "steps_per_draw": float(tree["sample_stats"]["n_steps"].mean()),
             "chains": int(tree["posterior"].sizes["chain"]), "draws": int(tree["posterior"].sizes["draw"]),
-            **{key: float(tree.attrs[key]) for key in ("time_pilot_s", "pilot_draws", "centred_fraction")
+            **{key: float(tree.attrs[key]) for key in ("time_pilot_s", "pilot_draws", "centred_fraction", "whitened")
                if key in tree.attrs},
             "variables": per_variable(tree["posterior"].to_dataset()),
             "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:300]}" for w in caught})}
