@@ -307,7 +307,7 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
                          form.target_accept, cores, key)
         coordinates, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec), start)
         model_nuts = build_model(design, spec, laplace=form.laplace, coordinates=coordinates)
-        key = model_key(design, spec, form.laplace, coordinates) if reuse else None
+        key = model_key(design, spec, form.laplace, coordinates=coordinates) if reuse else None
         timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": pilot_draws,
                    "centred_fraction": float(np.mean(coordinates.centring)),
                    "whitened": 0 if coordinates.block is None else int(coordinates.block.index.size)}

@@ -161,7 +161,7 @@ def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
     return [n for n in POSTERIOR_VARS if n in posterior and n not in STANDARDISED]
 
 
-def model_key(design: Design, spec: PriorSpec, laplace: str, with_rf: bool = True,
+def model_key(design: Design, spec: PriorSpec, laplace: str, *, with_rf: bool = True,
               coordinates: Coordinates | None = None) -> str:
     """sha256 of what a compiled model depends on besides its data variables (frames, counts, durations, spline
     basis, intercept prior mean, rate unit, a fixed prior scale where :attr:`bayesrf.families.Family.scale_is_data`:
@@ -199,7 +199,9 @@ def compile_nutpie(model: pm.Model, start: dict[str, np.ndarray], reuse_key: str
     import nutpie
 
     cached = _COMPILED.get(reuse_key) if reuse_key else None
-    data = {var.name: var.get_value() for var in model.data_vars}
+    # the coordinates' lengths are shared variables too (the key fixes them)
+    data = {var.name: var.get_value() for var in model.data_vars} | {
+        name: length.get_value() for name, length in model.dim_lengths.items() if hasattr(length, "get_value")}
     read = set() if cached is None else {var.name for var in cached.shared_var_keys}
     if cached is None or not read <= data.keys():
         cached = compiled = nutpie.compile_pymc_model(model, initial_points=start, jitter_rvs=set())

@@ -408,12 +408,13 @@ def test_diagnostics_advice_names_failing_hyperparameters_only():
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings(IGNORE_DIAGNOSTICS)  # 2 x 60 draws: the draws' identity is what is tested
-@pytest.mark.parametrize(("prior", "other"), [("lasso-hier", "unit"), ("ridge+softplus", "unit"), ("lasso", "recording")])
+@pytest.mark.parametrize(("prior", "other"), [("lasso-hier", "unit"), ("ridge+softplus", "unit"),
+                                              ("lasso", "recording"), ("smooth", "unit")])
 def test_reused_compiled_model_gives_the_draws_of_a_fresh_one(prior, other):
-    """A second fit through the first one's compiled model (its data variables and start swapped in) gives the
+    """A second fit through the first one's compiled models (its data variables and start swapped in) gives the
     draws of a fresh compile, bit for bit: for another unit shown the same frames (counts, intercept prior mean,
-    softplus rate unit) and for another recording of the same size at another fixed prior scale (frames,
-    durations, spline basis and scale too)."""
+    softplus rate unit; for a ``gp`` prior its pilot's model and the centred model, whose centring differs) and for
+    another recording of the same size at another fixed prior scale (frames, durations, spline basis and scale too)."""
     from bayesrf import nuts
 
     name, _, softplus = prior.partition("+")
@@ -433,9 +434,11 @@ def test_reused_compiled_model_gives_the_draws_of_a_fresh_one(prior, other):
     nuts._COMPILED.clear()
     fresh = bayesrf.sample(second, prior, **settings, reuse_compiled=False)
     bayesrf.sample(first, first_prior, **settings)
-    (key, compiled), = nuts._COMPILED.items()
+    compiled = dict(nuts._COMPILED)
+    assert len(compiled) == (2 if name == "smooth" else 1)  # a gp prior: its pilot's model and the centred one
     reused = bayesrf.sample(second, prior, **settings)
-    assert nuts._COMPILED[key] is compiled  # not compiled again
+    assert nuts._COMPILED.keys() == compiled.keys()
+    assert all(nuts._COMPILED[key] is model for key, model in compiled.items())  # not compiled again
     assert first["counts"].sum() != second["counts"].sum()
     np.testing.assert_array_equal(reused.posterior.rf.values, fresh.posterior.rf.values)
     np.testing.assert_array_equal(reused.log_likelihood.counts.values, fresh.log_likelihood.counts.values)
@@ -475,3 +478,23 @@ def test_model_key_covers_the_counts_when_the_graph_depends_on_them():
                          (bayesrf.load_prior("ridge", ["likelihood.family=com-poisson"]), False)):
         keys = {nuts.model_key(d, spec, "direct") for d in designs}
         assert (len(keys) == 1) == shared, spec
+
+
+def test_model_key_of_centred_coordinates_follows_their_shape_not_their_values(rng):
+    """Two units' coordinates (centring, shear, a whitened block of one size) are data of one compiled model; a block
+    of another size is another model."""
+    from bayesrf import nuts
+    from bayesrf.design import make_design
+    from bayesrf.structured import Block, Coordinates
+
+    design = make_design(bayesrf.simulate(n_frames=300, shape=(3, 3), lags=2, seed=3), 2)
+    spec = bayesrf.load_prior("local")
+
+    def coordinates(size: int) -> Coordinates:
+        return Coordinates(rng.uniform(0, 1, (2, 3, 3)), rng.normal(size=(4, 2, 3, 3)), rng.normal(size=4),
+                           Block(np.sort(rng.choice(18, size, replace=False)), rng.normal(size=size),
+                                 rng.normal(size=(9, size)), rng.normal(size=9), np.eye(size)))
+
+    keys = [nuts.model_key(design, spec, "direct", coordinates=coordinates(size)) for size in (4, 4, 8)]
+    assert keys[0] == keys[1] != keys[2]
+    assert nuts.model_key(design, spec, "direct") not in keys
