@@ -239,6 +239,8 @@ def sample(
         number of frames and fitted intervals, with this recording's frames, counts and durations swapped in
         (:func:`bayesrf.nuts.compile_nutpie`); saves the compilation (about 7 s) per call when fitting many
         units of one population or many simulations of one size in one process. The draws are the same either way.
+        ``gp`` priors reuse their pilot's model and the centred one (the centring, shear and whitened block are
+        data too; ``local``'s centred model once per size of that block, :data:`bayesrf.structured.BLOCK_SIZES`).
 
     Returns
     -------
