@@ -93,6 +93,9 @@ not reach that code. A probe of the compile times (3 simulated units, not this b
 starts. Nothing computes beside it (other work may edit files); it is stopped at 06:40 UTC at the latest, and a fit it
 has not finished stays "not run".
 
+Amendment 13 (session 44, after the seventh run): local at n/D 8 ran 05:10-05:33 UTC, local at n/D 16 05:33-06:35 UTC;
+both finished. Beside them, for a few seconds each: ``tests/test_readme.py`` (05:11), ``duplicates`` (05:11).
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT]`` -> ``docs/mixing.json`` (at
 n/D 8 about an hour on 2 cores; n/D 16 about twice that).
 """
