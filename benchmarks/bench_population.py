@@ -33,6 +33,14 @@ Amendment (session 37, after its run; nothing above changed): ``bench_dask_profi
 slower on 2 workers with dask's profiler on than off, less than identical runs varied; by its rule ``fit_population``'s
 own cluster now runs without it. The clusters here are now that cluster (``bayesrf.population_fit.local_cluster``), so
 the next run measures what users get; the stored runs used dask's defaults (the profiler on).
+
+Amendment (session 45, before its run; nothing above changed): a run with a structured prior, the issue's ``local``:
+``--prior local --units 8 --out docs/population_bench_local.json``, the other settings the defaults. 8 units, not 16,
+because one ``local`` unit took 92 to 128 s of wall time in a sequential loop here (two units timed before this
+amendment, the same settings), so 16 units three ways would take about 100 minutes of a 180-minute session; with 8
+units a worker's compilations (once per block size of ``bayesrf.structured.BLOCK_SIZES`` it meets, pilot and centred
+model) weigh more per unit than they would over 16, in all three ways. Nothing else runs beside it. The goals and
+readings are those above; ``docs/population_bench.json`` (``ridge``) stays as it is.
 """
 
 from __future__ import annotations
