@@ -42,7 +42,7 @@ units a worker's compilations (once per block size of ``bayesrf.structured.BLOCK
 model) weigh more per unit than they would over 16, in all three ways. Nothing else runs beside it. The goals and
 readings are those above; ``docs/population_bench.json`` (``ridge``) stays as it is. ``phases_s`` also holds the
 pilot run's time (``time_pilot_s``: its compilation, tuning and draws) when the units record one, so that it is not
-counted in the rest; a first start of this run was stopped 16 minutes in, before any result, to add it.
+counted in the rest; a first start of this run was stopped 14 minutes in, before any result, to add it.
 """
 
 from __future__ import annotations
