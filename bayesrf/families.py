@@ -55,11 +55,16 @@ class NutsForm:
     pilot_draws : int
         Draws per chain (at most the run's) of a short pilot run of the ``direct`` model before the sampled one,
         whose posterior :meth:`Family.recentre` reads (0: none).
+    pilot_chains : int
+        The pilot's chains (at most the run's). Fixed, not the cores: with ``min(chains, cores)`` chains (until
+        session 45) a population's units on single-threaded cluster workers ran a 1-chain pilot and drew other
+        draws than ``sample`` on 2 cores with the same seed.
     """
 
     laplace: str = "direct"
     target_accept: float = 0.8
     pilot_draws: int = 0
+    pilot_chains: int = 2
 
 
 def register(cls: type[Family]) -> type[Family]:

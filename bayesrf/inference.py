@@ -254,10 +254,10 @@ def sample(
         and log-prior) and, for NUTS, ``time_start_s`` (the start point), ``time_compile_s`` (nutpie's
         compilation; near 0 for a reused model) and ``time_sampling_s`` (warm-up and draws). ``gp`` priors
         first run a pilot (:attr:`bayesrf.families.NutsForm.pilot_draws` draws per chain, at most ``draws``, after the
-        same warm-up, on ``min(chains, cores)`` chains; not kept) whose hyperparameters choose how far the sampled
-        coordinates are centred (:func:`bayesrf.structured.centring`; ``local`` priors are also sheared along the
-        envelope, :func:`bayesrf.structured.shear`, with their data-determined coefficients whitened,
-        :func:`bayesrf.structured.data_block`): attrs ``time_pilot_s`` (the pilot, its
+        same warm-up, on ``NutsForm.pilot_chains`` chains whatever the cores; not kept) whose hyperparameters choose
+        how far the sampled coordinates are centred (:func:`bayesrf.structured.centring`; ``local`` priors are also
+        sheared along the envelope, :func:`bayesrf.structured.shear`, with their data-determined coefficients
+        whitened, :func:`bayesrf.structured.data_block`): attrs ``time_pilot_s`` (the pilot, its
         compilation and the choice), ``pilot_draws``, ``centred_fraction`` (mean centring, 0 = non-centred, 1 =
         centred) and ``whitened`` (how many coefficients :func:`bayesrf.structured.data_block` whitened).
     """
@@ -305,7 +305,8 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
     if form.pilot_draws:
         began = time.perf_counter()
         pilot_draws = min(form.pilot_draws, draws)  # a pilot no longer than the run
-        pilot = run_nuts(model_nuts, start, pilot_draws, tune, min(chains, cores), seed, sampler, progress,
+        pilot_chains = min(chains, form.pilot_chains)
+        pilot = run_nuts(model_nuts, start, pilot_draws, tune, pilot_chains, seed, sampler, progress,
                          form.target_accept, cores, key)
         coordinates, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec), start)
         model_nuts = build_model(design, spec, laplace=form.laplace, coordinates=coordinates)
