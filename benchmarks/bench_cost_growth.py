@@ -49,6 +49,11 @@ a probe still running then is reported as stopped unfinished, as before. ``smoot
 100,000 frames also predate partial centring; they are not measured again (no session time for them) and the README
 says so.
 
+Amendment (session 45, after the run; nothing above changed): ``--rerun local`` ran 08:20-09:15 UTC with nothing else
+computing (files were edited meanwhile) and was stopped by its 55-minute cap during the probe at 100,000 frames, which
+had started at 08:51, after the 30,000-frame row was written; so ``local``'s goal in frames stays not judged. Its
+draws took 31 leapfrog steps at 10,000 frames and 234 at 30,000 (the superseded rows: 31 at both).
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR]`` -> ``docs/cost_growth.json`` (written after
 every probe, with ``"complete": false`` until the last one).
 """

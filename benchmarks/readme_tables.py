@@ -536,7 +536,10 @@ def cost_growth_text(study: dict) -> str:
                + (f", and {', '.join(f'`{p}`' for p in stopped[1:])} did not run there" if stopped[1:] else "")
                if verdict[None] else "")
             + f". The steps per draw come from {study['tune']} tuning steps, so they are a rough guide (from"
-            f" {min(steps):.0f} to {max(steps):.0f} over these probes).")
+            f" {min(steps):.0f} to {max(steps):.0f} over these probes)."
+            + (f" {_names(list(study['superseded']))}'s rows were measured again after a change to how the prior is"
+               f" sampled (the script's docstring says which); the earlier rows are kept in the JSON under"
+               f" \"superseded\"." if study.get("superseded") else ""))
 
 
 def frames_memory_text(study: dict) -> str:
