@@ -43,6 +43,14 @@ model) weigh more per unit than they would over 16, in all three ways. Nothing e
 readings are those above; ``docs/population_bench.json`` (``ridge``) stays as it is. ``phases_s`` also holds the
 pilot run's time (``time_pilot_s``: its compilation, tuning and draws) when the units record one, so that it is not
 counted in the rest; a first start of this run was stopped 14 minutes in, before any result, to add it.
+
+Amendment (session 45, after its run; nothing above changed): the run took 07:33-08:20 UTC with nothing else
+computing (files were edited meanwhile). Its ``phases_s`` sum to more than the tasks' time (``rest_s`` -197 s on
+1 worker, -222 s on 2), which one process running one task at a time cannot do. A probe afterwards (3 small
+``local`` units on a 1-worker cluster) found each unit's recorded phases within its own wall time; the cause was not
+found, so the README does not quote this run's phases. The pilot in this run ran ``min(chains, cores)`` chains, one
+on the clusters' single-threaded workers and two in the sequential loop; since this run it runs 2 whatever the
+cores (``NutsForm.pilot_chains``), so the clusters' tasks now do more work than they did here.
 """
 
 from __future__ import annotations

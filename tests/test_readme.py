@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bayesrf.priors import SUPPORT_SHORTFALL
 
@@ -46,9 +47,23 @@ def population_bench_sentence(b: dict) -> str:
             f"target ≤ 25 MB). At {b['unit_core_s']:.0f} core-seconds per unit, 1,000 units take {projection}.")
 
 
-def test_population_bench_sentence_matches_its_json():
-    bench = json.loads((ROOT / "docs" / "population_bench.json").read_text())
+@pytest.mark.parametrize("name", ["population_bench", "population_bench_local"])
+def test_population_bench_sentence_matches_its_json(name):
+    bench = json.loads((ROOT / "docs" / f"{name}.json").read_text())
     assert population_bench_sentence(bench) in " ".join(README.split())
+
+
+def test_local_population_claims_follow_their_json():
+    """The reading of the `local` population run: its 2-worker cluster beats the loop where ridge's did not, both
+    ratio goals are missed, and the overhead is just above its goal before rounding."""
+    ridge, local = (json.loads((ROOT / "docs" / f"{name}.json").read_text())
+                    for name in ("population_bench", "population_bench_local"))
+    assert local["config"]["prior"] == "local" and ridge["config"]["prior"] == "ridge"
+    assert ridge["ratio_2_workers_over_sequential"] < 1 < local["ratio_2_workers_over_sequential"] < 1.25
+    assert local["ratio_2_over_1_workers"] < 1.8 and 0.05 < local["overhead_share_of_task"] < 0.0505
+    flat = " ".join(README.split())
+    assert "With `local` the 2-worker cluster is faster than the loop, where with `ridge` it was slower, and both " \
+           "ratio goals are still missed; the overhead sits at its goal's edge (just above it before rounding)" in flat
 
 
 def test_contention_claim_follows_its_json():
@@ -212,16 +227,20 @@ def test_local_mixing_claim_at_n_d_16_follows_its_json():
 
 
 def test_cost_growth_claims_follow_their_json():
-    """The hand-written reading below the cost-growth table: smooth's and local's gradients grow about linearly in
-    frames, rank1's faster, with its steps per draw growing too, and by more than its gradient's excess over linear
-    (so that mixing is most of what breaks the goal)."""
+    """The hand-written reading below the cost-growth table: smooth's gradient grows about linearly in frames,
+    rank1's faster, with its steps per draw growing too, and by more than its gradient's excess over linear (so that
+    mixing is most of what breaks the goal); local's rows were measured again, its draws took several times more
+    leapfrog steps at 30,000 frames than at 10,000, and its probe at 100,000 frames did not finish."""
     study = json.loads((ROOT / "docs" / "cost_growth.json").read_text())
     slopes = {prior: s["exponents"]["frames"] for prior, s in study["summary"].items()}
-    assert all(0.9 <= slopes[prior]["gradient_ms"] <= 1.1 for prior in ("smooth", "local"))
+    assert 0.9 <= slopes["smooth"]["gradient_ms"] <= 1.1
     assert slopes["rank1"]["gradient_ms"] > 1.1 and slopes["rank1"]["steps_per_draw"] > 0.2
     assert slopes["rank1"]["steps_per_draw"] > slopes["rank1"]["gradient_ms"] - 1
+    steps = {row["frames"]: row["steps_per_draw"] for row in study["sweeps"]["local"]["frames"]}
+    assert "local" in study["superseded"] and steps[30_000] > 3 * steps[10_000] and 100_000 not in steps
     assert "Most of what breaks goal 3 in frames is the data-rich\nposteriors' mixing" in README
     assert "`rank1`'s\ngrows faster" in README
+    assert "several times more leapfrog steps at 30,000 frames than at\n10,000" in README
 
 
 def test_frames_memory_claims_follow_their_json():
