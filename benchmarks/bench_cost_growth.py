@@ -54,8 +54,8 @@ computing (files were edited meanwhile) and was stopped by its 55-minute cap dur
 had started at 08:51, after the 30,000-frame row was written; so ``local``'s goal in frames stays not judged. Its
 draws took 31 leapfrog steps at 10,000 frames and 234 at 30,000 (the superseded rows: 31 at both).
 
-Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR]`` -> ``docs/cost_growth.json`` (written after
-every probe, with ``"complete": false`` until the last one).
+Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR]`` -> ``docs/cost_growth.json``
+(written after every probe, with ``"complete": false`` until the last one).
 """
 
 from __future__ import annotations

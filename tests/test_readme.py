@@ -236,8 +236,11 @@ def test_cost_growth_claims_follow_their_json():
     assert 0.9 <= slopes["smooth"]["gradient_ms"] <= 1.1
     assert slopes["rank1"]["gradient_ms"] > 1.1 and slopes["rank1"]["steps_per_draw"] > 0.2
     assert slopes["rank1"]["steps_per_draw"] > slopes["rank1"]["gradient_ms"] - 1
-    steps = {row["frames"]: row["steps_per_draw"] for row in study["sweeps"]["local"]["frames"]}
-    assert "local" in study["superseded"] and steps[30_000] > 3 * steps[10_000] and 100_000 not in steps
+    rows = {row["frames"]: row for row in study["sweeps"]["local"]["frames"]}
+    assert "local" in study["superseded"] and 100_000 not in rows
+    assert rows[30_000]["steps_per_draw"] > 3 * rows[10_000]["steps_per_draw"]
+    assert f"30,000 frames at {rows[30_000]['weights']:,} weights is n/D {30_000 / rows[30_000]['weights']:g}" in \
+        " ".join(README.split())
     assert "Most of what breaks goal 3 in frames is the data-rich\nposteriors' mixing" in README
     assert "`rank1`'s\ngrows faster" in README
     assert "several times more leapfrog steps at 30,000 frames than at\n10,000" in README
