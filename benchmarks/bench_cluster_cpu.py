@@ -71,7 +71,7 @@ import psutil
 
 from bayesrf.errors import recorded
 from bayesrf.population_fit import fit_population, local_cluster
-from bench_population import population, task_phases
+from bench_population import population, task_phases, task_walls
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "cluster_cpu.json"
 UNITS = 4
@@ -113,9 +113,9 @@ def on_cluster(pop, workers: int) -> dict:
         result, _ = recorded(lambda: fit_population(pop, PRIOR, out=out, client=client, progress=False, **SETTINGS))
         wall = time.perf_counter() - started
         after = {"dask": dask_cpu_s(client), "idle": _idle_s(), "workers": _workers_cpu_s(client)}
-        tasks = float(result["summary"]["wall_s"].sum())
-        phases = task_phases(Path(out), tasks)
-    return {"wall_s": wall, "task_s": tasks, "phases_s": phases,
+        tasks = task_walls(result["summary"])
+        phases, _ = task_phases(Path(out), tasks)
+    return {"wall_s": wall, "task_s": sum(tasks.values()), "phases_s": phases,
             "cpu_s": {"dask": sum(after["dask"].values()) - sum(before["dask"].values()),
                       "workers": after["workers"] - before["workers"]},
             "dask_processes": len(after["dask"]), "idle_s": after["idle"] - before["idle"], "cores": os.cpu_count()}

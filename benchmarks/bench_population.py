@@ -51,6 +51,11 @@ computing (files were edited meanwhile). Its ``phases_s`` sum to more than the t
 found, so the README does not quote this run's phases. The pilot in this run ran ``min(chains, cores)`` chains, one
 on the clusters' single-threaded workers and two in the sequential loop; since this run it runs 2 whatever the
 cores (``NutsForm.pilot_chains``), so the clusters' tasks now do more work than they did here.
+
+Amendment (session 46, before its run; nothing above changed): the ``local`` run again, the same command, now that
+the pilot runs 2 chains everywhere; it replaces ``docs/population_bench_local.json`` (git keeps the session-45 run).
+The JSON also stores each unit's task wall time beside the phases its result records (``units_s``, per cluster), to
+find which units' phases exceed their task. Nothing else runs beside it; goals and readings as above.
 """
 
 from __future__ import annotations
@@ -104,22 +109,30 @@ def on_cluster(pop, prior: str, settings: dict, workers: int, profile: bool = Fa
         started = time.perf_counter()
         result = fit_population(pop, prior, out=out, client=client, progress=False, **settings)
         wall = time.perf_counter() - started
-        tasks = float(result["summary"]["wall_s"].sum())
+        tasks = task_walls(result["summary"])
         peaks = list(client.run(_peak_rss_mb).values())
-        phases = task_phases(Path(out), tasks)
-    return {"wall_s": wall, "task_s": tasks, "phases_s": phases, "worker_peak_mb": max(peaks)}
+        phases, units = task_phases(Path(out), tasks)
+    return {"wall_s": wall, "task_s": sum(tasks.values()), "phases_s": phases, "units_s": units,
+            "worker_peak_mb": max(peaks)}
 
 
-def task_phases(out: Path, tasks: float) -> dict[str, float]:
-    """Sums over a store's units of the NUTS phases their results record (a structured prior's pilot run too), and
-    the rest of the tasks' time."""
-    phases = dict.fromkeys(("time_start_s", "time_compile_s", "time_sampling_s"), 0.0)
+def task_walls(summary: xr.Dataset) -> dict[str, float]:
+    """Each unit's task wall time (s) in a ``fit_population`` summary, by unit."""
+    return {str(unit): float(wall) for unit, wall in zip(summary["unit"].values, summary["wall_s"].values, strict=True)}
+
+
+def task_phases(out: Path, wall: dict[str, float]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Sums over a store's units of the NUTS phases their results record (a structured prior's pilot run too) and
+    the rest of the tasks' time; and each unit's task wall time (``wall``, by unit) beside its recorded phases."""
+    names = ("time_start_s", "time_compile_s", "time_sampling_s", "time_pilot_s")
+    units = {}
     for path in sorted((out / "units").glob("*.nc")):
         with xr.open_datatree(path, engine="h5netcdf") as tree:
-            for name in (*phases, "time_pilot_s"):
-                if name in tree.attrs:
-                    phases[name] = phases.get(name, 0.0) + float(tree.attrs[name])
-    return phases | {"rest_s": tasks - sum(phases.values())}
+            units[path.stem] = {"wall_s": wall[path.stem]} | {
+                name: float(tree.attrs[name]) for name in names if name in tree.attrs}
+    phases = {name: sum(unit.get(name, 0.0) for unit in units.values()) for name in names
+              if any(name in unit for unit in units.values())}
+    return phases | {"rest_s": sum(wall.values()) - sum(phases.values())}, units
 
 
 def lean_size_mb() -> dict:
@@ -164,6 +177,7 @@ def main(argv: list[str] | None = None) -> dict:
         "worker_peak_mb": {"1 worker": one["worker_peak_mb"], "2 workers": two["worker_peak_mb"]},
         "task_s": {"1 worker": one["task_s"], "2 workers": two["task_s"]},
         "phases_s": {"1 worker": one["phases_s"], "2 workers": two["phases_s"]},
+        "units_s": {"1 worker": one["units_s"], "2 workers": two["units_s"]},
         "unit_core_s": unit_core_s,
         "projection_1000_units_h": {str(c): 1000 * unit_core_s / c / 3600 for c in (2, 32, 512)},
         "stored_unit": lean_size_mb(),
