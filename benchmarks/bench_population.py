@@ -56,6 +56,11 @@ Amendment (session 46, before its run; nothing above changed): the ``local`` run
 the pilot runs 2 chains everywhere; it replaces ``docs/population_bench_local.json`` (git keeps the session-45 run).
 The JSON also stores each unit's task wall time beside the phases its result records (``units_s``, per cluster), to
 find which units' phases exceed their task. Nothing else runs beside it; goals and readings as above.
+
+Amendment (session 46, after its run; nothing above changed): the run took 10:23-11:23 UTC with nothing else
+computing or edited. Every unit's recorded phases lie within its task's wall time (8 to 12 s of rest each), so the
+session-45 run's negative ``rest_s`` did not recur; its cause is still unknown. With the 2-chain pilot the clusters
+are slower than the loop (2 workers / sequential 0.83) and 2 workers / 1 worker is 1.59.
 """
 
 from __future__ import annotations

@@ -785,29 +785,38 @@ def _dask_processes(study: dict) -> str:
             else f"{n} processes: the client and scheduler's and the nannies'")
 
 
-PHASES = {"time_sampling_s": "sampling", "rest_s": "the rest (log densities, LOO, the baseline-only model, features, "
-           "the write)", "time_compile_s": "compilation (once per worker)", "time_start_s": "start points"}
-"""The phases of a population task (``bench_population.task_phases``) and their names in the README."""
+PHASES = {"time_sampling_s": "sampling", "time_pilot_s": "the pilot run (its compilation, warm-up and draws)",
+          "rest_s": "the rest (log densities, LOO, the baseline-only model, features, the write)",
+          "time_compile_s": "compilation (of each model a worker has not compiled yet)", "time_start_s": "start points"}
+"""The phases of a population task (``bench_population.task_phases``; a pilot run only with a structured prior) and
+their names in the README."""
 
 
 def sequential_bound(study: dict) -> tuple[float, float]:
-    """Seconds per unit of ``docs/population_bench.json``'s sequential loop, and the least a unit's sampling can take
-    on 2 cores at the 1-worker cluster's rate (its sampling core-seconds per unit over 2)."""
-    sampling = study["phases_s"]["1 worker"]["time_sampling_s"] / study["config"]["units"]
+    """Seconds per unit of a ``bench_population`` run's sequential loop, and the least a unit's sampling (and pilot
+    run, if any) can take on 2 cores at the 1-worker cluster's rate (those core-seconds per unit over 2)."""
+    one = study["phases_s"]["1 worker"]
+    sampling = (one["time_sampling_s"] + one.get("time_pilot_s", 0.0)) / study["config"]["units"]
     return 3600 / study["units_per_hour"]["sequential"], sampling / 2
 
 
+def _phase_seconds(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
+
+
 def population_phases_text(study: dict) -> str:
-    """The README's sentences on where the cluster tasks of ``docs/population_bench.json`` spent their time, and on
-    the bound a sequential loop of ``sample`` sets on the 2 workers / sequential ratio (2 cores)."""
+    """The README's sentences on where the cluster tasks of a ``bench_population`` run (``docs/population_bench*.json``)
+    spent their time, and on the bound a sequential loop of ``sample`` sets on the 2 workers / sequential ratio (2
+    cores)."""
     one, two = study["phases_s"]["1 worker"], study["phases_s"]["2 workers"]
-    parts = ", ".join(f"{label} {one[key]:,.0f} → {two[key]:,.0f} s (×{two[key] / one[key]:.2f})"
-                      for key, label in PHASES.items())
+    needs = "sampling and the pilot run need" if "time_pilot_s" in one else "sampling alone needs"
+    parts = ", ".join(f"{label} {_phase_seconds(one[key])} → {_phase_seconds(two[key])} s "
+                      f"(×{two[key] / one[key]:.2f})" for key, label in PHASES.items() if key in one)
     loop, floor = sequential_bound(study)
     config = study["config"]
     return (f"Where the tasks' time went, summed over the {config['units']} units, 1 worker → 2 workers: {parts}. The "
             f"sequential loop already runs each unit's {config['chains']} chains on both cores and took {loop:.1f} s per "
-            f"unit, while sampling alone needs {floor:.1f} s per unit on 2 cores at the 1-worker rate: a cluster whose "
+            f"unit, while {needs} {floor:.1f} s per unit on 2 cores at the 1-worker rate: a cluster whose "
             f"tasks added nothing to the sampling and did not slow it would still be at most {loop / floor:.2f}× faster "
             f"than the loop.")
 
@@ -1463,7 +1472,8 @@ def _names(items: list[str], quote: str = "`") -> str:
 
 
 GENERATED = (("population_bench", population_phases_text), ("dask_profiler", dask_profiler_text), ("contention", contention_text), ("real_speed", structured_speed_text), ("sensitivity", sensitivity_text, sensitivity_table), ("likelihood_real", likelihood_text, likelihood_table),
-             ("cluster_cpu", cluster_cpu_text), ("scaling", scaling_tables, scaling_text),
+             ("cluster_cpu", cluster_cpu_text), ("population_bench_local", population_phases_text),
+             ("scaling", scaling_tables, scaling_text),
              ("map_scaling", map_scaling_text, map_scaling_table),
              ("compile_cache", compile_cache_text, compile_cache_table), ("fastmath", fastmath_text),
              ("big_posterior", big_posterior_text, big_posterior_table),
