@@ -787,7 +787,8 @@ def _dask_processes(study: dict) -> str:
 
 PHASES = {"time_sampling_s": "sampling", "time_pilot_s": "the pilot run (its compilation, warm-up and draws)",
           "rest_s": "the rest (log densities, LOO, the baseline-only model, features, the write)",
-          "time_compile_s": "compilation (of each model a worker has not compiled yet)", "time_start_s": "start points"}
+          "time_compile_s": "compilation (of each sampled model a worker has not compiled yet)",
+          "time_start_s": "start points"}
 """The phases of a population task (``bench_population.task_phases``; a pilot run only with a structured prior) and
 their names in the README."""
 
