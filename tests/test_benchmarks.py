@@ -182,6 +182,26 @@ def test_bench_population_memory_runs_small(tmp_path):
     assert result["arrays_mb"] == pytest.approx((200 * 300 * 8 + 3 * 200 + 200 * 8) / 2**20)
 
 
+def test_bench_population_task_phases_per_unit(tmp_path):
+    """bench_population's phases: each unit's recorded phases beside its task's wall time, their sums, and the rest
+    (the tasks' time minus the phases), on a store of two hand-made units (one without a pilot run)."""
+    bench = _load("bench_population")
+    (tmp_path / "units").mkdir()
+    recorded = {"0": {"time_start_s": 1.0, "time_compile_s": 2.0, "time_sampling_s": 3.0, "time_pilot_s": 4.0},
+                "1": {"time_start_s": 0.5, "time_compile_s": 0.0, "time_sampling_s": 6.0}}
+    for unit, attrs in recorded.items():
+        tree = xr.DataTree(xr.Dataset({"x": ("i", [0.0])}))
+        tree.attrs.update(attrs)
+        tree.to_netcdf(tmp_path / "units" / f"{unit}.nc", engine="h5netcdf")
+    summary = xr.Dataset({"wall_s": ("unit", [12.0, 7.0])}, coords={"unit": ["0", "1"]})
+    walls = bench.task_walls(summary)
+    phases, units = bench.task_phases(tmp_path, walls)
+    assert walls == {"0": 12.0, "1": 7.0}
+    assert units == {unit: {"wall_s": walls[unit]} | attrs for unit, attrs in recorded.items()}
+    assert phases == {"time_start_s": 1.5, "time_compile_s": 2.0, "time_sampling_s": 9.0, "time_pilot_s": 4.0,
+                      "rest_s": 19.0 - 16.5}
+
+
 def test_bench_map_scaling_solvers_reach_one_optimum(monkeypatch):
     """bench_map_scaling's four ridge solvers (bayesrf matrix-free and dense, glum, sklearn) on a tiny problem."""
     bench = _load("bench_map_scaling")
