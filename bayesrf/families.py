@@ -59,12 +59,16 @@ class NutsForm:
         The pilot's chains (at most the run's). Fixed, not the cores: with ``min(chains, cores)`` chains (until
         session 45) a population's units on single-threaded cluster workers ran a 1-chain pilot and drew other
         draws than ``sample`` on 2 cores with the same seed.
+    pilot_agree : tuple of str
+        The pilot's variables on which its chains must agree for all of them to be read
+        (:func:`bayesrf.nuts.pilot_chains`).
     """
 
     laplace: str = "direct"
     target_accept: float = 0.8
     pilot_draws: int = 0
     pilot_chains: int = 2
+    pilot_agree: tuple[str, ...] = ()
 
 
 def register(cls: type[Family]) -> type[Family]:
@@ -401,7 +405,7 @@ class GP(Family):
     # (bayesrf.structured.shear; tuning seed 7, n/D 8, 4 x 400 draws: max R-hat 1.170 -> 1.082, min bulk ESS 20 -> 48;
     # it still failed the checks), and its data-determined coefficients are whitened (bayesrf.structured.data_block;
     # same seed, 2 x 400 draws: min bulk ESS of rf 30 -> 438, of rf_width 61 -> 122)
-    nuts_form = NutsForm(target_accept=0.9, pilot_draws=100)
+    nuts_form = NutsForm(target_accept=0.9, pilot_draws=100, pilot_agree=GP_HYPERPARAMETERS)
 
     def problems(self, prior: dict[str, Any], structure: dict[str, Any]) -> list[str]:
         hierarchical = [] if prior.get("hierarchical", True) is True else [

@@ -34,7 +34,7 @@ from .families import family_of
 from .laplace import laplace_draws
 from .model import build_model, link_start, set_baseline_start
 from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, chain_processes, checked_variables,
-                   hierarchical_start, map_pymc, model_key, run_nuts)
+                   draw_start, hierarchical_start, map_pymc, model_key, pilot_chains, run_nuts)
 from .ml import fit_block
 from .observation import truncation_warning
 from .penalized import n_baseline, scaled_penalty, solve_blocks, solve_full, split_theta
@@ -254,11 +254,14 @@ def sample(
         and log-prior) and, for NUTS, ``time_start_s`` (the start point), ``time_compile_s`` (nutpie's
         compilation; near 0 for a reused model) and ``time_sampling_s`` (warm-up and draws). ``gp`` priors
         first run a pilot (:attr:`bayesrf.families.NutsForm.pilot_draws` draws per chain, at most ``draws``, after the
-        same warm-up, on ``NutsForm.pilot_chains`` chains whatever the cores; not kept) whose hyperparameters choose
+        same warm-up, on ``NutsForm.pilot_chains`` chains whatever the cores; not kept) whose hyperparameters (of its
+        chain of highest log-density alone when its chains disagree, :func:`bayesrf.nuts.pilot_chains`) choose
         how far the sampled coordinates are centred (:func:`bayesrf.structured.centring`; ``local`` priors are also
         sheared along the envelope, :func:`bayesrf.structured.shear`, with their data-determined coefficients
-        whitened, :func:`bayesrf.structured.data_block`): attrs ``time_pilot_s`` (the pilot, its
-        compilation and the choice), ``pilot_draws``, ``centred_fraction`` (mean centring, 0 = non-centred, 1 =
+        whitened, :func:`bayesrf.structured.data_block`), and the sampled chains start at the last draw of the
+        pilot's chain of highest log-density: attrs ``time_pilot_s`` (the pilot, its
+        compilation and the choice), ``pilot_draws``, ``pilot_chains_read`` (how many of its chains were read),
+        ``centred_fraction`` (mean centring, 0 = non-centred, 1 =
         centred) and ``whitened`` (how many coefficients :func:`bayesrf.structured.data_block` whitened).
     """
     if sampler not in SAMPLERS:
@@ -294,7 +297,8 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
                  seed: int | None, sampler: str, progress: bool, cores: int, reuse: bool) -> xr.DataTree:
     """NUTS in the family's parametrisation (:attr:`bayesrf.families.Family.nuts_form`), started at
     :func:`start_point`, as a result. With a pilot run (``nuts_form.pilot_draws``: ``gp`` priors), its posterior
-    chooses the sampled model's coordinates (:meth:`bayesrf.families.Family.recentre`); the pilot's draws are not kept."""
+    chooses the sampled model's coordinates (:meth:`bayesrf.families.Family.recentre`; all its chains or the best,
+    :func:`bayesrf.nuts.pilot_chains`) and their start (:func:`bayesrf.nuts.draw_start`); its draws are not kept."""
     family = family_of(spec)
     form = family.nuts_form
     began = time.perf_counter()
@@ -305,13 +309,15 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
     if form.pilot_draws:
         began = time.perf_counter()
         pilot_draws = min(form.pilot_draws, draws)  # a pilot no longer than the run
-        pilot_chains = min(chains, form.pilot_chains)
-        pilot = run_nuts(model_nuts, start, pilot_draws, tune, pilot_chains, seed, sampler, progress,
-                         form.target_accept, cores, key)
-        coordinates, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec), start)
+        n_pilot_chains = min(chains, form.pilot_chains)
+        pilot = pilot_chains(run_nuts(model_nuts, start, pilot_draws, tune, n_pilot_chains, seed, sampler,
+                                      progress, form.target_accept, cores, key), form.pilot_agree)
+        coordinates, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec),
+                                             draw_start(model_nuts, pilot))
         model_nuts = build_model(design, spec, laplace=form.laplace, coordinates=coordinates)
         key = model_key(design, spec, form.laplace, coordinates=coordinates) if reuse else None
         timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": pilot_draws,
+                   "pilot_chains_read": int(pilot["posterior"].sizes["chain"]),
                    "centred_fraction": float(np.mean(coordinates.centring)),
                    "whitened": 0 if coordinates.block is None else int(coordinates.block.index.size)}
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)

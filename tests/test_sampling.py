@@ -510,3 +510,54 @@ def test_model_key_of_centred_coordinates_follows_their_shape_not_their_values(r
     keys = [nuts.model_key(design, spec, "direct", coordinates=coordinates(size)) for size in (4, 4, 8)]
     assert keys[0] == keys[1] != keys[2]
     assert nuts.model_key(design, spec, "direct") not in keys
+
+
+def _pilot_tree(offset: float, best: int) -> xr.DataTree:
+    """Two chains of 100 draws of a 2-vector ``rf_center``, the second chain shifted by ``offset``; ``best`` the chain
+    of higher ``logp``."""
+    rng = np.random.default_rng(3)
+    center = rng.standard_normal((2, 100, 2)) + np.array([0.0, offset])[:, None, None]
+    logp = -50.0 + rng.standard_normal((2, 100)) + 17.0 * (np.arange(2) == best)[:, None]
+    return xr.DataTree.from_dict({
+        "posterior": xr.Dataset({"rf_center": (("chain", "draw", "axis"), center),
+                                 "rf_z": (("chain", "draw", "k"), 30 * rng.standard_normal((2, 100, 3)))}),
+        "sample_stats": xr.Dataset({"logp": (("chain", "draw"), logp)})})
+
+
+@pytest.mark.parametrize("best", [0, 1])
+def test_pilot_chains_keeps_the_best_chain_when_chains_disagree(best):
+    """Chains 10 SDs apart on a checked variable: only the chain of higher mean log-density is read; chains that agree
+    (or disagree only on unchecked variables) are all read."""
+    from bayesrf.nuts import pilot_chains
+
+    kept = pilot_chains(_pilot_tree(10.0, best), ("rf_center", "rf_width"))
+    assert kept["posterior"].sizes["chain"] == 1 and kept["sample_stats"].sizes["chain"] == 1
+    np.testing.assert_array_equal(kept["posterior"]["rf_center"].values[0],
+                                  _pilot_tree(10.0, best)["posterior"]["rf_center"].values[best])
+    assert pilot_chains(_pilot_tree(0.0, best), ("rf_center",))["posterior"].sizes["chain"] == 2
+    assert pilot_chains(_pilot_tree(10.0, best), ("rf_width",))["posterior"].sizes["chain"] == 2  # not in the pilot
+
+
+def test_draw_start_transforms_the_best_chains_last_draw():
+    """The start is the last draw of the chain of highest mean ``logp`` in the model's value variables: a
+    log-transformed positive variable and an interval one, checked against numpy's log and scipy's logit."""
+    import pymc as pm
+    from scipy.special import logit
+
+    from bayesrf.nuts import draw_start
+
+    with pm.Model() as model:
+        pm.HalfNormal("scale", 1.0)
+        pm.Uniform("centre", -2.0, 6.0, shape=2)
+        pm.Normal("z", 0.0, 1.0, shape=3)
+    rng = np.random.default_rng(4)
+    scale, centre, z = rng.uniform(0.5, 2, (2, 5)), rng.uniform(-1, 5, (2, 5, 2)), rng.standard_normal((2, 5, 3))
+    tree = xr.DataTree.from_dict({
+        "posterior": xr.Dataset({"scale": (("chain", "draw"), scale), "centre": (("chain", "draw", "a"), centre),
+                                 "z": (("chain", "draw", "b"), z)}),
+        "sample_stats": xr.Dataset({"logp": (("chain", "draw"), np.array([[-9.0] * 5, [-3.0] * 5]))})})
+    start = draw_start(model, tree)
+    assert set(start) == {v.name for v in model.value_vars}
+    np.testing.assert_allclose(start["scale_log__"], np.log(scale[1, -1]))
+    np.testing.assert_allclose(start["centre_interval__"], logit((centre[1, -1] + 2.0) / 8.0))
+    np.testing.assert_allclose(start["z"], z[1, -1])
