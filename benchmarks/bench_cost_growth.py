@@ -54,6 +54,17 @@ computing (files were edited meanwhile) and was stopped by its 55-minute cap dur
 had started at 08:51, after the 30,000-frame row was written; so ``local``'s goal in frames stays not judged. Its
 draws took 31 leapfrog steps at 10,000 frames and 234 at 30,000 (the superseded rows: 31 at both).
 
+Amendment (session 47, before its run; nothing above changed): a probe outside this benchmark (same recording and
+settings, ``local`` at 30,000 frames) showed where the 234 steps came from: one of the pilot's two chains put the
+envelope outside the image (centre y -5.2 px, width 8.5 px; the other chain 4.5 and 2.5), 17 nats lower in mean
+log-density, and the medians of both chains chose the sampled coordinates. ``bayesrf.sample`` now reads only the
+pilot's chain of highest log-density when its chains disagree on a hyperparameter (R-hat above 1.1,
+``bayesrf.nuts.pilot_chains``) and starts the sampled chains at that chain's last draw; the same probe then took 28
+steps per draw (probe 384 s instead of 771). ``--rerun local`` measures ``local``'s nine probes again with this code
+and the settings above, in the same order, on this machine with nothing else computing (files may be edited), and
+is stopped 55 minutes after it starts, as in session 45. The session-45 rows join the earlier ones under
+``"superseded"`` (per prior, a list of replaced sets of rows, oldest first).
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR]`` -> ``docs/cost_growth.json``
 (written after every probe, with ``"complete": false`` until the last one).
 """
@@ -111,7 +122,8 @@ def summarise(sweeps: dict[str, dict[str, list[dict]]]) -> dict[str, dict]:
 
 
 def write(sweeps: dict[str, dict[str, list[dict]]], complete: bool, superseded: dict | None = None) -> None:
-    """Store the sweeps so far with the protocol and the summary (and, per prior, the rows ``--rerun`` replaced)."""
+    """Store the sweeps so far with the protocol and the summary (and, per prior, the sets of rows ``--rerun``
+    replaced, oldest first)."""
     OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "lags": LAGS, "tune": TUNE,
                                "draws": DRAWS, "chains": 2, "cores": 2, "frames_fit_from": FRAMES_FIT_FROM,
                                "goals": GOALS, "python": sys.version.split()[0], "complete": complete,
@@ -139,8 +151,9 @@ def main() -> None:
     sweeps: dict[str, dict[str, list[dict]]] = (stored_json["sweeps"] if stored_json else
                                                 {prior: {"frames": [], "weights": []} for prior in PRIORS})
     superseded = stored_json.get("superseded", {})
-    if rerun:  # the amendment of session 45: the prior's rows measured again, the old ones kept
-        superseded[rerun] = sweeps[rerun]
+    if rerun:  # the amendments of sessions 45 and 47: the prior's rows measured again, every earlier set kept
+        earlier = superseded.get(rerun, [])
+        superseded[rerun] = [*(earlier if isinstance(earlier, list) else [earlier]), sweeps[rerun]]
         sweeps[rerun] = {"frames": [], "weights": []}
     todo = [(axis, side, frames, prior) for axis, side, frames in cases for prior in PRIORS
             if not stored(sweeps, prior, axis, frames, LAGS * side * side)]
