@@ -65,6 +65,11 @@ and the settings above, in the same order, on this machine with nothing else com
 is stopped 55 minutes after it starts, as in session 45. The session-45 rows join the earlier ones under
 ``"superseded"`` (per prior, a list of replaced sets of rows, oldest first).
 
+Amendment (session 47, after the run; nothing above changed): ``--rerun local`` ran 12:53-13:48 UTC with nothing else
+computing (files were edited meanwhile) and was stopped by its 55-minute cap during the probe at 100,000 frames, which
+had started at 13:11, after the 30,000-frame row was written (36 minutes unfinished); ``local``'s goal in frames stays
+not judged. Its draws took 28 leapfrog steps at 30,000 frames (234 in session 45) and 31 at 12,800 weights (60).
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR]`` -> ``docs/cost_growth.json``
 (written after every probe, with ``"complete": false`` until the last one).
 """
@@ -136,6 +141,13 @@ def stored(sweeps: dict[str, dict[str, list[dict]]], prior: str, axis: str, fram
     return any(r["frames"] == frames and r["weights"] == weights for r in sweeps[prior][axis])
 
 
+def supersede(superseded: dict, prior: str, rows: dict[str, list[dict]]) -> dict:
+    """``superseded`` with ``rows`` (a prior's sweeps that ``--rerun`` replaces) appended to the prior's list of
+    replaced sets, oldest first (a set stored alone, as session 45 wrote it, becomes the first of the list)."""
+    earlier = superseded.get(prior, [])
+    return superseded | {prior: [*(earlier if isinstance(earlier, list) else [earlier]), rows]}
+
+
 def main() -> None:
     from threadpoolctl import threadpool_limits
 
@@ -152,8 +164,7 @@ def main() -> None:
                                                 {prior: {"frames": [], "weights": []} for prior in PRIORS})
     superseded = stored_json.get("superseded", {})
     if rerun:  # the amendments of sessions 45 and 47: the prior's rows measured again, every earlier set kept
-        earlier = superseded.get(rerun, [])
-        superseded[rerun] = [*(earlier if isinstance(earlier, list) else [earlier]), sweeps[rerun]]
+        superseded = supersede(superseded, rerun, sweeps[rerun])
         sweeps[rerun] = {"frames": [], "weights": []}
     todo = [(axis, side, frames, prior) for axis, side, frames in cases for prior in PRIORS
             if not stored(sweeps, prior, axis, frames, LAGS * side * side)]

@@ -71,6 +71,16 @@ def test_bench_cost_growth_exponents_recover_known_power_laws():
     assert partial["exponents"]["frames"]["draw_ms"] == pytest.approx(0.9) and partial["meets"]["frames"] is None
 
 
+def test_bench_cost_growth_supersede_keeps_every_replaced_set():
+    """A rerun's replaced rows join the prior's list, oldest first; a set stored alone (session 45) becomes the first;
+    other priors are untouched."""
+    bench = _load("bench_cost_growth")
+    first, second = {"frames": [{"frames": 1}], "weights": []}, {"frames": [{"frames": 2}], "weights": []}
+    out = bench.supersede({"local": first, "rank1": [first]}, "local", second)
+    assert out == {"local": [first, second], "rank1": [first]}
+    assert bench.supersede({}, "smooth", first) == {"smooth": [first]}
+
+
 def test_peer_scores_and_table(rng):
     peers = _load("peers")
     truth = xr.DataArray(rng.normal(size=(2, 3, 4)), dims=("lag", "y", "x"))
