@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPILED_KEPT", "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "add_log_densities", "chain_processes",
-    "PILOT_RHAT", "checked_variables", "compile_nutpie", "draw_start", "hierarchical_start", "map_pymc", "model_key",
+    "PILOT_RHAT", "best_chain", "checked_variables", "compile_nutpie", "draw_start", "hierarchical_start", "map_pymc", "model_key",
     "pilot_chains", "pointwise_loglik", "run_nuts",
 ]
 
@@ -287,7 +287,8 @@ def pilot_chains(pilot: xr.DataTree, names: tuple[str, ...]) -> xr.DataTree:
     Why (session 47; ``local``, 10 x 10 px x 8 lags, 30,000 frames, 2 chains x (100 + 50) draws): one pilot chain
     put the envelope outside the image (centre y -5.2 px, width 8.5 px; the other 4.5 and 2.5), 17 nats lower in mean
     log-density (R-hat of ``rf_center`` 1.9 and 2.3). The medians of both chains chose coordinates in which the sampled
-    model took 234 leapfrog steps per draw; those of the higher chain alone, 31.
+    model took 234 leapfrog steps per draw; those of the higher chain alone, 31, and 28 with the sampled chains
+    started at its last draw (:func:`draw_start`).
 
     Parameters
     ----------
