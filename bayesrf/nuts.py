@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPILED_KEPT", "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "add_log_densities", "chain_processes",
-    "PILOT_RHAT", "best_chain", "checked_variables", "compile_nutpie", "draw_start", "hierarchical_start", "map_pymc", "model_key",
-    "pilot_chains", "pointwise_loglik", "run_nuts",
+    "PILOT_RHAT", "best_chain", "checked_variables", "compile_nutpie", "draw_start", "hierarchical_start", "map_pymc",
+    "model_key", "pilot_chains", "pointwise_loglik", "run_nuts",
 ]
 
 SAMPLERS = ("nutpie", "pymc")
