@@ -30,11 +30,11 @@ import xarray as xr
 
 from .design import Design, make_design
 from .errors import BayesRFWarning, FitError, SpecError
-from .families import family_of
+from .families import FAMILIES, NutsForm, family_of
 from .laplace import laplace_draws
 from .model import build_model, link_start, set_baseline_start
 from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, chain_processes, checked_variables,
-                   draw_start, hierarchical_start, map_pymc, model_key, pilot_chains, run_nuts)
+                   hierarchical_start, map_pymc, model_key, pilot_chains, pilot_disagreement, run_nuts)
 from .ml import fit_block
 from .observation import truncation_warning
 from .penalized import n_baseline, scaled_penalty, solve_blocks, solve_full, split_theta
@@ -42,7 +42,8 @@ from .priors import DEFAULT_PRIOR, PriorSpec, load_prior
 from .diagnostics import check_diagnostics
 from .results import assemble
 
-__all__ = ["METHODS", "data_checksum", "fit_map", "map_values", "point_estimates", "poisson_only", "sample", "start_point"]
+__all__ = ["METHODS", "data_checksum", "fit_map", "map_values", "pilot", "point_estimates", "poisson_only", "sample",
+           "start_point"]
 
 METHODS = ("nuts", "laplace")
 
@@ -258,11 +259,10 @@ def sample(
         chain of highest log-density alone when its chains disagree, :func:`bayesrf.nuts.pilot_chains`) choose
         how far the sampled coordinates are centred (:func:`bayesrf.structured.centring`; ``local`` priors are also
         sheared along the envelope, :func:`bayesrf.structured.shear`, with their data-determined coefficients
-        whitened, :func:`bayesrf.structured.data_block`), and the sampled chains start at the last draw of the
-        pilot's chain of highest log-density: attrs ``time_pilot_s`` (the pilot, its
-        compilation and the choice), ``pilot_draws``, ``pilot_chains_read`` (how many of its chains were read),
-        ``centred_fraction`` (mean centring, 0 = non-centred, 1 =
-        centred) and ``whitened`` (how many coefficients :func:`bayesrf.structured.data_block` whitened).
+        whitened, :func:`bayesrf.structured.data_block`; :func:`pilot` runs it alone): attrs ``time_pilot_s`` (the
+        pilot, its compilation and the choice), ``pilot_draws``, ``pilot_chains_read`` (how many of its chains were
+        read), ``centred_fraction`` (mean centring, 0 = non-centred, 1 = centred) and ``whitened`` (how many
+        coefficients :func:`bayesrf.structured.data_block` whitened). Every chain starts at :func:`start_point`.
     """
     if sampler not in SAMPLERS:
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
@@ -293,31 +293,82 @@ def sample(
     return tree
 
 
+def pilot(
+    data: xr.Dataset,
+    prior: str | PriorSpec = DEFAULT_PRIOR,
+    lags: int = 5,
+    draws: int = 1000,
+    tune: int | None = None,
+    chains: int = 4,
+    seed: int | None = 0,
+    sampler: str = "nutpie",
+    cores: int | None = None,
+    keep: np.ndarray | None = None,
+) -> xr.DataTree:
+    """The pilot run that :func:`sample` with the same arguments makes first for a prior whose family has one
+    (:attr:`bayesrf.families.NutsForm.pilot_draws`: ``gp`` priors), alone: what chose the fit's coordinates, at the
+    pilot's cost only.
+
+    Parameters
+    ----------
+    data, prior, lags, draws, tune, chains, seed, sampler, cores, keep
+        As in :func:`sample` (``draws`` and ``chains`` bound the pilot's, as there).
+
+    Returns
+    -------
+    xarray.DataTree
+        The sampler's result in its own coordinates (``posterior``, ``sample_stats``; chain, draw), every chain, with
+        attrs ``pilot_disagreement`` (:func:`bayesrf.nuts.pilot_disagreement` of ``NutsForm.pilot_agree``; NaN with
+        one chain) and ``pilot_chains_read`` (how many chains :func:`bayesrf.nuts.pilot_chains` lets choose the
+        coordinates).
+
+    Raises
+    ------
+    SpecError
+        When the prior's family runs no pilot, or ``sampler`` is unknown.
+    """
+    if sampler not in SAMPLERS:
+        raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
+    design, spec, _ = _prepare(data, prior, lags, keep)
+    family = family_of(spec)
+    form = family.nuts_form
+    if not form.pilot_draws:
+        with_pilot = ", ".join(name for name, other in FAMILIES.items() if other.nuts_form.pilot_draws)
+        raise SpecError(f"bayesrf.sample runs no pilot for prior family {spec.family!r}; pass a prior of a family "
+                        f"that does ({with_pilot}).")
+    tune = DEFAULT_TUNE[sampler] if tune is None else tune
+    tree = _run_pilot(*_nuts_start(build_model(design, spec), design, spec, seed), form, draws=draws, tune=tune,
+                      chains=chains, seed=seed, sampler=sampler, progress=False, cores=cores or chain_processes(chains),
+                      key=None)
+    tree.attrs.update(pilot_disagreement=pilot_disagreement(tree, form.pilot_agree),
+                      pilot_chains_read=int(pilot_chains(tree, form.pilot_agree)["posterior"].sizes["chain"]))
+    return tree
+
+
 def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, draws: int, tune: int, chains: int,
                  seed: int | None, sampler: str, progress: bool, cores: int, reuse: bool) -> xr.DataTree:
     """NUTS in the family's parametrisation (:attr:`bayesrf.families.Family.nuts_form`), started at
-    :func:`start_point`, as a result. With a pilot run (``nuts_form.pilot_draws``: ``gp`` priors), its posterior
-    chooses the sampled model's coordinates (:meth:`bayesrf.families.Family.recentre`; all its chains or the best,
-    :func:`bayesrf.nuts.pilot_chains`) and their start (:func:`bayesrf.nuts.draw_start`); its draws are not kept."""
+    :func:`start_point`, as a result. With a pilot run (``nuts_form.pilot_draws``: ``gp`` priors,
+    :func:`_run_pilot`), its posterior chooses the sampled model's coordinates
+    (:meth:`bayesrf.families.Family.recentre`; all its chains or the best, :func:`bayesrf.nuts.pilot_chains`);
+    its draws are not kept."""
     family = family_of(spec)
     form = family.nuts_form
     began = time.perf_counter()
-    start = family.to_nuts_start(start_point(model, design, spec, seed), spec)
+    model_nuts, start = _nuts_start(model, design, spec, seed)
     timing = {"time_start_s": time.perf_counter() - began}
-    model_nuts = model if form.laplace == "direct" else build_model(design, spec, laplace=form.laplace)
     key = model_key(design, spec, form.laplace) if reuse else None
     if form.pilot_draws:
         began = time.perf_counter()
-        pilot_draws = min(form.pilot_draws, draws)  # a pilot no longer than the run
-        n_pilot_chains = min(chains, form.pilot_chains)
-        pilot = pilot_chains(run_nuts(model_nuts, start, pilot_draws, tune, n_pilot_chains, seed, sampler,
-                                      progress, form.target_accept, cores, key), form.pilot_agree)
-        coordinates, start = family.recentre(design, spec, family.from_nuts(pilot["posterior"].to_dataset(), spec),
-                                             draw_start(model_nuts, pilot))
+        raw_pilot = _run_pilot(model_nuts, start, form, draws=draws, tune=tune, chains=chains, seed=seed,
+                               sampler=sampler, progress=progress, cores=cores, key=key)
+        pilot_read = pilot_chains(raw_pilot, form.pilot_agree)
+        read = family.from_nuts(pilot_read["posterior"].to_dataset(), spec)
+        coordinates, start = family.recentre(design, spec, read, start)
         model_nuts = build_model(design, spec, laplace=form.laplace, coordinates=coordinates)
         key = model_key(design, spec, form.laplace, coordinates=coordinates) if reuse else None
-        timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": pilot_draws,
-                   "pilot_chains_read": int(pilot["posterior"].sizes["chain"]),
+        timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": raw_pilot["posterior"].sizes["draw"],
+                   "pilot_chains_read": int(pilot_read["posterior"].sizes["chain"]),
                    "centred_fraction": float(np.mean(coordinates.centring)),
                    "whitened": 0 if coordinates.block is None else int(coordinates.block.index.size)}
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)
@@ -327,6 +378,24 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
                     sample_stats=raw["sample_stats"].to_dataset(),
                     attrs={"tune": tune} | timing | {k: v for k, v in raw.attrs.items() if k.startswith("time_")}
                     | ({"laplace_form": form.laplace} if form.laplace != "direct" else {}))
+
+
+def _nuts_start(model: pm.Model, design: Design, spec: PriorSpec, seed: int | None) -> tuple[pm.Model, dict]:
+    """The model NUTS samples first in the family's ``nuts_form.laplace`` form (``model`` itself when ``direct``) and
+    its start, :func:`start_point` in that family's sampled variables."""
+    family = family_of(spec)
+    start = family.to_nuts_start(start_point(model, design, spec, seed), spec)
+    laplace = family.nuts_form.laplace
+    return (model if laplace == "direct" else build_model(design, spec, laplace=laplace)), start
+
+
+def _run_pilot(model: pm.Model, start: dict[str, np.ndarray], form: NutsForm, *, draws: int, tune: int,
+               chains: int, seed: int | None, sampler: str, progress: bool, cores: int, key: Any) -> xr.DataTree:
+    """The pilot run that a sampled run of ``draws`` draws on ``chains`` chains of a family with ``form.pilot_draws``
+    makes first, on ``model`` from ``start`` (:func:`_nuts_start`): :func:`bayesrf.nuts.run_nuts`'s result, every
+    chain."""
+    return run_nuts(model, start, min(form.pilot_draws, draws), tune, min(chains, form.pilot_chains), seed, sampler,
+                    progress, form.target_accept, cores, key)
 
 
 def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_rf: np.ndarray | None = None) -> xr.Dataset:

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPILED_KEPT", "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "add_log_densities", "chain_processes",
-    "PILOT_RHAT", "best_chain", "checked_variables", "compile_nutpie", "draw_start", "hierarchical_start", "map_pymc",
-    "model_key", "pilot_chains", "pointwise_loglik", "run_nuts",
+    "PILOT_RHAT", "best_chain", "checked_variables", "compile_nutpie", "hierarchical_start", "map_pymc", "model_key",
+    "pilot_chains", "pilot_disagreement", "pointwise_loglik", "run_nuts",
 ]
 
 SAMPLERS = ("nutpie", "pymc")
@@ -282,13 +282,12 @@ PILOT_RHAT = 1.1
 
 def pilot_chains(pilot: xr.DataTree, names: tuple[str, ...]) -> xr.DataTree:
     """The chains of a pilot run that choose the sampled model's coordinates: all of them when they agree on ``names``
-    (R-hat of each at most :data:`PILOT_RHAT`), else only the chain of highest mean log-density.
+    (:func:`pilot_disagreement` at most :data:`PILOT_RHAT`), else only the chain of highest mean log-density.
 
     Why (session 47; ``local``, 10 x 10 px x 8 lags, 30,000 frames, 2 chains x (100 + 50) draws): one pilot chain
     put the envelope outside the image (centre y -5.2 px, width 8.5 px; the other 4.5 and 2.5), 17 nats lower in mean
     log-density (R-hat of ``rf_center`` 1.9 and 2.3). The medians of both chains chose coordinates in which the sampled
-    model took 234 leapfrog steps per draw; those of the higher chain alone, 31, and 28 with the sampled chains
-    started at its last draw (:func:`draw_start`).
+    model took 234 leapfrog steps per draw; those of the higher chain alone, 31.
 
     Parameters
     ----------
@@ -297,33 +296,28 @@ def pilot_chains(pilot: xr.DataTree, names: tuple[str, ...]) -> xr.DataTree:
     names : tuple of str
         The variables checked (those the posterior lacks are skipped).
     """
+    if not pilot_disagreement(pilot, names) > PILOT_RHAT:  # NaN: nothing to compare
+        return pilot
+    return pilot.isel(chain=[best_chain(pilot)], missing_dims="ignore")
+
+
+def pilot_disagreement(pilot: xr.DataTree, names: tuple[str, ...]) -> float:
+    """The largest R-hat (arviz-stats, rank-normalised split) of ``names`` among a run's chains; NaN with one chain
+    or none of ``names`` in its posterior."""
     import arviz_stats as azs
 
     posterior = pilot["posterior"].to_dataset()
     names = [name for name in names if name in posterior]
     if posterior.sizes["chain"] < 2 or not names:
-        return pilot
+        return float("nan")
     rhat = azs.rhat(posterior[names])
-    if max(float(rhat[name].max()) for name in names) <= PILOT_RHAT:
-        return pilot
-    return pilot.isel(chain=[best_chain(pilot)], missing_dims="ignore")
+    return max(float(rhat[name].max()) for name in names)
 
 
 def best_chain(tree: xr.DataTree) -> int:
     """The index of the chain of highest mean log-density (``sample_stats``: nutpie's ``logp``, PyMC's ``lp``)."""
     stats = tree["sample_stats"]
     return int(np.argmax(stats["logp" if "logp" in stats else "lp"].mean("draw").values))
-
-
-def draw_start(model: pm.Model, tree: xr.DataTree) -> dict[str, np.ndarray]:
-    """The last draw of ``tree``'s chain of highest mean log-density (:func:`best_chain`) as a start point of
-    ``model`` (its value variables, transformed by PyMC)."""
-    from pymc.initial_point import make_initial_point_fn
-
-    draw = tree["posterior"].to_dataset().isel(chain=best_chain(tree), draw=-1)
-    point = make_initial_point_fn(model=model, overrides={rv.name: draw[rv.name].values for rv in model.free_RVs},
-                                  jitter_rvs=set(), return_transformed=True)(0)
-    return {name: np.asarray(value, dtype=float) for name, value in point.items()}
 
 
 def _probe(posterior: xr.Dataset, model: pm.Model) -> xr.DataTree:

@@ -96,8 +96,22 @@ has not finished stays "not run".
 Amendment 13 (session 44, after the seventh run): local at n/D 8 ran 05:10-05:33 UTC, local at n/D 16 05:33-06:35 UTC;
 both finished. Beside them, for a few seconds each: ``tests/test_readme.py`` (05:11), ``duplicates`` (05:11).
 
-Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT]`` -> ``docs/mixing.json`` (at
-n/D 8 about an hour on 2 cores; n/D 16 about twice that).
+Amendment 14 (session 48, before the pilot check; the protocol above and the stored fits unchanged): session 47
+changed ``bayesrf.sample`` for ``gp`` priors twice: (a) the pilot is read from its chain of highest log-density alone
+when its two chains disagree on a hyperparameter (R-hat > ``bayesrf.nuts.PILOT_RHAT`` = 1.1); (b) every sampled chain
+started at that chain's last draw instead of the MAP start this protocol names. An unstored repeat of local at n/D 8
+with both failed the checks on 2 divergences (R-hat 1.006, bulk ESS 722). Session 48 removed (b), so the sampled
+chains start at the MAP start again, and kept (a). With (a) alone, a fit whose pilot chains agree runs the code of the
+stored fits step for step (same seed, same draws); one whose pilot chains disagree does not. ``--pilots`` runs, for
+each of the six fits, only its pilot (``bayesrf.inference.pilot``: the same data, prior, seed, tune, draws, chains
+and cores as the fit) and writes ``docs/mixing_pilots.json``: per fit the pilot's largest R-hat over
+``NutsForm.pilot_agree`` and how many chains choose the coordinates. A fit with 2 stands; one with 1 is stale and
+must be rerun. The check is deterministic (the same seed gives the same pilot), so other work may compute beside it;
+its wall times are not evidence. The decision to remove (b) was taken after seeing seed 0's divergences, not on a
+tuning seed; (b) had been measured on one probe only (31 -> 28 leapfrog steps per draw).
+
+Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT | --pilots]``
+-> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that) or ``docs/mixing_pilots.json`` (about 40 minutes).
 """
 
 from __future__ import annotations
@@ -110,6 +124,7 @@ from pathlib import Path
 import numpy as np
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "mixing.json"
+PILOTS_OUT = OUT.with_name("mixing_pilots.json")
 SHAPE, LAGS = (20, 15), 5
 WEIGHTS = LAGS * SHAPE[0] * SHAPE[1]
 N_PER_D = (8, 16)
@@ -152,6 +167,39 @@ def fit(n_per_d: int, prior: str) -> dict:
                if key in tree.attrs},
             "variables": per_variable(tree["posterior"].to_dataset()),
             "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:300]}" for w in caught})}
+
+
+def pilot_check(n_per_d: int, prior: str) -> dict:
+    """The pilot of :func:`fit`'s run alone (amendment 14): whether its chains agree."""
+    import arviz_stats as azs
+
+    from bayesrf.inference import pilot
+
+    tree = pilot(recording(n_per_d), prior, lags=LAGS, cores=CORES, seed=0)
+    posterior = tree["posterior"].to_dataset()
+    return {"n_per_d": n_per_d, "prior": prior, "pilot_disagreement": float(tree.attrs["pilot_disagreement"]),
+            "pilot_chains_read": int(tree.attrs["pilot_chains_read"]), "chains": int(posterior.sizes["chain"]),
+            "draws": int(posterior.sizes["draw"]),
+            "max_rhat": {name: float(np.max(value)) for name, value in azs.rhat(posterior).items()}}
+
+
+def check_pilots() -> None:
+    """Amendment 14: every fit's pilot, cheapest first, written after each."""
+    from threadpoolctl import threadpool_limits
+
+    from bayesrf.nuts import PILOT_RHAT
+
+    study = {"protocol": __doc__.split("Usage")[0].strip(), "pilot_rhat_limit": PILOT_RHAT, "pilots": [],
+             "complete": False}
+    with threadpool_limits(1):
+        for n_per_d in N_PER_D:
+            for prior in PRIORS:
+                study["pilots"].append(pilot_check(n_per_d, prior))
+                print(study["pilots"][-1], flush=True)
+                PILOTS_OUT.write_text(json.dumps(study, indent=1))
+    study["complete"] = True
+    PILOTS_OUT.write_text(json.dumps(study, indent=1))
+    print(f"wrote {PILOTS_OUT}")
 
 
 def remaining(study: dict) -> list[tuple[int, str]]:
@@ -197,5 +245,8 @@ def main(resume: bool = False, rerun: str | None = None, because: str = "") -> N
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if "--pilots" in args:
+        check_pilots()
+        sys.exit()
     main(resume="--resume" in args, rerun=args[args.index("--rerun") + 1] if "--rerun" in args else None,
          because=args[args.index("--because") + 1] if "--because" in args else "")
