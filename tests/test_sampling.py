@@ -538,26 +538,32 @@ def test_pilot_chains_keeps_the_best_chain_when_chains_disagree(best):
     assert pilot_chains(_pilot_tree(10.0, best), ("rf_width",))["posterior"].sizes["chain"] == 2  # not in the pilot
 
 
-def test_draw_start_transforms_the_best_chains_last_draw():
-    """The start is the last draw of the chain of highest mean ``logp`` in the model's value variables: a
-    log-transformed positive variable and an interval one, checked against numpy's log and scipy's logit."""
-    import pymc as pm
-    from scipy.special import logit
+def test_pilot_disagreement_is_nan_without_two_chains_or_a_checked_variable():
+    """Nothing to compare: one chain, or none of the names in the posterior; chains 10 SDs apart exceed
+    ``PILOT_RHAT``."""
+    from bayesrf.nuts import PILOT_RHAT, pilot_disagreement
 
-    from bayesrf.nuts import draw_start
+    tree = _pilot_tree(10.0, 0)
+    assert pilot_disagreement(tree, ("rf_center",)) > PILOT_RHAT
+    assert np.isnan(pilot_disagreement(tree, ("rf_width",)))
+    assert np.isnan(pilot_disagreement(tree.isel(chain=[0]), ("rf_center",)))
 
-    with pm.Model() as model:
-        pm.HalfNormal("scale", 1.0)
-        pm.Uniform("centre", -2.0, 6.0, shape=2)
-        pm.Normal("z", 0.0, 1.0, shape=3)
-    rng = np.random.default_rng(4)
-    scale, centre, z = rng.uniform(0.5, 2, (2, 5)), rng.uniform(-1, 5, (2, 5, 2)), rng.standard_normal((2, 5, 3))
-    tree = xr.DataTree.from_dict({
-        "posterior": xr.Dataset({"scale": (("chain", "draw"), scale), "centre": (("chain", "draw", "a"), centre),
-                                 "z": (("chain", "draw", "b"), z)}),
-        "sample_stats": xr.Dataset({"logp": (("chain", "draw"), np.array([[-9.0] * 5, [-3.0] * 5]))})})
-    start = draw_start(model, tree)
-    assert set(start) == {v.name for v in model.value_vars}
-    np.testing.assert_allclose(start["scale_log__"], np.log(scale[1, -1]))
-    np.testing.assert_allclose(start["centre_interval__"], logit((centre[1, -1] + 2.0) / 8.0))
-    np.testing.assert_allclose(start["z"], z[1, -1])
+
+def test_pilot_runs_the_pilot_of_sample(monkeypatch):
+    """``bayesrf.inference.pilot`` gives, bit for bit, the pilot draws that ``sample`` with the same arguments runs
+    first, and the chains it reads; a prior whose family runs no pilot is refused, naming those that do."""
+    from bayesrf import inference
+
+    rec = bayesrf.simulate(n_frames=600, shape=(4, 5), lags=2, seed=3)
+    settings = dict(lags=2, draws=60, tune=60, chains=2, seed=4, cores=1)
+    seen = []
+    run_pilot = inference._run_pilot
+    monkeypatch.setattr(inference, "_run_pilot", lambda *a, **k: seen.append(run_pilot(*a, **k)) or seen[-1])
+    with warnings.catch_warnings(record=True):  # 60 draws fail the diagnostics: not the point here
+        warnings.simplefilter("always", bayesrf.BayesRFWarning)
+        fit = bayesrf.sample(rec, "smooth", **settings, estimates=False, reuse_compiled=False)
+    alone = inference.pilot(rec, "smooth", **settings)
+    assert len(seen) == 2 and alone.attrs["pilot_chains_read"] == fit.attrs["pilot_chains_read"]
+    np.testing.assert_array_equal(alone["posterior"]["rf_z"].values, seen[0]["posterior"]["rf_z"].values)
+    with pytest.raises(bayesrf.SpecError, match="no pilot for prior family 'normal'.*gp"):
+        inference.pilot(rec, "ridge", lags=2)
