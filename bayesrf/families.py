@@ -60,8 +60,7 @@ class NutsForm:
         session 45) a population's units on single-threaded cluster workers ran a 1-chain pilot and drew other
         draws than ``sample`` on 2 cores with the same seed.
     pilot_agree : tuple of str
-        The pilot's variables on which its chains must agree for all of them to be read
-        (:func:`bayesrf.nuts.pilot_chains`).
+        The pilot's variables whose agreement among its chains a fit reports (:func:`bayesrf.nuts.pilot_disagreement`).
     """
 
     laplace: str = "direct"

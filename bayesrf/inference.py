@@ -34,7 +34,7 @@ from .families import FAMILIES, NutsForm, family_of
 from .laplace import laplace_draws
 from .model import build_model, link_start, set_baseline_start
 from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, chain_processes, checked_variables,
-                   hierarchical_start, map_pymc, model_key, pilot_chains, pilot_disagreement, run_nuts)
+                   hierarchical_start, map_pymc, model_key, pilot_disagreement, run_nuts)
 from .ml import fit_block
 from .observation import truncation_warning
 from .penalized import n_baseline, scaled_penalty, solve_blocks, solve_full, split_theta
@@ -255,14 +255,14 @@ def sample(
         and log-prior) and, for NUTS, ``time_start_s`` (the start point), ``time_compile_s`` (nutpie's
         compilation; near 0 for a reused model) and ``time_sampling_s`` (warm-up and draws). ``gp`` priors
         first run a pilot (:attr:`bayesrf.families.NutsForm.pilot_draws` draws per chain, at most ``draws``, after the
-        same warm-up, on ``NutsForm.pilot_chains`` chains whatever the cores; not kept) whose hyperparameters (of its
-        chain of highest log-density alone when its chains disagree, :func:`bayesrf.nuts.pilot_chains`) choose
+        same warm-up, on ``NutsForm.pilot_chains`` chains whatever the cores; not kept) whose hyperparameters choose
         how far the sampled coordinates are centred (:func:`bayesrf.structured.centring`; ``local`` priors are also
         sheared along the envelope, :func:`bayesrf.structured.shear`, with their data-determined coefficients
         whitened, :func:`bayesrf.structured.data_block`; :func:`pilot` runs it alone): attrs ``time_pilot_s`` (the
-        pilot, its compilation and the choice), ``pilot_draws``, ``pilot_chains_read`` (how many of its chains were
-        read), ``centred_fraction`` (mean centring, 0 = non-centred, 1 = centred) and ``whitened`` (how many
-        coefficients :func:`bayesrf.structured.data_block` whitened). Every chain starts at :func:`start_point`.
+        pilot, its compilation and the choice), ``pilot_draws``, ``pilot_disagreement`` (the largest R-hat of its
+        hyperparameters, :func:`bayesrf.nuts.pilot_disagreement`), ``centred_fraction`` (mean centring, 0 =
+        non-centred, 1 = centred) and ``whitened`` (how many coefficients :func:`bayesrf.structured.data_block`
+        whitened). Every chain, the pilot's too, starts at :func:`start_point`.
     """
     if sampler not in SAMPLERS:
         raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
@@ -319,8 +319,7 @@ def pilot(
     xarray.DataTree
         The sampler's result in its own coordinates (``posterior``, ``sample_stats``; chain, draw), every chain, with
         attrs ``pilot_disagreement`` (:func:`bayesrf.nuts.pilot_disagreement` of ``NutsForm.pilot_agree``; NaN with
-        one chain) and ``pilot_chains_read`` (how many chains :func:`bayesrf.nuts.pilot_chains` lets choose the
-        coordinates).
+        one chain).
 
     Raises
     ------
@@ -340,8 +339,7 @@ def pilot(
     tree = _run_pilot(*_nuts_start(build_model(design, spec), design, spec, seed), form, draws=draws, tune=tune,
                       chains=chains, seed=seed, sampler=sampler, progress=False, cores=cores or chain_processes(chains),
                       key=None)
-    tree.attrs.update(pilot_disagreement=pilot_disagreement(tree, form.pilot_agree),
-                      pilot_chains_read=int(pilot_chains(tree, form.pilot_agree)["posterior"].sizes["chain"]))
+    tree.attrs["pilot_disagreement"] = pilot_disagreement(tree, form.pilot_agree)
     return tree
 
 
@@ -350,8 +348,7 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
     """NUTS in the family's parametrisation (:attr:`bayesrf.families.Family.nuts_form`), started at
     :func:`start_point`, as a result. With a pilot run (``nuts_form.pilot_draws``: ``gp`` priors,
     :func:`_run_pilot`), its posterior chooses the sampled model's coordinates
-    (:meth:`bayesrf.families.Family.recentre`; all its chains or the best, :func:`bayesrf.nuts.pilot_chains`);
-    its draws are not kept."""
+    (:meth:`bayesrf.families.Family.recentre`); its draws are not kept."""
     family = family_of(spec)
     form = family.nuts_form
     began = time.perf_counter()
@@ -362,13 +359,12 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
         began = time.perf_counter()
         raw_pilot = _run_pilot(model_nuts, start, form, draws=draws, tune=tune, chains=chains, seed=seed,
                                sampler=sampler, progress=progress, cores=cores, key=key)
-        pilot_read = pilot_chains(raw_pilot, form.pilot_agree)
-        read = family.from_nuts(pilot_read["posterior"].to_dataset(), spec)
+        read = family.from_nuts(raw_pilot["posterior"].to_dataset(), spec)
         coordinates, start = family.recentre(design, spec, read, start)
         model_nuts = build_model(design, spec, laplace=form.laplace, coordinates=coordinates)
         key = model_key(design, spec, form.laplace, coordinates=coordinates) if reuse else None
         timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": raw_pilot["posterior"].sizes["draw"],
-                   "pilot_chains_read": int(pilot_read["posterior"].sizes["chain"]),
+                   "pilot_disagreement": pilot_disagreement(raw_pilot, form.pilot_agree),
                    "centred_fraction": float(np.mean(coordinates.centring)),
                    "whitened": 0 if coordinates.block is None else int(coordinates.block.index.size)}
     raw = run_nuts(model_nuts, start, draws, tune, chains, seed, sampler, progress, form.target_accept, cores, key)

@@ -70,8 +70,14 @@ computing (files were edited meanwhile) and was stopped by its 55-minute cap dur
 had started at 13:11, after the 30,000-frame row was written (36 minutes unfinished); ``local``'s goal in frames stays
 not judged. Its draws took 28 leapfrog steps at 30,000 frames (234 in session 45) and 31 at 12,800 weights (60).
 
-Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR]`` -> ``docs/cost_growth.json``
-(written after every probe, with ``"complete": false`` until the last one).
+Amendment (session 48; no probe run, nothing above changed): session 48 removed both of session 47's changes from
+``bayesrf.sample`` (the best-chain reading and the warm start; ``benchmarks/bench_mixing.py``'s amendments 14 and 15
+say why), so ``gp`` fits run the code of session 45 again. ``--restore local`` puts back, as ``local``'s rows, the set
+that session 47's rerun replaced (session 45's, measured with that code) and moves session 47's rows to the end of
+``"superseded"`` (per prior, every replaced set, in the order they were replaced); no row is measured or changed.
+
+Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR]``
+-> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
 """
 
 from __future__ import annotations
@@ -143,9 +149,16 @@ def stored(sweeps: dict[str, dict[str, list[dict]]], prior: str, axis: str, fram
 
 def supersede(superseded: dict, prior: str, rows: dict[str, list[dict]]) -> dict:
     """``superseded`` with ``rows`` (a prior's sweeps that ``--rerun`` replaces) appended to the prior's list of
-    replaced sets, oldest first (a set stored alone, as session 45 wrote it, becomes the first of the list)."""
+    replaced sets, in the order they were replaced (a set stored alone, as session 45 wrote it, becomes the first)."""
     earlier = superseded.get(prior, [])
     return superseded | {prior: [*(earlier if isinstance(earlier, list) else [earlier]), rows]}
+
+
+def restore(sweeps: dict[str, dict[str, list[dict]]], superseded: dict, prior: str) -> tuple[dict, dict]:
+    """``sweeps`` and ``superseded`` with ``prior``'s last replaced set back as its rows and its current rows
+    appended to its replaced sets (session 48's amendment)."""
+    *earlier, last = superseded[prior]
+    return sweeps | {prior: last}, superseded | {prior: [*earlier, sweeps[prior]]}
 
 
 def main() -> None:
@@ -155,6 +168,13 @@ def main() -> None:
         stored_json = json.loads(OUT.read_text())
         OUT.write_text(json.dumps(stored_json | {"summary": summarise(stored_json["sweeps"])}, indent=1))
         print(json.dumps(stored_json["summary"] | summarise(stored_json["sweeps"]), indent=1))
+        return
+    if "--restore" in sys.argv:
+        stored_json = json.loads(OUT.read_text())
+        sweeps, superseded = restore(stored_json["sweeps"], stored_json["superseded"],
+                                     sys.argv[sys.argv.index("--restore") + 1])
+        write(sweeps, complete=stored_json["complete"], superseded=superseded)
+        print(json.dumps(summarise(sweeps), indent=1))
         return
     cases = [("weights", side, SIDES_FRAMES) for side in SIDES] + [("frames", FRAMES_SIDE, n) for n in FRAMES]
     missing = "--missing" in sys.argv

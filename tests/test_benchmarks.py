@@ -81,6 +81,17 @@ def test_bench_cost_growth_supersede_keeps_every_replaced_set():
     assert bench.supersede({}, "smooth", first) == {"smooth": [first]}
 
 
+def test_bench_cost_growth_restore_swaps_the_last_replaced_set_back():
+    """``--restore``: the prior's last replaced set becomes its rows again and its rows join the end of the list;
+    other priors and earlier sets are untouched, and restoring twice gives back the start."""
+    bench = _load("bench_cost_growth")
+    sets = [{"frames": [{"frames": n}], "weights": []} for n in (1, 2, 3)]
+    sweeps, superseded = {"local": sets[2], "rank1": sets[0]}, {"local": sets[:2], "rank1": [sets[1]]}
+    restored = bench.restore(sweeps, superseded, "local")
+    assert restored == ({"local": sets[1], "rank1": sets[0]}, {"local": [sets[0], sets[2]], "rank1": [sets[1]]})
+    assert bench.restore(*restored, "local") == (sweeps, superseded)
+
+
 def test_peer_scores_and_table(rng):
     peers = _load("peers")
     truth = xr.DataArray(rng.normal(size=(2, 3, 4)), dims=("lag", "y", "x"))
