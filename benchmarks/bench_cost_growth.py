@@ -76,6 +76,15 @@ say why), so ``gp`` fits run the code of session 45 again. ``--restore local`` p
 that session 47's rerun replaced (session 45's, measured with that code) and moves session 47's rows to the end of
 ``"superseded"`` (per prior, every replaced set, in the order they were replaced); no row is measured or changed.
 
+Amendment (session 48, before its runs; nothing above changed): ``smooth``'s rows and ``rank1``'s below 100,000
+frames predate partial centring (session 26), and ``rank1``'s 100,000-frame row was measured in session 38; with
+session 48's restore every ``gp`` fit runs the code of ``local``'s rows again. ``--rerun smooth``, then ``--rerun
+rank1``, measure their nine probes again with today's code and the settings above, in the same order, on this machine
+with nothing else computing (files may be edited; a ``bench_mixing.py --pilots`` check that started earlier finishes
+first). ``smooth``'s run is stopped 30 minutes after it starts (its stored probes took 19 minutes in all), ``rank1``'s
+55 minutes after it starts or at 16:50 UTC, whichever is first; a probe still running then is reported as stopped
+unfinished and that prior's goal in that sweep is not judged. The replaced rows join ``"superseded"``.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
 """
