@@ -279,3 +279,11 @@ def test_frames_memory_claims_follow_their_json():
     later = next(r for r in memory["rows"] if r["frames"] == 10_000)["gradient_ms"]["smooth"]["float64"]
     assert later < swept / 2 and memory["reading"]["exponents_10k_100k"]["smooth"] > 1.1
     assert "less than half the time\nit took in this sweep" in README
+
+
+def test_structured_sampling_paragraph_follows_the_code():
+    """The pilot's size the README gives is the ``gp`` family's, and the attrs and function it names exist."""
+    form = family_of("gp").nuts_form
+    flat = " ".join(README.split())
+    assert f"first runs a short pilot ({form.pilot_chains} chains × {form.pilot_draws} draws)" in flat
+    assert callable(bayesrf.inference.pilot) and 'attrs["pilot_disagreement"]' in flat
