@@ -110,8 +110,25 @@ must be rerun. The check is deterministic (the same seed gives the same pilot), 
 its wall times are not evidence. The decision to remove (b) was taken after seeing seed 0's divergences, not on a
 tuning seed; (b) had been measured on one probe only (31 -> 28 leapfrog steps per draw).
 
-Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT | --pilots]``
--> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that) or ``docs/mixing_pilots.json`` (about 40 minutes).
+Amendment 15 (session 48, after the pilot check; the protocol above and the stored fits unchanged): ``--pilots`` ran
+14:55-15:33 UTC at commit 7451e4b (with (a)); unit tests and file edits ran beside it, which does not change its draws.
+After its first two pilots (rank1 and smooth at n/D 8, largest R-hat 1.54 and 1.25), session 48 removed (a) from
+``bayesrf.sample`` too: it fired on pilots whose chains only mixed slowly, where its effect on mixing had not been
+measured. All six pilots exceeded 1.1 (``docs/mixing_pilots.json``), so with (a) every stored fit would have been
+stale. Without (a) and (b), ``bayesrf.sample`` runs the code of the stored fits again (session 44's for ``gp``
+priors; ``pilot_chains_read`` in the JSON says what (a) would have read), so they stand.
+
+Amendment 16 (session 48, before the repeat; the protocol above and the stored fits unchanged): amendment 15's
+"they stand" rests on reading the code. ``--repeat rank1 8`` tests it: it runs that fit again exactly as :func:`fit`
+does (rank1 at n/D 8 is the cheapest, about 10 minutes) and writes ``docs/mixing_repeat.json`` with the new fit and,
+per stored number (diagnostics, leapfrog steps, every variable's max R-hat and min bulk ESS), whether it is equal to
+the stored fit's; wall times are not compared. It runs after ``bench_cost_growth.py --rerun smooth`` and before
+``--rerun rank1``, with nothing else computing. Equal numbers support amendment 15 for every fit; any difference means
+the stored fits are stale.
+
+Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT | --pilots | --repeat PRIOR N]``
+-> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
+(about 40 minutes) or ``docs/mixing_repeat.json``.
 """
 
 from __future__ import annotations
@@ -125,6 +142,7 @@ import numpy as np
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "mixing.json"
 PILOTS_OUT = OUT.with_name("mixing_pilots.json")
+REPEAT_OUT = OUT.with_name("mixing_repeat.json")
 SESSION_47_RHAT = 1.1
 """Session 47's ``bayesrf.nuts.PILOT_RHAT`` (removed in session 48): above it a pilot was read from one chain."""
 SHAPE, LAGS = (20, 15), 5
@@ -203,6 +221,32 @@ def check_pilots() -> None:
     print(f"wrote {PILOTS_OUT}")
 
 
+def compare(new: dict, stored: dict) -> dict[str, bool]:
+    """Per number of a fit (all but times and warnings; a variable's as ``variables.NAME.KEY``), whether ``new`` has
+    the stored value exactly."""
+    def numbers(fit: dict) -> dict[str, float]:
+        flat = {key: value for key, value in fit.items() if isinstance(value, (int, float)) and "time" not in key}
+        return flat | {f"variables.{name}.{key}": value for name, entry in fit["variables"].items()
+                       for key, value in entry.items()}
+
+    old = numbers(stored)
+    return {key: key in old and value == old[key] for key, value in numbers(new).items()}
+
+
+def repeat(prior: str, n_per_d: int) -> None:
+    """Amendment 16: one stored fit run again, and which of its numbers are equal."""
+    from threadpoolctl import threadpool_limits
+
+    stored = next(f for f in json.loads(OUT.read_text())["fits"] if (f["prior"], f["n_per_d"]) == (prior, n_per_d))
+    with threadpool_limits(1):
+        new = fit(n_per_d, prior)
+    equal = compare(new, stored)
+    REPEAT_OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "fit": new, "equal": equal,
+                                      "all_equal": all(equal.values())}, indent=1))
+    print({key: new[key] for key in ("max_rhat", "min_ess_bulk", "n_divergent", "wall_time_s")},
+          "all equal:", all(equal.values()), [key for key, same in equal.items() if not same])
+
+
 def remaining(study: dict) -> list[tuple[int, str]]:
     """The fits ``(n/D, prior)`` of the protocol's order that ``study`` (the JSON's dict) does not hold yet."""
     done = {(fit["n_per_d"], fit["prior"]) for fit in study["fits"]}
@@ -248,6 +292,9 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if "--pilots" in args:
         check_pilots()
+        sys.exit()
+    if "--repeat" in args:
+        repeat(args[args.index("--repeat") + 1], int(args[args.index("--repeat") + 2]))
         sys.exit()
     main(resume="--resume" in args, rerun=args[args.index("--rerun") + 1] if "--rerun" in args else None,
          because=args[args.index("--because") + 1] if "--because" in args else "")

@@ -92,6 +92,16 @@ def test_bench_cost_growth_restore_swaps_the_last_replaced_set_back():
     assert bench.restore(*restored, "local") == (sweeps, superseded)
 
 
+def test_bench_mixing_compare_flags_each_number_but_times():
+    """``--repeat``: every number of the new fit (a variable's too) is flagged equal or not to the stored fit's;
+    times and text are left out, and a number the stored fit lacks is not equal."""
+    bench = _load("bench_mixing")
+    stored = {"prior": "rank1", "max_rhat": 1.005, "wall_time_s": 9.0, "variables": {"rf": {"max_rhat": 1.0}}}
+    new = {"prior": "rank1", "max_rhat": 1.005, "wall_time_s": 7.0, "time_pilot_s": 1.0, "whitened": 64,
+           "variables": {"rf": {"max_rhat": 1.01}}, "warnings": ["x"]}
+    assert bench.compare(new, stored) == {"max_rhat": True, "whitened": False, "variables.rf.max_rhat": False}
+
+
 def test_peer_scores_and_table(rng):
     peers = _load("peers")
     truth = xr.DataArray(rng.normal(size=(2, 3, 4)), dims=("lag", "y", "x"))
