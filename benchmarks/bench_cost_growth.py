@@ -85,6 +85,10 @@ first). ``smooth``'s run is stopped 30 minutes after it starts (its stored probe
 55 minutes after it starts or at 16:50 UTC, whichever is first; a probe still running then is reported as stopped
 unfinished and that prior's goal in that sweep is not judged. The replaced rows join ``"superseded"``.
 
+Amendment (session 48, before ``rank1``'s run, during ``smooth``'s; nothing above changed): ``rank1``'s run waits
+for a 10-minute ``bench_mixing.py --repeat`` after ``smooth``'s, so its cap is 55 minutes after it starts, without the
+16:50 UTC bound (which was set for the session's schedule, not from any result).
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
 """
