@@ -89,6 +89,17 @@ Amendment (session 48, before ``rank1``'s run, during ``smooth``'s; nothing abov
 for a 10-minute ``bench_mixing.py --repeat`` after ``smooth``'s, so its cap is 55 minutes after it starts, without the
 16:50 UTC bound (which was set for the session's schedule, not from any result).
 
+Amendment (session 48, after ``smooth``'s run; nothing above changed): ``--rerun smooth`` ran 15:33-16:03 UTC and
+was stopped by its 30-minute cap during the probe at 100,000 frames, which had started at about 15:59, after the
+30,000-frame row (probe 358 s; 145 s in the replaced row); ``smooth``'s goal in frames is not judged. Beside it, only
+two unit-test runs of a few seconds each (``tests/test_benchmarks.py -k compare_flags``, ``tests/test_readme.py``,
+15:34-15:36) and file edits. Its draws took 24 to 33 leapfrog steps (the replaced rows 25 to 63).
+
+Amendment (session 48, instead of ``rank1``'s run): ``rank1``'s rerun announced above is not run: a repeat of a stored
+mixing fit showed the mixing benchmark's stored fits stale (``bench_mixing.py``'s amendment 17), and the session's
+remaining cores went to rerunning those. ``rank1``'s rows stay as stored (below 100,000 frames from before partial
+centring).
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
 """

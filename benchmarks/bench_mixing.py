@@ -126,6 +126,17 @@ the stored fit's; wall times are not compared. It runs after ``bench_cost_growth
 ``--rerun rank1``, with nothing else computing. Equal numbers support amendment 15 for every fit; any difference means
 the stored fits are stale.
 
+Amendment 17 (session 48, after the repeat, before the reruns; the protocol above unchanged): ``--repeat rank1 8``
+ran 16:03-16:09 UTC with nothing else computing and did not give the stored numbers (max R-hat 1.0074 against
+1.0054, min bulk ESS 869 against 575, mean centring 0.269 against 0.261; it passes the checks, 0 divergences, 15
+steps per draw as stored). So, as amendment 16 fixed, the stored fits are stale: amendment 15's reading of the code
+missed changes between the first runs (sessions 26-28, rank1 and smooth) and today that alter their draws; ``local``'s
+fits (session 44) have no such change by the same reading, which this repeat cannot confirm. ``--rerun rank1`` now runs
+rank1 at n/D 8 and 16 again, then ``--rerun smooth`` smooth at n/D 8 and 16, with the protocol's settings and nothing
+else computing (files may be edited); both are stopped at 17:00 UTC at the latest, and a fit not finished by then
+stays "not run" (its superseded fit is kept, not put back). ``bench_cost_growth.py``'s announced rerun of rank1 gives
+way to these and is not run.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT | --pilots | --repeat PRIOR N]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
 (about 40 minutes) or ``docs/mixing_repeat.json``.

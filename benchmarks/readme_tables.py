@@ -486,19 +486,21 @@ def expected_loglik_text(study: dict) -> str:
 
 def cost_growth_table(study: dict) -> str:
     """Markdown table of ``docs/cost_growth.json``: per size, each prior's gradient (ms, one core) × leapfrog steps
-    per draw = ms per draw ("stopped unfinished" for the probe running when a sweep was stopped, "not run" after it)."""
-    priors = list(study["sweeps"])
+    per draw = ms per draw ("stopped unfinished" for the probe running when that prior's run was stopped, its first
+    missing one in the order weights then frames; "not run" for the ones after it)."""
+    priors, sweeps = list(study["sweeps"]), study["sweeps"]
+    longest = {axis: max((sweeps[p][axis] for p in priors), key=len) for axis in ("weights", "frames")}
+    stopped = {p: next(((axis, len(sweeps[p][axis])) for axis in longest if len(sweeps[p][axis]) < len(longest[axis])),
+                       None) for p in priors}
     rows = [f"| sweep | frames | weights | {' | '.join(f'{p}: gradient ms × steps = ms / draw' for p in priors)} |",
             "|---" * (3 + len(priors)) + "|"]
-    for axis in ("weights", "frames"):
-        longest = max((study["sweeps"][p][axis] for p in priors), key=len)
-        for i, size in enumerate(longest):
-            cells = [study["sweeps"][p][axis][i] if i < len(study["sweeps"][p][axis]) else None for p in priors]
-            missing = [k for k, c in enumerate(cells) if c is None]  # the first was running when the run stopped
+    for axis, sizes in longest.items():
+        for i, size in enumerate(sizes):
+            cells = [sweeps[p][axis][i] if i < len(sweeps[p][axis]) else None for p in priors]
             rows.append(f"| {axis} | {size['frames']:,} | {size['weights']:,} | "
                         + " | ".join(f"{_sig(c['gradient_ms'])} × {c['steps_per_draw']:.0f} = {_sig(c['draw_ms'])}"
-                                     if c else ("stopped unfinished" if k == missing[0] else "not run")
-                                     for k, c in enumerate(cells)) + " |")
+                                     if c else ("stopped unfinished" if stopped[p] == (axis, i) else "not run")
+                                     for p, c in zip(priors, cells)) + " |")
     return "\n".join(rows)
 
 
@@ -517,8 +519,7 @@ def cost_growth_text(study: dict) -> str:
 
     verdict = {flag: [f"{p} in {axis}" for p, s in summary.items() for axis, ok in s["meets"].items() if ok is flag]
                for flag in (True, False, None)}
-    frames, weights = (sweeps[next(iter(summary))][axis] for axis in ("frames", "weights"))
-    stopped = [p for p, by in sweeps.items() if len(by["frames"]) < len(frames)]
+    frames, weights = (max((by[axis] for by in sweeps.values()), key=len) for axis in ("frames", "weights"))
     steps = [row["steps_per_draw"] for by in sweeps.values() for rows in by.values() for row in rows]
     return (f"How the structured priors' NUTS cost grows (`docs/cost_growth.json`, written by"
             f" `benchmarks/bench_cost_growth.py`, its protocol the script's docstring; the same simulated neuron,"
@@ -530,10 +531,8 @@ def cost_growth_text(study: dict) -> str:
             f" weights{slopes('weights')}. The goal, fixed before the run (at most frames^{goals['frames']:g} and"
             f" weights^{goals['weights']:g}), is met by {', '.join(verdict[True]) or 'none'}"
             + (f" and missed by {', '.join(verdict[False])}" if verdict[False] else "")
-            + (f"; it is not judged for {', '.join(verdict[None])}: the run was stopped during"
-               f" `{stopped[0]}`'s probe at {frames[-1]['frames']:,} frames, which had not finished (the script's"
-               f" docstring gives how long it ran)"
-               + (f", and {', '.join(f'`{p}`' for p in stopped[1:])} did not run there" if stopped[1:] else "")
+            + (f"; it is not judged for {', '.join(verdict[None])}: a probe at {frames[-1]['frames']:,} frames"
+               f" did not finish within its run's cap (the script's docstring gives each attempt)"
                if verdict[None] else "")
             + f". The steps per draw come from {study['tune']} tuning steps, so they are a rough guide (from"
             f" {min(steps):.0f} to {max(steps):.0f} over these probes)."

@@ -102,6 +102,25 @@ def test_bench_mixing_compare_flags_each_number_but_times():
     assert bench.compare(new, stored) == {"max_rhat": True, "whitened": False, "variables.rf.max_rhat": False}
 
 
+def test_cost_growth_table_marks_each_priors_stopped_probe():
+    """readme_tables.cost_growth_table on a hand-made study: a prior's first missing probe is "stopped unfinished"
+    (in whichever sweep), the ones after it "not run"; measured cells are gradient × steps = ms per draw."""
+    tables = _load("readme_tables")
+
+    def row(frames, weights):
+        return {"frames": frames, "weights": weights, "gradient_ms": 2.0, "steps_per_draw": 10.0, "draw_ms": 20.0}
+
+    weights = [row(5, 800), row(5, 3200)]
+    frames = [row(1, 800), row(3, 800), row(10, 800)]
+    study = {"sweeps": {"a": {"weights": weights, "frames": frames}, "b": {"weights": weights, "frames": frames[:2]},
+                        "c": {"weights": weights[:1], "frames": []}}}
+    lines = tables.cost_growth_table(study).splitlines()
+    assert lines[2] == "| weights | 5 | 800 | 2 × 10 = 20 | 2 × 10 = 20 | 2 × 10 = 20 |"
+    assert lines[3].endswith("| 2 × 10 = 20 | 2 × 10 = 20 | stopped unfinished |")
+    assert lines[4].endswith("| 2 × 10 = 20 | 2 × 10 = 20 | not run |")
+    assert lines[6] == "| frames | 10 | 800 | 2 × 10 = 20 | stopped unfinished | not run |"
+
+
 def test_peer_scores_and_table(rng):
     peers = _load("peers")
     truth = xr.DataArray(rng.normal(size=(2, 3, 4)), dims=("lag", "y", "x"))
