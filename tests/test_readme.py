@@ -242,43 +242,47 @@ def test_local_mixing_claim_at_n_d_16_follows_its_json():
 
 
 def test_cost_growth_claims_follow_their_json():
-    """The hand-written reading below the cost-growth table: smooth's gradient grows about linearly in frames,
-    rank1's faster, with its steps per draw growing too, and by more than its gradient's excess over linear (so that
-    mixing is most of what breaks the goal); local's rows are session 45's again (restored in session 48): they took
-    234.5 leapfrog steps at 30,000 frames and 60 at 12,800 weights, session 47's rerun (the last replaced set) 28 and
-    31; its steps and gradient grow as the README says up to 30,000 frames, and its probe at 100,000 frames did not
-    finish."""
+    """The hand-written reading below the cost-growth table: rank1's gradient and steps grow with frames; smooth's rows
+    (session 48) take 24 to 28 steps at every frame count and its gradient grows as the README says from 10,000 to
+    30,000 frames, with 100,000 unfinished (390 s in the last replaced set); local's rows are session 45's again
+    (restored in session 48): 234.5 leapfrog steps at 30,000 frames and 60 at 12,800 weights, session 47's rerun (the
+    last replaced set) 28 and 31; its steps and gradient grow as the README says up to 30,000 frames, and its probe at
+    100,000 frames did not finish. No prior meets the goal in frames where it is judged."""
     study = json.loads((ROOT / "docs" / "cost_growth.json").read_text())
-    slopes = {prior: s["exponents"]["frames"] for prior, s in study["summary"].items()}
-    assert 0.9 <= slopes["smooth"]["gradient_ms"] <= 1.1
+    summary, sweeps, flat = study["summary"], study["sweeps"], " ".join(README.split())
+    slopes = {prior: s["exponents"]["frames"] for prior, s in summary.items()}
     assert slopes["rank1"]["gradient_ms"] > 1.1 and slopes["rank1"]["steps_per_draw"] > 0.2
-    assert slopes["rank1"]["steps_per_draw"] > slopes["rank1"]["gradient_ms"] - 1
-    rows = {row["frames"]: row for row in study["sweeps"]["local"]["frames"]}
-    assert 100_000 not in rows and study["summary"]["local"]["meets"]["frames"] is None
-    flat = " ".join(README.split())
-    now, session_47 = ({row[axis]: row["steps_per_draw"] for axis in ("frames", "weights") for row in sweeps[axis]
+    assert not any(s["meets"]["frames"] for s in summary.values())
+    smooth = [row["steps_per_draw"] for row in sweeps["smooth"]["frames"]]
+    assert f"its draws take {min(smooth):.0f} to {max(smooth):.0f} steps at every frame count" in flat
+    assert f"its gradient grew as frames^{slopes['smooth']['gradient_ms']:.2f} from 10,000 to 30,000 frames" in flat
+    assert [row["frames"] for row in sweeps["smooth"]["frames"]][-1] == 30_000
+    before = {row["frames"]: row for row in study["superseded"]["smooth"][-1]["frames"]}
+    assert f"(it had finished in {before[100_000]['probe_wall_s']:.0f} s before partial centring)" in flat
+    rows = {row["frames"]: row for row in sweeps["local"]["frames"]}
+    assert 100_000 not in rows and summary["local"]["meets"]["frames"] is None
+    now, session_47 = ({row[axis]: row["steps_per_draw"] for axis in ("frames", "weights") for row in by[axis]
                         if (axis, row[axis]) in {("frames", 30_000), ("weights", 12_800)}}
-                       for sweeps in (study["sweeps"]["local"], study["superseded"]["local"][-1]))
+                       for by in (sweeps["local"], study["superseded"]["local"][-1]))
     assert f"Its draws took {now[30_000]:.1f} leapfrog steps at 30,000 frames" in flat
     assert (f'its rerun (kept under "superseded") took {session_47[30_000]:.0f} steps at 30,000 frames and '
             f"{session_47[12_800]:.0f} at 12,800 weights ({now[12_800]:.0f} here)") in flat
-    local = study["summary"]["local"]["exponents"]["frames"]
+    local = slopes["local"]
     assert (f"its steps grow as frames^{local['steps_per_draw']:.2f} and its gradient as ^{local['gradient_ms']:.2f}"
             in flat)
-    assert "Most of what breaks goal 3 in frames is the data-rich\nposteriors' mixing" in README
-    assert "`rank1`'s\ngrows faster" in README
 
 
 def test_frames_memory_claims_follow_their_json():
-    """The hand-written sentences that tie docs/frames_memory.json to the cost-growth sweep: smooth's 10,000-frame
-    gradient took less than half the sweep's time there, and its growth from 10,000 to 100,000 frames is faster than
-    frames in the later run."""
+    """The hand-written sentence that ties docs/frames_memory.json to the cost-growth sweep: smooth's 10,000-frame
+    gradient there is the sweep's to 0.1 ms, and it grows as the README says from 10,000 to 100,000 frames."""
     growth = json.loads((ROOT / "docs" / "cost_growth.json").read_text())
     memory = json.loads((ROOT / "docs" / "frames_memory.json").read_text())
     swept = next(r for r in growth["sweeps"]["smooth"]["frames"] if r["frames"] == 10_000)["gradient_ms"]
     later = next(r for r in memory["rows"] if r["frames"] == 10_000)["gradient_ms"]["smooth"]["float64"]
-    assert later < swept / 2 and memory["reading"]["exponents_10k_100k"]["smooth"] > 1.1
-    assert "less than half the time\nit took in this sweep" in README
+    assert abs(later - swept) < 0.1
+    exponent = memory["reading"]["exponents_10k_100k"]["smooth"]
+    assert (f"`smooth`'s gradient too ({later:.1f} ms at 10,000 frames, as in this sweep, and frames^{exponent:.2f} from"
+            " 10,000 to 100,000)") in " ".join(README.split())
 
 
 def test_structured_sampling_paragraph_follows_the_code():
