@@ -284,8 +284,9 @@ def pilot_disagreement(pilot: xr.DataTree, names: tuple[str, ...]) -> float:
     x 8 lags, 30,000 frames: one pilot chain had put the envelope outside the image, R-hat of ``rf_center`` 1.9 and
     2.3, and the medians of both chains chose coordinates in which the sampled model took 234 leapfrog steps per draw;
     the better chain alone, 31). Session 48 removed that rule: it also fired on pilots whose chains differ only by
-    slow mixing (rank1 and smooth at n/D 8, ``docs/mixing_pilots.json``), where its effect on mixing was not
-    measured, and the stored evidence that data-rich posteriors mix (``docs/mixing.json``) is for the code without it.
+    slow mixing (all six pilots of ``benchmarks/bench_mixing.py``'s data-rich fits, largest R-hat 1.25 to 1.87,
+    ``docs/mixing_pilots.json``), where its effect on mixing was not measured; the benchmark's fits
+    (``docs/mixing.json``) are for the code without it.
     """
     import arviz_stats as azs
 
