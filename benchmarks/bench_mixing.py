@@ -137,6 +137,18 @@ else computing (files may be edited); both are stopped at 17:00 UTC at the lates
 stays "not run" (its superseded fit is kept, not put back). ``bench_cost_growth.py``'s announced rerun of rank1 gives
 way to these and is not run.
 
+Amendment 18 (session 48, during smooth's rerun; the protocol above unchanged): ``--rerun rank1`` ran 16:09-16:28 UTC
+with nothing else computing (files were edited; ``tests/test_readme.py`` ran for a few seconds at about 16:10). At
+16:48, with smooth at n/D 8 still running 19 minutes in, its 17:00 bound was moved to 17:10 (the ``timeout`` wrapper
+was killed, so the script's exit status in its log is 137, not the fit's), for the session's schedule and not from any
+result (a fit's numbers do not depend on when it ends); smooth at n/D 16 is stopped as soon as n/D 8 is written, to
+leave the cores to the test suite, and stays "not run".
+
+Amendment 19 (session 48, after the reruns): smooth at n/D 8 ran 16:28-16:51 UTC with nothing else computing (files
+were edited; the README tables were regenerated for a second at about 16:29) and passed; smooth at n/D 16 had just
+started when it was stopped at 16:51, as amendment 18 fixed, and is not run. Of today's code's fits, rank1 at n/D 16
+fails (R-hat 1.013 on ``baseline_coef``), so goal 2 is not met; smooth at n/D 16 is not judged.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT | --pilots | --repeat PRIOR N]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
 (about 40 minutes) or ``docs/mixing_repeat.json``.
