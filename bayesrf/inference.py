@@ -264,11 +264,9 @@ def sample(
         non-centred, 1 = centred) and ``whitened`` (how many coefficients :func:`bayesrf.structured.data_block`
         whitened). Every chain, the pilot's too, starts at :func:`start_point`.
     """
-    if sampler not in SAMPLERS:
-        raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
+    tune = _sampler_tune(sampler, tune)
     if method not in METHODS:
         raise SpecError(f"method must be one of {METHODS}; got {method!r}.")
-    tune = DEFAULT_TUNE[sampler] if tune is None else tune
     design, spec, sha = _prepare(data, prior, lags, keep)
     started = time.perf_counter()
     model = build_model(design, spec)
@@ -326,8 +324,7 @@ def pilot(
     SpecError
         When the prior's family runs no pilot, or ``sampler`` is unknown.
     """
-    if sampler not in SAMPLERS:
-        raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
+    tune = _sampler_tune(sampler, tune)
     design, spec, _ = _prepare(data, prior, lags, keep)
     family = family_of(spec)
     form = family.nuts_form
@@ -335,12 +332,24 @@ def pilot(
         with_pilot = ", ".join(name for name, other in FAMILIES.items() if other.nuts_form.pilot_draws)
         raise SpecError(f"bayesrf.sample runs no pilot for prior family {spec.family!r}; pass a prior of a family "
                         f"that does ({with_pilot}).")
-    tune = DEFAULT_TUNE[sampler] if tune is None else tune
     tree = _run_pilot(*_nuts_start(build_model(design, spec), design, spec, seed), form, draws=draws, tune=tune,
                       chains=chains, seed=seed, sampler=sampler, progress=False, cores=cores or chain_processes(chains),
                       key=None)
     tree.attrs["pilot_disagreement"] = pilot_disagreement(tree, form.pilot_agree)
     return tree
+
+
+def _sampler_tune(sampler: str, tune: int | None) -> int:
+    """``tune``, or ``sampler``'s default tuning steps (:data:`bayesrf.nuts.DEFAULT_TUNE`) when it is None.
+
+    Raises
+    ------
+    SpecError
+        When ``sampler`` is not one of :data:`bayesrf.nuts.SAMPLERS`.
+    """
+    if sampler not in SAMPLERS:
+        raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
+    return DEFAULT_TUNE[sampler] if tune is None else tune
 
 
 def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, draws: int, tune: int, chains: int,

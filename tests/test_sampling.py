@@ -551,3 +551,12 @@ def test_pilot_runs_the_pilot_of_sample(monkeypatch):
     np.testing.assert_array_equal(alone["posterior"]["rf_z"].values, seen[0]["posterior"]["rf_z"].values)
     with pytest.raises(bayesrf.SpecError, match="no pilot for prior family 'normal'.*gp"):
         inference.pilot(rec, "ridge", lags=2)
+
+def test_sample_and_pilot_refuse_an_unknown_sampler_before_any_work():
+    """Both name the samplers there are (one check, ``inference._sampler_tune``)."""
+    from bayesrf import inference
+
+    rec = bayesrf.simulate(n_frames=200, shape=(4, 5), lags=2, seed=3)
+    for run in (bayesrf.sample, inference.pilot):
+        with pytest.raises(bayesrf.SpecError, match="sampler must be one of .*'nutpie'.*got 'stan'"):
+            run(rec, "smooth", lags=2, sampler="stan")
