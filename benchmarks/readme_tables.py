@@ -484,12 +484,17 @@ def expected_loglik_text(study: dict) -> str:
             f" {passing('laplace')}. A k that is not finite means all but one weight underflow.")
 
 
+def _longest_sweeps(sweeps: dict) -> dict[str, list[dict]]:
+    """Per axis (weights, then frames) of ``docs/cost_growth.json``'s ``sweeps``, the longest of the priors' rows."""
+    return {axis: max((by[axis] for by in sweeps.values()), key=len) for axis in ("weights", "frames")}
+
+
 def cost_growth_table(study: dict) -> str:
     """Markdown table of ``docs/cost_growth.json``: per size, each prior's gradient (ms, one core) × leapfrog steps
     per draw = ms per draw ("stopped unfinished" for the probe running when that prior's run was stopped, its first
     missing one in the order weights then frames; "not run" for the ones after it)."""
     priors, sweeps = list(study["sweeps"]), study["sweeps"]
-    longest = {axis: max((sweeps[p][axis] for p in priors), key=len) for axis in ("weights", "frames")}
+    longest = _longest_sweeps(sweeps)
     stopped = {p: next(((axis, len(sweeps[p][axis])) for axis in longest if len(sweeps[p][axis]) < len(longest[axis])),
                        None) for p in priors}
     rows = [f"| sweep | frames | weights | {' | '.join(f'{p}: gradient ms × steps = ms / draw' for p in priors)} |",
@@ -519,7 +524,7 @@ def cost_growth_text(study: dict) -> str:
 
     verdict = {flag: [f"{p} in {axis}" for p, s in summary.items() for axis, ok in s["meets"].items() if ok is flag]
                for flag in (True, False, None)}
-    frames, weights = (max((by[axis] for by in sweeps.values()), key=len) for axis in ("frames", "weights"))
+    frames, weights = (_longest_sweeps(sweeps)[axis] for axis in ("frames", "weights"))
     steps = [row["steps_per_draw"] for by in sweeps.values() for rows in by.values() for row in rows]
     return (f"How the structured priors' NUTS cost grows (`docs/cost_growth.json`, written by"
             f" `benchmarks/bench_cost_growth.py`, its protocol the script's docstring; the same simulated neuron,"
