@@ -26,8 +26,8 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from .errors import SpecError
-from .structured import (AXES, STRUCTURED_HYPERPARAMETERS, Coordinates, align_components, centred_start, centring,
-                         data_block, model_axes, shear, structured_rf)
+from .structured import (AXES, STRUCTURED_HYPERPARAMETERS, Coordinates, align_components, baseline_whitening,
+                         centred_start, centring, data_block, model_axes, shear, structured_rf)
 
 if TYPE_CHECKING:
     from .design import Design
@@ -437,14 +437,16 @@ class GP(Family):
                  ) -> tuple[Coordinates, dict[str, np.ndarray]]:
         """:func:`bayesrf.structured.centring` at the pilot's posterior medians of the hyperparameters, and for a
         ``local`` prior :func:`bayesrf.structured.shear` there, about the pilot's posterior mean of the RF, with the
-        data-determined coefficients whitened (:func:`bayesrf.structured.data_block`)."""
+        data-determined coefficients whitened (:func:`bayesrf.structured.data_block`); a spline baseline's levels
+        whitened about the start's (:func:`bayesrf.structured.baseline_whitening`)."""
         point = {name: pilot[name].median(("chain", "draw")).values for name in GP_HYPERPARAMETERS if name in pilot}
         amounts = centring(design, spec, point)
-        coordinates = Coordinates(amounts)
+        baseline = baseline_whitening(design, spec, start["baseline_level"]) if "baseline_level" in start else None
+        coordinates = Coordinates(amounts, baseline=baseline)
         if spec.local:
             mean = pilot["rf_space" if spec.rank else "rf"].mean(("chain", "draw")).values
             coordinates = Coordinates(amounts, *shear(spec, point, mean, amounts),
-                                      data_block(design, spec, point, amounts, pilot))
+                                      data_block(design, spec, point, amounts, pilot), baseline)
         return coordinates, centred_start(spec, start, coordinates)
 
     def start(self, start: dict[str, np.ndarray], ridge_rf: np.ndarray, spec: PriorSpec, seed: int | None

@@ -140,7 +140,10 @@ def _intercept(spec: PriorSpec, design: Design) -> pt.TensorVariable:
     return pm.Normal("intercept", pm.Data("intercept_mu", intercept_mu(spec, design)), spec.intercept_sigma)
 
 
-def _baseline(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
+def _baseline(spec: PriorSpec, design: Design, whitening: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> pt.TensorVariable | float:
+    """The baseline's log-rate (time,); a spline's levels sampled whitened with ``whitening``
+    (:class:`bayesrf.structured.Coordinates`' ``baseline``), the same prior."""
     if spec.baseline_kind == "constant":
         return 0.0
     basis = pm.Data("baseline_basis", design.baseline_basis(spec.baseline_kind, spec.baseline_n_basis),
@@ -155,8 +158,16 @@ def _baseline(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
     # (a random walk from 0 with steps N(0, scale^2) has covariance scale^2 min(i, j); written as an
     # MvNormal because PyMC's GaussianRandomWalk trips a PyTensor rewrite in nutpie's compiled graph)
     k = np.arange(1, spec.baseline_n_basis)
-    level = pm.MvNormal("baseline_level", mu=np.zeros(k.size), cov=spec.baseline_scale**2 * np.minimum.outer(k, k),
-                        dims="knot")
+    walk = {"mu": np.zeros(k.size), "cov": spec.baseline_scale**2 * np.minimum.outer(k, k)}
+    if whitening is None:
+        level = pm.MvNormal("baseline_level", **walk, dims="knot")
+    else:  # a shift and a fixed linear map of baseline_white, with the levels' prior as a potential
+        mean, factor = (pm.Data(f"baseline_{name}", value) for name, value in zip(("mean", "factor"), whitening,
+                                                                                   strict=True))
+        level = pm.Deterministic("baseline_level", mean + pt.dot(factor, pm.Flat("baseline_white", dims="knot")),
+                                 dims="knot")
+        log_det = pt.sum(pt.log(pt.abs(pt.diag(factor))))  # constant; keeps the log density exact
+        pm.Potential("baseline_prior", pm.logp(pm.MvNormal.dist(**walk), level) + log_det)
     coef = pm.Deterministic("baseline_coef", pt.concatenate([level[:1], pt.diff(level)]), dims="knot")
     return pt.dot(basis, coef)
 
@@ -240,7 +251,8 @@ def build_model(
         distribution without an RF (the null model of a unit's evidence of an RF).
     coordinates : Coordinates, optional
         The sampler's coordinates of the weights (:meth:`bayesrf.families.Family.recentre`; ``gp`` priors:
-        :class:`bayesrf.structured.Coordinates`, partially centred and sheared). The prior is the same.
+        :class:`bayesrf.structured.Coordinates`, partially centred and sheared, a spline baseline whitened). The
+        prior is the same.
 
     Returns
     -------
@@ -271,6 +283,7 @@ def build_model(
     }
     family = family_of(spec)
     coords |= family.coords(spec)
+    whitening = None if coordinates is None else coordinates.baseline
     with pm.Model(coords=coords) as model:
         intercept = _intercept(spec, design)
         eta = intercept
@@ -279,10 +292,10 @@ def build_model(
             eta = linear_predictor(design, intercept, rf, family.factors(spec))
         log_duration = pm.Data("log_duration", design.offset, dims="time")
         if spec.nonlinearity == "exp":  # the sums in the order of earlier releases (same floating-point results)
-            log_loc = eta + log_duration + _baseline(spec, design) + _history(spec, design)
+            log_loc = eta + log_duration + _baseline(spec, design, whitening) + _history(spec, design)
         else:
             log_unit = pm.Data("log_rate_unit", np.log(rate_unit(spec, design)))
-            eta = eta + _baseline(spec, design) + _history(spec, design)
+            eta = eta + _baseline(spec, design, whitening) + _history(spec, design)
             log_loc = log_rate_symbolic(eta, spec.nonlinearity, log_unit) + log_duration
         pymc_counts(spec.likelihood, spec.dispersion_scale, log_loc,
                     pm.Data("observed_counts", design.counts, dims="time"), limit=float(design.counts.max(initial=0)))
