@@ -54,8 +54,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZES", "CHUNK", "Block", "Coordinates", "LOGGED",
            "STRUCTURED_HYPERPARAMETERS", "align_components", "baseline_whitening", "centred_start", "centring",
-           "coefficient_log_sd", "cosine_spectrum", "data_block", "envelope_coordinates", "envelope_values", "hyperparameter_coordinates",
-           "kron_contract", "mode_log_sd", "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf"]
+           "coefficient_log_sd", "cosine_spectrum", "data_block", "envelope_coordinates", "envelope_values",
+           "hyperparameter_coordinates", "kron_contract", "mode_log_sd", "model_axes", "se_factor", "shear",
+           "smooth_axes", "structured_rf"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
