@@ -149,7 +149,19 @@ were edited; the README tables were regenerated for a second at about 16:29) and
 started when it was stopped at 16:51, as amendment 18 fixed, and is not run. Of today's code's fits, rank1 at n/D 16
 fails (R-hat 1.013 on ``baseline_coef``), so goal 2 is not met; smooth at n/D 16 is not judged.
 
-Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR --because TEXT | --pilots | --repeat PRIOR N]``
+Amendment 20 (session 49, before the eighth run; the protocol above unchanged): ``bayesrf.sample`` now samples a ``gp``
+prior's spline baseline levels whitened by their Fisher information plus prior precision
+(``bayesrf.structured.baseline_whitening``), chosen on tuning seed 7 only: rank1 at n/D 16 with today's code failed
+the checks on the baseline (max R-hat 1.011, bulk ESS 438 on ``baseline_coef``) and passed with the whitening
+(baseline bulk ESS 5,648, max R-hat 1.006 on ``rf``); seed 0 was not used for it. A third probe on seed 7, nutpie's
+``adaptation="low_rank"``, was stopped unfinished after 2 minutes to leave the cores to the whitening probe; nothing
+was chosen from it. Every prior reaches that code, so every stored fit is stale. ``--rerun rank1,smooth,local`` moves
+all six fits to ``"superseded"`` and runs them in the protocol's order (n/D 8 for every prior, then n/D 16). Nothing
+computes beside it (files may be edited); it is stopped at 19:45 UTC at the latest, to leave time for the test suite,
+and a fit it has not finished stays "not run".
+
+Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
+--repeat PRIOR N]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
 (about 40 minutes) or ``docs/mixing_repeat.json``.
 """
@@ -285,7 +297,8 @@ def supersede(study: dict, prior: str, reason: str) -> dict:
 
 def main(resume: bool = False, rerun: str | None = None, because: str = "") -> None:
     """Run the protocol's fits; with ``resume`` only those ``docs/mixing.json`` lacks (amendment 4); with ``rerun``
-    a prior's fits again, after moving the old ones to ``"superseded"``, each marked ``because`` (amendment 8)."""
+    (comma-separated priors, amendment 20) their fits again, after moving the old ones to ``"superseded"``, each marked
+    ``because`` (amendment 8)."""
     from threadpoolctl import threadpool_limits
 
     from bayesrf.nuts import DEFAULT_TUNE
@@ -295,7 +308,10 @@ def main(resume: bool = False, rerun: str | None = None, because: str = "") -> N
         if not because:
             raise SystemExit("--rerun PRIOR needs --because TEXT (the amendment and what changed; stored with the "
                              "superseded fits)")
-        old = supersede(old, rerun, because)
+        for prior in rerun.split(","):
+            if prior not in PRIORS:
+                raise SystemExit(f"--rerun takes priors of {PRIORS}, comma-separated; got {prior!r}")
+            old = supersede(old, prior, because)
     study = {"protocol": __doc__.split("Usage")[0].strip(), "pixels": list(SHAPE), "lags": LAGS,
              "weights": WEIGHTS, "n_per_d": list(N_PER_D), "priors": list(PRIORS),
              "tune": DEFAULT_TUNE["nutpie"], "cores": CORES, "python": sys.version.split()[0], "fits": old["fits"],
