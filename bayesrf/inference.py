@@ -33,8 +33,8 @@ from .errors import BayesRFWarning, FitError, SpecError
 from .families import FAMILIES, NutsForm, family_of
 from .laplace import laplace_draws
 from .model import build_model, link_start, set_baseline_start
-from .nuts import (DEFAULT_TUNE, POSTERIOR_VARS, SAMPLERS, add_log_densities, chain_processes, checked_variables,
-                   hierarchical_start, map_pymc, model_key, pilot_disagreement, run_nuts)
+from .nuts import (POSTERIOR_VARS, add_log_densities, chain_processes, checked_variables, hierarchical_start, map_pymc,
+                   model_key, pilot_disagreement, run_nuts, sampler_tune)
 from .ml import fit_block
 from .observation import truncation_warning
 from .penalized import n_baseline, scaled_penalty, solve_blocks, solve_full, split_theta
@@ -215,7 +215,7 @@ def sample(
     draws, chains : int
         Kept draws per chain, number of chains.
     tune : int, optional
-        Tuning steps per chain; default :data:`DEFAULT_TUNE` of the sampler (300 for nutpie, 1000 for PyMC).
+        Tuning steps per chain; default :data:`bayesrf.nuts.DEFAULT_TUNE` of the sampler (300 for nutpie, 1000 for PyMC).
     seed : int
         The same seed gives the same draws.
     sampler : {"nutpie", "pymc"}
@@ -264,7 +264,7 @@ def sample(
         non-centred, 1 = centred) and ``whitened`` (how many coefficients :func:`bayesrf.structured.data_block`
         whitened). Every chain, the pilot's too, starts at :func:`start_point`.
     """
-    tune = _sampler_tune(sampler, tune)
+    tune = sampler_tune(sampler, tune)
     if method not in METHODS:
         raise SpecError(f"method must be one of {METHODS}; got {method!r}.")
     design, spec, sha = _prepare(data, prior, lags, keep)
@@ -324,7 +324,7 @@ def pilot(
     SpecError
         When the prior's family runs no pilot, or ``sampler`` is unknown.
     """
-    tune = _sampler_tune(sampler, tune)
+    tune = sampler_tune(sampler, tune)
     design, spec, _ = _prepare(data, prior, lags, keep)
     family = family_of(spec)
     form = family.nuts_form
@@ -337,19 +337,6 @@ def pilot(
                       key=None)
     tree.attrs["pilot_disagreement"] = pilot_disagreement(tree, form.pilot_agree)
     return tree
-
-
-def _sampler_tune(sampler: str, tune: int | None) -> int:
-    """``tune``, or ``sampler``'s default tuning steps (:data:`bayesrf.nuts.DEFAULT_TUNE`) when it is None.
-
-    Raises
-    ------
-    SpecError
-        When ``sampler`` is not one of :data:`bayesrf.nuts.SAMPLERS`.
-    """
-    if sampler not in SAMPLERS:
-        raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
-    return DEFAULT_TUNE[sampler] if tune is None else tune
 
 
 def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, draws: int, tune: int, chains: int,

@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
 from .design import Design
-from .errors import BayesRFWarning
+from .errors import BayesRFWarning, SpecError
 from .families import family_of
 from .model import VAR_DIMS, link_start, set_baseline_start
 from .ml import solve_penalized
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPILED_KEPT", "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "add_log_densities", "chain_processes",
     "checked_variables", "compile_nutpie", "hierarchical_start", "map_pymc", "model_key", "pilot_disagreement",
-    "pointwise_loglik", "run_nuts",
+    "pointwise_loglik", "run_nuts", "sampler_tune",
 ]
 
 SAMPLERS = ("nutpie", "pymc")
@@ -46,6 +46,21 @@ DEFAULT_TUNE = {"nutpie": 300, "pymc": 1000}
 sensible point) needs few: real neuron, 4 x 1000 draws, ridge-hier / lasso-hier: max R-hat 1.011 / 1.005 and
 min bulk ESS 801 / 676 after 300 tuning steps, 1.008 / 1.005 and 823 / 931 after 1,000, in about half the time;
 smooth, rank1 and local pass the checks after 300 too (see the README's speed table). PyMC's sampler: PyMC's default."""
+
+
+def sampler_tune(sampler: str, tune: int | None) -> int:
+    """``tune``, or ``sampler``'s default tuning steps (:data:`DEFAULT_TUNE`) when it is None.
+
+    Raises
+    ------
+    SpecError
+        When ``sampler`` is not one of :data:`SAMPLERS`.
+    """
+    if sampler not in SAMPLERS:
+        raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
+    return DEFAULT_TUNE[sampler] if tune is None else tune
+
+
 POSTERIOR_VARS = tuple(VAR_DIMS)
 STANDARDISED = ("rf_z", "rf_time_z")
 """Non-centred standard-normal variables: kept in results, left out of the convergence checks."""

@@ -45,7 +45,7 @@ from .errors import DataError, SpecError, recorded
 from .families import family_of
 from .heldout import block_split, heldout_pointwise
 from .inference import data_checksum, sample
-from .nuts import SAMPLERS
+from .nuts import sampler_tune
 from .posterior import SAMPLE_DIMS
 from .priors import PriorSpec, load_prior
 from .results import SWEEP_KIND, read_tree, save
@@ -206,8 +206,7 @@ def sensitivity(
     xarray.DataTree
         The sweep (see the module docstring); analyse it with :func:`compare`.
     """
-    if sampler not in SAMPLERS:
-        raise SpecError(f"sampler must be one of {SAMPLERS}; got {sampler!r}.")
+    sampler_tune(sampler, tune)  # refuse an unknown sampler before any fit
     specs = sweep_specs(priors, scales, likelihoods)
     n_time = data.sizes["time"]
     test = block_split(n_time) if test is None else np.asarray(test, dtype=bool)

@@ -552,11 +552,13 @@ def test_pilot_runs_the_pilot_of_sample(monkeypatch):
     with pytest.raises(bayesrf.SpecError, match="no pilot for prior family 'normal'.*gp"):
         inference.pilot(rec, "ridge", lags=2)
 
-def test_sample_and_pilot_refuse_an_unknown_sampler_before_any_work():
-    """Both name the samplers there are (one check, ``inference._sampler_tune``)."""
+
+def test_sample_pilot_and_sensitivity_refuse_an_unknown_sampler_before_any_work():
+    """All three name the samplers there are (one check, ``nuts.sampler_tune``)."""
     from bayesrf import inference
+    from bayesrf.sensitivity import sensitivity
 
     rec = bayesrf.simulate(n_frames=200, shape=(4, 5), lags=2, seed=3)
-    for run in (bayesrf.sample, inference.pilot):
+    for run in (bayesrf.sample, inference.pilot, lambda *args, **kwargs: sensitivity(rec, ["smooth"], **kwargs)):
         with pytest.raises(bayesrf.SpecError, match="sampler must be one of .*'nutpie'.*got 'stan'"):
             run(rec, "smooth", lags=2, sampler="stan")
