@@ -160,6 +160,13 @@ all six fits to ``"superseded"`` and runs them in the protocol's order (n/D 8 fo
 computes beside it (files may be edited); it is stopped at 19:45 UTC at the latest, to leave time for the test suite,
 and a fit it has not finished stays "not run".
 
+Amendment 21 (session 49, after the eighth run): ``--rerun rank1,smooth,local`` ran 18:26-19:41 UTC: rank1, smooth and
+local at n/D 8, rank1 and smooth at n/D 16 finished and pass; local at n/D 16 had started at 19:35 and was stopped at
+19:41 by the run's time limit (the interrupt reached it in the recentring after its pilot), so it is not run. Beside the
+run, for a few seconds each: ``tests/test_readme.py`` (18:33), one test of ``tests/test_sampling.py`` (18:34), pyflakes
+and ``duplicates``; and between 19:41 and 19:43, after the run, two probes of how numpy's ``lstsq`` reacts to an
+interrupt.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
