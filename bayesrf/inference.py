@@ -215,7 +215,8 @@ def sample(
     draws, chains : int
         Kept draws per chain, number of chains.
     tune : int, optional
-        Tuning steps per chain; default :data:`bayesrf.nuts.DEFAULT_TUNE` of the sampler (300 for nutpie, 1000 for PyMC).
+        Tuning steps per chain; default :data:`bayesrf.nuts.DEFAULT_TUNE` of the sampler (300 for nutpie, 1000 for
+        PyMC).
     seed : int
         The same seed gives the same draws.
     sampler : {"nutpie", "pymc"}
