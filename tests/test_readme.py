@@ -325,8 +325,9 @@ def test_mixing_rerun_claims_follow_their_json():
         assert min(ess.values()) == min(ess["baseline_coef"], ess["baseline_level"])
     local = old["local", 16]
     assert (f"({old['local', 8]['whitened']:.0f} coefficients whitened at n/D 8, {local['whitened']:.0f} at n/D 16, "
-            f"now under \"superseded\") passed at both sizes (at n/D 16 max R-hat {local['max_rhat']:.3f}, min bulk ESS "
-            f"{local['min_ess_bulk']:.0f}, no divergences, in {local['wall_time_s'] / 60:.1f} minutes)") in flat
+            f"now under \"superseded\") passed at both sizes (at n/D 16 max R-hat {local['max_rhat']:.3f}, "
+            f"min bulk ESS {local['min_ess_bulk']:.0f}, no divergences, in {local['wall_time_s'] / 60:.1f} minutes)"
+            ) in flat
     assert old["local", 8]["diagnostics_ok"] and local["diagnostics_ok"] and not local["n_divergent"]
     fits = {(fit["prior"], fit["n_per_d"]): fit for fit in study["fits"]}
     assert all(fit["diagnostics_ok"] for fit in fits.values())
