@@ -292,12 +292,10 @@ def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], coordinates: Co
     ``baseline_white`` solving :class:`Coordinates`' ``baseline`` equation for the start's ``baseline_level``."""
     values = _hyperparameters(start)
     g = envelope_coordinates(values["rf_center"], values["rf_width"], np) if spec.local else None
-    out = {name: value for name, value in start.items() if name not in ("rf_z", "baseline_level")}
+    out = {name: value for name, value in start.items() if name != "rf_z"}
     if coordinates.baseline is not None:
         mean, factor = coordinates.baseline
-        out["baseline_white"] = np.linalg.solve(factor, start["baseline_level"] - mean)
-    elif "baseline_level" in start:
-        out["baseline_level"] = start["baseline_level"]
+        out["baseline_white"] = np.linalg.solve(factor, out.pop("baseline_level") - mean)
     centred = _centred(spec, start["rf_z"], values, coordinates.centring)
     coef = centred - _shift(g, coordinates.shear, coordinates.anchor, np)
     if (block := coordinates.block) is None:
@@ -481,8 +479,7 @@ def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], am
     scale = np.exp((1 - c) * log_sd)  # the pattern a unit of sd^c rf_z adds is sd^(1 - c) m_k
     precision = scale[:, None] * _block_information(design, frames, lag_patterns, index) * scale + np.diag(
         np.exp(-2 * c * log_sd))
-    covariance = np.linalg.inv(precision)
-    return Block(index, fit[0], fit[1:], anchor, np.linalg.cholesky((covariance + covariance.T) / 2))
+    return Block(index, fit[0], fit[1:], anchor, _covariance_factor(precision))
 
 
 def shear(spec: PriorSpec, point: dict[str, np.ndarray], mean: np.ndarray, amounts: np.ndarray
@@ -556,8 +553,13 @@ def baseline_whitening(design: Design, spec: PriorSpec, levels: np.ndarray) -> t
     steps = np.eye(n) - np.eye(n, k=-1)  # levels -> their steps baseline_coef, iid N(0, scale^2) under the prior
     basis = design.baseline_basis("spline", spec.baseline_n_basis) @ steps
     precision = basis.T @ (design.counts[:, None] * basis) + steps.T @ steps / spec.baseline_scale**2
+    return np.asarray(levels, dtype=float), _covariance_factor(precision)
+
+
+def _covariance_factor(precision: np.ndarray) -> np.ndarray:
+    """Lower-triangular Cholesky factor of the inverse of ``precision`` (symmetrised against round-off)."""
     covariance = np.linalg.inv(precision)
-    return np.asarray(levels, dtype=float), np.linalg.cholesky((covariance + covariance.T) / 2)
+    return np.linalg.cholesky((covariance + covariance.T) / 2)
 
 
 def _projections(design: Design, frames: np.ndarray, lag_patterns: np.ndarray
