@@ -167,6 +167,11 @@ run, for a few seconds each: ``tests/test_readme.py`` (18:33), one test of ``tes
 and ``duplicates``; and between 19:41 and 19:43, after the run, two probes of how numpy's ``lstsq`` reacts to an
 interrupt.
 
+Amendment 22 (session 50, before the ninth run; the protocol above unchanged): ``--resume`` runs the one fit the
+eighth run left "not run", local at n/D 16, with the code of the eighth run (no change to the package since). Nothing
+computes beside it (files may be edited); it is stopped at 22:45 UTC at the latest, to leave time for the test suite,
+and then stays "not run".
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
