@@ -217,7 +217,7 @@ def plot_check(report: dict) -> Figure:
     for ax, name in zip(axes.flat, ("dispersion", "autocorrelation", "rootogram", "segments"), strict=True):
         c = checks[name]
         ax.set_title(f"{'ok' if c['ok'] else 'FAIL'} (p = {c['p']:.3f}): {c['verdict']}", fontsize=8, wrap=True)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best")  # explicit, as matplotlib times a default one
     fig.suptitle(f"Does the likelihood fit? Posterior predictive checks ({report['n_draws']} draws)")
     return fig
 
@@ -330,7 +330,7 @@ def plot_support(comparison: xr.Dataset) -> Figure:
                            label=f"glum CV {family} scale")
         ax.set(xscale="log", xlabel="prior scale (sigma or b; log-rate per unit contrast)", ylabel=f"{label} (nats)",
                title=label)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best")
     fig.suptitle("Which prior do the data support? (error bars: SE)")
     return fig
 

@@ -134,7 +134,7 @@ def plot_evidence(result: xr.DataTree) -> Figure:
         gain = summary["elpd_diff"].values
         ax.hist(np.sign(gain) * np.log10(1 + np.abs(gain)), bins=20, color="0.4")
         ax.axvline(np.log10(1 + EVIDENCE_NATS), color="C3", ls="--", label=f"{EVIDENCE_NATS:g} nats (and 2 SE)")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="best")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set(xlabel="sign x log10(1 + |ELPD gain|), nats", ylabel="units",
            title=f"Evidence of an RF: {int(summary.get('has_rf', xr.DataArray([])).sum())} of {summary.sizes['unit']} units")
