@@ -100,6 +100,15 @@ mixing fit showed the mixing benchmark's stored fits stale (``bench_mixing.py``'
 remaining cores went to rerunning those. ``rank1``'s rows stay as stored (below 100,000 frames from before partial
 centring).
 
+Amendment (session 50, before its run; nothing above changed): since session 49 every ``gp`` prior samples its
+spline baseline's levels whitened (``bayesrf.structured.baseline_whitening``; ``bench_mixing.py``'s amendment 20), so
+every stored row is stale; ``rank1``'s rows below 100,000 frames also predate partial centring, and at n/D 16 in
+``bench_mixing.py`` the baseline had been ``rank1``'s slowest variable. ``--rerun rank1`` measures its nine probes
+again with today's code and the settings above, in the same order, on this machine with nothing else computing (files
+may be edited), after ``bench_mixing.py``'s ninth run; it is stopped 50 minutes after it starts or at 23:05 UTC,
+whichever is first (the session's schedule), and a probe still running then is reported as stopped unfinished, with
+``rank1``'s goal in that sweep not judged. ``smooth``'s and ``local``'s rows are not measured again (no session time).
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
 """
