@@ -173,6 +173,11 @@ every number (24c80d4 ``nuts.sampler_tune``, 0f73287 a shared ``_covariance_fact
 computes beside it (files may be edited); it is stopped at 22:45 UTC at the latest, to leave time for the test suite,
 and then stays "not run".
 
+Amendment 23 (session 50, after the ninth run): ``--resume`` ran 21:00-21:44 UTC with nothing else computing (files
+were edited meanwhile). local at n/D 16 fails bayesrf's checks: max R-hat 1.045 and bulk ESS 90 on ``rf``, 1.043 and
+155 on ``rf_floor``, no divergences, 31 leapfrog steps per draw, 43 minutes. Its session-44 run (under "superseded",
+with the code of before sessions 45-49) had passed (1.007, 703). With every fit run, goal 2 is not met.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
