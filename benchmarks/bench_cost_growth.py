@@ -109,6 +109,16 @@ may be edited), after ``bench_mixing.py``'s ninth run; it is stopped 50 minutes 
 whichever is first (the session's schedule), and a probe still running then is reported as stopped unfinished, with
 ``rank1``'s goal in that sweep not judged. ``smooth``'s and ``local``'s rows are not measured again (no session time).
 
+Amendment (session 50, after the run; nothing above changed): ``--rerun rank1`` ran 21:53-22:43 UTC with nothing
+else computing but about 2 s of a README-regeneration script at 21:53:24, during the first probe's set-up (its
+gradient, 0.79 ms at 5,000 frames, lies between the frame sweep's 0.36 ms at 3,000 and 1.21 ms at 10,000 frames).
+``rank1``'s eight probes up to 30,000 frames ran. Not as announced above: the script also runs every other prior's
+missing probes, in the protocol's order, so after ``rank1``'s 30,000-frame row it ran ``smooth`` at 100,000 frames
+(probe 1,930 s, today's code; kept, and the README says its sweep mixes this row with session 48's) and then
+``local`` at 100,000 frames, which stopped with an error: its pilot's point gave ``nan`` in the partial centring
+(``bayesrf.structured.centring``), which PyMC refuses as data. ``rank1`` at 100,000 frames did not run, so its goal
+in frames is not judged.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
 """
