@@ -168,8 +168,9 @@ and ``duplicates``; and between 19:41 and 19:43, after the run, two probes of ho
 interrupt.
 
 Amendment 22 (session 50, before the ninth run; the protocol above unchanged): ``--resume`` runs the one fit the
-eighth run left "not run", local at n/D 16, with today's code: since the eighth run started (353c02c) the package changed only by refactors meant to keep
-every number (24c80d4 ``nuts.sampler_tune``, 0f73287 a shared ``_covariance_factor``) and a docstring. Nothing
+eighth run left "not run", local at n/D 16, with today's code: since the eighth run started (353c02c) the package
+changed only by refactors meant to keep every number (24c80d4 ``nuts.sampler_tune``, 0f73287 a shared
+``_covariance_factor``) and a docstring. Nothing
 computes beside it (files may be edited); it is stopped at 22:45 UTC at the latest, to leave time for the test suite,
 and then stays "not run".
 
