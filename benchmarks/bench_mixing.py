@@ -179,10 +179,22 @@ were edited meanwhile). local at n/D 16 fails bayesrf's checks: max R-hat 1.045 
 155 on ``rf_floor``, no divergences, 31 leapfrog steps per draw, 43 minutes. Its session-44 run (under "superseded",
 with the code of before sessions 45-49) had passed (1.007, 703). With every fit run, goal 2 is not met.
 
+Amendment 24 (session 51, before an ablation; the protocol above and the stored fits unchanged): does the baseline
+whitening (amendment 20) make local at n/D 16 fail, or does seed 0 fail by chance? ``--unwhitened local 16`` runs that
+fit exactly as :func:`fit` does but with ``bayesrf.families.baseline_whitening`` replaced by one returning None, so the
+baseline's levels are sampled as before amendment 20 (a benchmark-only switch; the package has no such option), and
+writes ``docs/mixing_unwhitened.json``: the fit and, per stored number, whether it equals the session-44 fit (the one
+superseded by amendment 20, which passed: max R-hat 1.007, bulk ESS 703). Readings fixed now: (i) every number equal:
+the whitening is the only change since session 44, and on seed 0 it turns a pass into a failure; (ii) not equal and
+the fit passes: without the whitening today's code passes on seed 0, which implicates the whitening on this seed;
+(iii) the fit fails: the failure does not come from the whitening alone. One seed cannot tell a systematic effect
+from chance in (i) or (ii); the stored fits and goal 2's verdict are not changed by this run. Nothing computes beside
+it (files may be edited); it is stopped at 01:20 UTC at the latest and is then reported as not run.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
---repeat PRIOR N]``
+--repeat PRIOR N | --unwhitened PRIOR N]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
-(about 40 minutes) or ``docs/mixing_repeat.json``.
+(about 40 minutes), ``docs/mixing_repeat.json`` or ``docs/mixing_unwhitened.json``.
 """
 
 from __future__ import annotations
@@ -190,6 +202,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +210,7 @@ import numpy as np
 OUT = Path(__file__).resolve().parent.parent / "docs" / "mixing.json"
 PILOTS_OUT = OUT.with_name("mixing_pilots.json")
 REPEAT_OUT = OUT.with_name("mixing_repeat.json")
+UNWHITENED_OUT = OUT.with_name("mixing_unwhitened.json")
 SESSION_47_RHAT = 1.1
 """Session 47's ``bayesrf.nuts.PILOT_RHAT`` (removed in session 48): above it a pilot was read from one chain."""
 SHAPE, LAGS = (20, 15), 5
@@ -287,16 +301,29 @@ def compare(new: dict, stored: dict) -> dict[str, bool]:
     return {key: key in old and value == old[key] for key, value in numbers(new).items()}
 
 
-def repeat(prior: str, n_per_d: int) -> None:
-    """Amendment 16: one stored fit run again, and which of its numbers are equal."""
+def compared_fit(study: dict, prior: str, n_per_d: int, whitened: bool) -> dict:
+    """The stored fit a repeat of ``(prior, n_per_d)`` is compared with: the protocol's (``whitened``, amendment 16),
+    or the one amendment 20 superseded, the last fit without the baseline whitening (amendment 24)."""
+    fits = study["fits"] if whitened else [fit for fit in study.get("superseded", [])
+                                           if fit["superseded_by"].startswith("amendment 20")]
+    return next(fit for fit in fits if (fit["prior"], fit["n_per_d"]) == (prior, n_per_d))
+
+
+def repeat(prior: str, n_per_d: int, whitened: bool = True) -> None:
+    """Amendment 16: one stored fit run again, and which of its numbers are equal; with ``whitened`` False
+    (amendment 24) run without the baseline whitening and compared with the fit amendment 20 superseded."""
+    from unittest import mock
+
     from threadpoolctl import threadpool_limits
 
-    stored = next(f for f in json.loads(OUT.read_text())["fits"] if (f["prior"], f["n_per_d"]) == (prior, n_per_d))
-    with threadpool_limits(1):
+    stored = compared_fit(json.loads(OUT.read_text()), prior, n_per_d, whitened)
+    switch = mock.patch("bayesrf.families.baseline_whitening", return_value=None) if not whitened else nullcontext()
+    with threadpool_limits(1), switch:
         new = fit(n_per_d, prior)
     equal = compare(new, stored)
-    REPEAT_OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "fit": new, "equal": equal,
-                                      "all_equal": all(equal.values())}, indent=1))
+    (REPEAT_OUT if whitened else UNWHITENED_OUT).write_text(json.dumps(
+        {"protocol": __doc__.split("Usage")[0].strip(), "fit": new, "baseline_whitened": whitened, "equal": equal,
+         "all_equal": all(equal.values())}, indent=1))
     print({key: new[key] for key in ("max_rhat", "min_ess_bulk", "n_divergent", "wall_time_s")},
           "all equal:", all(equal.values()), [key for key, same in equal.items() if not same])
 
@@ -351,8 +378,9 @@ if __name__ == "__main__":
     if "--pilots" in args:
         check_pilots()
         sys.exit()
-    if "--repeat" in args:
-        repeat(args[args.index("--repeat") + 1], int(args[args.index("--repeat") + 2]))
-        sys.exit()
+    for flag in ("--repeat", "--unwhitened"):
+        if flag in args:
+            repeat(args[args.index(flag) + 1], int(args[args.index(flag) + 2]), whitened=flag == "--repeat")
+            sys.exit()
     main(resume="--resume" in args, rerun=args[args.index("--rerun") + 1] if "--rerun" in args else None,
          because=args[args.index("--because") + 1] if "--because" in args else "")

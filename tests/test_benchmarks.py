@@ -615,3 +615,16 @@ def test_bench_cluster_cpu_reading_tells_the_three_causes_apart(dask, workers, t
     held = [key[0] for key in ("a_dask_takes_the_cores", "b_tasks_do_more_work", "c_same_work_runs_slower")
             if result[key]]
     assert held == ([expected] if expected else []) and result["sampling_excess"] == pytest.approx(0.1)
+
+
+def test_mixing_unwhitened_ablation_is_compared_with_the_last_unwhitened_fit():
+    """bench_mixing.compared_fit: a repeat is compared with the protocol's stored fit; the ablation of amendment 24
+    with the fit amendment 20 superseded, not an older superseded one (session 50's JSON)."""
+    bench = _load("bench_mixing")
+    study = json.loads((BENCH.parent / "docs" / "mixing.json").read_text())
+    stored = bench.compared_fit(study, "local", 16, whitened=True)
+    assert stored in study["fits"] and stored["whitened"] == 128 and stored["max_rhat"] > 1.01
+    before = bench.compared_fit(study, "local", 16, whitened=False)
+    assert before["superseded_by"].startswith("amendment 20") and before["max_rhat"] < 1.01
+    assert [fit["max_rhat"] for fit in study["superseded"] if (fit["prior"], fit["n_per_d"]) == ("local", 16)][-1] \
+        == before["max_rhat"]
