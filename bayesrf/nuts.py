@@ -261,6 +261,8 @@ def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: in
     with PyMC's NUTS from the same start, with a :class:`~bayesrf.BayesRFWarning` that says so (and
     ``attrs["sampler"] = "pymc"`` on the returned tree).
 
+    An interrupted run (Ctrl-C, SIGINT) raises ``KeyboardInterrupt``: nutpie and PyMC would return its partial draws.
+
     The returned tree's attrs hold ``time_sampling_s`` (warm-up and draws; with PyMC also its compilation) and,
     with nutpie, ``time_compile_s`` (nutpie's compilation, or the swap of a reused model's data), in seconds.
     """
@@ -276,7 +278,7 @@ def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: in
             tree = nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress_bar=progress,
                                  save_warmup=False, cores=cores, target_accept=target_accept)
             tree.attrs.update(timing, time_sampling_s=time.perf_counter() - began)
-            return tree
+            return _whole(tree, draws)
         except RuntimeError as exc:
             if "initialization points failed" not in str(exc) or not np.isfinite(model.compile_logp()(start)):
                 raise
@@ -288,6 +290,17 @@ def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: in
                      initvals=start, init="adapt_diag", model=model, progressbar=progress, cores=cores,
                      compute_convergence_checks=False, target_accept=target_accept)
     tree.attrs.update(timing, sampler="pymc", time_sampling_s=time.perf_counter() - began)
+    return _whole(tree, draws)
+
+
+def _whole(tree: xr.DataTree, draws: int) -> xr.DataTree:
+    """``tree`` if it holds all ``draws`` draws per chain. Interrupted (Ctrl-C, or SIGINT from ``timeout``), nutpie
+    and PyMC return the draws they have, none if still tuning (a pilot's hyperparameters were then NaN, which
+    failed later with an error about masked arrays); bayesrf keeps no partial run and passes the interrupt on."""
+    done = tree["posterior"].sizes["draw"]
+    if done < draws:
+        raise KeyboardInterrupt(f"sampling was interrupted after {done} of {draws} draws per chain; bayesrf keeps no "
+                                "partial run (run again to sample, with fewer draws for a shorter run).")
     return tree
 
 

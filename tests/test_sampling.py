@@ -562,3 +562,33 @@ def test_sample_pilot_and_sensitivity_refuse_an_unknown_sampler_before_any_work(
     for run in (bayesrf.sample, inference.pilot, lambda *args, **kwargs: sensitivity(rec, ["smooth"], **kwargs)):
         with pytest.raises(bayesrf.SpecError, match="sampler must be one of .*'nutpie'.*got 'stan'"):
             run(rec, "smooth", lags=2, sampler="stan")
+
+
+def test_an_interrupted_run_raises_instead_of_returning_its_partial_draws():
+    """Interrupted (Ctrl-C, or ``timeout``'s SIGINT), nutpie returns the draws it has, none while still tuning: a
+    ``gp`` pilot's hyperparameter medians were then NaN and failed later with an error about masked arrays (session
+    50, ``local`` at 100,000 frames). ``run_nuts`` passes the interrupt on, saying how far it got."""
+    import signal
+    import threading
+
+    import pymc as pm
+
+    from bayesrf.nuts import compile_nutpie, run_nuts
+
+    rng = np.random.default_rng(0)
+    with pm.Model() as model:
+        x = pm.Normal("x", 0.0, 1.0, shape=200)
+        pm.Normal("y", pm.math.dot(rng.standard_normal((2000, 200)), x), 10.0, observed=rng.standard_normal(2000))
+    start = {"x": np.zeros(200)}
+    compile_nutpie(model, start, "interrupted")  # compiled before the interrupt, which then lands in the sampling
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(1.0, signal.raise_signal, [signal.SIGINT])
+    try:
+        with warnings.catch_warnings(record=True), pytest.raises(KeyboardInterrupt, match=r"after \d+ of 5000 draws"):
+            warnings.simplefilter("always")  # arviz's about a run of no draws, recorded
+            timer.start()
+            run_nuts(model, start, draws=5000, tune=5000, chains=2, seed=0, sampler="nutpie", progress=False,
+                     target_accept=0.8, cores=2, reuse_key="interrupted")
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
