@@ -264,6 +264,15 @@ def sample(
         hyperparameters, :func:`bayesrf.nuts.pilot_disagreement`), ``centred_fraction`` (mean centring, 0 =
         non-centred, 1 = centred) and ``whitened`` (how many coefficients :func:`bayesrf.structured.data_block`
         whitened). Every chain, the pilot's too, starts at :func:`start_point`.
+
+    Raises
+    ------
+    SpecError
+        When ``method``, ``sampler`` or the prior is unknown or invalid.
+    DataError
+        When ``data`` is not a valid recording.
+    KeyboardInterrupt
+        When sampling is interrupted (Ctrl-C, SIGINT): no partial run is returned (:func:`bayesrf.nuts.run_nuts`).
     """
     tune = sampler_tune(sampler, tune)
     if method not in METHODS:

@@ -119,7 +119,16 @@ missing probes, in the protocol's order, so after ``rank1``'s 30,000-frame row i
 (``bayesrf.structured.centring``), which PyMC refuses as data. ``rank1`` at 100,000 frames did not run, so its goal
 in frames is not judged.
 
-Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR]``
+Amendment (session 51; no probe run, nothing above changed): the error of ``local`` at 100,000 frames came from this
+run's cap, not from ``local``: the run was stopped at 22:43, 50 minutes after it started, during that probe's pilot.
+Interrupted while tuning, nutpie returns a run of no draws instead of raising (tried in session 51: SIGINT from
+``timeout`` during the tuning of a small model gave 2 chains x 0 draws), so the pilot's medians were NaN. Since session
+51 ``bayesrf.nuts.run_nuts`` raises ``KeyboardInterrupt`` for a run with fewer draws than asked. So that probe was
+stopped unfinished by the cap, as the earlier attempts were; the stored rows are unchanged. ``--only PRIOR`` (new)
+limits ``--missing`` and ``--rerun`` to that prior's probes; without it they still run every prior's missing probes.
+
+Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR] [--only
+PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
 """
 
@@ -204,6 +213,16 @@ def restore(sweeps: dict[str, dict[str, list[dict]]], superseded: dict, prior: s
     return sweeps | {prior: last}, superseded | {prior: [*earlier, sweeps[prior]]}
 
 
+def pending(sweeps: dict[str, dict[str, list[dict]]], cases: list[tuple[str, int, int]], only: str | None = None
+            ) -> list[tuple[str, int, int, str]]:
+    """The probes ``(axis, side, frames, prior)`` of ``cases`` (the protocol's order) that ``sweeps`` lacks, every
+    prior's or, with ``only`` (``--only PRIOR``, session 51), that prior's."""
+    if only is not None and only not in PRIORS:
+        raise SystemExit(f"--only takes one of {PRIORS}; got {only!r}")
+    return [(axis, side, frames, prior) for axis, side, frames in cases for prior in PRIORS
+            if (only is None or prior == only) and not stored(sweeps, prior, axis, frames, LAGS * side * side)]
+
+
 def main() -> None:
     from threadpoolctl import threadpool_limits
 
@@ -229,8 +248,8 @@ def main() -> None:
     if rerun:  # the amendments of sessions 45 and 47: the prior's rows measured again, every earlier set kept
         superseded = supersede(superseded, rerun, sweeps[rerun])
         sweeps[rerun] = {"frames": [], "weights": []}
-    todo = [(axis, side, frames, prior) for axis, side, frames in cases for prior in PRIORS
-            if not stored(sweeps, prior, axis, frames, LAGS * side * side)]
+    only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    todo = pending(sweeps, cases, only)
     if missing:  # the cheapest first (the amendment of session 38)
         todo.sort(key=lambda case: max([0.0] + [r["probe_wall_s"] for r in sweeps[case[3]][case[0]]]))
     with threadpool_limits(1):

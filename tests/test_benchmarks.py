@@ -628,3 +628,19 @@ def test_mixing_unwhitened_ablation_is_compared_with_the_last_unwhitened_fit():
     assert before["superseded_by"].startswith("amendment 20") and before["max_rhat"] < 1.01
     assert [fit["max_rhat"] for fit in study["superseded"] if (fit["prior"], fit["n_per_d"]) == ("local", 16)][-1] \
         == before["max_rhat"]
+
+
+def test_bench_cost_growth_only_limits_the_probes_to_one_prior():
+    """bench_cost_growth.pending: the probes a JSON lacks in the protocol's order, every prior's or, with ``--only``,
+    one prior's (session 50's ``--rerun rank1`` also ran smooth's and local's missing probes)."""
+    bench = _load("bench_cost_growth")
+    row = {"frames": 1000, "weights": bench.LAGS * 100}
+    sweeps = {"smooth": {"frames": [row], "weights": []}, "local": {"frames": [], "weights": []},
+              "rank1": {"frames": [], "weights": []}}
+    cases = [("frames", 10, 1000), ("frames", 10, 3000)]
+    assert bench.pending(sweeps, cases) == [("frames", 10, 1000, "local"), ("frames", 10, 1000, "rank1"),
+                                            ("frames", 10, 3000, "smooth"), ("frames", 10, 3000, "local"),
+                                            ("frames", 10, 3000, "rank1")]
+    assert bench.pending(sweeps, cases, only="rank1") == [("frames", 10, 1000, "rank1"), ("frames", 10, 3000, "rank1")]
+    with pytest.raises(SystemExit, match="--only takes one of"):
+        bench.pending(sweeps, cases, only="ridge")
