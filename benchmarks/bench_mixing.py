@@ -191,6 +191,16 @@ the fit passes: without the whitening today's code passes on seed 0, which impli
 from chance in (i) or (ii); the stored fits and goal 2's verdict are not changed by this run. Nothing computes beside
 it (files may be edited); it is stopped at 01:20 UTC at the latest and is then reported as not run.
 
+Amendment 25 (session 51, after the ablation): ``--unwhitened local 16`` ran 00:15-01:08 UTC with nothing else computing
+(files were edited). Its ``timeout`` wrapper, set to 01:17, was killed at 01:02 and replaced by an interrupt at 01:20,
+the bound fixed above, which it did not reach (its session-44 run had taken 61 minutes). Reading (iii): without the
+whitening the fit also fails, on the envelope's centre (max R-hat 1.017 on ``rf_center``, min bulk ESS 546 on
+``rf_width``; the RF ``rf`` 1.006 and 717; no divergences, 29 leapfrog steps per draw, 52 minutes), and its numbers are
+not session 44's. Its pilot chose the same centring as the ninth run's (mean 0.04604, against 0.04588 in session 44), so
+something since session 44 changed the pilot's draws too, and amendment 23's "the only change is the whitening" was
+wrong. On seed 0 the whitened fit fails worse (on ``rf``, R-hat 1.045 and bulk ESS 90) than the unwhitened one; one seed
+does not tell whether that is systematic. The stored fits and goal 2's verdict are unchanged.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``

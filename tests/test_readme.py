@@ -348,3 +348,27 @@ def test_mixing_rerun_claims_follow_their_json():
     passed_now = sum(bool(fit["diagnostics_ok"]) for fit in fits.values())
     assert (f"So **goal 2 is not met** with today's code (before the change {passed} of the {len(old)} stored fits "
             f"passed, and smooth at n/D 16 was not run; since, {passed_now} of {len(fits)})") in flat
+
+
+def test_mixing_ablation_claims_follow_their_json():
+    """Amendments 24 and 25 of bench_mixing: local at n/D 16 without the baseline whitening fails too, on the
+    envelope's centre, its numbers not session 44's and its pilot's centring today's, as the README says."""
+    ablation = json.loads((ROOT / "docs" / "mixing_unwhitened.json").read_text())
+    study = json.loads((ROOT / "docs" / "mixing.json").read_text())
+    fit, today = ablation["fit"], next(f for f in study["fits"] if (f["prior"], f["n_per_d"]) == ("local", 16))
+    before = [f for f in study["superseded"] if (f["prior"], f["n_per_d"]) == ("local", 16)][-1]
+    assert not ablation["baseline_whitened"] and not ablation["all_equal"] and not fit["diagnostics_ok"]
+    checked = [name for name in fit["variables"] if name not in bayesrf.nuts.STANDARDISED]
+    worst = max(checked, key=lambda name: fit["variables"][name]["max_rhat"])
+    slowest = min(checked, key=lambda name: fit["variables"][name]["min_ess_bulk"])
+    assert fit["variables"][worst]["max_rhat"] == fit["max_rhat"] and not fit["n_divergent"]
+    assert fit["variables"][slowest]["min_ess_bulk"] == fit["min_ess_bulk"]
+    assert fit["centred_fraction"] == today["centred_fraction"] != before["centred_fraction"]
+    assert fit["max_rhat"] < today["max_rhat"]  # "less badly"
+    rf = fit["variables"]["rf"]
+    flat = " ".join(README.split())
+    assert (f"`local` at n/D 16 **also fails**, less badly and on the envelope's centre (max R-hat "
+            f"{fit['max_rhat']:.3f} on `{worst}`, min bulk ESS {fit['min_ess_bulk']:.0f} on `{slowest}`; the RF `rf` "
+            f"{rf['max_rhat']:.3f} and {rf['min_ess_bulk']:.0f}; no divergences)") in flat and worst == "rf_center"
+    assert (f"its pilot chose today's centring (mean {fit['centred_fraction']:.5f}, against "
+            f"{before['centred_fraction']:.5f} then)") in flat
