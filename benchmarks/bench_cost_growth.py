@@ -127,6 +127,12 @@ Interrupted while tuning, nutpie returns a run of no draws instead of raising (t
 stopped unfinished by the cap, as the earlier attempts were; the stored rows are unchanged. ``--only PRIOR`` (new)
 limits ``--missing`` and ``--rerun`` to that prior's probes; without it they still run every prior's missing probes.
 
+Amendment (session 51, before its run; nothing above changed): ``--missing --only rank1`` measures the one probe
+``rank1`` lacks, 100,000 frames, with today's code (the whitened baseline, as its other rows) and the settings above, on
+this machine with nothing else computing (files may be edited). It is stopped at 01:58 UTC (the session's schedule); a
+probe still running then is reported as stopped unfinished and ``rank1``'s goal in frames stays not judged. The JSON's
+``"complete"`` now says whether every probe of the protocol is stored (before, whether the run's own list was done).
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR] [--only
 PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
@@ -253,13 +259,13 @@ def main() -> None:
     if missing:  # the cheapest first (the amendment of session 38)
         todo.sort(key=lambda case: max([0.0] + [r["probe_wall_s"] for r in sweeps[case[3]][case[0]]]))
     with threadpool_limits(1):
-        for n, (axis, side, frames, prior) in enumerate(todo):
+        for axis, side, frames, prior in todo:
             row = measure(recording(side, frames), prior)
             sweeps[prior][axis] = sorted([*sweeps[prior][axis], row], key=lambda r: (r["weights"], r["frames"]))
             print(f"{axis:>7s} {prior:>6s} {frames:>7,d} frames {row['weights']:>6,d} weights: gradient "
                   f"{row['gradient_ms']:.2f} ms x {row['steps_per_draw']:.1f} steps = {row['draw_ms']:.0f} ms "
                   f"per draw (probe {row['probe_wall_s']:.0f} s)", flush=True)
-            write(sweeps, complete=n == len(todo) - 1, superseded=superseded)
+            write(sweeps, complete=not pending(sweeps, cases), superseded=superseded)
     for prior, result in summarise(sweeps).items():
         print(prior, {axis: f"{s['draw_ms']:.2f} (gradient {s['gradient_ms']:.2f}, steps {s['steps_per_draw']:.2f})"
                       for axis, s in result["exponents"].items()}, "meets", result["meets"])
