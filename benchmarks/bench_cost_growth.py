@@ -133,6 +133,13 @@ this machine with nothing else computing (files may be edited). It is stopped at
 probe still running then is reported as stopped unfinished and ``rank1``'s goal in frames stays not judged. The JSON's
 ``"complete"`` now says whether every probe of the protocol is stored (before, whether the run's own list was done).
 
+Amendment (session 51, after the run; nothing above changed): ``--missing --only rank1`` ran 01:13-01:28 UTC with
+nothing else computing (files were edited). ``rank1`` at 100,000 frames: gradient 18.0 ms x 127 leapfrog steps = 2,284
+ms per draw (probe 871 s, 0 divergences; session 38's replaced row, before partial centring, 29.9 ms x 286). With all
+three sizes from 10,000 frames measured with today's code, ``rank1``'s cost per draw grows as frames^1.36 (gradient
+^1.17, steps ^0.19): it misses the goal in frames. ``local`` at 100,000 frames is still missing, so ``"complete"`` stays
+false.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR] [--only
 PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
