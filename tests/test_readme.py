@@ -243,11 +243,11 @@ def test_local_mixing_claim_at_n_d_16_follows_its_json():
 
 def test_cost_growth_claims_follow_their_json():
     """The hand-written reading below the cost-growth table: rank1's rerun (sessions 50 and 51) has its cost, gradient
-    and steps as the README gives, and misses the goal in frames; smooth's steps and gradient grow as the README says up to its
-    100,000-frame row, and it misses the goal in frames; local's rows are session 45's again
-    (restored in session 48): 234.5 leapfrog steps at 30,000 frames and 60 at 12,800 weights, session 47's rerun (the
-    last replaced set) 28 and 31; its steps and gradient grow as the README says up to 30,000 frames, and its probe at
-    100,000 frames did not finish. No prior meets the goal in frames where it is judged."""
+    and steps as the README gives, and misses the goal in frames; smooth's steps and gradient grow as the README says up
+    to its 100,000-frame row, and it misses the goal in frames; local's rows are session 45's again (restored in session
+    48): 234.5 leapfrog steps at 30,000 frames and 60 at 12,800 weights, session 47's rerun (the last replaced set) 28
+    and 31; its steps and gradient grow as the README says up to 30,000 frames, and its probe at 100,000 frames did not
+    finish. No prior meets the goal in frames where it is judged."""
     study = json.loads((ROOT / "docs" / "cost_growth.json").read_text())
     summary, sweeps, flat = study["summary"], study["sweeps"], " ".join(README.split())
     slopes = {prior: s["exponents"]["frames"] for prior, s in summary.items()}
