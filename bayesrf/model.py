@@ -63,8 +63,9 @@ from .structured import STRUCTURED_HYPERPARAMETERS
 if TYPE_CHECKING:
     from .structured import Coordinates
 
-__all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_WEIGHTS", "VAR_DIMS", "build_model",
-           "intercept_mu", "linear_predictor", "link_start", "mean_rate", "rate_unit", "set_baseline_start"]
+__all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_BYTES", "SINGLE_PRECISION_WEIGHTS",
+           "VAR_DIMS", "build_model", "intercept_mu", "linear_predictor", "link_start", "mean_rate", "model_frames",
+           "rate_unit", "set_baseline_start"]
 
 LAPLACE_FORMS = ("direct", "exponential-difference", "scale-mixture")
 
@@ -78,6 +79,12 @@ SINGLE_PRECISION_WEIGHTS = 2_000
 """From this many RF weights on, frames that float32 holds exactly enter the model in float32
 (:meth:`bayesrf.design.Design.single_precision`): the frame products, most of a gradient's cost, move half the
 memory; the drive is cast back to float64 before the likelihood (relative error ~1e-6 in the drive)."""
+
+SINGLE_PRECISION_BYTES = 2**26
+"""From this many bytes of frames in float64 on (64 MiB: 84,000 frames of 10 x 10 px), frames that float32 holds
+exactly enter the model in float32 at any number of weights, as from :data:`SINGLE_PRECISION_WEIGHTS` on: long
+recordings of small stimuli. At 100,000 frames x 100 px (80 MB) one log-density and gradient was 1.86x (rank1)
+and 2.44x (smooth) faster in float32 (``docs/frames_memory.json``), and each chain holds half the memory."""
 
 VAR_DIMS: dict[str, tuple[str, ...]] = {
     "intercept": (), "rf": ("lag", "y", "x"), "rf_z": ("lag", "y", "x"), "rf_scale": ("lag",),
@@ -191,20 +198,28 @@ def _history(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
     return pt.dot(past, history)
 
 
+def model_frames(design: Design) -> np.ndarray:
+    """The frames (n_time, n_pixels) a model of ``design`` computes with: in float32 when float32 holds them exactly
+    and the model is large (:data:`SINGLE_PRECISION_WEIGHTS` weights or :data:`SINGLE_PRECISION_BYTES` bytes of
+    float64 frames on), else as they are (float64)."""
+    large = design.n_weights >= SINGLE_PRECISION_WEIGHTS or design.frames.size * 8 >= SINGLE_PRECISION_BYTES
+    return design.single_precision().frames if large else design.frames
+
+
 def linear_predictor(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable,
                      factors: tuple[pt.TensorVariable, pt.TensorVariable] | None = None) -> pt.TensorVariable:
     """Symbolic intercept plus drive (n_obs,) from the frames, without a lagged design matrix (the baseline,
     history, nonlinearity and log duration are added by :func:`build_model`).
 
     Frames enter as model data (shared, not constants baked into
-    the compiled code); frames in float32 from :data:`SINGLE_PRECISION_WEIGHTS` weights on.
+    the compiled code), in float32 for a large model (:func:`model_frames`).
     With ``factors = (time, space)`` of a rank-k RF (``rf[l] = sum_k time[k, l] space[k]``; shapes
     (k, n_lags) and (k, ny, nx)) the frames are contracted with the spatial maps first
     (``frames @ space.T``, n_frames x pixels x k) and then with the time courses, instead of with
     every lag's weights (n_frames x pixels x n_lags): the same drive, ``n_lags / k`` times fewer products.
     """
     L, n = design.n_lags, design.frames.shape[0] - design.n_lags + 1
-    values = design.single_precision().frames if design.n_weights >= SINGLE_PRECISION_WEIGHTS else design.frames
+    values = model_frames(design)
     frames = pytensor.shared(values, "frames")  # what pm.Data makes, without its cast of float32 to float64
     pm.modelcontext(None).register_data_var(frames, dims=("frame", "pixel"))
     if factors is None:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 import scipy.stats
 
 from bayesrf.diagnostics import ESS_PER_CHAIN, RHAT_MAX
-from bayesrf.model import SINGLE_PRECISION_WEIGHTS
+from bayesrf.model import SINGLE_PRECISION_BYTES, SINGLE_PRECISION_WEIGHTS
 from bayesrf.nuts import STANDARDISED
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -549,6 +550,7 @@ def cost_growth_text(study: dict) -> str:
 def frames_memory_text(study: dict) -> str:
     """The README's sentences on ``docs/frames_memory.json``: why a gradient grows faster than frames here."""
     rows, r, cache = study["rows"], study["reading"], study["last_level_cache_bytes"]
+    pixels = study["pixels"][0] * study["pixels"][1]
     inside = [row for row in rows if row["matrix_bytes_float64"] <= cache]
     after, fit_from = r["after_the_run"], next(row for row in rows if row["frames"] == 100_000)
     return (f"Why the gradient grows faster than frames (`docs/frames_memory.json`, written by"
@@ -566,9 +568,10 @@ def frames_memory_text(study: dict) -> str:
             f" the rest of it as ^{after['rest_above_cache_exponent']:.2f}. With the frames in float32, which is exact"
             f" for binary frames and which bayesrf uses from {SINGLE_PRECISION_WEIGHTS:,} weights on, the gradient at"
             f" {fit_from['frames']:,} frames is "
-            + " and ".join(f"{x:.2f}× faster for {p}" for p, x in r["float32_speedups_at_fit_from"].items()) + ";"
-            f" at these {study['lags'] * study['pixels'][0] * study['pixels'][1]:,} weights bayesrf still uses float64,"
-            f" as in the cost-growth table.")
+            + " and ".join(f"{x:.2f}× faster for {p}" for p, x in r["float32_speedups_at_fit_from"].items()) + "."
+            f" Since session 52 bayesrf also uses float32 from {SINGLE_PRECISION_BYTES / 2**20:g} MiB of float64 frames"
+            f" on, at any number of weights: here from {math.ceil(SINGLE_PRECISION_BYTES / 8 / pixels):,} frames, so"
+            f" in the cost-growth table's row at 100,000 frames.")
 
 
 def frames_memory_table(study: dict) -> str:

@@ -47,10 +47,12 @@ def test_hessian_matches_numerical_hessian(problem):
     np.testing.assert_allclose(poisson_hessian(theta, A, counts, offset), numeric, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("single", [False, True])
-def test_model_likelihood_in_float32_frames_matches_scipy(small_sim, monkeypatch, rng, single):
-    """From SINGLE_PRECISION_WEIGHTS weights on, binary frames enter the PyMC model in float32: its Poisson
-    log-likelihood and gradient against scipy's logpmf and the dense float64 design (counts c, rate exp(A theta))."""
+@pytest.mark.parametrize("large", ["no", "in weights", "in bytes"])
+def test_model_likelihood_in_float32_frames_matches_scipy(small_sim, monkeypatch, rng, large):
+    """From SINGLE_PRECISION_WEIGHTS weights or SINGLE_PRECISION_BYTES bytes of float64 frames on, binary frames
+    enter the PyMC model in float32 (here the thresholds are moved to this small design, "no" one byte above it):
+    its Poisson log-likelihood and gradient against scipy's logpmf and the dense float64 design (counts c, rate
+    exp(A theta))."""
     import pytensor
     import pytensor.tensor as pt
 
@@ -58,10 +60,12 @@ def test_model_likelihood_in_float32_frames_matches_scipy(small_sim, monkeypatch
     from bayesrf.model import build_model
     from bayesrf.ml import with_intercept
 
-    monkeypatch.setattr("bayesrf.model.SINGLE_PRECISION_WEIGHTS", 0 if single else 10**9)
     design = bayesrf.make_design(small_sim, n_lags=3)
+    float64_bytes = design.frames.size * 8
+    monkeypatch.setattr("bayesrf.model.SINGLE_PRECISION_WEIGHTS", design.n_weights if large == "in weights" else 10**9)
+    monkeypatch.setattr("bayesrf.model.SINGLE_PRECISION_BYTES", float64_bytes + (large != "in bytes"))
     model = build_model(design, bayesrf.load_prior("ridge", {"baseline": {"kind": "constant"}}))
-    assert model["frames"].dtype == ("float32" if single else "float64")
+    assert model["frames"].dtype == ("float64" if large == "no" else "float32")
     loglik = model.logp(vars=[model["counts"]])
     fn = pytensor.function(model.value_vars, [loglik, pt.grad(loglik, model.rvs_to_values[model["rf"]])])
     theta = np.r_[np.log(20.0), 0.2 * rng.normal(size=design.n_weights)]
@@ -71,3 +75,16 @@ def test_model_likelihood_in_float32_frames_matches_scipy(small_sim, monkeypatch
     assert value == pytest.approx(poisson.logpmf(design.counts, rate).sum(), rel=1e-6)
     want = (A.T @ (design.counts - rate))[1:]
     np.testing.assert_allclose(grad.ravel(), want, rtol=0, atol=1e-5 * np.abs(want).max())  # float32 sums: ~3e-6
+
+
+def test_frames_float32_does_not_hold_exactly_stay_float64_in_a_large_model(small_sim, monkeypatch):
+    """Frames of thirds are not exact in float32: however large the model, they enter it in float64, unrounded."""
+    import bayesrf
+    from bayesrf.model import model_frames
+
+    monkeypatch.setattr("bayesrf.model.SINGLE_PRECISION_WEIGHTS", 0)
+    monkeypatch.setattr("bayesrf.model.SINGLE_PRECISION_BYTES", 0)
+    design = bayesrf.make_design(small_sim.assign(stim=small_sim["stim"] / 3), n_lags=3)
+    frames = model_frames(design)
+    assert frames.dtype == np.float64
+    np.testing.assert_array_equal(frames, small_sim["stim"].values.reshape(len(frames), -1) / 3)
