@@ -13,14 +13,17 @@ Every fit returns an :class:`xarray.DataTree` with groups
 ``estimates``      ``ml_per_lag`` and ``map`` (lag, y, x): the point estimates the figures
                    compare with the posterior mean (unless fitted with ``estimates=False``)
 
-and root attrs ``bayesrf_spec`` (the prior spec as JSON), ``bayesrf_version``,
-``data_sha256``, ``seed``, ``method``, ``sampler``, ``n_lags``; a sampled fit adds where its
-time went (``wall_time_s`` and ``time_*_s``, see :func:`bayesrf.sample`). A MAP fit is a
-posterior with one chain and one draw.
+and root attrs ``bayesrf_spec`` (the prior spec as JSON), ``bayesrf_version``, ``stack_versions`` (JSON: the versions
+of Python and the numerical packages, :func:`stack_versions`), ``data_sha256``, ``seed``, ``method``, ``sampler``,
+``n_lags``; a sampled fit adds where its time went (``wall_time_s`` and ``time_*_s``, see :func:`bayesrf.sample`). A
+MAP fit is a posterior with one chain and one draw.
 """
 
 from __future__ import annotations
 
+import json
+import platform
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +40,9 @@ from .nonlinearity import log_rate
 from .priors import PriorSpec
 
 __all__ = [
-    "SWEEP_KIND", "as_dataset", "assemble", "check_result", "data_groups", "design_from_result", "count_locations", "load", "log_rate_draws",
-    "package_version", "posterior_predictive", "predict", "read_tree", "save", "softplus_unit"
+    "STACK", "SWEEP_KIND", "as_dataset", "assemble", "check_result", "data_groups", "design_from_result",
+    "count_locations", "load", "log_rate_draws", "package_version", "posterior_predictive", "predict", "read_tree",
+    "save", "softplus_unit", "stack_versions"
 ]
 
 
@@ -58,6 +62,26 @@ def package_version() -> str:
     from . import __version__
 
     return __version__
+
+
+STACK = ("pymc", "pytensor", "nutpie", "numba", "numpy", "scipy", "arviz-base", "arviz-stats", "xarray", "glum",
+         "distributed")
+"""The packages whose versions :func:`stack_versions` records: those that compute a fit's numbers or run it."""
+
+
+def stack_versions() -> dict[str, str]:
+    """The versions of Python, bayesrf and :data:`STACK`, by name ("not installed" for a missing one): stored with
+    every result (``attrs["stack_versions"]``, JSON) and benchmark, because another sampler or compiler version can
+    give other draws from the same seed."""
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    versions = {name: installed(name) for name in STACK}
+    return {"python": platform.python_version(), "bayesrf": package_version()} | versions
 
 
 def _posterior_dataset(values: dict[str, np.ndarray], design: Design, spec: PriorSpec) -> xr.Dataset:
@@ -135,6 +159,7 @@ def assemble(
     tree.attrs.update(
         bayesrf_spec=spec.to_json(),
         bayesrf_version=package_version(),
+        stack_versions=json.dumps(stack_versions()),
         data_sha256=data_sha256,
         seed=-1 if seed is None else int(seed),
         method=method,

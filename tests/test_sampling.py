@@ -1,5 +1,8 @@
 """NUTS and Laplace posteriors: schema, reproducibility, I/O, calibration, accuracy."""
 
+import importlib.metadata
+import json
+import sys
 import warnings
 
 import numpy as np
@@ -38,6 +41,10 @@ def test_schema_and_attrs(nuts_ridge, tiny):
     assert bayesrf.PriorSpec.from_json(attrs["bayesrf_spec"]).name == "ridge"
     assert attrs["n_divergent"] == 0 and attrs["max_rhat"] < 1.01 and attrs["diagnostics_ok"] == 1
     np.testing.assert_array_equal(nuts_ridge.observed_data.counts.values, tiny.counts.values[1:])
+    versions = json.loads(attrs["stack_versions"])  # which sampler and compiler made these draws
+    assert versions["python"] == sys.version.split()[0] and versions["bayesrf"] == attrs["bayesrf_version"]
+    assert {name: versions[name] for name in ("nutpie", "pymc", "numba")} == {
+        name: importlib.metadata.version(name) for name in ("nutpie", "pymc", "numba")}
 
 
 @pytest.mark.slow
@@ -61,7 +68,6 @@ def test_same_mode_whether_the_compile_cache_is_cold_or_warm(tmp_path):
     differed here by 7e-8 (and 30 draws of NUTS from it by 1.5e-7); only the mode is compared, to compile once."""
     import os
     import subprocess
-    import sys
 
     env = os.environ | {"PYTENSOR_FLAGS": f"base_compiledir={tmp_path / 'cache'}", "OPENBLAS_NUM_THREADS": "1"}
     for run in ("cold", "warm"):
