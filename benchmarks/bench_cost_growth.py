@@ -140,8 +140,23 @@ three sizes from 10,000 frames measured with today's code, ``rank1``'s cost per 
 ^1.17, steps ^0.19): it misses the goal in frames. ``local`` at 100,000 frames is still missing, so ``"complete"`` stays
 false.
 
-Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR] [--only
-PRIOR]``
+Amendment (session 52, before its run; nothing above changed): since session 52 frames that float32 holds exactly
+enter the model in float32 also from 64 MiB of float64 frames on (``bayesrf.model.SINGLE_PRECISION_BYTES``), at any
+number of weights; at 10 x 10 px that is from 83,887 frames, so of this protocol's sizes only 100,000 frames changes
+(the weight sweep's 20 x 20 to 40 x 40 px were float32 already, by weights, and its 10 x 10 px at 5,000 frames is 4
+MB). The threshold was chosen from ``docs/frames_memory.json`` (session 39: at 100,000 frames the gradient 1.86x
+faster for ``rank1`` and 2.44x for ``smooth`` in float32), not from any probe of this benchmark. ``--replace-frames
+100000`` (new) moves each prior's row at 100,000 frames (``smooth``'s of session 50, ``rank1``'s of session 51) to
+``"superseded"`` and measures all three priors there again with today's code and the settings above, cheapest first as
+``--missing`` orders them (``rank1``, ``smooth``, ``local``), on this machine with nothing else computing (files may
+be edited). Each new row stores the package versions (``stack_versions``). The run is stopped at 04:05 UTC (the
+session's schedule); a probe still running then is reported as stopped unfinished and that prior's goal in frames
+stays not judged. Reading, fixed now: with these rows the exponents in frames describe the package as shipped (float64
+frames below 83,887 frames, float32 from there on), not one arithmetic, and the README says so; ``local``'s rows below
+100,000 frames stay session 45's (before the baseline whitening), ``smooth``'s session 48's.
+
+Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
+--replace-frames N] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
 """
 
@@ -153,6 +168,8 @@ from pathlib import Path
 
 import numpy as np
 from bench_big_posterior import LAGS, probe, recording
+
+from bayesrf.results import stack_versions
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "cost_growth.json"
 PRIORS = ("smooth", "local", "rank1")
@@ -168,10 +185,10 @@ COSTS = ("gradient_ms", "steps_per_draw", "draw_ms")
 
 def measure(rec, prior: str) -> dict:
     """One prior at one size: ``bench_big_posterior.probe`` (gradient ms, steps per draw, the probe's wall time and
-    diagnostics) with the size and the cost per draw (ms, one core)."""
+    diagnostics) with the size, the cost per draw (ms, one core) and the package versions (since session 52)."""
     row = probe(rec, prior, tune=TUNE, draws=DRAWS)
     return {"frames": int(rec.sizes["time"]), "weights": LAGS * int(rec["stim"][0].size), **row,
-            "draw_ms": row["steps_per_draw"] * row["gradient_ms"]}
+            "draw_ms": row["steps_per_draw"] * row["gradient_ms"], "stack_versions": stack_versions()}
 
 
 def exponents(rows: list[dict], x: str) -> dict[str, float] | None:
@@ -226,6 +243,19 @@ def restore(sweeps: dict[str, dict[str, list[dict]]], superseded: dict, prior: s
     return sweeps | {prior: last}, superseded | {prior: [*earlier, sweeps[prior]]}
 
 
+def replace_frames(sweeps: dict[str, dict[str, list[dict]]], superseded: dict, frames: int, only: str | None = None
+                   ) -> tuple[dict, dict]:
+    """``sweeps`` without every prior's (or ``only``'s) frame-sweep row at ``frames``, and ``superseded`` with each
+    removed row appended to its prior's replaced sets as a set of its own (``--replace-frames``, session 52)."""
+    for prior in PRIORS if only is None else (only,):
+        gone = [r for r in sweeps[prior]["frames"] if r["frames"] == frames]
+        if gone:
+            superseded = supersede(superseded, prior, {"frames": gone, "weights": []})
+            sweeps = sweeps | {prior: sweeps[prior] | {"frames": [r for r in sweeps[prior]["frames"]
+                                                                    if r["frames"] != frames]}}
+    return sweeps, superseded
+
+
 def pending(sweeps: dict[str, dict[str, list[dict]]], cases: list[tuple[str, int, int]], only: str | None = None
             ) -> list[tuple[str, int, int, str]]:
     """The probes ``(axis, side, frames, prior)`` of ``cases`` (the protocol's order) that ``sweeps`` lacks, every
@@ -252,7 +282,8 @@ def main() -> None:
         print(json.dumps(summarise(sweeps), indent=1))
         return
     cases = [("weights", side, SIDES_FRAMES) for side in SIDES] + [("frames", FRAMES_SIDE, n) for n in FRAMES]
-    missing = "--missing" in sys.argv
+    replaced = int(sys.argv[sys.argv.index("--replace-frames") + 1]) if "--replace-frames" in sys.argv else None
+    missing = "--missing" in sys.argv or replaced is not None
     rerun = sys.argv[sys.argv.index("--rerun") + 1] if "--rerun" in sys.argv else None
     stored_json = json.loads(OUT.read_text()) if missing or rerun else {}
     sweeps: dict[str, dict[str, list[dict]]] = (stored_json["sweeps"] if stored_json else
@@ -262,6 +293,8 @@ def main() -> None:
         superseded = supersede(superseded, rerun, sweeps[rerun])
         sweeps[rerun] = {"frames": [], "weights": []}
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
+    if replaced is not None:  # session 52: the rows at these frames measured again, the replaced ones kept
+        sweeps, superseded = replace_frames(sweeps, superseded, replaced, only)
     todo = pending(sweeps, cases, only)
     if missing:  # the cheapest first (the amendment of session 38)
         todo.sort(key=lambda case: max([0.0] + [r["probe_wall_s"] for r in sweeps[case[3]][case[0]]]))

@@ -92,6 +92,25 @@ def test_bench_cost_growth_restore_swaps_the_last_replaced_set_back():
     assert bench.restore(*restored, "local") == (sweeps, superseded)
 
 
+def test_bench_cost_growth_replace_frames_moves_that_size_of_every_prior_to_superseded():
+    """``--replace-frames N`` (session 52): each prior's frame-sweep row at N leaves its rows for the end of its
+    replaced sets, as a set of its own, so that ``--missing`` measures it again; other rows and sweeps stay; with
+    ``only`` one prior's; a prior without that row is untouched."""
+    bench = _load("bench_cost_growth")
+    small, big, wide = {"frames": 10, "weights": 8}, {"frames": 100, "weights": 8}, {"frames": 100, "weights": 80}
+    sweeps = {"smooth": {"frames": [small, big], "weights": [wide]}, "local": {"frames": [small], "weights": []},
+              "rank1": {"frames": [small, big], "weights": []}}
+    earlier = {"frames": [small], "weights": []}
+    out, superseded = bench.replace_frames(sweeps, {"rank1": [earlier]}, 100)
+    assert out == {"smooth": {"frames": [small], "weights": [wide]}, "local": {"frames": [small], "weights": []},
+                   "rank1": {"frames": [small], "weights": []}}
+    assert superseded == {"smooth": [{"frames": [big], "weights": []}],
+                          "rank1": [earlier, {"frames": [big], "weights": []}]}
+    assert sweeps["smooth"]["frames"] == [small, big]  # the stored sweeps are not changed in place
+    only, _ = bench.replace_frames(sweeps, {}, 100, only="smooth")
+    assert only["smooth"]["frames"] == [small] and only["rank1"]["frames"] == [small, big]
+
+
 def test_bench_mixing_compare_flags_each_number_but_times():
     """``--repeat``: every number of the new fit (a variable's too) is flagged equal or not to the stored fit's;
     times and text are left out, and a number the stored fit lacks is not equal."""
