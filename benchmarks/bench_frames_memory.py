@@ -40,9 +40,9 @@ changed (see the reading above).
 Amendment (session 52; no run, nothing above changed): session 52 changed a default from this run: frames that float32
 holds exactly now enter the model in float32 also from 64 MiB of float64 frames on
 (``bayesrf.model.SINGLE_PRECISION_BYTES``), at any number of weights, here from 83,887 frames. So that a rerun still
-measures each dtype at every size, ``model_gradient_ms`` sets that threshold with ``SINGLE_PRECISION_WEIGHTS``. The
-stored rows are unchanged; ``bench_cost_growth.py``'s rows at 100,000 frames are measured again with the new default
-(its amendment of session 52).
+measures each dtype at every size, ``model_gradient_ms`` sets that threshold with ``SINGLE_PRECISION_WEIGHTS``
+(``bench_float32.frames_dtype``). The stored rows are unchanged; ``bench_cost_growth.py``'s rows at 100,000 frames are
+measured again with the new default (its amendment of session 52).
 
 Usage: ``python benchmarks/bench_frames_memory.py [--report]`` -> ``docs/frames_memory.json`` (about two minutes;
 ``--report`` recomputes the reading from the stored rows).
@@ -57,6 +57,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_big_posterior import LAGS, gradient_ms, recording
+from bench_float32 import frames_dtype
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "frames_memory.json"
 FRAMES = (1_000, 3_000, 10_000, 30_000, 100_000, 300_000)
@@ -101,14 +102,8 @@ def products(frames: np.ndarray) -> dict[str, float]:
 
 def model_gradient_ms(rec, prior: str, dtype: str) -> float:
     """``bench_big_posterior.gradient_ms`` of ``prior`` at the model's jittered initial point, frames in ``dtype``."""
-    import bayesrf.model
-
-    shipped = bayesrf.model.SINGLE_PRECISION_WEIGHTS, bayesrf.model.SINGLE_PRECISION_BYTES  # (bytes: session 52)
-    bayesrf.model.SINGLE_PRECISION_WEIGHTS = bayesrf.model.SINGLE_PRECISION_BYTES = 0 if dtype == "float32" else 10**18
-    try:
+    with frames_dtype(dtype):  # both thresholds since session 52
         return gradient_ms(rec, prior, at_start=False)
-    finally:
-        bayesrf.model.SINGLE_PRECISION_WEIGHTS, bayesrf.model.SINGLE_PRECISION_BYTES = shipped
 
 
 def measure(n: int) -> dict:

@@ -111,6 +111,20 @@ def test_bench_cost_growth_replace_frames_moves_that_size_of_every_prior_to_supe
     assert only["smooth"]["frames"] == [small] and only["rank1"]["frames"] == [small, big]
 
 
+def test_bench_float32_forces_each_dtype_and_puts_the_thresholds_back():
+    """bench_float32.frames_dtype builds a small model's frames in the dtype asked and restores bayesrf's thresholds;
+    ``compare`` then finds a log-density difference that is real (float32 was used) and small (independent check:
+    tests/test_likelihood.py's float32 likelihood against scipy)."""
+    import bayesrf.model
+
+    bench = _load("bench_float32")
+    shipped = bayesrf.model.SINGLE_PRECISION_WEIGHTS, bayesrf.model.SINGLE_PRECISION_BYTES
+    row = bench.compare(3, 400, "rank1")
+    assert (bayesrf.model.SINGLE_PRECISION_WEIGHTS, bayesrf.model.SINGLE_PRECISION_BYTES) == shipped
+    assert row["weights"] == 72 and len(row["per_point_nats"]) == bench.POINTS
+    assert 0 < row["max_abs_logp_difference_nats"] < 1e-3 and 0 < row["max_relative_gradient_difference"] < 1e-4
+
+
 def test_bench_mixing_compare_flags_each_number_but_times():
     """``--repeat``: every number of the new fit (a variable's too) is flagged equal or not to the stored fit's;
     times and text are left out, and a number the stored fit lacks is not equal."""
