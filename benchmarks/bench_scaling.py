@@ -8,6 +8,11 @@ nutpie, 1 chain, 100 tune + 100 draws, compilation excluded), and the ratio of
 each to the first row of its table (measured in the same run).
 Usage: ``python benchmarks/bench_scaling.py [--quick]`` (``--quick`` stops at 30k frames and 30 x 30 pixels;
 only a full run writes ``docs/scaling.json``, which the README's tables are made from).
+
+Session 52, before a rerun: since session 52 frames that float32 holds exactly enter the PyMC model in float32 from 64
+MiB of float64 frames on (``bayesrf.model.SINGLE_PRECISION_BYTES``), so the NUTS column's row at 100,000 frames (80 MB)
+no longer describes the package; the whole run is repeated, so that every ratio stays within one run, with nothing
+else computing. Each row now records its warnings (before, they were silenced) and the JSON the package versions.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from bayesrf.design import make_design
 from bayesrf.inference import start_point
 from bayesrf.model import build_model
 from bayesrf.priors import alpha_for, load_prior
+from bayesrf.results import stack_versions
 
 LAGS = 5
 OUT = Path(__file__).resolve().parent.parent / "docs" / "scaling.json"
@@ -47,15 +53,16 @@ def nuts_per_draw(rec) -> float:
     return elapsed / 200
 
 
-def row(rec) -> tuple[float, float, float]:
+def row(rec) -> tuple[tuple[float, float, float], list[str]]:
+    """Seconds of ML, MAP and one NUTS draw, and every warning they gave (recorded, since session 52)."""
     n = make_design(rec, LAGS).n_obs
     alpha = alpha_for(load_prior("ridge"), n)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         t_ml = _timed(lambda: bayesrf.fit_ml(rec, lags=LAGS, penalty="l2", alpha=alpha))
         t_map = _timed(lambda: bayesrf.fit_map(rec, "ridge", lags=LAGS, estimates=False))
         t_nuts = nuts_per_draw(rec)
-    return t_ml, t_map, t_nuts
+    return (t_ml, t_map, t_nuts), sorted({f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught})
 
 
 def table(title: str, cases: list[tuple[str, dict]]) -> list[dict]:
@@ -64,13 +71,13 @@ def table(title: str, cases: list[tuple[str, dict]]) -> list[dict]:
     first, rows = None, []
     for label, kwargs in cases:
         rec = bayesrf.simulate(lags=LAGS, spatial="gabor", rf_norm=1.0, rate=20.0, seed=0, **kwargs)
-        times = row(rec)
+        times, caught = row(rec)
         first = first or times
         ny, nx = kwargs["shape"]
         print(f"{label:>12s} {LAGS * ny * nx:8d} {times[0]:8.2f} {times[1]:8.2f} {times[2]:12.4f} "
               + " ".join(f"{t / f:{w}.1f}" for t, f, w in zip(times, first, (6, 6, 7), strict=True)), flush=True)
         rows.append({"frames": kwargs["n_frames"], "pixels": [ny, nx], "weights": LAGS * ny * nx,
-                     "ml_s": times[0], "map_s": times[1], "nuts_s_per_draw": times[2]})
+                     "ml_s": times[0], "map_s": times[1], "nuts_s_per_draw": times[2], "warnings": caught})
     return rows
 
 
@@ -81,8 +88,8 @@ def main() -> None:
     sides = [10, 20, 30] + ([] if quick else [40])
     by_pixels = table("Pixels (5,000 frames, 5 lags)", [(f"{s} x {s}", {"n_frames": 5_000, "shape": (s, s)}) for s in sides])
     if not quick:
-        OUT.write_text(json.dumps({"lags": LAGS, "cores": os.cpu_count(), "frames": by_frames, "pixels": by_pixels},
-                                  indent=1))
+        OUT.write_text(json.dumps({"lags": LAGS, "cores": os.cpu_count(), "stack_versions": stack_versions(),
+                                   "frames": by_frames, "pixels": by_pixels}, indent=1))
         print(f"wrote {OUT}")
 
 
