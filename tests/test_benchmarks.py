@@ -39,8 +39,9 @@ def test_benchmark_imports(name):
 
 def test_bench_scaling_row_runs_on_a_tiny_recording():
     rec = bayesrf.simulate(n_frames=300, shape=(4, 4), lags=5, spatial="gabor", rf_norm=1.0, rate=20.0, seed=0)
-    times = _load("bench_scaling").row(rec)
+    times, caught = _load("bench_scaling").row(rec)
     assert len(times) == 3 and all(np.isfinite(t) and t > 0 for t in times)
+    assert all(isinstance(w, str) and ": " in w for w in caught)  # recorded as "Category: message" (session 52)
 
 
 def test_bench_big_posterior_probe_runs_on_a_tiny_recording():
