@@ -155,6 +155,18 @@ stays not judged. Reading, fixed now: with these rows the exponents in frames de
 frames below 83,887 frames, float32 from there on), not one arithmetic, and the README says so; ``local``'s rows below
 100,000 frames stay session 45's (before the baseline whitening), ``smooth``'s session 48's.
 
+Amendment (session 52, after the run; nothing above changed): ``--replace-frames 100000`` ran 02:19-03:11 UTC with
+nothing else computing (files were edited) and finished all three probes, each with float32 frames. ``rank1``: 9.92 ms
+x 129.6 leapfrog steps = 1,285 ms per draw (probe 493 s; the replaced float64 row of session 51: 18.0 ms x 127 = 2,284
+ms, 871 s). ``smooth``: 18.96 ms x 42.5 = 806 ms (586 s; session 50's: 31.6 ms x 41.7 = 1,318 ms, 1,930 s). ``local``,
+the first of its probes at 100,000 frames to finish (sessions 24, 38, 45, 47 and 50 stopped theirs): 15.9 ms x 89.6 =
+1,422 ms (1,538 s; R-hat 1.24 on ``rf_amplitude``, as a probe's can be). Every probe of the protocol is now stored
+(``"complete": true``). From 10,000 frames on the cost per draw grows as frames^1.22 (``smooth``: gradient ^0.99,
+steps ^0.23), ^1.35 (``local``: ^0.91, ^0.44) and ^1.11 (``rank1``: ^0.91, ^0.20): every prior misses the goal in
+frames, now on the steps per draw, the gradient being at most linear; every prior meets it in weights (unchanged).
+``local``'s steps exponent mixes code: its rows at 10,000 and 30,000 frames are session 45's (31 and 234.5 steps,
+before the baseline whitening), this one today's.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).

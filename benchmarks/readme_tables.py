@@ -527,6 +527,9 @@ def cost_growth_text(study: dict) -> str:
                for flag in (True, False, None)}
     frames, weights = (_longest_sweeps(sweeps)[axis] for axis in ("frames", "weights"))
     steps = [row["steps_per_draw"] for by in sweeps.values() for rows in by.values() for row in rows]
+    single = sorted({r["frames"] for by in sweeps.values() for r in by["frames"]  # session 52's float32 rows
+                     if "stack_versions" in r and r["frames"] * r["weights"] // study["lags"] * 8
+                     >= SINGLE_PRECISION_BYTES})
     return (f"How the structured priors' NUTS cost grows (`docs/cost_growth.json`, written by"
             f" `benchmarks/bench_cost_growth.py`, its protocol the script's docstring; the same simulated neuron,"
             f" {study['lags']} lags; per size a probe of {study['chains']} chains × ({study['tune']} + {study['draws']})"
@@ -542,9 +545,13 @@ def cost_growth_text(study: dict) -> str:
                if verdict[None] else "")
             + f". The steps per draw come from {study['tune']} tuning steps, so they are a rough guide (from"
             f" {min(steps):.0f} to {max(steps):.0f} over these probes)."
+            + (f" The rows at {_names([f'{n:,}' for n in single], quote='')} frames ran with the frames in float32"
+               f" (bayesrf's default since session 52 from {SINGLE_PRECISION_BYTES / 2**20:g} MiB of float64 frames"
+               f" on), the smaller ones in float64, so the exponents in frames describe the package as shipped, not one"
+               f" arithmetic." if single else "")
             + (f" {_names(list(study['superseded']))}'s rows were measured again after a change to how the prior is"
-               f" sampled (the script's docstring says which); the earlier rows are kept in the JSON under"
-               f" \"superseded\"." if study.get("superseded") else ""))
+               f" sampled or to the frames' precision (the script's docstring says which); the earlier rows are kept"
+               f" in the JSON under \"superseded\"." if study.get("superseded") else ""))
 
 
 def frames_memory_text(study: dict) -> str:
@@ -572,6 +579,24 @@ def frames_memory_text(study: dict) -> str:
             f" Since session 52 bayesrf also uses float32 from {SINGLE_PRECISION_BYTES / 2**20:g} MiB of float64 frames"
             f" on, at any number of weights: here from {math.ceil(SINGLE_PRECISION_BYTES / 8 / pixels):,} frames, so"
             f" in the cost-growth table's row at 100,000 frames.")
+
+
+def float32_text(study: dict) -> str:
+    """The README's sentences on ``docs/float32.json``: how far float32 frames move the log-density and gradient."""
+    rows, r = study["rows"], study["reading"]
+    sizes = sorted({(row["weights"], row["frames"]) for row in rows})
+    return (f"Do float32 frames change the answer? (`docs/float32.json`, written by `benchmarks/bench_float32.py`, its"
+            f" protocol the script's docstring.) For {_names(sorted({row['prior'] for row in rows}))} at "
+            + " and ".join(f"{w:,} weights from {n:,} frames" for w, n in sizes)
+            + f", at the sampler's start and {study['points'] - 1} points around it, the log-density with float32"
+            f" frames differs from float64's by at most {r['max_abs_logp_difference_nats']:.1e} nats (the"
+            f" log-densities at the start are {max(row['logp_at_start'] for row in rows):,.0f} to"
+            f" {min(row['logp_at_start'] for row in rows):,.0f} nats); the protocol"
+            f" allowed {study['goal_nats']:g} nats, so float32 "
+            + ("keeps" if r["keeps_the_answer"] else "does not keep")
+            + " the answer by its reading. The gradient differs by at most"
+            f" {max(row['max_relative_gradient_difference'] for row in rows):.1e} of its largest entry, which can"
+            f" change NUTS's trajectories, not its target.")
 
 
 def frames_memory_table(study: dict) -> str:
@@ -1487,7 +1512,7 @@ GENERATED = (("population_bench", population_phases_text), ("dask_profiler", das
              ("big_posterior", big_posterior_text, big_posterior_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
              ("cost_growth", cost_growth_text, cost_growth_table),
-             ("frames_memory", frames_memory_text, frames_memory_table),
+             ("frames_memory", frames_memory_text, frames_memory_table), ("float32", float32_text),
              ("mixing", mixing_text, mixing_table), ("mixing_noncentred", mixing_text, mixing_table),
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
              ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),
