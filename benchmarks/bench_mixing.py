@@ -248,7 +248,8 @@ def per_variable(posterior) -> dict[str, dict[str, float]]:
 
 
 def fit(n_per_d: int, prior: str) -> dict:
-    """One default ``bayesrf.sample`` run and its diagnostics (see the protocol)."""
+    """One default ``bayesrf.sample`` run and its diagnostics (see the protocol), with the package versions
+    (since session 52)."""
     import bayesrf
 
     rec = recording(n_per_d)
@@ -264,6 +265,7 @@ def fit(n_per_d: int, prior: str) -> dict:
             **{key: float(tree.attrs[key]) for key in ("time_pilot_s", "pilot_draws", "centred_fraction", "whitened")
                if key in tree.attrs},
             "variables": per_variable(tree["posterior"].to_dataset()),
+            "stack_versions": json.loads(tree.attrs["stack_versions"]),  # since session 52
             "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:300]}" for w in caught})}
 
 
