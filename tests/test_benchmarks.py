@@ -126,6 +126,16 @@ def test_bench_float32_forces_each_dtype_and_puts_the_thresholds_back():
     assert 0 < row["max_abs_logp_difference_nats"] < 1e-3 and 0 < row["max_relative_gradient_difference"] < 1e-4
 
 
+def test_bench_mixing_tuning_seed_simulates_another_neuron_of_the_same_size():
+    """Amendment 26: ``recording(n, seed)`` is the protocol's neuron for seed 0 (the default) and another draw of
+    the same design for a tuning seed."""
+    bench = _load("bench_mixing")
+    base, again, tuning = bench.recording(1), bench.recording(1, 0), bench.recording(1, 7)
+    assert base.sizes == tuning.sizes and base.sizes["time"] == bench.WEIGHTS
+    assert (base["counts"].values == again["counts"].values).all()
+    assert (base["counts"].values != tuning["counts"].values).any()
+
+
 def test_bench_mixing_compare_flags_each_number_but_times():
     """``--repeat``: every number of the new fit (a variable's too) is flagged equal or not to the stored fit's;
     times and text are left out, and a number the stored fit lacks is not equal."""
