@@ -211,6 +211,13 @@ fits do not change. Since session 52 the frames of a model enter it in float32 f
 16 here is 57.6 MB, so this fit, as every stored one, runs in float64. Nothing computes beside it (files may be
 edited); it is stopped at 04:22 UTC at the latest and is then reported as not run.
 
+Amendment 27 (session 52, after the tuning run): ``--tuning-seed 7 local 16`` ran 03:24-03:56 UTC with nothing else
+computing (files were edited) and **fails** bayesrf's checks: max R-hat 1.014 and bulk ESS 335 on ``rf_width`` (the RF
+``rf`` 1.005 and 1,297), 1 divergence, 30.4 leapfrog steps per draw, 31 minutes (pilot 6.8), centring 0.0433, 64
+coefficients whitened. By the readings fixed in amendment 26, the failure is not particular to seed 0: on both seeds
+the envelope's hyperparameters (``rf_center``, ``rf_width``, ``rf_floor``) are what mix too slowly, and seed 7 is
+where a fix can be tuned. Goal 2's verdict and the stored fits are unchanged.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``

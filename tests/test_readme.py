@@ -389,3 +389,12 @@ def test_mixing_ablation_claims_follow_their_json():
             f"{rf['max_rhat']:.3f} and {rf['min_ess_bulk']:.0f}; no divergences)") in flat and worst == "rf_center"
     assert (f"its pilot chose today's centring (mean {fit['centred_fraction']:.5f}, against "
             f"{before['centred_fraction']:.5f} then)") in flat
+    tuning = json.loads((ROOT / "docs" / "mixing_tuning.json").read_text())["fits"][-1]  # amendments 26 and 27
+    assert (tuning["seed"], tuning["prior"], tuning["n_per_d"], tuning["diagnostics_ok"]) == (7, "local", 16, 0)
+    worst = max(checked, key=lambda name: tuning["variables"][name]["max_rhat"])
+    slowest = min(checked, key=lambda name: tuning["variables"][name]["min_ess_bulk"])
+    rf = tuning["variables"]["rf"]
+    assert (f"**fails as well**, on the envelope's width (max R-hat {tuning['max_rhat']:.3f} and min bulk ESS"
+            f" {tuning['min_ess_bulk']:.0f} on `{worst}`; the RF `rf` {rf['max_rhat']:.3f} and {rf['min_ess_bulk']:.0f};"
+            f" {tuning['n_divergent']:.0f} divergence; {tuning['steps_per_draw']:.0f} leapfrog steps per draw)") in flat
+    assert worst == slowest == "rf_width"
