@@ -259,7 +259,7 @@ def replace_frames(sweeps: dict[str, dict[str, list[dict]]], superseded: dict, f
                    ) -> tuple[dict, dict]:
     """``sweeps`` without every prior's (or ``only``'s) frame-sweep row at ``frames``, and ``superseded`` with each
     removed row appended to its prior's replaced sets as a set of its own (``--replace-frames``, session 52)."""
-    for prior in PRIORS if only is None else (only,):
+    for prior in [p for p in PRIORS if only in (None, p)]:  # an unknown ``only``: none, and ``pending`` says so
         gone = [r for r in sweeps[prior]["frames"] if r["frames"] == frames]
         if gone:
             superseded = supersede(superseded, prior, {"frames": gone, "weights": []})

@@ -102,13 +102,14 @@ def compare(side: int, frames: int, prior: str) -> dict:
     rng = np.random.default_rng(0)
     points = [start] + [{k: v + rng.normal(0, NOISE_SD, np.shape(v)) for k, v in start.items()}
                         for _ in range(POINTS - 1)]
-    nats, gradient = [], []
+    nats, gradient, logp = [], [], []
     for point in points:
         (v64, g64), (v32, g32) = double(point), single(point)
         nats.append(abs(v32 - v64))
         gradient.append(float(np.max(np.abs(g32 - g64)) / np.max(np.abs(g64))))
+        logp.append(v64)
     return {"side": side, "frames": frames, "weights": design.n_weights, "prior": prior,
-            "float64_frames_bytes": design.frames.size * 8, "logp_at_start": double(start)[0],
+            "float64_frames_bytes": design.frames.size * 8, "logp_at_start": logp[0],
             "max_abs_logp_difference_nats": max(nats), "max_relative_gradient_difference": max(gradient),
             "per_point_nats": nats}
 

@@ -110,6 +110,7 @@ def test_bench_cost_growth_replace_frames_moves_that_size_of_every_prior_to_supe
     assert sweeps["smooth"]["frames"] == [small, big]  # the stored sweeps are not changed in place
     only, _ = bench.replace_frames(sweeps, {}, 100, only="smooth")
     assert only["smooth"]["frames"] == [small] and only["rank1"]["frames"] == [small, big]
+    assert bench.replace_frames(sweeps, {}, 100, only="ridge") == (sweeps, {})  # then pending's message, not KeyError
 
 
 def test_bench_float32_forces_each_dtype_and_puts_the_thresholds_back():
