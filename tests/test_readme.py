@@ -395,6 +395,6 @@ def test_mixing_ablation_claims_follow_their_json():
     slowest = min(checked, key=lambda name: tuning["variables"][name]["min_ess_bulk"])
     rf = tuning["variables"]["rf"]
     assert (f"**fails as well**, on the envelope's width (max R-hat {tuning['max_rhat']:.3f} and min bulk ESS"
-            f" {tuning['min_ess_bulk']:.0f} on `{worst}`; the RF `rf` {rf['max_rhat']:.3f} and {rf['min_ess_bulk']:.0f};"
-            f" {tuning['n_divergent']:.0f} divergence; {tuning['steps_per_draw']:.0f} leapfrog steps per draw)") in flat
+            f" {tuning['min_ess_bulk']:.0f} on `{worst}`; the RF `rf` {rf['max_rhat']:.3f} and"
+            f" {rf['min_ess_bulk']:.0f}; {tuning['n_divergent']:.0f} divergence; {tuning['steps_per_draw']:.0f} leapfrog steps per draw)") in flat
     assert worst == slowest == "rf_width"
