@@ -34,6 +34,12 @@ GRADIENT_REPEATS = 20
 DEFAULT_DRAWS, DEFAULT_CHAINS = 1000, 4
 
 
+def messages(caught: list[warnings.WarningMessage], width: int = 160) -> list[str]:
+    """The distinct warnings of ``caught`` (from ``warnings.catch_warnings(record=True)``) as sorted
+    ``"Category: message"`` lines, each message cut to ``width`` characters."""
+    return sorted({f"{w.category.__name__}: {str(w.message)[:width]}" for w in caught})
+
+
 def recording(side: int = SIDE, n_frames: int = N_FRAMES):
     """The simulated neuron (see the protocol)."""
     import bayesrf
@@ -91,7 +97,7 @@ def probe(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> dict:
             "n_divergent": int(tree.attrs["n_divergent"]), "max_rhat": float(tree.attrs["max_rhat"]),
             "min_ess_bulk": float(tree.attrs["min_ess_bulk"]),
             "projected_default_s": projected_s(DEFAULT_CHAINS, DEFAULT_TUNE["nutpie"] + DEFAULT_DRAWS, steps, ms, CORES),
-            "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})}
+            "warnings": messages(caught)}
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from bench_big_posterior import messages
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "map_scaling.json"
 CAP_S = 120.0
@@ -126,7 +127,7 @@ def _child(queue: mp.Queue, job: str, side: int) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         seconds, theta = (_structured if job in STRUCTURED else _ridge)(job, side)
-    queue.put((seconds, theta, sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})))
+    queue.put((seconds, theta, messages(caught)))
 
 
 def run_capped(job: str, side: int) -> dict:

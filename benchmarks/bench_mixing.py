@@ -233,6 +233,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
+from bench_big_posterior import messages
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "mixing.json"
 PILOTS_OUT = OUT.with_name("mixing_pilots.json")
@@ -285,7 +286,7 @@ def fit(n_per_d: int, prior: str, seed: int = 0) -> dict:
                if key in tree.attrs},
             "variables": per_variable(tree["posterior"].to_dataset()),
             "stack_versions": json.loads(tree.attrs["stack_versions"]),  # since session 52
-            "warnings": sorted({f"{w.category.__name__}: {str(w.message)[:300]}" for w in caught})}
+            "warnings": messages(caught, 300)}
 
 
 def pilot_check(n_per_d: int, prior: str) -> dict:

@@ -36,6 +36,7 @@ from bayesrf.inference import start_point
 from bayesrf.model import build_model
 from bayesrf.priors import alpha_for, load_prior
 from bayesrf.results import stack_versions
+from bench_big_posterior import messages
 
 LAGS = 5
 OUT = Path(__file__).resolve().parent.parent / "docs" / "scaling.json"
@@ -68,7 +69,7 @@ def row(rec) -> tuple[tuple[float, float, float], list[str]]:
         t_ml = _timed(lambda: bayesrf.fit_ml(rec, lags=LAGS, penalty="l2", alpha=alpha))
         t_map = _timed(lambda: bayesrf.fit_map(rec, "ridge", lags=LAGS, estimates=False))
         t_nuts = nuts_per_draw(rec)
-    return (t_ml, t_map, t_nuts), sorted({f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught})
+    return (t_ml, t_map, t_nuts), messages(caught, 200)
 
 
 def table(title: str, cases: list[tuple[str, dict]]) -> list[dict]:

@@ -48,6 +48,7 @@ import bayesrf  # noqa: E402
 from bayesrf.design import make_design  # noqa: E402
 from bayesrf.ml import DesignOperator, ml_penalty, solve_penalized, with_intercept  # noqa: E402
 from bayesrf.priors import alpha_for, load_prior  # noqa: E402
+from bench_big_posterior import messages  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "solver_crossover.json"
 DESIGNS = (((10, 10), 1), ((20, 20), 1), ((40, 40), 1), ((20, 15), 5))
@@ -61,7 +62,7 @@ def _timed(A, design, penalty) -> tuple[float, np.ndarray, list[str]]:
         start = time.perf_counter()
         sol = solve_penalized(A, design.counts, design.offset, penalty)
         seconds = time.perf_counter() - start
-    return seconds, sol.theta, sorted({f"{w.category.__name__}: {str(w.message)[:160]}" for w in caught})
+    return seconds, sol.theta, messages(caught)
 
 
 def measure(shape: tuple[int, int], lags: int, frames: int, objective: str) -> dict | None:

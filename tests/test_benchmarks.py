@@ -689,3 +689,18 @@ def test_bench_cost_growth_only_limits_the_probes_to_one_prior():
     assert bench.pending(sweeps, cases, only="rank1") == [("frames", 10, 1000, "rank1"), ("frames", 10, 3000, "rank1")]
     with pytest.raises(SystemExit, match="--only takes one of"):
         bench.pending(sweeps, cases, only="ridge")
+
+
+def test_recorded_messages_are_distinct_sorted_and_cut():
+    """bench_big_posterior.messages (shared by the benchmarks that record warnings): the warnings a benchmark stores,
+    one line per distinct warning, sorted, each message cut to the width asked (160 by default)."""
+    import warnings
+
+    recorded = _load("bench_big_posterior")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for text in ("b" * 200, "a", "a"):
+            warnings.warn(text, UserWarning)
+        warnings.warn("c", RuntimeWarning)
+    assert recorded.messages(caught) == ["RuntimeWarning: c", "UserWarning: a", "UserWarning: " + "b" * 160]
+    assert recorded.messages(caught, 3) == ["RuntimeWarning: c", "UserWarning: a", "UserWarning: bbb"]
