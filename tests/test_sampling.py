@@ -498,6 +498,23 @@ def test_model_key_covers_the_counts_when_the_graph_depends_on_them():
         assert (len(keys) == 1) == shared, spec
 
 
+def test_model_key_follows_the_dtype_the_frames_enter_the_model_in(monkeypatch, rng):
+    """Two designs of one shape on either side of the float32 rule (binary frames go in as float32 in a large model,
+    Gaussian ones stay float64) are two compiled models: reusing the float32 one would round the Gaussian frames."""
+    from dataclasses import replace
+
+    from bayesrf import nuts
+    from bayesrf.design import make_design
+
+    monkeypatch.setattr("bayesrf.model.SINGLE_PRECISION_WEIGHTS", 0)  # every model is large
+    binary = make_design(bayesrf.simulate(n_frames=300, shape=(3, 3), lags=2, seed=3), 2)
+    gaussian = replace(binary, frames=rng.normal(size=binary.frames.shape))
+    spec = bayesrf.load_prior("ridge")
+    assert nuts.model_key(binary, spec, "direct") != nuts.model_key(gaussian, spec, "direct")
+    monkeypatch.setattr("bayesrf.model.SINGLE_PRECISION_WEIGHTS", 10**9)  # both float64: one model
+    assert nuts.model_key(binary, spec, "direct") == nuts.model_key(gaussian, spec, "direct")
+
+
 def test_model_key_of_centred_coordinates_follows_their_shape_not_their_values(rng):
     """Two units' coordinates (centring, shear, a whitened block of one size) are data of one compiled model; a block
     of another size is another model."""
