@@ -218,8 +218,24 @@ coefficients whitened. By the readings fixed in amendment 26, the failure is not
 the envelope's hyperparameters (``rf_center``, ``rf_width``, ``rf_floor``) are what mix too slowly, and seed 7 is
 where a fix can be tuned. Goal 2's verdict and the stored fits are unchanged.
 
+Amendment 28 (session 53, tuning probes on seed 7 only; the protocol above and the stored fits unchanged): to look for a
+fix of ``local`` at n/D 16 (amendment 27) faster than a full fit, probes ran that fit on tuning seed 7 with 2 chains x
+400 draws (the shipped pilot, then nutpie options for the kept draws only), 14-19 minutes each, one after the other with
+nothing else computing (files were edited; unit tests ran for seconds). They ran from a session script and are not
+stored; ``--probe SEED PRIOR N [NUTPIE-JSON]``, added after them, runs the same thing and appends to ``"probes"`` of
+``docs/mixing_tuning.json``. Min bulk ESS of 800 draws and max R-hat, shipped: ``rf_width`` 132 and 1.012, ``rf_center``
+191, ``rf_floor`` 363 and 1.016, ``rf`` 358 and 1.026, 29.8 steps per draw; with ``adaptation="draw_diag"``:
+``rf_center`` 114 and 1.031, ``rf_width`` 159 and 1.019; with ``tune=1000``: ``rf_width`` 77 and 1.031, ``rf_center``
+105. Neither helps, so the slow envelope is not the mass matrix's estimate nor a short warm-up; nothing was chosen from
+them. A repeat of the shipped probe with nutpie's ``store_unconstrained`` gave the same draws (same seed) and the
+sampled coordinates: the 64 whitened block coordinates ``rf_white`` explain (adjusted R^2, linear) 0.71 of the variance
+of ``rf_center[x]``, 0.69 of log ``rf_width[x]``, 0.68 of log ``rf_amplitude`` and of log ``rf_length[lag]`` (0.00 +-
+0.03 for permuted draws). With :func:`bayesrf.structured.data_block`'s slope right, they would be nearly independent of
+the hyperparameters: the slope, regressed on the pilot's 2 x 100 non-centred draws, is where the coupling is left. Seed
+0 was not used.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
---repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N]``
+--repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
 (about 40 minutes), ``docs/mixing_repeat.json`` or ``docs/mixing_unwhitened.json``.
 """
@@ -267,15 +283,17 @@ def per_variable(posterior) -> dict[str, dict[str, float]]:
             for name in posterior.data_vars}
 
 
-def fit(n_per_d: int, prior: str, seed: int = 0) -> dict:
+def fit(n_per_d: int, prior: str, seed: int = 0, chains: int = 4, draws: int = 1000) -> dict:
     """One default ``bayesrf.sample`` run and its diagnostics (see the protocol), with the package versions
-    (since session 52); ``seed`` is the neuron's and the sampler's (0; another is a tuning seed, amendment 26)."""
+    (since session 52); ``seed`` is the neuron's and the sampler's (0; another is a tuning seed, amendment 26);
+    fewer ``chains`` and ``draws`` only in a probe (amendment 28)."""
     import bayesrf
 
     rec = recording(n_per_d, seed)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tree = bayesrf.sample(rec, prior, lags=LAGS, cores=CORES, seed=seed, estimates=False)
+        tree = bayesrf.sample(rec, prior, lags=LAGS, cores=CORES, seed=seed, estimates=False, chains=chains,
+                              draws=draws)
     keys = ("diagnostics_ok", "max_rhat", "min_ess_bulk", "min_ess_tail", "n_divergent", "n_max_treedepth",
             "min_bfmi", "wall_time_s")
     return {"n_per_d": n_per_d, "frames": int(rec.sizes["time"]), "prior": prior, "seed": seed,
@@ -411,14 +429,47 @@ def tuning(seed: int, prior: str, n_per_d: int) -> None:
 
     with threadpool_limits(1):
         new = fit(n_per_d, prior, seed=seed)
-    earlier = json.loads(TUNING_OUT.read_text())["fits"] if TUNING_OUT.exists() else []
-    TUNING_OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "fits": [*earlier, new]},
-                                     indent=1))
-    print({k: v for k, v in new.items() if k not in ("variables", "warnings", "stack_versions")})
+    add_tuning("fits", new)
+
+
+def add_tuning(kind: str, entry: dict) -> None:
+    """Append ``entry`` to ``kind`` (``"fits"`` or ``"probes"``) of ``docs/mixing_tuning.json``, keeping the rest."""
+    study = json.loads(TUNING_OUT.read_text()) if TUNING_OUT.exists() else {}
+    study = {**study, "protocol": __doc__.split("Usage")[0].strip(), kind: [*study.get(kind, []), entry]}
+    TUNING_OUT.write_text(json.dumps(study, indent=1))
+    print({k: v for k, v in entry.items() if k not in ("variables", "warnings", "stack_versions")})
+
+
+PROBE_CHAINS, PROBE_DRAWS = 2, 400
+
+
+def probe(seed: int, prior: str, n_per_d: int, options: dict) -> None:
+    """Amendment 28: :func:`fit` on a tuning seed with 2 chains x 400 draws, ``options`` passed to nutpie's sampling
+    of those draws only (not to the pilot's), added to ``"probes"`` of ``docs/mixing_tuning.json``."""
+    from unittest import mock
+
+    import nutpie
+    from threadpoolctl import threadpool_limits
+
+    if seed == 0:
+        raise SystemExit("--probe runs on a tuning seed only; seed 0 reports the protocol's fits")
+    shipped = nutpie.sample
+
+    def sample(*args, **kwargs):
+        return shipped(*args, **{**kwargs, **(options if kwargs.get("draws") == PROBE_DRAWS else {})})
+
+    with threadpool_limits(1), mock.patch("nutpie.sample", sample):
+        new = fit(n_per_d, prior, seed=seed, chains=PROBE_CHAINS, draws=PROBE_DRAWS)
+    add_tuning("probes", {**new, "nutpie_options": options})
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
+    if "--probe" in args:
+        at = args.index("--probe")
+        options = json.loads(args[at + 4]) if len(args) > at + 4 else {}
+        probe(int(args[at + 1]), args[at + 2], int(args[at + 3]), options)
+        sys.exit()
     if "--tuning-seed" in args:
         at = args.index("--tuning-seed")
         tuning(int(args[at + 1]), args[at + 2], int(args[at + 3]))

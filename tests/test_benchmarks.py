@@ -137,6 +137,33 @@ def test_bench_mixing_tuning_seed_simulates_another_neuron_of_the_same_size():
     assert (base["counts"].values != tuning["counts"].values).any()
 
 
+def test_bench_mixing_probe_passes_its_options_to_the_sampled_draws_only(monkeypatch, tmp_path):
+    """Amendment 28: ``--probe`` gives nutpie its options for the 400 kept draws, not for the pilot's 100; its fit is
+    appended to "probes" of the tuning JSON, whose fits stay; seed 0 is refused."""
+    import nutpie
+
+    bench = _load("bench_mixing")
+    calls = []
+    monkeypatch.setattr(nutpie, "sample", lambda compiled, **kwargs: calls.append(kwargs))
+
+    def fit(n_per_d, prior, seed, chains, draws):
+        for n in (100, draws):  # the pilot's sampling, then the kept draws'
+            nutpie.sample(None, draws=n, tune=300)
+        return {"prior": prior, "seed": seed, "chains": chains, "draws": draws}
+
+    monkeypatch.setattr(bench, "fit", fit)
+    monkeypatch.setattr(bench, "TUNING_OUT", tmp_path / "tuning.json")
+    bench.TUNING_OUT.write_text(json.dumps({"fits": [{"prior": "local"}]}))
+    bench.probe(7, "local", 16, {"tune": 1000})
+    assert calls == [{"draws": 100, "tune": 300}, {"draws": bench.PROBE_DRAWS, "tune": 1000}]
+    study = json.loads(bench.TUNING_OUT.read_text())
+    assert study["fits"] == [{"prior": "local"}]
+    assert study["probes"] == [{"prior": "local", "seed": 7, "chains": 2, "draws": 400,
+                                "nutpie_options": {"tune": 1000}}]
+    with pytest.raises(SystemExit, match="tuning seed"):
+        bench.probe(0, "local", 16, {})
+
+
 def test_bench_mixing_compare_flags_each_number_but_times():
     """``--repeat``: every number of the new fit (a variable's too) is flagged equal or not to the stored fit's;
     times and text are left out, and a number the stored fit lacks is not equal."""
