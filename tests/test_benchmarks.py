@@ -138,8 +138,9 @@ def test_bench_mixing_tuning_seed_simulates_another_neuron_of_the_same_size():
 
 
 def test_bench_mixing_probe_passes_its_options_to_the_sampled_draws_only(monkeypatch, tmp_path):
-    """Amendment 28: ``--probe`` gives nutpie its options for the 400 kept draws, not for the pilot's 100; its fit is
-    appended to "probes" of the tuning JSON, whose fits stay; seed 0 is refused."""
+    """Amendment 28: ``--probe`` gives nutpie its options for the 400 kept draws, not for the pilot's 100, and
+    ``pilot_draws`` to the pilot; its fit is appended to "probes" of the tuning JSON, whose fits stay; seed 0 is
+    refused."""
     import nutpie
 
     bench = _load("bench_mixing")
@@ -147,7 +148,8 @@ def test_bench_mixing_probe_passes_its_options_to_the_sampled_draws_only(monkeyp
     monkeypatch.setattr(nutpie, "sample", lambda compiled, **kwargs: calls.append(kwargs))
 
     def fit(n_per_d, prior, seed, chains, draws):
-        for n in (100, draws):  # the pilot's sampling, then the kept draws'
+        pilot = bayesrf.families.family_of(bayesrf.load_prior(prior)).nuts_form.pilot_draws
+        for n in (pilot, draws):  # the pilot's sampling, then the kept draws'
             nutpie.sample(None, draws=n, tune=300)
         return {"prior": prior, "seed": seed, "chains": chains, "draws": draws}
 
@@ -155,13 +157,18 @@ def test_bench_mixing_probe_passes_its_options_to_the_sampled_draws_only(monkeyp
     monkeypatch.setattr(bench, "TUNING_OUT", tmp_path / "tuning.json")
     bench.TUNING_OUT.write_text(json.dumps({"fits": [{"prior": "local"}]}))
     bench.probe(7, "local", 16, {"tune": 1000})
-    assert calls == [{"draws": 100, "tune": 300}, {"draws": bench.PROBE_DRAWS, "tune": 1000}]
+    bench.probe(7, "local", 16, {"pilot_draws": 300})
+    assert calls == [{"draws": 100, "tune": 300}, {"draws": bench.PROBE_DRAWS, "tune": 1000},
+                     {"draws": 300, "tune": 300}, {"draws": bench.PROBE_DRAWS, "tune": 300}]
+    assert bayesrf.families.family_of(bayesrf.load_prior("local")).nuts_form.pilot_draws == 100  # restored
     study = json.loads(bench.TUNING_OUT.read_text())
     assert study["fits"] == [{"prior": "local"}]
-    assert study["probes"] == [{"prior": "local", "seed": 7, "chains": 2, "draws": 400,
-                                "nutpie_options": {"tune": 1000}}]
-    with pytest.raises(SystemExit, match="tuning seed"):
-        bench.probe(0, "local", 16, {})
+    fixed = {"prior": "local", "seed": 7, "chains": 2, "draws": 400}
+    assert study["probes"] == [{**fixed, "nutpie_options": {"tune": 1000}, "pilot_draws_per_chain": 100},
+                               {**fixed, "nutpie_options": {}, "pilot_draws_per_chain": 300}]
+    for seed, options, message in ((0, {}, "tuning seed"), (7, {"pilot_draws": 400}, "pilot_draws")):
+        with pytest.raises(SystemExit, match=message):
+            bench.probe(seed, "local", 16, options)
 
 
 def test_bench_mixing_compare_flags_each_number_but_times():
