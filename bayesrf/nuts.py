@@ -179,17 +179,16 @@ def checked_variables(posterior: xr.Dataset | xr.DataTree) -> list[str]:
 
 def model_key(design: Design, spec: PriorSpec, laplace: str, *, with_rf: bool = True,
               coordinates: Coordinates | None = None) -> str:
-    """sha256 of what a compiled model depends on besides its data variables (frames, counts, durations, spline
-    basis, intercept prior mean, rate unit, a fixed prior scale where :attr:`bayesrf.families.Family.scale_is_data`:
-    ``pm.Data``, swapped on reuse): spec (without that scale), Laplace form, number of lags, the frames' shape and the
-    dtype they enter the model in (:func:`bayesrf.model.model_frames`: a float32 model must not take float64 frames
-    that float32 does not hold exactly), the fitted intervals, and the counts too when more than the data variables depend on them (spike history, the
-    COM-Poisson normaliser's support); ``with_rf=False`` for the baseline-only model, ``coordinates`` for a model built
-    with them (their values are data; a ``local`` prior's always hold a shear; the number of whitened coefficients
-    is part of the key)."""
+    """sha256 of what a compiled model depends on besides its data variables (frames, counts, durations, spline basis,
+    intercept prior mean, rate unit, a fixed prior scale where :attr:`bayesrf.families.Family.scale_is_data`:
+    ``pm.Data``, swapped on reuse): spec (without that scale), Laplace form, number of lags, the frames' shape and
+    the dtype they enter the model in (:func:`bayesrf.model.model_frames`: a float32 model must not take float64
+    frames that float32 does not hold exactly), the fitted intervals, and the counts too when more than the data
+    variables depend on them (spike history, the COM-Poisson normaliser's support); ``with_rf=False`` for the
+    baseline-only model, ``coordinates`` for a model built with them (their values are data; a ``local`` prior's
+    always hold a shear; the number of whitened coefficients is part of the key)."""
     if not spec.hierarchical and family_of(spec).scale_is_data:
         spec = replace(spec, scale=None)
-    # keys of the models compiled before centring and whitening existed unchanged
     centring = "" if coordinates is None else "|centred"
     if coordinates is not None and coordinates.block is not None:
         centring += f"|{coordinates.block.index.size}"

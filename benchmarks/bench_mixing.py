@@ -236,10 +236,11 @@ the hyperparameters: the slope, regressed on the pilot's 2 x 100 non-centred dra
 
 Amendment 29 (session 53, after amendment 28, seed 7 only): was the slope noisy for want of pilot draws? One more probe,
 from a session script as ``--probe 7 local 16 '{"pilot_draws": 300}'`` runs it now (the pilot's 2 chains with 300 draws
-each instead of 100; the kept draws as shipped), 17 minutes (pilot 9.2) with nothing else computing: min bulk ESS and
-max R-hat ``rf_width`` 109 and 1.025, ``rf_amplitude`` 147 and 1.014, ``rf`` 226 and 1.022, the spline baseline's R-hat
-1.030, 1 divergence; no better than the shipped probe. The coupling is not the slope's sampling noise; what is left is
-that a linear regression on the non-centred pilot's draws does not give the block's conditional mean given the
+each instead of 100; the kept draws as shipped), 17 minutes (pilot 9.2); unit tests of ``tests/test_benchmarks.py`` and
+``tests/test_readme.py`` ran beside it for about 2 minutes (its draws do not depend on that, its times do): min bulk ESS
+and max R-hat ``rf_width`` 109 and 1.025, ``rf_amplitude`` 147 and 1.014, ``rf`` 226 and 1.022, the spline baseline's
+R-hat 1.030, 1 divergence; no better than the shipped probe. The coupling is not the slope's sampling noise; what is
+left is that a linear regression on the non-centred pilot's draws does not give the block's conditional mean given the
 hyperparameters (next: its derivative from the block's Gaussian approximation at the pilot's medians, as
 :func:`bayesrf.structured.shear` does for the envelope, or a second pilot in the whitened coordinates). Nothing was
 chosen; seed 0 was not used.
