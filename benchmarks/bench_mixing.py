@@ -245,6 +245,14 @@ hyperparameters (next: its derivative from the block's Gaussian approximation at
 :func:`bayesrf.structured.shear` does for the envelope, or a second pilot in the whitened coordinates). Nothing was
 chosen; seed 0 was not used.
 
+Amendment 30 (session 53, after amendment 29, seed 7 only): was the slope biased because the non-centred pilot barely
+moves at n/D 16? A last probe (a session script; ``--probe`` cannot run it) ran a second pilot (2 x 100 draws after 300
+tuning steps, 6.4 minutes) in the coordinates the first pilot chose, and let its draws choose the coordinates of the
+kept draws (again 64 whitened coefficients), 19 minutes with nothing else computing (files were edited): min bulk ESS
+and max R-hat ``rf_width`` 150 and 1.006, ``rf_center`` 208 and 1.002, ``rf_floor`` 212 and 1.015, ``rf`` 197 and 1.021;
+within the spread of the probes above, not a fix. Nothing was chosen; seed 0 was not used. What a fix must remove stays
+the measured coupling of amendment 28.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
