@@ -396,5 +396,6 @@ def test_mixing_ablation_claims_follow_their_json():
     rf = tuning["variables"]["rf"]
     assert (f"**fails as well**, on the envelope's width (max R-hat {tuning['max_rhat']:.3f} and min bulk ESS"
             f" {tuning['min_ess_bulk']:.0f} on `{worst}`; the RF `rf` {rf['max_rhat']:.3f} and"
-            f" {rf['min_ess_bulk']:.0f}; {tuning['n_divergent']:.0f} divergence; {tuning['steps_per_draw']:.0f} leapfrog steps per draw)") in flat
+            f" {rf['min_ess_bulk']:.0f}; {tuning['n_divergent']:.0f} divergence; {tuning['steps_per_draw']:.0f}"
+            f" leapfrog steps per draw)") in flat
     assert worst == slowest == "rf_width"
