@@ -253,6 +253,14 @@ and max R-hat ``rf_width`` 150 and 1.006, ``rf_center`` 208 and 1.002, ``rf_floo
 within the spread of the probes above, not a fix. Nothing was chosen; seed 0 was not used. What a fix must remove stays
 the measured coupling of amendment 28.
 
+Amendment 31 (session 54, before a probe, seed 7 only; the protocol above and the stored fits unchanged): the whitened
+block's slope along the hyperparameters is now corrected after the regression, by
+``bayesrf.structured.conditional_slope``: ``slope + factor @ dw*/dh``, with ``dw*/dh`` central differences of the
+sampled model's gradient in ``rf_white`` along each hyperparameter coordinate, at the pilot's posterior means, so
+that the block's conditional mode stays still when the hyperparameters move (on a 6 x 5 px x 2 lag test neuron it cut
+how far that mode moves, found by BFGS, 27-100-fold). ``--probe 7 local 16`` measures it, with nothing else computing
+except a short unit test or two (recorded after).
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
