@@ -29,7 +29,8 @@ prior's coefficients are also sheared along the envelope (:func:`shear`): ``rf_c
 ``B (g - g0)``, the shift of its posterior mean with the envelope's centre and log widths ``g``
 (:func:`envelope_coordinates`), so that moving the envelope does not drag the data-determined weights either
 (Jacobian 1: the prior is the same). The few coefficients the data determine most are sampled whitened instead, along
-every hyperparameter (:func:`data_block`), and so are a spline baseline's levels (:func:`baseline_whitening`).
+every hyperparameter (:func:`data_block`, :func:`conditional_slope`), and so are a spline baseline's levels
+(:func:`baseline_whitening`).
 A rank-k RF's components are identified up to a joint sign flip of ``(rf_time[k],
 rf_space[k])``, which leaves ``rf`` unchanged; :func:`bayesrf.sample` reports them
 signed like :func:`bayesrf.posterior_svd` (agreeing with the posterior mean).
@@ -53,10 +54,10 @@ if TYPE_CHECKING:
     from .priors import PriorSpec
 
 __all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZES", "CHUNK", "Block", "Coordinates", "LOGGED",
-           "STRUCTURED_HYPERPARAMETERS", "align_components", "at_coordinates", "baseline_whitening", "centred_start", "centring",
-           "coefficient_log_sd", "conditional_slope", "cosine_spectrum", "data_block", "envelope_coordinates", "envelope_values",
-           "hyperparameter_coordinates", "kron_contract", "mode_log_sd", "model_axes", "se_factor", "shear",
-           "smooth_axes", "structured_rf", "typical_point"]
+           "STRUCTURED_HYPERPARAMETERS", "align_components", "at_coordinates", "baseline_whitening", "centred_start",
+           "centring", "coefficient_log_sd", "conditional_slope", "cosine_spectrum", "data_block",
+           "envelope_coordinates", "envelope_values", "hyperparameter_coordinates", "kron_contract", "mode_log_sd",
+           "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf", "typical_point"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
@@ -450,7 +451,10 @@ def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], am
     (31 before). Whitening by the Fisher covariance with the shear's slope instead reached 183 for ``rf`` and left
     ``rf_width`` at 48: one direction of the block moved with log ``rf_width[y]`` (correlation 0.84), the floor and
     the lag length scale, with 45 times its Fisher variance; a regression on every hyperparameter removes it (on
-    the shear-only run's draws, the largest remaining variance ratio was 4).
+    the shear-only run's draws, the largest remaining variance ratio was 4). At n/D 16 the regression's slope still
+    left the whitened values predicting the hyperparameters (session 53: adjusted R^2 about 0.7 for the envelope's
+    x centre and width, the amplitude and the lag length scale), so :meth:`bayesrf.families.Family.recentre` corrects
+    it by :func:`conditional_slope`.
 
     Parameters
     ----------
@@ -537,7 +541,8 @@ def typical_point(start: dict[str, np.ndarray], pilot: xr.Dataset, anchor: np.nd
     """A typical point of the non-centred model's value variables (the keys of ``start``): the pilot's posterior means,
     and the hyperparameters at their coordinates ``anchor`` (:func:`hyperparameter_coordinates`, e.g.
     :class:`Block`'s)."""
-    means = {name: pilot[name].mean(("chain", "draw")).values if name in pilot else value for name, value in start.items()}
+    means = {name: pilot[name].mean(("chain", "draw")).values if name in pilot else value
+             for name, value in start.items()}
     return at_coordinates(means, anchor)
 
 
