@@ -17,8 +17,7 @@ variables, their dims in :data:`bayesrf.model.VAR_DIMS` (new ``[prior]`` fields 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -28,8 +27,7 @@ import xarray as xr
 
 from .errors import SpecError
 from .structured import (AXES, STRUCTURED_HYPERPARAMETERS, Coordinates, align_components, baseline_whitening,
-                         centred_start, centring, conditional_slope, data_block, model_axes, shear, structured_rf,
-                         typical_point)
+                         centred_start, centring, data_block, model_axes, shear, structured_rf)
 
 if TYPE_CHECKING:
     from .design import Design
@@ -153,11 +151,10 @@ class Family:
         """A start point of the ``direct`` model in :attr:`nuts_form`'s parametrisation."""
         return start
 
-    def recentre(self, design: Design, spec: PriorSpec, pilot: xr.Dataset, start: dict[str, np.ndarray],
-                 model_of: Callable[[Coordinates], pm.Model]) -> tuple[Coordinates, dict[str, np.ndarray]]:
+    def recentre(self, design: Design, spec: PriorSpec, pilot: xr.Dataset, start: dict[str, np.ndarray]
+                 ) -> tuple[Coordinates, dict[str, np.ndarray]]:
         """After a pilot run (:attr:`NutsForm.pilot_draws`; ``pilot`` its posterior, as :meth:`from_nuts` returns
-        it): the ``coordinates`` of :meth:`weights` and ``start`` in them (``model_of``: the sampled model in given
-        coordinates)."""
+        it): the ``coordinates`` of :meth:`weights` and ``start`` in them."""
         raise SpecError(f"a {self.name} prior has no pilot run.")
 
     def from_nuts(self, posterior: xr.Dataset, spec: PriorSpec) -> xr.Dataset:
@@ -436,25 +433,20 @@ class GP(Family):
         model = pm.modelcontext(None)
         return structured_rf(spec, tuple(len(model.coords[d]) for d in dims), coordinates)
 
-    def recentre(self, design: Design, spec: PriorSpec, pilot: xr.Dataset, start: dict[str, np.ndarray],
-                 model_of: Callable[[Coordinates], pm.Model]) -> tuple[Coordinates, dict[str, np.ndarray]]:
+    def recentre(self, design: Design, spec: PriorSpec, pilot: xr.Dataset, start: dict[str, np.ndarray]
+                 ) -> tuple[Coordinates, dict[str, np.ndarray]]:
         """:func:`bayesrf.structured.centring` at the pilot's posterior medians of the hyperparameters, and for a
         ``local`` prior :func:`bayesrf.structured.shear` there, about the pilot's posterior mean of the RF, with the
-        data-determined coefficients whitened (:func:`bayesrf.structured.data_block`, the slope along the
-        hyperparameters corrected by :func:`bayesrf.structured.conditional_slope` at the pilot's means); a spline
-        baseline's levels whitened about the start's (:func:`bayesrf.structured.baseline_whitening`)."""
+        data-determined coefficients whitened (:func:`bayesrf.structured.data_block`); a spline baseline's levels
+        whitened about the start's (:func:`bayesrf.structured.baseline_whitening`)."""
         point = {name: pilot[name].median(("chain", "draw")).values for name in GP_HYPERPARAMETERS if name in pilot}
         amounts = centring(design, spec, point)
         baseline = baseline_whitening(design, spec, start["baseline_level"]) if "baseline_level" in start else None
         coordinates = Coordinates(amounts, baseline=baseline)
         if spec.local:
             mean = pilot["rf_space" if spec.rank else "rf"].mean(("chain", "draw")).values
-            block = data_block(design, spec, point, amounts, pilot)
-            coordinates = Coordinates(amounts, *shear(spec, point, mean, amounts), block, baseline)
-            if block is not None:
-                typical = centred_start(spec, typical_point(start, pilot, block.anchor), coordinates)
-                slope = conditional_slope(model_of(coordinates), block, typical)
-                coordinates = replace(coordinates, block=replace(block, slope=slope))
+            coordinates = Coordinates(amounts, *shear(spec, point, mean, amounts),
+                                      data_block(design, spec, point, amounts, pilot), baseline)
         return coordinates, centred_start(spec, start, coordinates)
 
     def start(self, start: dict[str, np.ndarray], ridge_rf: np.ndarray, spec: PriorSpec, seed: int | None

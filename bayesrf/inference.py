@@ -366,9 +366,7 @@ def _sample_nuts(model: pm.Model, design: Design, spec: PriorSpec, sha: str, *, 
         raw_pilot = _run_pilot(model_nuts, start, form, draws=draws, tune=tune, chains=chains, seed=seed,
                                sampler=sampler, progress=progress, cores=cores, key=key)
         read = family.from_nuts(raw_pilot["posterior"].to_dataset(), spec)
-        coordinates, start = family.recentre(
-            design, spec, read, start, lambda coordinates: build_model(design, spec, laplace=form.laplace,
-                                                                       coordinates=coordinates))
+        coordinates, start = family.recentre(design, spec, read, start)
         model_nuts = build_model(design, spec, laplace=form.laplace, coordinates=coordinates)
         key = model_key(design, spec, form.laplace, coordinates=coordinates) if reuse else None
         timing |= {"time_pilot_s": time.perf_counter() - began, "pilot_draws": raw_pilot["posterior"].sizes["draw"],

@@ -29,8 +29,7 @@ prior's coefficients are also sheared along the envelope (:func:`shear`): ``rf_c
 ``B (g - g0)``, the shift of its posterior mean with the envelope's centre and log widths ``g``
 (:func:`envelope_coordinates`), so that moving the envelope does not drag the data-determined weights either
 (Jacobian 1: the prior is the same). The few coefficients the data determine most are sampled whitened instead, along
-every hyperparameter (:func:`data_block`, :func:`conditional_slope`), and so are a spline baseline's levels
-(:func:`baseline_whitening`).
+every hyperparameter (:func:`data_block`), and so are a spline baseline's levels (:func:`baseline_whitening`).
 A rank-k RF's components are identified up to a joint sign flip of ``(rf_time[k],
 rf_space[k])``, which leaves ``rf`` unchanged; :func:`bayesrf.sample` reports them
 signed like :func:`bayesrf.posterior_svd` (agreeing with the posterior mean).
@@ -54,10 +53,10 @@ if TYPE_CHECKING:
     from .priors import PriorSpec
 
 __all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZES", "CHUNK", "Block", "Coordinates", "LOGGED",
-           "STRUCTURED_HYPERPARAMETERS", "align_components", "at_coordinates", "baseline_whitening", "centred_start",
-           "centring", "coefficient_log_sd", "conditional_slope", "cosine_spectrum", "data_block",
-           "envelope_coordinates", "envelope_values", "hyperparameter_coordinates", "kron_contract", "mode_log_sd",
-           "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf", "typical_point"]
+           "STRUCTURED_HYPERPARAMETERS", "align_components", "baseline_whitening", "centred_start", "centring",
+           "coefficient_log_sd", "cosine_spectrum", "data_block", "envelope_coordinates", "envelope_values",
+           "hyperparameter_coordinates", "kron_contract", "mode_log_sd", "model_axes", "se_factor", "shear",
+           "smooth_axes", "structured_rf"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
@@ -451,10 +450,7 @@ def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], am
     (31 before). Whitening by the Fisher covariance with the shear's slope instead reached 183 for ``rf`` and left
     ``rf_width`` at 48: one direction of the block moved with log ``rf_width[y]`` (correlation 0.84), the floor and
     the lag length scale, with 45 times its Fisher variance; a regression on every hyperparameter removes it (on
-    the shear-only run's draws, the largest remaining variance ratio was 4). At n/D 16 the regression's slope still
-    left the whitened values predicting the hyperparameters (session 53: adjusted R^2 about 0.7 for the envelope's
-    x centre and width, the amplitude and the lag length scale), so :meth:`bayesrf.families.Family.recentre` corrects
-    it by :func:`conditional_slope`.
+    the shear-only run's draws, the largest remaining variance ratio was 4).
 
     Parameters
     ----------
@@ -535,52 +531,6 @@ def shear(spec: PriorSpec, point: dict[str, np.ndarray], mean: np.ndarray, amoun
     step = 1e-5
     return np.stack([(coefficient_mean(anchor + step * e) - coefficient_mean(anchor - step * e)) / (2 * step)
                      for e in np.eye(anchor.size)]), anchor
-
-
-def typical_point(start: dict[str, np.ndarray], pilot: xr.Dataset, anchor: np.ndarray) -> dict[str, np.ndarray]:
-    """A typical point of the non-centred model's value variables (the keys of ``start``): the pilot's posterior means,
-    and the hyperparameters at their coordinates ``anchor`` (:func:`hyperparameter_coordinates`, e.g.
-    :class:`Block`'s)."""
-    means = {name: pilot[name].mean(("chain", "draw")).values if name in pilot else value
-             for name, value in start.items()}
-    return at_coordinates(means, anchor)
-
-
-def at_coordinates(point: dict[str, np.ndarray], h: np.ndarray) -> dict[str, np.ndarray]:
-    """``point`` (value variables) with its hyperparameters moved to the :func:`hyperparameter_coordinates` ``h``."""
-    out, begin = dict(point), 0
-    for name in STRUCTURED_HYPERPARAMETERS:
-        key = next((key for key in (f"{name}_log__", f"{name}_logodds__", name) if key in point), None)
-        if key is not None:
-            part = np.reshape(h[begin : begin + np.size(point[key])], np.shape(point[key]))
-            begin += np.size(point[key])
-            out[key] = np.log(part / (1 - part)) if key.endswith("_logodds__") else part
-    return out
-
-
-def conditional_slope(model: pm.Model, block: Block, point: dict[str, np.ndarray], step: float = 1e-2) -> np.ndarray:
-    """:class:`Block`'s ``slope`` corrected to how the block's conditional mode moves with the hyperparameters.
-
-    In ``model`` (built with ``block``) the block's values are ``mean + (h - anchor) . slope + factor @ rf_white``.
-    Where the log density is about ``-|rf_white - w*(h)|^2 / 2`` given ``h`` and the other coefficients (``factor``
-    whitens the block's Gaussian approximation), its gradient in ``rf_white`` moves with ``h`` by ``dw*/dh``; the
-    slope ``slope + factor @ dw*/dh`` then holds ``w*`` still, so moving the hyperparameters does not drag the block.
-    ``dw*/dh`` are central differences (``step``; the floor's, ``step`` in its log-odds) of the model's gradient at
-    ``point`` (its value variables, typical of the posterior: :func:`typical_point` through :func:`centred_start`).
-
-    Returns
-    -------
-    ndarray (hyperparameter coordinate, block coefficient)
-    """
-    gradient = model.compile_dlogp(vars=[model["rf_white"]])
-    values = _hyperparameters(point)
-    h = hyperparameter_coordinates(values, np)
-    # the floor's step is `step` in its log-odds, the value variable, so that it stays in (0, 1)
-    steps = step * np.concatenate([np.reshape(value * (1 - value) if name == "rf_floor" else np.ones(np.shape(value)),
-                                              -1) for name, value in values.items()])
-    moves = np.stack([(gradient(at_coordinates(point, h + e)) - gradient(at_coordinates(point, h - e))) / (2 * e.sum())
-                      for e in np.diag(steps)])
-    return block.slope + moves @ block.factor.T
 
 
 CHUNK = 2**22

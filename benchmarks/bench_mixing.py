@@ -261,6 +261,17 @@ that the block's conditional mode stays still when the hyperparameters move (on 
 how far that mode moves, found by BFGS, 27-100-fold). ``--probe 7 local 16`` measures it, with nothing else computing
 except a short unit test or two (recorded after).
 
+Amendment 32 (session 54, after amendment 31's probe): ``--probe 7 local 16`` ran 07:53-08:11 UTC (17 minutes; beside
+it for about 40 s a unit test of ``conditional_slope``, and pyflakes); stored under ``"probes"``: max R-hat 1.036 and
+min bulk ESS 47 (``rf_center``), ``rf_width`` 56, ``rf`` 1.023 and 133; worse than every probe of amendments 28-30 (min
+bulk ESS 77-159). Holding the block's conditional mode still given the other coefficients is not what NUTS needs here;
+the correction was removed (the package is back to amendment 30's code) and nothing was chosen; seed 0 was not used.
+
+Amendment 33 (session 54, before a probe, seed 7 only): nutpie's ``adaptation="low_rank"`` (a diagonal mass matrix
+with a low-rank correction adapted from the draws' gradients, the tool for a few directions that couple many
+variables; session 49's probe of it was stopped unfinished) on the kept draws, with the shipped code:
+``--probe 7 local 16 '{"adaptation": "low_rank"}'``, with nothing else computing (files may be edited).
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``

@@ -11,14 +11,14 @@ import pytest
 import xarray as xr
 from pathlib import Path
 from scipy.fft import dct
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize_scalar
 
 import bayesrf
 from bayesrf import nuts, structured
 from bayesrf.design import make_design
 from bayesrf.model import intercept_mu
 from bayesrf.structured import (Block, Coordinates, align_components, baseline_whitening, centred_start, centring,
-                                conditional_slope, data_block, kron_contract, se_factor, shear)
+                                data_block, kron_contract, se_factor, shear)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "specs"
 SHAPE = (2, 4, 3)  # lag, y, x
@@ -412,54 +412,6 @@ def test_data_block_regresses_the_pilot_and_whitens_by_the_dense_information(wit
     assert data_block(design, spec, point, np.full(SHAPE, 0.5), xr.Dataset(draws)) is None
     monkeypatch.setattr(structured, "BLOCK_SIZES", (amounts.size,))
     assert data_block(design, spec, point, amounts, xr.Dataset(draws)).index.size == amounts.size - 1  # never all
-
-
-def _conditional_modes(model: pm.Model, point: dict, h: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """Reference: how far the block's conditional mode (BFGS on ``model``'s log density in ``rf_white``, everything
-    else held at ``point``, whose hyperparameter coordinates are ``h``) moves per unit of each hyperparameter
-    coordinate (central differences of ``steps``)."""
-    logp, dlogp = model.compile_logp(), model.compile_dlogp(vars=[model["rf_white"]])
-
-    def mode(at: np.ndarray) -> np.ndarray:
-        moved = structured.at_coordinates(point, at)
-        return minimize(lambda w: -logp(moved | {"rf_white": w}), moved["rf_white"], method="BFGS",
-                        jac=lambda w: -dlogp(moved | {"rf_white": w}), options={"gtol": 1e-9}).x
-
-    return np.stack([(mode(h + e) - mode(h - e)) / (2 * e.sum()) for e in np.diag(steps)])
-
-
-def test_conditional_slope_holds_the_block_conditional_mode_still(monkeypatch, rng):
-    """With the block's slope from :func:`conditional_slope`, its conditional mode (found by BFGS) moves at least
-    20 times less with every hyperparameter than with a pilot's regression slope (a 6 x 5 px x 2 lag Gabor neuron at
-    its MAP; the pilot: 30 draws jittered about it, as the regression reads them)."""
-    monkeypatch.setattr(structured, "BLOCK_SIZES", (8,))
-    data = bayesrf.simulate(n_frames=3000, shape=(6, 5), lags=2, spatial="gabor", rf_norm=2.0, seed=2)
-    design, spec = make_design(data, 2), bayesrf.load_prior("local")
-    plain = bayesrf.build_model(data, spec, lags=2)
-    mode, _ = nuts.map_pymc(plain, nuts.hierarchical_start(plain, design, spec))
-    point = {name: mode[name] for name in structured.STRUCTURED_HYPERPARAMETERS}
-    h = structured.hyperparameter_coordinates(point, np)
-    start = structured.at_coordinates({name: mode.get(name, value) for name, value in plain.initial_point().items()}, h)
-    n = 30
-    pilot = xr.Dataset({name: (("chain", "draw", *[f"{name}_{i}" for i in range(np.ndim(value))]),
-                               value * np.exp(0.01 * rng.standard_normal((1, n, *np.shape(value)))))
-                        for name, value in point.items()}
-                       | {"rf_z": (("chain", "draw", "lag", "y", "x"),
-                                   mode["rf_z"] + 0.01 * rng.standard_normal((1, n, *mode["rf_z"].shape)))}
-                       | {name: (("chain", "draw", f"{name}_0")[: 2 + np.ndim(mode[name])],
-                                 np.broadcast_to(mode[name], (1, n, *np.shape(mode[name]))))
-                          for name in ("intercept", "baseline_level")})
-    amounts = centring(design, spec, point)
-    block = data_block(design, spec, point, amounts, pilot)
-    coordinates = Coordinates(amounts, *shear(spec, point, mode["rf"], amounts), block)
-    typical = centred_start(spec, structured.typical_point(start, pilot, block.anchor), coordinates)
-    slope = conditional_slope(bayesrf.build_model(data, spec, lags=2, coordinates=coordinates), block, typical)
-    steps = np.full(slope.shape[0], 0.02)
-    steps[-1] *= point["rf_floor"] * (1 - point["rf_floor"])  # the floor's, in its log-odds
-    moved = [np.abs(_conditional_modes(bayesrf.build_model(data, spec, lags=2, coordinates=dataclasses.replace(
-        coordinates, block=dataclasses.replace(block, slope=chosen))), typical, h, steps)).max(axis=1)
-        for chosen in (block.slope, slope)]
-    assert np.all(moved[1] <= 0.05 * moved[0]), (moved[0], moved[1])
 
 
 def test_centred_sampling_gives_the_non_centred_posterior(monkeypatch):
