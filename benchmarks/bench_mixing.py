@@ -272,6 +272,11 @@ with a low-rank correction adapted from the draws' gradients, the tool for a few
 variables; session 49's probe of it was stopped unfinished) on the kept draws, with the shipped code:
 ``--probe 7 local 16 '{"adaptation": "low_rank"}'``, with nothing else computing (files may be edited).
 
+Amendment 34 (session 54, after amendment 33's probe): it ran 08:13-08:43 UTC (30 minutes, against 17 for the shipped
+diagonal mass matrix) with nothing else computing; stored under ``"probes"``: max R-hat 1.041 and min bulk ESS 60
+(``rf``), ``rf_center`` 71, ``rf_width`` 73, ``rf_floor`` 71 (R-hat 1.027); worse than the shipped probe and slower, not
+a fix. Nothing was chosen; seed 0 was not used.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
