@@ -58,7 +58,7 @@ from .families import family_of
 from .nonlinearity import SOFTPLUS_AT_UNIT, from_exp_link, log_rate_symbolic
 from .observation import DISPERSIONS, pymc_counts
 from .priors import BASELINE_STEP_NU, PriorSpec, load_prior
-from .structured import STRUCTURED_HYPERPARAMETERS
+from .structured import STRUCTURED_HYPERPARAMETERS, flat_whitened
 
 if TYPE_CHECKING:
     from .structured import Coordinates
@@ -171,10 +171,9 @@ def _baseline(spec: PriorSpec, design: Design, whitening: tuple[np.ndarray, np.n
     else:  # a shift and a fixed linear map of baseline_white, with the levels' prior as a potential
         mean, factor = (pm.Data(f"baseline_{name}", value) for name, value in zip(("mean", "factor"), whitening,
                                                                                    strict=True))
-        level = pm.Deterministic("baseline_level", mean + pt.dot(factor, pm.Flat("baseline_white", dims="knot")),
-                                 dims="knot")
-        log_det = pt.sum(pt.log(pt.abs(pt.diag(factor))))  # constant; keeps the log density exact
-        pm.Potential("baseline_prior", pm.logp(pm.MvNormal.dist(**walk), level) + log_det)
+        level = pm.Deterministic("baseline_level", flat_whitened(
+            "baseline_white", mean, factor, lambda x: pm.logp(pm.MvNormal.dist(**walk), x), "baseline_prior",
+            dims="knot"), dims="knot")
     coef = pm.Deterministic("baseline_coef", pt.concatenate([level[:1], pt.diff(level)]), dims="knot")
     return pt.dot(basis, coef)
 

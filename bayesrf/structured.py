@@ -37,7 +37,7 @@ signed like :func:`bayesrf.posterior_svd` (agreeing with the posterior mean).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,8 +55,8 @@ if TYPE_CHECKING:
 __all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZES", "CHUNK", "Block", "Coordinates", "LOGGED",
            "STRUCTURED_HYPERPARAMETERS", "align_components", "baseline_whitening", "centred_start", "centring",
            "coefficient_log_sd", "cosine_spectrum", "data_block", "envelope_coordinates", "envelope_values",
-           "hyperparameter_coordinates", "kron_contract", "mode_log_sd", "model_axes", "se_factor", "shear",
-           "smooth_axes", "structured_rf"]
+           "flat_whitened", "hyperparameter_coordinates", "kron_contract", "mode_log_sd", "model_axes", "se_factor",
+           "shear", "smooth_axes", "structured_rf"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
@@ -335,14 +335,25 @@ def _whitened(block: Block, log_sd: pt.TensorVariable, shift: pt.TensorVariable,
                                                                                   "factor")}
     index, rest = data["index"], pm.Data("rf_block_rest", np.delete(np.arange(size), block.index))
     coef = pm.Normal("rf_coef", -shift[rest], pt.exp(log_sd[rest]))
-    white = pm.Flat("rf_white", shape=block.index.size)
     model = pm.modelcontext(None)
     h = hyperparameter_coordinates({name: model[name] for name in STRUCTURED_HYPERPARAMETERS
                                     if name in model.named_vars})
-    values = data["mean"] + pt.dot(h - data["anchor"], data["slope"]) + pt.dot(data["factor"], white)
-    log_det = pt.sum(pt.log(pt.abs(pt.diag(data["factor"]))))  # constant; keeps the log density exact
-    pm.Potential("rf_block_prior", pm.logp(pm.Normal.dist(0.0, pt.exp(log_sd[index])), values).sum() + log_det)
+    values = flat_whitened("rf_white", data["mean"] + pt.dot(h - data["anchor"], data["slope"]), data["factor"],
+                           lambda x: pm.logp(pm.Normal.dist(0.0, pt.exp(log_sd[index])), x).sum(), "rf_block_prior",
+                           shape=block.index.size)
     return pt.set_subtensor(pt.set_subtensor(pt.zeros(size)[rest], coef + shift[rest])[index], values)
+
+
+def flat_whitened(name: str, shift: Any, factor: Any, log_prior: Callable[[pt.TensorVariable], pt.TensorVariable],
+                  potential: str, **kwargs: Any) -> pt.TensorVariable:
+    """Values sampled whitened: ``shift + factor @ name``, with ``name`` a flat variable (``kwargs``: its ``dims`` or
+    ``shape``) and a potential ``potential`` giving the values their prior, ``log_prior(values)``, times
+    ``|det factor|`` (``factor`` lower-triangular and fixed): a shift and a fixed linear map, so the prior is the
+    same."""
+    values = shift + pt.dot(factor, pm.Flat(name, **kwargs))
+    log_det = pt.sum(pt.log(pt.abs(pt.diag(factor))))  # constant; keeps the log density exact
+    pm.Potential(potential, log_prior(values) + log_det)
+    return values
 
 
 def structured_rf(spec: PriorSpec, shape: tuple[int, int, int], coordinates: Coordinates | None = None
