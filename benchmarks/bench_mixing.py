@@ -256,16 +256,17 @@ the measured coupling of amendment 28.
 Amendment 31 (session 54, before a probe, seed 7 only; the protocol above and the stored fits unchanged): the whitened
 block's slope along the hyperparameters is now corrected after the regression, by
 ``bayesrf.structured.conditional_slope``: ``slope + factor @ dw*/dh``, with ``dw*/dh`` central differences of the
-sampled model's gradient in ``rf_white`` along each hyperparameter coordinate, at the pilot's posterior means, so
-that the block's conditional mode stays still when the hyperparameters move (on a 6 x 5 px x 2 lag test neuron it cut
-how far that mode moves, found by BFGS, 27-100-fold). ``--probe 7 local 16`` measures it, with nothing else computing
-except a short unit test or two (recorded after).
+sampled model's gradient in ``rf_white`` along each hyperparameter coordinate, at the pilot's posterior means, so that
+the block's conditional mode stays still when the hyperparameters move (on a 6 x 5 px x 2 lag test neuron it cut how far
+that mode moves, found by BFGS, 41-101-fold; written 27-100 before the re-read). ``--probe 7 local 16`` measures it,
+with nothing else computing except a short unit test or two (recorded after).
 
-Amendment 32 (session 54, after amendment 31's probe): ``--probe 7 local 16`` ran 07:53-08:11 UTC (17 minutes; beside
-it for about 40 s a unit test of ``conditional_slope``, and pyflakes); stored under ``"probes"``: max R-hat 1.036 and
-min bulk ESS 47 (``rf_center``), ``rf_width`` 56, ``rf`` 1.023 and 133; worse than every probe of amendments 28-30 (min
-bulk ESS 77-159). Holding the block's conditional mode still given the other coefficients is not what NUTS needs here;
-the correction was removed (the package is back to amendment 30's code) and nothing was chosen; seed 0 was not used.
+Amendment 32 (session 54, after amendment 31's probe): ``--probe 7 local 16`` ran 07:53-08:11 UTC (17 minutes; beside it
+for about 40 s a unit test of ``conditional_slope``, and pyflakes); stored under ``"probes"``: max R-hat 1.036 and min
+bulk ESS 47 (``rf_center``), ``rf_width`` 56, ``rf`` 1.023 and 133; worse than every probe of amendments 28-30 (min bulk
+ESS 77-159). Holding the block's conditional mode still given the other coefficients is not what NUTS needs here; the
+correction was removed (the package is back to amendment 30's code; the probed code is commit 80ce035) and nothing was
+chosen; seed 0 was not used.
 
 Amendment 33 (session 54, before a probe, seed 7 only): nutpie's ``adaptation="low_rank"`` (a diagonal mass matrix
 with a low-rank correction adapted from the draws' gradients, the tool for a few directions that couple many
