@@ -264,7 +264,7 @@ with nothing else computing except a short unit test or two (recorded after).
 Amendment 32 (session 54, after amendment 31's probe): ``--probe 7 local 16`` ran 07:53-08:11 UTC (17 minutes; beside it
 for about 40 s a unit test of ``conditional_slope``, and pyflakes); stored under ``"probes"``: max R-hat 1.036 and min
 bulk ESS 47 (``rf_center``), ``rf_width`` 56, ``rf`` 1.023 and 133; worse than every probe of amendments 28-30 (min bulk
-ESS 77-159). Holding the block's conditional mode still given the other coefficients is not what NUTS needs here; the
+ESS 77-150). Holding the block's conditional mode still given the other coefficients is not what NUTS needs here; the
 correction was removed (the package is back to amendment 30's code; the probed code is commit 80ce035) and nothing was
 chosen; seed 0 was not used.
 
