@@ -23,16 +23,20 @@ user waits for (NUTS: compilation included).
   mean leapfrog steps and step size, and the projection ``floor_s = chains x (tune + draws) x steps x gradient /
   cores`` of warm-up and draws (named a floor before the run; it exceeded the measurement for smooth and local).
 
-Rerun (session 54, written before it; the protocol above unchanged): the stored run (session 18) predates how the
-``gp`` priors are sampled since (the pilot-chosen centring, ``local``'s shear and whitened block, the whitened spline
-baseline); it is run again with today's code, with nothing else computing (files may be edited), and replaces it.
-It ran 08:52-09:03 UTC (10 minutes); beside it, while the penalised ML fits ran, ``tests/test_readme.py`` twice (about
-2 s each) and two commits. ``local`` now **fails** badly (max R-hat 1.406 on ``rf_length``, min bulk ESS 8, 85
-divergences, 83 of them in one chain; before, 1.011 and 503): its chains disagree on the y length scale (chain means
+Rerun (session 54, written before it; the protocol above unchanged): the stored run (commit 46ee20f, 2026-12-02)
+predates how the ``gp`` priors are sampled since (the pilot-chosen centring, ``local``'s shear and whitened block, the
+whitened spline baseline); it is run again with today's code, with nothing else computing (files may be edited), and
+replaces it. It ran 08:52-09:03 UTC (10 minutes); beside it, while the penalised ML fits ran, ``tests/test_readme.py``
+twice (about 2 s each) and two commits. ``local`` now **fails** badly (max R-hat 1.406 on ``rf_length``, min bulk ESS 8,
+85 divergences, 83 of them in one chain; before, 1.011 and 503): its chains disagree on the y length scale (chain means
 4.0, 6.4, 4.2 and 6.1 px). A session script (not stored) repeated the fit bit for bit, then ran it with
 ``bayesrf.structured.data_block`` returning None (no whitened block; the rest as shipped): max R-hat 1.012, min bulk ESS
-288, no divergences, the four chains' y length scales 3.7-3.9 px. So on the real neuron (n/D 1) the whitened block of
-64 coefficients, chosen from a pilot whose chains disagree (R-hat 1.15 on a hyperparameter), is what breaks the fit.
+288, no divergences, the four chains' y length scales 3.7-3.9 px. So on the real neuron (n/D 1) the whitened block of 64
+coefficients, chosen from a pilot whose chains disagree (R-hat 1.15 on a hyperparameter), is what breaks the fit. Two
+more such runs narrow it: the block kept but its slope along the hyperparameters set to 0, max R-hat 1.015, min bulk ESS
+232, no divergences; the block with its slope but not padded (57 coefficients, every one centred more than
+``BLOCK_CENTRING``, instead of 64), 1.021, 203 and 2 divergences. The regression slope of the 7 padded, weakly
+determined coefficients is the likeliest culprit; none of the three passes the checks either.
 
 Warnings (diagnostics) are recorded in the JSON, not silenced. ``tests/test_readme.py`` fails when the README's
 table differs from ``benchmarks/readme_tables.real_speed_table`` of this JSON.
