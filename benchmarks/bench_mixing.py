@@ -278,6 +278,15 @@ diagonal mass matrix) with nothing else computing; stored under ``"probes"``: ma
 (``rf``), ``rf_center`` 71, ``rf_width`` 73, ``rf_floor`` 71 (R-hat 1.027); worse than the shipped probe and slower, not
 a fix. Nothing was chosen; seed 0 was not used.
 
+Amendment 35 (session 55, before a probe and a rerun): ``bayesrf.structured.data_block`` now gives the padded
+coefficients of the whitened block (centred at most ``BLOCK_CENTRING``) slope 0 along the hyperparameters (commit
+6713eea). It was chosen on the real neuron (``bench_bayes.py``'s rerun 2: max R-hat 1.406 -> 1.0099), not on a seed of
+this protocol; a session script (not stored) ran it on tuning seed 7 with 2 x 400 draws: n/D 16 max R-hat 1.020, min
+bulk ESS 95 (amendments 28-30's probes 77-150), n/D 8 1.023 and 220. Every ``local`` fit reaches that code, so local's
+stored fits are stale. ``--probe 7 local 16`` stores the seed-7 probe, then ``--rerun local --because ...`` reruns seed
+0 at n/D 8 and 16 with the protocol's settings; nothing else computes during either (files may be edited). Nothing is
+tuned on seed 0; whatever it gives is reported.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
