@@ -287,6 +287,12 @@ stored fits are stale. ``--probe 7 local 16`` stores the seed-7 probe, then ``--
 0 at n/D 8 and 16 with the protocol's settings; nothing else computes during either (files may be edited). Nothing is
 tuned on seed 0; whatever it gives is reported.
 
+Amendment 36 (session 55, after amendment 35's probe, before the rerun): ``--probe 7 local 16`` ran 10:43-11:01 UTC
+with nothing else computing (files were edited) and repeats the session script bit for bit: max R-hat 1.020 (``rf``),
+min bulk ESS 95 (``rf_width``), no divergences, 15 minutes; within the spread of amendments 28-30's probes, so not
+better on seed 7 and not worse beyond that spread. The change stays for the real neuron's sake, and ``--rerun local``
+(seed 0, n/D 8 and 16) now measures it, with nothing else computing (files may be edited).
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
