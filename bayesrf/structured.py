@@ -450,9 +450,9 @@ def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], am
     With rich data a few coefficients are determined by the data and correlated with each other (under a narrow
     envelope, modes of one parity look alike), and their values follow the hyperparameters. The ``mean`` and ``slope``
     are the least-squares regression of their centred values ``sd^c rf_z`` in the pilot's draws on the draws'
-    :func:`hyperparameter_coordinates` (``anchor`` their mean), the padding's slope 0; ``factor`` is the Cholesky factor of the inverse of
-    their Fisher information plus prior precision at ``point`` (a Gaussian approximation of their posterior given the
-    hyperparameters).
+    :func:`hyperparameter_coordinates` (``anchor`` their mean), the padding's slope 0; ``factor`` is the Cholesky factor
+    of the inverse of their Fisher information plus prior precision at ``point`` (a Gaussian approximation of their
+    posterior given the hyperparameters).
 
     Why (tuning seed 7, ``local`` at n/D 8, 2 x 400 draws; sessions 42-43): with the shear alone, 55 of 1,500
     coefficients were centred more than 0.5; correlated up to 0.98 (condition number 1,068), their bulk ESS was 19-56
@@ -466,8 +466,8 @@ def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], am
     Why the padding's slope is 0 (the real neuron, ``local``, 4 x 1,000 draws, seed 0; session 54): with the
     regression's slope for all 64 coefficients of the block (7 padded), max R-hat was 1.406, min bulk ESS 8, 85
     divergences; with slope 0 for the padded ones 1.010, 365, none (no block: 1.012, 288; a block of the 57 unpadded:
-    1.021, 203). A padded coefficient is barely determined by the data, so its regressed slope is mostly noise that
-    couples it to the hyperparameters.
+    1.021, 203). A padded coefficient is barely determined by the data; its regressed slope is likely mostly noise
+    that couples it to the hyperparameters.
 
     Parameters
     ----------

@@ -702,11 +702,12 @@ def test_mixing_unwhitened_ablation_is_compared_with_the_last_unwhitened_fit():
     bench = _load("bench_mixing")
     study = json.loads((BENCH.parent / "docs" / "mixing.json").read_text())
     stored = bench.compared_fit(study, "local", 16, whitened=True)
-    assert stored in study["fits"] and stored["whitened"] == 128 and stored["max_rhat"] > 1.01
+    assert stored in study["fits"] and stored["whitened"] == 128
     before = bench.compared_fit(study, "local", 16, whitened=False)
     assert before["superseded_by"].startswith("amendment 20") and before["max_rhat"] < 1.01
-    assert [fit["max_rhat"] for fit in study["superseded"] if (fit["prior"], fit["n_per_d"]) == ("local", 16)][-1] \
-        == before["max_rhat"]
+    older = [fit for fit in study["superseded"] if (fit["prior"], fit["n_per_d"]) == ("local", 16)
+             and not fit["superseded_by"].startswith("amendments 35-36")]  # those ran with the baseline whitened
+    assert older[-1]["max_rhat"] == before["max_rhat"]
 
 
 def test_bench_cost_growth_only_limits_the_probes_to_one_prior():

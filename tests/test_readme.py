@@ -322,6 +322,14 @@ def test_mixing_pilot_claims_follow_their_json():
     assert f"than that rule's 1.1 (largest R-hat {min(rhat):.2f} to {max(rhat):.2f})" in flat
 
 
+def session_50_fits(study: dict) -> dict[tuple[str, int], dict]:
+    """``docs/mixing.json``'s fits, keyed by (prior, n/D), as sessions 49 and 50 left them: ``local``'s from before
+    amendments 35-36 reran it."""
+    fits = {(fit["prior"], fit["n_per_d"]): fit for fit in study["fits"]}
+    return fits | {(fit["prior"], fit["n_per_d"]): fit for fit in study["superseded"]
+                   if fit["superseded_by"].startswith("amendments 35-36")}
+
+
 def test_mixing_rerun_claims_follow_their_json():
     """Session 48's reruns (superseded by amendment 20): the repeat gave the rank1 rerun's numbers; rank1 passed at
     n/D 8 and failed at n/D 16 on the baseline, with the RF's own R-hat as the README gives, and the baseline's levels
@@ -350,7 +358,7 @@ def test_mixing_rerun_claims_follow_their_json():
             f"min bulk ESS {local['min_ess_bulk']:.0f}, no divergences, in {local['wall_time_s'] / 60:.1f} minutes)"
             ) in flat
     assert old["local", 8]["diagnostics_ok"] and local["diagnostics_ok"] and not local["n_divergent"]
-    fits = {(fit["prior"], fit["n_per_d"]): fit for fit in study["fits"]}
+    fits = session_50_fits(study)
     failing = fits["local", 16]
     assert len(fits) == 6 and study["complete"] and not failing["diagnostics_ok"] and not failing["n_divergent"]
     assert all(fit["diagnostics_ok"] for key, fit in fits.items() if key != ("local", 16))
@@ -372,8 +380,9 @@ def test_mixing_ablation_claims_follow_their_json():
     envelope's centre, its numbers not session 44's and its pilot's centring today's, as the README says."""
     ablation = json.loads((ROOT / "docs" / "mixing_unwhitened.json").read_text())
     study = json.loads((ROOT / "docs" / "mixing.json").read_text())
-    fit, today = ablation["fit"], next(f for f in study["fits"] if (f["prior"], f["n_per_d"]) == ("local", 16))
-    before = [f for f in study["superseded"] if (f["prior"], f["n_per_d"]) == ("local", 16)][-1]
+    fit, today = ablation["fit"], session_50_fits(study)["local", 16]
+    before = [f for f in study["superseded"] if (f["prior"], f["n_per_d"]) == ("local", 16)
+              and f["superseded_by"].startswith("amendment 20")][-1]
     assert not ablation["baseline_whitened"] and not ablation["all_equal"] and not fit["diagnostics_ok"]
     checked = [name for name in fit["variables"] if name not in bayesrf.nuts.STANDARDISED]
     worst = max(checked, key=lambda name: fit["variables"][name]["max_rhat"])
@@ -402,10 +411,11 @@ def test_mixing_ablation_claims_follow_their_json():
 
 
 def test_mixing_probes_follow_their_json():
-    """Amendments 31-34 of bench_mixing: the two stored probes on tuning seed 7 (2 chains x 400 draws), each number the
-    README gives, and "did not help": fewer effective draws per draw kept than the shipped code's full run."""
+    """Amendments 31-36 of bench_mixing: the three stored probes on tuning seed 7 (2 chains x 400 draws), each number
+    the README gives, and the first two "did not help": fewer effective draws per draw kept than the shipped code's
+    full run."""
     study = json.loads((ROOT / "docs" / "mixing_tuning.json").read_text())
-    tuning, (slope, low_rank) = study["fits"][-1], study["probes"]
+    tuning, (slope, low_rank, padded) = study["fits"][0], study["probes"]
     assert (slope["nutpie_options"], low_rank["nutpie_options"]) == ({}, {"adaptation": "low_rank"})
     checked = [name for name in tuning["variables"] if name not in bayesrf.nuts.STANDARDISED]
     flat = " ".join(README.split())
@@ -425,3 +435,8 @@ def test_mixing_probes_follow_their_json():
         assert said.format(probe["max_rhat"], probe["min_ess_bulk"], worst_of(probe), probe["wall_time_s"] / 60) in flat
     assert (f"their min bulk ESS ({slope['min_ess_bulk']:.0f} and {low_rank['min_ess_bulk']:.0f} of {kept}) is below "
             f"the shipped code's full run above ({tuning['min_ess_bulk']:.0f} of {full:,})") in flat
+    rhat, ess = (max(checked, key=lambda name: padded["variables"][name]["max_rhat"]),
+                 min(checked, key=lambda name: padded["variables"][name]["min_ess_bulk"]))
+    assert (padded["seed"], padded["prior"], padded["n_per_d"], padded["nutpie_options"]) == (7, "local", 16, {})
+    assert (f"Probed on seed 7 it gave max R-hat {padded['max_rhat']:.3f} on `{rhat}` and min bulk ESS "
+            f"{padded['min_ess_bulk']:.0f} on `{ess}`, in {padded['wall_time_s'] / 60:.1f} minutes") in flat
