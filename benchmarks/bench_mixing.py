@@ -302,6 +302,11 @@ so all six stored fits pass. One seed cannot tell a fix from luck: tuning seed 7
 the latest and then reported as not run. Readings fixed now: if it passes, both seeds pass; if it fails, the pass on
 seed 0 may be luck, and the README says so. Goal 2's verdict is seed 0's either way, as the protocol defines it.
 
+Amendment 38 (session 55, after the tuning run): it ran 11:53-12:25 UTC with nothing else computing (files were
+edited) and **fails**: max R-hat 1.013 on ``rf_length``, min bulk ESS 386 on ``rf_width`` (tail 335), 46 divergences,
+31 minutes (before, amendment 27: 1.014, 335, 1 divergence). By the readings fixed in amendment 37, seed 0's pass may
+be luck; ``local`` at n/D 16 still does not mix reliably, now with divergences on seed 7.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
