@@ -322,6 +322,13 @@ def test_mixing_pilot_claims_follow_their_json():
     assert f"than that rule's 1.1 (largest R-hat {min(rhat):.2f} to {max(rhat):.2f})" in flat
 
 
+def worst_and_slowest(fit: dict) -> tuple[str, str]:
+    """The checked variables (not the standardised ones) of a stored fit with its max R-hat and its min bulk ESS."""
+    checked = [name for name in fit["variables"] if name not in bayesrf.nuts.STANDARDISED]
+    return (max(checked, key=lambda name: fit["variables"][name]["max_rhat"]),
+            min(checked, key=lambda name: fit["variables"][name]["min_ess_bulk"]))
+
+
 def session_50_fits(study: dict) -> dict[tuple[str, int], dict]:
     """``docs/mixing.json``'s fits, keyed by (prior, n/D), as sessions 49 and 50 left them: ``local``'s from before
     amendments 35-36 reran it."""
@@ -384,9 +391,7 @@ def test_mixing_padded_rerun_follows_its_json():
     small, large = fits["local", 8], fits["local", 16]
     assert len(fits) == 6 and study["complete"] and all(fit["diagnostics_ok"] for fit in fits.values())
     assert not large["n_divergent"] and session_50_fits(study)["local", 16] in study["superseded"]
-    checked = [name for name in large["variables"] if name not in bayesrf.nuts.STANDARDISED]
-    worst = max(checked, key=lambda name: large["variables"][name]["max_rhat"])
-    slowest = min(checked, key=lambda name: large["variables"][name]["min_ess_bulk"])
+    worst, slowest = worst_and_slowest(large)
     flat = " ".join(README.split())
     assert (f"`local` **passes** at n/D 8 (max R-hat {small['max_rhat']:.3f}, min bulk ESS "
             f"{small['min_ess_bulk']:.0f}) and at n/D 16 (max R-hat {large['max_rhat']:.3f} on `{worst}`, min bulk ESS "
@@ -394,8 +399,7 @@ def test_mixing_padded_rerun_follows_its_json():
             "all six fits pass and **goal 2 is met** on the protocol's seed") in flat
     seven = json.loads((ROOT / "docs" / "mixing_tuning.json").read_text())["fits"][-1]  # amendments 37 and 38
     assert (seven["seed"], seven["prior"], seven["n_per_d"], seven["diagnostics_ok"]) == (7, "local", 16, 0)
-    worst = max(checked, key=lambda name: seven["variables"][name]["max_rhat"])
-    slowest = min(checked, key=lambda name: seven["variables"][name]["min_ess_bulk"])
+    worst, slowest = worst_and_slowest(seven)
     assert (f"**fails** at n/D 16 (max R-hat {seven['max_rhat']:.3f} on `{worst}`, min bulk ESS "
             f"{seven['min_ess_bulk']:.0f} on `{slowest}`, {seven['n_divergent']:.0f} divergences)") in flat
 
@@ -409,9 +413,7 @@ def test_mixing_ablation_claims_follow_their_json():
     before = [f for f in study["superseded"] if (f["prior"], f["n_per_d"]) == ("local", 16)
               and f["superseded_by"].startswith("amendment 20")][-1]
     assert not ablation["baseline_whitened"] and not ablation["all_equal"] and not fit["diagnostics_ok"]
-    checked = [name for name in fit["variables"] if name not in bayesrf.nuts.STANDARDISED]
-    worst = max(checked, key=lambda name: fit["variables"][name]["max_rhat"])
-    slowest = min(checked, key=lambda name: fit["variables"][name]["min_ess_bulk"])
+    worst, slowest = worst_and_slowest(fit)
     assert fit["variables"][worst]["max_rhat"] == fit["max_rhat"] and not fit["n_divergent"]
     assert fit["variables"][slowest]["min_ess_bulk"] == fit["min_ess_bulk"]
     assert fit["centred_fraction"] == today["centred_fraction"] != before["centred_fraction"]
@@ -425,8 +427,7 @@ def test_mixing_ablation_claims_follow_their_json():
             f"{before['centred_fraction']:.5f} then)") in flat
     tuning = json.loads((ROOT / "docs" / "mixing_tuning.json").read_text())["fits"][0]  # amendments 26 and 27
     assert (tuning["seed"], tuning["prior"], tuning["n_per_d"], tuning["diagnostics_ok"]) == (7, "local", 16, 0)
-    worst = max(checked, key=lambda name: tuning["variables"][name]["max_rhat"])
-    slowest = min(checked, key=lambda name: tuning["variables"][name]["min_ess_bulk"])
+    worst, slowest = worst_and_slowest(tuning)
     rf = tuning["variables"]["rf"]
     assert (f"**fails as well**, on the envelope's width (max R-hat {tuning['max_rhat']:.3f} and min bulk ESS"
             f" {tuning['min_ess_bulk']:.0f} on `{worst}`; the RF `rf` {rf['max_rhat']:.3f} and"
@@ -442,12 +443,11 @@ def test_mixing_probes_follow_their_json():
     study = json.loads((ROOT / "docs" / "mixing_tuning.json").read_text())
     tuning, (slope, low_rank, padded) = study["fits"][0], study["probes"]
     assert (slope["nutpie_options"], low_rank["nutpie_options"]) == ({}, {"adaptation": "low_rank"})
-    checked = [name for name in tuning["variables"] if name not in bayesrf.nuts.STANDARDISED]
     flat = " ".join(README.split())
 
     def worst_of(probe: dict) -> str:
-        worst = max(checked, key=lambda name: probe["variables"][name]["max_rhat"])
-        assert worst == min(checked, key=lambda name: probe["variables"][name]["min_ess_bulk"])  # "both on"
+        worst, slowest = worst_and_slowest(probe)
+        assert worst == slowest  # "both on"
         return worst
 
     kept, full = slope["chains"] * slope["draws"], tuning["chains"] * tuning["draws"]
@@ -460,8 +460,7 @@ def test_mixing_probes_follow_their_json():
         assert said.format(probe["max_rhat"], probe["min_ess_bulk"], worst_of(probe), probe["wall_time_s"] / 60) in flat
     assert (f"their min bulk ESS ({slope['min_ess_bulk']:.0f} and {low_rank['min_ess_bulk']:.0f} of {kept}) is below "
             f"the shipped code's full run above ({tuning['min_ess_bulk']:.0f} of {full:,})") in flat
-    rhat, ess = (max(checked, key=lambda name: padded["variables"][name]["max_rhat"]),
-                 min(checked, key=lambda name: padded["variables"][name]["min_ess_bulk"]))
+    rhat, ess = worst_and_slowest(padded)
     assert (padded["seed"], padded["prior"], padded["n_per_d"], padded["nutpie_options"]) == (7, "local", 16, {})
     assert (f"Probed on seed 7 it gave max R-hat {padded['max_rhat']:.3f} on `{rhat}` and min bulk ESS "
             f"{padded['min_ess_bulk']:.0f} on `{ess}`, in {padded['wall_time_s'] / 60:.1f} minutes") in flat
