@@ -329,12 +329,16 @@ def worst_and_slowest(fit: dict) -> tuple[str, str]:
             min(checked, key=lambda name: fit["variables"][name]["min_ess_bulk"]))
 
 
+def superseded_by(study: dict, amendment: str) -> dict[tuple[str, int], dict]:
+    """The fits of ``docs/mixing.json`` that ``amendment``'s rerun moved to ``"superseded"``, keyed by (prior, n/D)."""
+    return {(fit["prior"], fit["n_per_d"]): fit for fit in study["superseded"]
+            if fit["superseded_by"].startswith(amendment)}
+
+
 def session_50_fits(study: dict) -> dict[tuple[str, int], dict]:
     """``docs/mixing.json``'s fits, keyed by (prior, n/D), as sessions 49 and 50 left them: ``local``'s from before
     amendments 35-36 reran it."""
-    fits = {(fit["prior"], fit["n_per_d"]): fit for fit in study["fits"]}
-    return fits | {(fit["prior"], fit["n_per_d"]): fit for fit in study["superseded"]
-                   if fit["superseded_by"].startswith("amendments 35-36")}
+    return {(fit["prior"], fit["n_per_d"]): fit for fit in study["fits"]} | superseded_by(study, "amendments 35-36")
 
 
 def test_mixing_rerun_claims_follow_their_json():
@@ -346,8 +350,7 @@ def test_mixing_rerun_claims_follow_their_json():
     the verdict is the README's."""
     study = json.loads((ROOT / "docs" / "mixing.json").read_text())
     repeat = json.loads((ROOT / "docs" / "mixing_repeat.json").read_text())
-    old = {(fit["prior"], fit["n_per_d"]): fit for fit in study["superseded"]
-           if fit["superseded_by"].startswith("amendment 20")}
+    old = superseded_by(study, "amendment 20")
     assert not repeat["all_equal"] and repeat["fit"]["max_rhat"] == old["rank1", 8]["max_rhat"]
     assert old["rank1", 8]["diagnostics_ok"] and old["smooth", 8]["diagnostics_ok"]
     failed = old["rank1", 16]
@@ -411,8 +414,7 @@ def test_mixing_ablation_claims_follow_their_json():
     ablation = json.loads((ROOT / "docs" / "mixing_unwhitened.json").read_text())
     study = json.loads((ROOT / "docs" / "mixing.json").read_text())
     fit, today = ablation["fit"], session_50_fits(study)["local", 16]
-    before = [f for f in study["superseded"] if (f["prior"], f["n_per_d"]) == ("local", 16)
-              and f["superseded_by"].startswith("amendment 20")][-1]
+    before = superseded_by(study, "amendment 20")["local", 16]
     assert not ablation["baseline_whitened"] and not ablation["all_equal"] and not fit["diagnostics_ok"]
     worst, slowest = worst_and_slowest(fit)
     assert fit["variables"][worst]["max_rhat"] == fit["max_rhat"] and not fit["n_divergent"]
