@@ -14,7 +14,7 @@ Every fit returns an :class:`xarray.DataTree` with groups
                    compare with the posterior mean (unless fitted with ``estimates=False``)
 
 and root attrs ``bayesrf_spec`` (the prior spec as JSON), ``bayesrf_version``, ``stack_versions`` (JSON: the versions
-of Python and the numerical packages, :func:`stack_versions`), ``data_sha256``, ``seed``, ``method``, ``sampler``,
+of Python and the numerical packages, the CPU and the BLAS kernels, :func:`stack_versions`), ``data_sha256``, ``seed``, ``method``, ``sampler``,
 ``n_lags``; a sampled fit adds where its time went (``wall_time_s`` and ``time_*_s``, see :func:`bayesrf.sample`). A
 MAP fit is a posterior with one chain and one draw.
 """
@@ -70,9 +70,14 @@ STACK = ("pymc", "pytensor", "nutpie", "numba", "numpy", "scipy", "arviz-base", 
 
 
 def stack_versions() -> dict[str, str]:
-    """The versions of Python, bayesrf and :data:`STACK`, by name ("not installed" for a missing one): stored with
-    every result (``attrs["stack_versions"]``, JSON) and benchmark, because another sampler or compiler version can
-    give other draws from the same seed."""
+    """The versions of Python, bayesrf and :data:`STACK`, by name ("not installed" for a missing one), and what they
+    ran on: ``cpu`` (the CPU that numba compiles for, LLVM's name) and ``blas`` (each BLAS library loaded, with the
+    kernels it chose for this CPU). Stored with every result (``attrs["stack_versions"]``, JSON) and benchmark,
+    because another sampler or compiler version, or another CPU (other BLAS kernels and compiled code sum in another
+    order), can give other draws from the same seed."""
+    import llvmlite.binding
+    import scipy.linalg  # noqa: F401  (loads scipy's BLAS, which threadpoolctl lists only once it is loaded)
+    from threadpoolctl import threadpool_info
 
     def installed(name: str) -> str:
         try:
@@ -80,8 +85,11 @@ def stack_versions() -> dict[str, str]:
         except PackageNotFoundError:
             return "not installed"
 
+    blas = sorted({f"{lib['internal_api']} {lib['version']} ({lib.get('architecture', '?')})"
+                   for lib in threadpool_info() if lib["user_api"] == "blas"})
     versions = {name: installed(name) for name in STACK}
-    return {"python": platform.python_version(), "bayesrf": package_version()} | versions
+    return {"python": platform.python_version(), "bayesrf": package_version()} | versions | {
+        "cpu": f"{platform.machine()} {llvmlite.binding.get_host_cpu_name()}", "blas": "; ".join(blas)}
 
 
 def _posterior_dataset(values: dict[str, np.ndarray], design: Design, spec: PriorSpec) -> xr.Dataset:

@@ -47,6 +47,18 @@ with nothing else computing (files were edited): ``local`` gives the session scr
 1.0099, min bulk ESS 365 on ``rf_length`` (and tail ESS 382), no divergences, and so still **fails** the checks, now on
 ESS alone (400 needed); the other priors' draws are unchanged.
 
+Rerun 3 (session 57, written before it; the protocol above unchanged): with the same code and the same package
+versions (pymc 6.4.0, pytensor 3.3.8, nutpie 0.16.11, numba 0.68.0, numpy 2.5.5), a session script (not stored) that
+runs only ``bayesrf.sample(bayesrf.load_recording(), "local", lags=5, seed=0)`` in a fresh process gave, in sessions 56
+and 57 (the second with one BLAS thread, as here), bit for bit the same draws and not rerun 2's: 82 divergences, max
+R-hat 1.057 and min bulk ESS 85 on ``rf_length`` (its y axis; one chain's mean 4.9 px, the others' 4.0-4.1). Session 55
+ran the same script and got rerun 2's numbers. Rerun 2 did not record the machine, so whether the process (here
+``local`` runs after four other priors) or the machine makes the difference is open; this rerun records
+``stack_versions`` (:func:`bayesrf.results.stack_versions`: the package versions, the CPU and the BLAS kernels) and
+replaces the stored run. If ``local`` gives the session script's draws, the process does not matter and the machine
+does, and ``local``'s result on the real neuron swings between a near pass and a clear failure with the machine it runs
+on; either way it fails the checks.
+
 Warnings (diagnostics) are recorded in the JSON, not silenced. ``tests/test_readme.py`` fails when the README's
 table differs from ``benchmarks/readme_tables.real_speed_table`` of this JSON.
 Run: ``OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python benchmarks/bench_bayes.py`` (``make bench`` sets both; about
@@ -71,6 +83,7 @@ from bayesrf.errors import recorded
 from bayesrf.model import build_model
 from bayesrf.nuts import chain_processes, checked_variables
 from bayesrf.priors import alpha_for
+from bayesrf.results import stack_versions
 from bench_big_posterior import gradient_ms, projected_s
 from bench_ml import glum_fit, ours, sklearn_l2, timed
 
@@ -146,7 +159,8 @@ def main() -> dict:
     result = {"n_weights": design.n_weights, "n_obs": design.n_obs, "draws": DRAWS, "chains": CHAINS,
               "cores": os.cpu_count(), "penalised_ml": penalised, "map_s": maps, "nuts": nuts,
               "pm_sample_defaults": baseline, "ridge_hier_laplace": laplace,
-              "wall_time_s": time.perf_counter() - started, "command": "python benchmarks/bench_bayes.py"}
+              "wall_time_s": time.perf_counter() - started, "command": "python benchmarks/bench_bayes.py",
+              "stack_versions": stack_versions()}
     out = DOCS / "real_speed.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")

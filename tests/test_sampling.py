@@ -2,6 +2,7 @@
 
 import importlib.metadata
 import json
+import platform
 import sys
 import warnings
 
@@ -45,6 +46,7 @@ def test_schema_and_attrs(nuts_ridge, tiny):
     assert versions["python"] == sys.version.split()[0] and versions["bayesrf"] == attrs["bayesrf_version"]
     assert {name: versions[name] for name in ("nutpie", "pymc", "numba")} == {
         name: importlib.metadata.version(name) for name in ("nutpie", "pymc", "numba")}
+    assert versions["cpu"].split()[0] == platform.machine() and versions["blas"]  # what they ran on
 
 
 @pytest.mark.slow
