@@ -102,6 +102,16 @@ def test_contention_claim_follows_its_json():
     assert loop / floor < 1.25
 
 
+def test_seed_caveat_follows_the_real_speed_json():
+    """The README's caveat on seeds cites local's real-neuron run of docs/real_speed.json, which records the machine
+    it ran on (the CPU and BLAS kernels) and fails R-hat with divergences."""
+    run = json.loads((ROOT / "docs" / "real_speed.json").read_text())
+    local, stack = run["nuts"]["local"], run["stack_versions"]
+    assert local["max_rhat"] > 1.01 and local["n_divergent"] > 0 and stack["cpu"] and stack["blas"]
+    assert (f"`local`'s seed 0 gave max R-hat {local['max_rhat']:.3f} and {local['n_divergent']} divergences on this "
+            "project's current machine (`docs/real_speed.json`)") in " ".join(README.split())
+
+
 def check_sentence(c: dict) -> str:
     """The README's sentence on the real neuron's posterior predictive checks, from ``docs/check_real.json``."""
     checks = {x["name"]: x for x in c["checks"]}
