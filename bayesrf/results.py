@@ -14,8 +14,8 @@ Every fit returns an :class:`xarray.DataTree` with groups
                    compare with the posterior mean (unless fitted with ``estimates=False``)
 
 and root attrs ``bayesrf_spec`` (the prior spec as JSON), ``bayesrf_version``, ``stack_versions`` (JSON: the versions
-of Python and the numerical packages, the CPU and the BLAS kernels, :func:`stack_versions`), ``data_sha256``, ``seed``, ``method``, ``sampler``,
-``n_lags``; a sampled fit adds where its time went (``wall_time_s`` and ``time_*_s``, see :func:`bayesrf.sample`). A
+of Python and the numerical packages, the CPU and the BLAS kernels, :func:`stack_versions`), ``data_sha256``,
+``seed``, ``method``, ``sampler``, ``n_lags``; a sampled fit adds where its time went (``wall_time_s`` and ``time_*_s``, see :func:`bayesrf.sample`). A
 MAP fit is a posterior with one chain and one draw.
 """
 
