@@ -15,8 +15,8 @@ Every fit returns an :class:`xarray.DataTree` with groups
 
 and root attrs ``bayesrf_spec`` (the prior spec as JSON), ``bayesrf_version``, ``stack_versions`` (JSON: the versions
 of Python and the numerical packages, the CPU and the BLAS kernels, :func:`stack_versions`), ``data_sha256``,
-``seed``, ``method``, ``sampler``, ``n_lags``; a sampled fit adds where its time went (``wall_time_s`` and ``time_*_s``, see :func:`bayesrf.sample`). A
-MAP fit is a posterior with one chain and one draw.
+``seed``, ``method``, ``sampler``, ``n_lags``; a sampled fit adds where its time went (``wall_time_s`` and
+``time_*_s``, see :func:`bayesrf.sample`). A MAP fit is a posterior with one chain and one draw.
 """
 
 from __future__ import annotations
