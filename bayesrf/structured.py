@@ -467,9 +467,9 @@ def data_block(design: Design, spec: PriorSpec, point: dict[str, np.ndarray], am
     regression's slope for all 64 coefficients of the block (7 padded), max R-hat was 1.406, min bulk ESS 8, 85
     divergences; with slope 0 for the padded ones 1.010, 365, none (no block: 1.012, 288; a block of the 57 unpadded:
     1.021, 203). A padded coefficient is barely determined by the data; its regressed slope is likely mostly noise
-    that couples it to the hyperparameters. The choice rests on one run each, and on another machine (session 57, the
-    same code and package versions) the shipped version gave 1.057, 85 and 82 divergences: on the real neuron
-    ``local``'s chains are so close to failing that rounding decides (``benchmarks/bench_bayes.py``, rerun 3).
+    that couples it to the hyperparameters. The choice rests on one run each: in session 57, most likely on another
+    machine (the same code and package versions), the shipped version gave 1.057, 85 and 82 divergences; on the real
+    neuron ``local``'s chains are so close to failing that rounding decides (``benchmarks/bench_bayes.py``, rerun 3).
 
     Parameters
     ----------
