@@ -11,6 +11,7 @@ import pytest
 import bayesrf
 from bayesrf.families import family_of
 from bayesrf.priors import SUPPORT_SHORTFALL
+from bayesrf.structured import model_axes
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -110,6 +111,11 @@ def test_seed_caveat_follows_the_real_speed_json():
     assert local["max_rhat"] > 1.01 and local["n_divergent"] > 0 and stack["cpu"] and stack["blas"]
     assert (f"`local`'s seed 0 gave max R-hat {local['max_rhat']:.3f} and {local['n_divergent']} divergences on this "
             "project's current machine (`docs/real_speed.json`)") in " ".join(README.split())
+    by_chain, length = local["divergent_by_chain"], local["hyperparameters"]["rf_length"]
+    y = model_axes(bayesrf.load_prior("local")).index("y")  # rf_length's axis of y
+    assert (f"{max(by_chain)} of the {local['n_divergent']} in one chain, the divergent draws' median `rf_length` along "
+            f"y {length['divergent_median'][y]:.1f} px where 90 % of all draws lie below {length['q10_q50_q90'][y][2]:.1f} "
+            "px") in " ".join(README.split())
 
 
 def check_sentence(c: dict) -> str:
