@@ -307,6 +307,19 @@ edited) and **fails**: max R-hat 1.013 on ``rf_length``, min bulk ESS 386 on ``r
 31 minutes (before, amendment 27: 1.014, 335, 1 divergence). By the readings fixed in amendment 37, seed 0's pass may
 be luck; ``local`` at n/D 16 still does not mix reliably, now with divergences on seed 7.
 
+Amendment 39 (session 58, before a tuning run; the protocol above and the stored fits unchanged): on the real neuron
+``local``'s divergences lie at the upper tail of a length scale (``bench_bayes.py``, rerun 4), and on seed 7 here
+(amendment 38) the worst R-hat was on ``rf_length``. A centring fixed at the pilot's hyperparameters is a funnel there:
+a mode's log prior SD falls as ``-(pi k length / n)^2 / 4``, so ``rf_coef ~ N(0, sd^c)`` narrows by orders of magnitude
+as the length scale grows. ``bayesrf.sample`` now lets the centring of the coefficients outside the whitened block
+follow the hyperparameters, ``c = s t / (1 + s t)`` with ``s`` their prior variance at the sampled hyperparameters and
+``t`` the pilot's Fisher information (``bayesrf.structured.followed_centring``; the prior is unchanged, as any
+centring that depends on the hyperparameters alone keeps it). Every ``gp`` fit reaches that code, so every stored fit
+is stale. ``--tuning-seed 7 local 16`` runs first, with nothing else computing (files may be edited), and appends its
+fit to ``"fits"`` of ``docs/mixing_tuning.json``; it is compared with amendment 38's (max R-hat 1.013, min bulk ESS
+386, 46 divergences). Readings fixed now: if it passes or has clearly fewer divergences at no worse R-hat and ESS, the
+change stays and seed 0 is rerun as time allows; if not, the change is reverted. Seed 0 is not used to decide.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
