@@ -36,7 +36,8 @@ def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, fl
     are computed once by arviz-stats (the warning names the variable behind each failed one) and held to
     ``diagnose``'s thresholds: R-hat <= :data:`RHAT_MAX`,
     bulk ESS >= :data:`ESS_PER_CHAIN` x chains (bayesrf holds tail ESS to the same floor) and ESS
-    per draw >= 0.001. The sampler's own checks (divergences, tree depth, E-BFMI) are ``diagnose``'s,
+    per draw >= 0.001; a variable whose R-hat or ESS is NaN in every element (NaN or constant draws) fails. The
+    sampler's own checks (divergences, tree depth, E-BFMI) are ``diagnose``'s,
     run on the intercept only: over all weights ``diagnose`` would compute R-hat and ESS a second
     time (4 s per real-neuron fit). nutpie's ``maxdepth_reached`` is shown to ``diagnose`` under the
     name it reads (``reached_max_treedepth``).
@@ -70,7 +71,10 @@ def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, fl
         "min_bfmi": float(np.min(found["bfmi"]["bfmi_values"])) if "bfmi" in found else float("nan"),
     }
     ratio = found["ess"]["threshold_ratio"]
+    # NaN in every element (NaN draws: nutpie pads unfinished chains so) compares false with every threshold below
+    undefined = [v for v in var_names if not all(np.isfinite(values[v]).any() for values in (rhat, ess_bulk, ess_tail))]
     problems = [text for bad, text in (
+        (undefined, f"R-hat or ESS is NaN for {', '.join(undefined)} (draws that are NaN or constant)"),
         (stats["max_rhat"] > RHAT_MAX, f"max R-hat {stats['max_rhat']:.3f} > {RHAT_MAX} ({worst['rhat']}; chains disagree)"),
         (stats["min_ess_bulk"] < floor, f"min bulk ESS {stats['min_ess_bulk']:.0f} < {floor} ({worst['bulk']})"),
         (stats["min_ess_tail"] < floor, f"min tail ESS {stats['min_ess_tail']:.0f} < {floor} ({worst['tail']})"),
@@ -81,7 +85,7 @@ def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, fl
                                                       f"{found.get('bfmi', {}).get('threshold')} in some chains"),
     ) if bad]
     stats["diagnostics_ok"] = int(not problems)
-    failing = {v for v in var_names
+    failing = set(undefined) | {v for v in var_names
                if float(rhat[v].max()) > RHAT_MAX or min(float(ess_bulk[v].min()), float(ess_tail[v].min())) < floor}
     if problems:
         warnings.warn(

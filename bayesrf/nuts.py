@@ -299,8 +299,12 @@ def run_nuts(model: pm.Model, start: dict[str, np.ndarray], draws: int, tune: in
 def _whole(tree: xr.DataTree, draws: int) -> xr.DataTree:
     """``tree`` if it holds all ``draws`` draws per chain. Interrupted (Ctrl-C, or SIGINT from ``timeout``), nutpie
     and PyMC return the draws they have, none if still tuning (a pilot's hyperparameters were then NaN, which
-    failed later with an error about masked arrays); bayesrf keeps no partial run and passes the interrupt on."""
-    done = tree["posterior"].sizes["draw"]
+    failed later with an error about masked arrays); bayesrf keeps no partial run and passes the interrupt on.
+    The draws a chain has are its finite energies: with more chains than cores, nutpie pads the chains an interrupt
+    caught unfinished with NaN up to the longest chain's draws (session 58: a run stopped after its first 2 of 4
+    chains had all their draws, with NaN R-hat and ESS that passed every check)."""
+    energy = tree["sample_stats"]["energy"]
+    done = int(np.isfinite(energy).sum("draw").min()) if energy.sizes["draw"] else 0
     if done < draws:
         raise KeyboardInterrupt(f"sampling was interrupted after {done} of {draws} draws per chain; bayesrf keeps no "
                                 "partial run (run again to sample, with fewer draws for a shorter run).")

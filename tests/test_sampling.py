@@ -394,6 +394,19 @@ def test_diagnostics_verdict_has_arviz_diagnose_checks_plus_tail_floor():
         assert check_diagnostics(_fake_nuts(rng, energy=walk), ["intercept", "rf"])["min_bfmi"] < 0.3
 
 
+def test_nan_padded_draws_fail_the_diagnostics():
+    """The draws of two of four chains NaN after draw 100, as nutpie pads the chains an interrupt catches unfinished:
+    R-hat and ESS are NaN in every element, which compare false with every threshold; the verdict is still a failure,
+    naming them."""
+    from bayesrf.diagnostics import check_diagnostics
+
+    tree = _fake_nuts(np.random.default_rng(2))
+    for name in ("intercept", "rf"):
+        tree["posterior"][name][2:, 100:] = np.nan
+    with pytest.warns(bayesrf.BayesRFWarning, match=r"R-hat or ESS is NaN for intercept, rf \(draws that are NaN"):
+        assert check_diagnostics(tree, ["intercept", "rf"])["diagnostics_ok"] == 0
+
+
 def test_diagnostics_advice_names_failing_hyperparameters_only():
     """A structured prior's stuck envelope width gets the advice to compare a prior with fewer hyperparameters,
     naming it; a stuck RF alone gets only the advice to run longer."""
@@ -587,6 +600,34 @@ def test_sample_pilot_and_sensitivity_refuse_an_unknown_sampler_before_any_work(
     for run in (bayesrf.sample, inference.pilot, lambda *args, **kwargs: sensitivity(rec, ["smooth"], **kwargs)):
         with pytest.raises(bayesrf.SpecError, match="sampler must be one of .*'nutpie'.*got 'stan'"):
             run(rec, "smooth", lags=2, sampler="stan")
+
+
+def test_a_run_whose_unfinished_chains_nutpie_padded_with_nan_raises(monkeypatch):
+    """With more chains than cores, an interrupt after the first chains finished made nutpie return every chain at
+    full length, the unfinished ones padded with NaN (session 58, measured with 4 chains on 2 cores: finite draws
+    per chain 400, 400, 179, 120 of 400); ``run_nuts`` counts each chain's finite energies and passes the interrupt
+    on. nutpie's result is padded here the same way."""
+    import nutpie
+    import pymc as pm
+
+    from bayesrf.nuts import run_nuts
+
+    sample = nutpie.sample
+
+    def interrupted(*args, **kwargs):
+        tree = sample(*args, **kwargs)
+        for group in ("posterior", "sample_stats"):
+            for name, values in tree[group].data_vars.items():
+                if np.issubdtype(values.dtype, np.floating):
+                    tree[group][name][2:, 30:] = np.nan
+        return tree
+
+    monkeypatch.setattr(nutpie, "sample", interrupted)
+    with pm.Model() as model:
+        pm.Normal("x", 0.0, 1.0, shape=3)
+    with pytest.raises(KeyboardInterrupt, match=r"after 30 of 50 draws"):
+        run_nuts(model, {"x": np.full(3, 0.5)}, draws=50, tune=50, chains=4, seed=0, sampler="nutpie", progress=False,
+                 target_accept=0.8, cores=2)
 
 
 def test_an_interrupted_run_raises_instead_of_returning_its_partial_draws():
