@@ -320,6 +320,21 @@ fit to ``"fits"`` of ``docs/mixing_tuning.json``; it is compared with amendment 
 386, 46 divergences). Readings fixed now: if it passes or has clearly fewer divergences at no worse R-hat and ESS, the
 change stays and seed 0 is rerun as time allows; if not, the change is reverted. Seed 0 is not used to decide.
 
+Amendment 40 (session 58, after amendment 39's run, written while a probe runs): ``--tuning-seed 7 local 16`` ran
+18:59-19:50 UTC with nothing else computing and was stopped by its 50-minute limit (``timeout``'s SIGINT): this
+machine ran slower than in session 55 (its pilot took 13.2 minutes against 6.8 then, with the same code). It is **not
+stored**, and it found a bug: with 4 chains on 2 cores, the interrupt came after the first two chains had finished,
+and nutpie returned all four at full length, the unfinished ones padded with NaN; ``bayesrf.sample`` kept that (its
+check counted draws per chain, 1,000), and its NaN R-hat and ESS passed every check, so the script wrote a fit that
+"passed" with NaN diagnostics (kept draws' mean leapfrog steps 16.3, from whatever draws were finished). Commit b6e60b0
+fixes both (an interrupted run raises; a NaN R-hat or ESS fails the checks). So amendment 39's reading is not made.
+A probe, ``--probe 7 local 16`` at commit d69d532 (the followed centring, before that fix), started at 19:52 UTC with a
+36-minute limit, with nothing else computing but the unit tests of that fix for about a minute (19:53-19:54); it is
+compared with amendment 36's probe of the code before (max R-hat 1.020, min bulk ESS 95, no divergences). Reading,
+fixed now: if it passes bayesrf's checks on its 2 chains (max R-hat <= 1.01, bulk and tail ESS >= 200, no divergences),
+which no probe of amendments 28-36 did, the followed centring stays until a full fit measures it; otherwise it is
+reverted. Interrupted, it is not stored (its results would be partial).
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
