@@ -335,6 +335,12 @@ fixed now: if it passes bayesrf's checks on its 2 chains (max R-hat <= 1.01, bul
 which no probe of amendments 28-36 did, the followed centring stays until a full fit measures it; otherwise it is
 reverted. Interrupted, it is not stored (its results would be partial).
 
+Amendment 41 (session 58, after the probe): the probe ran 19:52-20:28 UTC and was stopped by its 36-minute limit (its
+pilot alone took 13.7 minutes, against 6.8 in session 55), so by amendment 40's reading it is **not stored** and the
+followed centring is **reverted** (the package is back to the code before commit d69d532, plus the interrupt fix). What
+it left, not evidence: its NaN-padded output gave 18.2 leapfrog steps per finished draw, against 29.8 for the shipped
+code's probe (amendment 28); the idea stays untested. Nothing was chosen; seed 0 was not used.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
