@@ -85,8 +85,9 @@ def check_diagnostics(result: xr.DataTree, var_names: list[str]) -> dict[str, fl
                                                       f"{found.get('bfmi', {}).get('threshold')} in some chains"),
     ) if bad]
     stats["diagnostics_ok"] = int(not problems)
-    failing = set(undefined) | {v for v in var_names
-                                if float(rhat[v].max()) > RHAT_MAX or min(float(ess_bulk[v].min()), float(ess_tail[v].min())) < floor}
+    failing = set(undefined) | {
+        v for v in var_names
+        if float(rhat[v].max()) > RHAT_MAX or min(float(ess_bulk[v].min()), float(ess_tail[v].min())) < floor}
     if problems:
         warnings.warn(
             "sampling diagnostics failed: " + "; ".join(problems) + ". " + advice(failing),

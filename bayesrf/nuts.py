@@ -298,9 +298,9 @@ def _whole(tree: xr.DataTree, draws: int) -> xr.DataTree:
     """``tree`` if it holds all ``draws`` draws per chain. Interrupted (Ctrl-C, or SIGINT from ``timeout``), nutpie
     and PyMC return the draws they have, none if still tuning (a pilot's hyperparameters were then NaN, which
     failed later with an error about masked arrays); bayesrf keeps no partial run and passes the interrupt on.
-    The draws a chain has are its finite energies: with more chains than cores, nutpie pads the chains an interrupt
-    caught unfinished with NaN up to the longest chain's draws (session 58: a run stopped after its first 2 of 4
-    chains had all their draws, with NaN R-hat and ESS that passed every check)."""
+    The draws a chain has are its finite energies: nutpie returns every chain at the longest one's length, the
+    shorter ones padded with NaN (session 58: a run of 4 chains on 2 cores stopped after its first 2 chains had all
+    their draws was kept, and its NaN R-hat and ESS passed every check)."""
     energy = tree["sample_stats"]["energy"]
     done = int(np.isfinite(energy).sum("draw").min()) if energy.sizes["draw"] else 0
     if done < draws:
