@@ -302,7 +302,7 @@ def _whole(tree: xr.DataTree, draws: int) -> xr.DataTree:
     shorter ones padded with NaN (session 58: a run of 4 chains on 2 cores stopped after its first 2 chains had all
     their draws was kept, and its NaN R-hat and ESS passed every check)."""
     energy = tree["sample_stats"]["energy"]
-    done = int(np.isfinite(energy).sum("draw").min()) if energy.sizes["draw"] else 0
+    done = int(np.isfinite(energy).sum("draw").min())  # 0 for a run of no draws (interrupted while tuning)
     if done < draws:
         raise KeyboardInterrupt(f"sampling was interrupted after {done} of {draws} draws per chain; bayesrf keeps no "
                                 "partial run (run again to sample, with fewer draws for a shorter run).")
