@@ -341,6 +341,16 @@ followed centring is **reverted** (the package is back to the code before commit
 it left, not evidence: its NaN-padded output gave 18.2 leapfrog steps per finished draw, against 29.8 for the shipped
 code's probe (amendment 28); the idea stays untested. Nothing was chosen; seed 0 was not used.
 
+Amendment 42 (session 59, before a probe; the protocol above and the stored fits unchanged): the followed centring of
+amendment 39 is re-applied as it was (commit d69d532's package and tests, on top of the interrupt fix of commit
+b6e60b0, so an interrupted run now raises instead of writing NaN). ``--probe 7 local 16`` runs it with nothing else
+computing (files may be edited) and an 80-minute limit, the two slow runs of amendments 40-41 having needed more than
+36; it is compared with amendment 36's probe of the shipped code (max R-hat 1.020, min bulk ESS 95, no divergences).
+Readings, fixed now and the same as amendment 40's: if it passes bayesrf's checks on its 2 chains (max R-hat <= 1.01,
+bulk and tail ESS >= 200, no divergences), which no probe of amendments 28-36 did, the followed centring stays until a
+full fit measures it (every stored ``gp`` fit then stale, as amendment 39 says); otherwise it is reverted. Stopped by
+its limit, it is not stored and the change is reverted. Seed 0 is not used.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
