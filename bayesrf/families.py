@@ -27,7 +27,7 @@ import xarray as xr
 
 from .errors import SpecError
 from .structured import (AXES, STRUCTURED_HYPERPARAMETERS, Coordinates, align_components, baseline_whitening,
-                         centred_start, centring_at, centring_terms, data_block, model_axes, shear, structured_rf)
+                         centred_start, centring, data_block, model_axes, shear, structured_rf)
 
 if TYPE_CHECKING:
     from .design import Design
@@ -435,20 +435,18 @@ class GP(Family):
 
     def recentre(self, design: Design, spec: PriorSpec, pilot: xr.Dataset, start: dict[str, np.ndarray]
                  ) -> tuple[Coordinates, dict[str, np.ndarray]]:
-        """:func:`bayesrf.structured.centring` at the pilot's posterior medians of the hyperparameters, followed as they
-        move (:func:`bayesrf.structured.followed_centring`) outside the whitened block, and for a
+        """:func:`bayesrf.structured.centring` at the pilot's posterior medians of the hyperparameters, and for a
         ``local`` prior :func:`bayesrf.structured.shear` there, about the pilot's posterior mean of the RF, with the
         data-determined coefficients whitened (:func:`bayesrf.structured.data_block`); a spline baseline's levels
         whitened about the start's (:func:`bayesrf.structured.baseline_whitening`)."""
         point = {name: pilot[name].median(("chain", "draw")).values for name in GP_HYPERPARAMETERS if name in pilot}
-        log_sd, log_information = centring_terms(design, spec, point)
-        amounts = centring_at(log_sd, log_information, np)
+        amounts = centring(design, spec, point)
         baseline = baseline_whitening(design, spec, start["baseline_level"]) if "baseline_level" in start else None
-        coordinates = Coordinates(amounts, baseline=baseline, log_information=log_information)
+        coordinates = Coordinates(amounts, baseline=baseline)
         if spec.local:
             mean = pilot["rf_space" if spec.rank else "rf"].mean(("chain", "draw")).values
             coordinates = Coordinates(amounts, *shear(spec, point, mean, amounts),
-                                      data_block(design, spec, point, amounts, pilot), baseline, log_information)
+                                      data_block(design, spec, point, amounts, pilot), baseline)
         return coordinates, centred_start(spec, start, coordinates)
 
     def start(self, start: dict[str, np.ndarray], ridge_rf: np.ndarray, spec: PriorSpec, seed: int | None

@@ -190,8 +190,6 @@ def model_key(design: Design, spec: PriorSpec, laplace: str, *, with_rf: bool = 
     if not spec.hierarchical and family_of(spec).scale_is_data:
         spec = replace(spec, scale=None)
     centring = "" if coordinates is None else "|centred"
-    if coordinates is not None and coordinates.log_information is not None:
-        centring += "|followed"
     if coordinates is not None and coordinates.block is not None:
         centring += f"|{coordinates.block.index.size}"
     digest = hashlib.sha256(

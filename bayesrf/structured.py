@@ -45,7 +45,6 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
-from scipy.special import expit
 
 from .svd import align_signs
 
@@ -114,10 +113,6 @@ class Coordinates:
     baseline : tuple of ndarray (knot,) and (knot, knot), optional
         A spline baseline's levels sampled whitened, ``baseline_level = mean + factor @ baseline_white``
         (:func:`baseline_whitening`; None: sampled as themselves).
-    log_information : ndarray, the shape of ``rf_z``, optional
-        Log Fisher information of each coefficient (:func:`centring_terms`). Given, the centring of the coefficients
-        outside ``block`` follows the hyperparameters, :func:`centring_at` the prior SD they give
-        (:func:`followed_centring`); None: ``centring`` everywhere.
     """
 
     centring: np.ndarray
@@ -125,17 +120,6 @@ class Coordinates:
     anchor: np.ndarray | None = None
     block: Block | None = None
     baseline: tuple[np.ndarray, np.ndarray] | None = None
-    log_information: np.ndarray | None = None
-
-    def held(self) -> np.ndarray:
-        """1 for the coefficients whose centring stays ``centring`` (all without ``log_information``, else the
-        block's), 0 for those that follow the hyperparameters; the shape of ``rf_z``."""
-        if self.log_information is None:
-            return np.ones(self.centring.shape)
-        held = np.zeros(self.centring.shape)
-        if self.block is not None:
-            held.flat[self.block.index] = 1.0
-        return held
 
 
 def smooth_axes(smooth: bool | list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -295,37 +279,10 @@ def _hyperparameters(start: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def _centred(spec: PriorSpec, z: np.ndarray, values: dict[str, np.ndarray], amounts: np.ndarray | Coordinates
-             ) -> np.ndarray:
-    """The centred coefficients ``sd^c z`` at the hyperparameters ``values``: ``c = amounts`` (:func:`centring`), or
-    the centring ``amounts`` (:class:`Coordinates`) gives there (:func:`followed_centring`)."""
+def _centred(spec: PriorSpec, z: np.ndarray, values: dict[str, np.ndarray], amounts: np.ndarray) -> np.ndarray:
+    """The centred coefficients ``sd^c z`` (``c = amounts``, :func:`centring`) at the hyperparameters ``values``."""
     log_sd = coefficient_log_sd(spec, z.shape, values["rf_amplitude"], _lengths(spec, values.get("rf_length")), np)
-    if isinstance(amounts, Coordinates):
-        amounts = followed_centring(amounts.centring, amounts.log_information, amounts.held(), log_sd, np)
     return z * np.exp(amounts * log_sd)
-
-
-def followed_centring(centring: Any, log_information: Any, held: Any, log_sd: Any, xp: Any = pt) -> Any:
-    """The centring of :class:`Coordinates` at the hyperparameters where the coefficients' log prior SDs are ``log_sd``:
-    ``held * centring + (1 - held) * centring_at(log_sd, log_information)``; ``centring`` when ``log_information`` is
-    None. Any centring that depends on the hyperparameters alone keeps the prior exact (:func:`_standard`).
-
-    Why (session 58): a centring fixed at the pilot's hyperparameters becomes a funnel where a length scale wanders far
-    above them. A mode's log prior SD falls as ``-(pi k length / n)^2 / 4``, so its sampled ``rf_coef ~ N(0, sd^c)``
-    narrows by ``exp(c * ...)``: on the real neuron ``local``'s divergent draws sat at a y length scale of 9.4 px, where
-    90 % of the draws were below 6.5 px (``benchmarks/bench_bayes.py``, rerun 4). Followed, the centring of such a mode
-    falls to 0 as its prior SD vanishes, as a prior-dominated coefficient's should.
-    """
-    if log_information is None:
-        return centring
-    return held * centring + (1 - held) * centring_at(log_sd, log_information, xp)
-
-
-def centring_at(log_sd: Any, log_information: Any, xp: Any = pt) -> Any:
-    """``c = s t / (1 + s t)`` of :func:`centring` from ``log_sd = log sqrt(s)`` and ``log_information = log t``, as a
-    logistic function of ``2 log_sd + log_information`` (numpy or PyTensor, ``xp``)."""
-    log_ratio = 2 * log_sd + log_information
-    return pt.sigmoid(log_ratio) if xp is pt else expit(log_ratio)
 
 
 def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], coordinates: Coordinates) -> dict[str, np.ndarray]:
@@ -339,7 +296,7 @@ def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], coordinates: Co
     if coordinates.baseline is not None:
         mean, factor = coordinates.baseline
         out["baseline_white"] = np.linalg.solve(factor, out.pop("baseline_level") - mean)
-    centred = _centred(spec, start["rf_z"], values, coordinates)
+    centred = _centred(spec, start["rf_z"], values, coordinates.centring)
     coef = centred - _shift(g, coordinates.shear, coordinates.anchor, np)
     if (block := coordinates.block) is None:
         return out | {"rf_coef": coef}
@@ -353,18 +310,13 @@ def _standard(dims: tuple[str, ...], spec: PriorSpec, shape: tuple[int, int, int
               lengths: dict[str, Any], coordinates: Coordinates | None, g: pt.TensorVariable | None
               ) -> pt.TensorVariable:
     """``rf_z`` (``shape`` over ``dims``), standard normal: sampled as itself (``coordinates`` None), or as
-    ``rf_coef ~ N(-B (g - g0), sd^c)``, ``rf_z = (rf_coef + B (g - g0)) / sd^c`` (``c`` the centring,
-    :func:`followed_centring`, ``sd`` the prior SD
+    ``rf_coef ~ N(-B (g - g0), sd^c)``, ``rf_z = (rf_coef + B (g - g0)) / sd^c`` (``c`` the centring, ``sd`` the prior SD
     of the coefficient ``rf_z`` scales, :func:`coefficient_log_sd`; ``B``, ``g0`` the shear, ``g`` the envelope's
     coordinates; see :class:`Coordinates`). Given the hyperparameters, ``rf_coef + B (g - g0) ~ N(0, sd^c)``. The
     coefficients of ``coordinates.block`` are sampled whitened instead (:func:`_whitened`)."""
     if coordinates is None:
         return pm.Normal("rf_z", 0.0, 1.0, dims=dims)
-    log_sd = coefficient_log_sd(spec, shape, amplitude, lengths)
-    data = {name: None if value is None else pm.Data(f"rf_{name}", value, dims=dims) for name, value in (
-        ("centring", coordinates.centring), ("log_information", coordinates.log_information),
-        ("centring_held", None if coordinates.log_information is None else coordinates.held()))}
-    power = followed_centring(data["centring"], data["log_information"], data["centring_held"], log_sd) * log_sd
+    power = pm.Data("rf_centring", coordinates.centring, dims=dims) * coefficient_log_sd(spec, shape, amplitude, lengths)
     shift = 0.0 if coordinates.shear is None else _shift(g, pm.Data("rf_shear", coordinates.shear),
                                                          pm.Data("rf_shear_anchor", coordinates.anchor))
     if coordinates.block is None:
@@ -451,15 +403,10 @@ def centring(design: Design, spec: PriorSpec, point: dict[str, np.ndarray]) -> n
     -------
     ndarray, the shape of ``rf_z``: (lag, y, x), or (component, y, x) for a rank-k prior.
     """
-    return centring_at(*centring_terms(design, spec, point), np)
-
-
-def centring_terms(design: Design, spec: PriorSpec, point: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`centring`'s ``log sqrt(s_k)`` and ``log t_k`` at ``point``, each the shape of ``rf_z`` (``t_k`` floored at
-    the smallest normal float, so that its log is finite)."""
     frames, lag_patterns, log_sd = _modes(design, spec, point)
     information = _information(design, frames, lag_patterns).reshape(log_sd.shape)
-    return log_sd, np.log(np.maximum(information, np.finfo(float).tiny))
+    prior_by_data = np.exp(2 * log_sd) * information
+    return prior_by_data / (1 + prior_by_data)
 
 
 def _modes(design: Design, spec: PriorSpec, point: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

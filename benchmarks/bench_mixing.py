@@ -351,6 +351,14 @@ bulk and tail ESS >= 200, no divergences), which no probe of amendments 28-36 di
 full fit measures it (every stored ``gp`` fit then stale, as amendment 39 says); otherwise it is reverted. Stopped by
 its limit, it is not stored and the change is reverted. Seed 0 is not used.
 
+Amendment 43 (session 59, after the probe): it ran 21:50-22:30 UTC with nothing else computing (files were edited),
+finished within its limit (39.7 minutes, the pilot 13.6 of them) and is stored (the fourth of ``"probes"``). It
+**fails**, far worse than the shipped code's probe: max R-hat 1.757 and min bulk ESS 3, both on ``rf_length`` (tail
+ESS 14; ``rf_z`` 1.703, ``rf_width`` 1.312, ``rf`` 1.263), no divergences, 32.3 leapfrog steps per draw (the shipped
+code's probe 29.8; the 18.2 of amendment 41 came from NaN-padded output and meant nothing). Its two chains disagree on
+the length scales. By amendment 42's reading the followed centring is **reverted** (the package is again the code of
+commit be01d7d). Nothing was chosen on seed 0.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``

@@ -456,11 +456,12 @@ def test_mixing_ablation_claims_follow_their_json():
 
 
 def test_mixing_probes_follow_their_json():
-    """Amendments 31-36 of bench_mixing: the three stored probes on tuning seed 7 (2 chains x 400 draws), each number
-    the README gives, and the first two "did not help": fewer effective draws per draw kept than the shipped code's
-    full run."""
+    """Amendments 31-36 and 42-43 of bench_mixing: the four stored probes on tuning seed 7 (2 chains x 400 draws),
+    each number the README gives, the first two "did not help": fewer effective draws per draw kept than the shipped
+    code's full run, and the fourth "made things far worse": a higher R-hat and a lower ESS than the shipped code's
+    probe (the third)."""
     study = json.loads((ROOT / "docs" / "mixing_tuning.json").read_text())
-    tuning, (slope, low_rank, padded) = study["fits"][0], study["probes"]
+    tuning, (slope, low_rank, padded, followed) = study["fits"][0], study["probes"]
     assert (slope["nutpie_options"], low_rank["nutpie_options"]) == ({}, {"adaptation": "low_rank"})
     flat = " ".join(README.split())
 
@@ -483,3 +484,8 @@ def test_mixing_probes_follow_their_json():
     assert (padded["seed"], padded["prior"], padded["n_per_d"], padded["nutpie_options"]) == (7, "local", 16, {})
     assert (f"Probed on seed 7 it gave max R-hat {padded['max_rhat']:.3f} on `{rhat}` and min bulk ESS "
             f"{padded['min_ess_bulk']:.0f} on `{ess}`, in {padded['wall_time_s'] / 60:.1f} minutes") in flat
+    assert (followed["seed"], followed["prior"], followed["n_per_d"]) == (7, "local", 16)
+    assert followed["nutpie_options"] == {}
+    assert followed["max_rhat"] > padded["max_rhat"] and followed["min_ess_bulk"] < padded["min_ess_bulk"]
+    assert (f"far worse (max R-hat {followed['max_rhat']:.3f} and min bulk ESS {followed['min_ess_bulk']:.0f}, both on "
+            f"`{worst_of(followed)}`, in {followed['wall_time_s'] / 60:.1f} minutes") in flat

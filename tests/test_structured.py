@@ -213,20 +213,19 @@ def _value_point(model: pm.Model, rng: np.random.Generator) -> dict[str, np.ndar
 
 
 def _coordinates(spec, z_shape: tuple[int, ...], rng: np.random.Generator, whitened: bool = False) -> Coordinates:
-    """Random centring that follows the hyperparameters through a random log information, and for a ``local`` prior a
-    random shear along its 4 envelope coordinates (``whitened``: and 5 random coefficients whitened by a random block
-    along its 9 hyperparameter coordinates, their centring held)."""
-    amounts, log_information = rng.uniform(0.0, 1.0, z_shape), rng.normal(0.0, 2.0, z_shape)
+    """Random centring, and for a ``local`` prior a random shear along its 4 envelope coordinates (``whitened``: and 5
+    random coefficients whitened by a random block along its 9 hyperparameter coordinates)."""
+    amounts = rng.uniform(0.0, 1.0, z_shape)
     if not spec.local:
-        return Coordinates(amounts, log_information=log_information)
+        return Coordinates(amounts)
     sheared = rng.normal(0.0, 0.5, (4, *z_shape)), rng.normal(0.0, 0.5, 4)
     if not whitened:
-        return Coordinates(amounts, *sheared, log_information=log_information)
+        return Coordinates(amounts, *sheared)
     # h: log amplitude, 3 log lengths, 2 centres, 2 log widths, floor
     block = Block(np.sort(rng.choice(amounts.size, 5, replace=False)), rng.normal(0.0, 0.5, 5),
                   rng.normal(0.0, 0.5, (9, 5)), rng.normal(0.0, 0.5, 9),
                   np.tril(rng.normal(0.0, 0.5, (5, 5))) + np.eye(5))
-    return Coordinates(amounts, *sheared, block, log_information=log_information)
+    return Coordinates(amounts, *sheared, block)
 
 
 @pytest.mark.parametrize("name, whitened", [("smooth", False), ("local", False), ("rank1", False), ("local", True)])
