@@ -123,6 +123,7 @@ def check_sentence(c: dict) -> str:
     checks = {x["name"]: x for x in c["checks"]}
     disp, ac, root, seg = (checks[name] for name in ("dispersion", "autocorrelation", "rootogram", "segments"))
     failed = sum(not x["ok"] for x in c["checks"])
+    diag = c["diagnostics"]
     return (f"On the bundled neuron (`docs/check_real.json`, written by `benchmarks/bench_check.py`: the default prior "
             f"`{c['prior']}`, {c['settings']['chains']} chains × {c['settings']['draws']} draws) {failed} of "
             f"{len(c['checks'])} checks fail: the counts are {'under' if disp['statistic'] < 1 else 'over'}dispersed "
@@ -130,7 +131,9 @@ def check_sentence(c: dict) -> str:
             f"{disp['statistic_replicated']:.2f}), the residuals are autocorrelated (lag-1 {ac['statistic']:.2f} "
             f"against {ac['statistic_replicated']:.2f}) and the count distribution misfits (rootogram statistic "
             f"{root['statistic']:.0f} against {root['statistic_replicated']:.0f}); the rate per eighth of the session "
-            f"{'fits' if seg['ok'] else 'misfits'} (p = {seg['p']:.2f}).")
+            f"{'fits' if seg['ok'] else 'misfits'} (p = {seg['p']:.2f}). The posterior they replicate from "
+            f"{'passes' if c['diagnostics_ok'] else 'fails'} bayesrf's sampling diagnostics (max R-hat "
+            f"{diag['max_rhat']:.3f}, min bulk ESS {diag['min_ess_bulk']:.0f}, {diag['n_divergent']:.0f} divergences)")
 
 
 def test_check_sentence_matches_its_json():
