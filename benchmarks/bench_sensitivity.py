@@ -13,6 +13,12 @@ fails when they disagree. The README's first example and ``make demo`` use the p
 ranks first (``best``), by held-out log predictive density.
 
 Run: ``python benchmarks/bench_sensitivity.py`` (about 11 minutes on 2 cores).
+
+Since session 59 the script records ``stack_versions`` (:func:`bayesrf.results.stack_versions`: package versions, CPU,
+BLAS kernels), as the other benchmarks on the real neuron do: session 57 found its ``local`` fit passing on one machine
+and failing on another with the same code. The stored study predates that record and was not rerun in session 59: a
+rerun may rank another prior first, and the default prior, ``make demo`` and the README's real-neuron results follow
+that ranking, more than one session could redo and check.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 import bayesrf
 from bayesrf.comparison import compare, report
 from bayesrf.plots import plot_support, save_figures
+from bayesrf.results import stack_versions
 from bayesrf.sensitivity import DEFAULT_PRIORS, DEFAULT_SCALES, sensitivity
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +46,7 @@ def main() -> None:
     comparison = compare(sweep)
     result = report(comparison) | {
         "settings": SETTINGS, "cores": os.cpu_count(), "wall_time_s": time.perf_counter() - started,
-        "command": "python benchmarks/bench_sensitivity.py",
+        "command": "python benchmarks/bench_sensitivity.py", "stack_versions": stack_versions(),
         "fit_warnings": {label: sweep["fits"][label].attrs.get("warnings", "") for label in sweep["fits"].children},
     }
     OUT.write_text(json.dumps(result, indent=2) + "\n")
