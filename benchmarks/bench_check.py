@@ -18,7 +18,8 @@ and failing on another with the same code. The run stored until session 59 preda
 diagnostics: max R-hat 1.104 on ``rf_length``, 80 divergences); session 59 reran it with nothing else computing, to
 store one with the record and, since then, the fit's diagnostic numbers (``"diagnostics"``: max R-hat, min bulk and
 tail ESS, divergences, as :func:`bayesrf.diagnostics.check_diagnostics` stores them). Whatever it gives replaces the
-old run, and the README says whether its fit passed the diagnostics.
+old run, and the README says whether its fit passed the diagnostics. It gave the old run's verdicts and statistics
+again, and failed the diagnostics the same way (max R-hat 1.104, min bulk ESS 27, 80 divergences), in 93 s.
 """
 
 from __future__ import annotations
