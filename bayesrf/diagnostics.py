@@ -10,12 +10,15 @@ import xarray as xr
 from .errors import BayesRFWarning
 from .structured import STRUCTURED_HYPERPARAMETERS
 
-__all__ = ["ESS_PER_CHAIN", "RHAT_MAX", "advice", "check_diagnostics"]
+__all__ = ["DIAGNOSTIC_STATS", "ESS_PER_CHAIN", "RHAT_MAX", "advice", "check_diagnostics"]
 
 RHAT_MAX = 1.01
 """Largest acceptable R-hat (rank-normalised, bulk and folded; Vehtari et al. 2021)."""
 ESS_PER_CHAIN = 100
 """Smallest acceptable bulk and tail ESS per chain."""
+DIAGNOSTIC_STATS = ("max_rhat", "min_ess_bulk", "min_ess_tail", "n_divergent", "n_max_treedepth", "min_bfmi",
+                    "diagnostics_ok")
+"""The numbers :func:`check_diagnostics` returns, in its order, which a NUTS result keeps in its ``attrs``."""
 
 
 def advice(failing: set[str]) -> str:

@@ -17,6 +17,7 @@ import arviz_stats as azs
 import numpy as np
 import xarray as xr
 
+from .diagnostics import DIAGNOSTIC_STATS
 from .errors import DataError
 from .inference import point_estimates
 from .observation import DISPERSIONS
@@ -198,8 +199,7 @@ def summary(result: xr.DataTree, prob: float | None = None) -> dict[str, Any]:
     if caution := support_caution(report["fit"]["prior"]):
         report["fit"]["caution"] = caution
     if attrs.get("method") == "nuts":
-        report["diagnostics"] = {k: attrs[k] for k in ("max_rhat", "min_ess_bulk", "min_ess_tail", "n_divergent",
-                                                        "n_max_treedepth", "min_bfmi", "diagnostics_ok") if k in attrs}
+        report["diagnostics"] = {k: attrs[k] for k in DIAGNOSTIC_STATS if k in attrs}
     scalars = [v for v in ("intercept", *HYPERPARAMETERS, *DISPERSIONS.values(), "history", "rf_time", "baseline_coef") if v in post]
     if n_samples > 3:
         scalar_post = post.to_dataset()[scalars]

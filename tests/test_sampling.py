@@ -376,10 +376,11 @@ def _fake_nuts(rng, chains=4, draws=500, **sample_stats):
 def test_diagnostics_verdict_has_arviz_diagnose_checks_plus_tail_floor():
     """Independent draws pass; tree-depth hits (nutpie's name) and a random-walk energy (low E-BFMI),
     which the old hand-written checks missed, fail with a warning naming the check."""
-    from bayesrf.diagnostics import check_diagnostics
+    from bayesrf.diagnostics import DIAGNOSTIC_STATS, check_diagnostics
 
     rng = np.random.default_rng(0)
     good = check_diagnostics(_fake_nuts(rng), ["intercept", "rf"])
+    assert tuple(good) == DIAGNOSTIC_STATS  # what bayesrf.summary and the benchmarks read from a result's attrs
     assert good["diagnostics_ok"] == 1 and good["n_max_treedepth"] == 0 and good["min_bfmi"] > 0.3
     depth = np.zeros((4, 500), bool)
     depth[0, :7] = True
