@@ -359,6 +359,17 @@ code's probe 29.8; the 18.2 of amendment 41 came from NaN-padded output and mean
 the length scales. By amendment 42's reading the followed centring is **reverted** (the package is again the code of
 commit be01d7d). Nothing was chosen on seed 0.
 
+Amendment 44 (session 60, before a probe; the protocol above and the stored fits unchanged): no change of the
+parametrisation has passed a probe (amendments 28-43). On the bundled real neuron (a session script, not stored, 4
+chains at seed 0) longer warm-up helped most: 300 tuning steps gave max R-hat 1.104, min bulk ESS 27, 80 divergences;
+1,000 steps gave 1.031, 182, none. ``--probe 7 local 16 '{"tune": 1000}'`` runs the shipped code with 1,000 tuning
+steps before the probe's draws (the pilot unchanged), with nothing else computing (files may be edited) and a
+90-minute limit; it is compared with amendment 36's probe of the shipped code (300 steps: max R-hat 1.020, min bulk
+ESS 95, no divergences). Readings, fixed now: if it passes bayesrf's checks on its 2 chains (max R-hat <= 1.01, bulk
+and tail ESS >= 200, no divergences), which no probe of amendments 28-43 did, longer warm-up for ``gp`` priors is the
+candidate a full ``--tuning-seed`` fit measures next, before any default changes; otherwise the default stays and
+longer warm-up alone is set aside. Stopped by its limit, it is not stored. Seed 0 is not used.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
