@@ -12,7 +12,7 @@ resuming from ``results/sensitivity_real.nc`` (not committed), and writes
 fails when they disagree. The README's first example and ``make demo`` use the prior this study
 ranks first (``best``), by held-out log predictive density.
 
-Run: ``python benchmarks/bench_sensitivity.py`` (about 11 minutes on 2 cores).
+Run: ``python benchmarks/bench_sensitivity.py`` (about 18 minutes on 2 cores: 17.7 in the stored run).
 
 Since session 59 the script records ``stack_versions`` (:func:`bayesrf.results.stack_versions`: package versions, CPU,
 BLAS kernels), as the other benchmarks on the real neuron do: session 57 found its ``local`` fit passing on one machine
