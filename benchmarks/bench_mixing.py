@@ -370,6 +370,13 @@ and tail ESS >= 200, no divergences), which no probe of amendments 28-43 did, lo
 candidate a full ``--tuning-seed`` fit measures next, before any default changes; otherwise the default stays and
 longer warm-up alone is set aside. Stopped by its limit, it is not stored. Seed 0 is not used.
 
+Amendment 45 (session 60, after the probe): it ran 23:49-00:27 UTC with nothing else computing (files were edited),
+finished within its limit (37.0 minutes, the pilot 13.0 of them) and is stored (the fifth of ``"probes"``). It
+**fails**, as the shipped code's probe with 300 steps did (amendment 36: 1.020 on ``rf``, 95 on ``rf_width``): max
+R-hat 1.021 on ``rf`` (``rf_z`` 1.045), its R-hat no lower, min bulk ESS 114 on ``rf_width`` (tail 183), no
+divergences, 30.7 leapfrog steps per draw. By amendment 44's reading the default stays and longer warm-up alone is set aside.
+Nothing was chosen on seed 0.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
