@@ -19,6 +19,12 @@ BLAS kernels), as the other benchmarks on the real neuron do: session 57 found i
 and failing on another with the same code. The stored study predates that record and was not rerun in session 59: a
 rerun may rank another prior first, and the default prior, ``make demo`` and the README's real-neuron results follow
 that ranking, more than one session could redo and check.
+
+Session 60 rerun (written before it runs): the script runs unchanged in a clean worktree (no resumed fits), with
+nothing else computing. Readings fixed now: if ``best`` is still ``local``, its JSON and figure replace the stored ones
+and the README's table is regenerated; if another prior ranks first, the stored study stays and the rerun is kept
+beside it as ``docs/sensitivity_session60.json``, the README says that the ranking moved, and changing the default
+(with ``make demo`` and the real-neuron results that follow it) is left to a session with the time to redo them.
 """
 
 from __future__ import annotations
