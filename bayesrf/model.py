@@ -64,8 +64,8 @@ if TYPE_CHECKING:
     from .structured import Coordinates
 
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_BYTES", "SINGLE_PRECISION_WEIGHTS",
-           "VAR_DIMS", "build_model", "intercept_mu", "linear_predictor", "link_start", "mean_rate", "model_frames",
-           "rate_unit", "set_baseline_start"]
+           "VAR_DIMS", "build_model", "intercept_mu", "large_model", "linear_predictor", "link_start", "mean_rate",
+           "model_frames", "rate_unit", "set_baseline_start"]
 
 LAPLACE_FORMS = ("direct", "exponential-difference", "scale-mixture")
 
@@ -197,12 +197,17 @@ def _history(spec: PriorSpec, design: Design) -> pt.TensorVariable | float:
     return pt.dot(past, history)
 
 
+def large_model(n_weights: int, n_frame_values: int) -> bool:
+    """Whether a model of ``n_weights`` RF weights on ``n_frame_values`` frame values (n_time x n_pixels) is large
+    enough to take its frames in float32 (:func:`model_frames`): :data:`SINGLE_PRECISION_WEIGHTS` weights or
+    :data:`SINGLE_PRECISION_BYTES` bytes of float64 frames on."""
+    return n_weights >= SINGLE_PRECISION_WEIGHTS or n_frame_values * 8 >= SINGLE_PRECISION_BYTES
+
+
 def model_frames(design: Design) -> np.ndarray:
     """The frames (n_time, n_pixels) a model of ``design`` computes with: in float32 when float32 holds them exactly
-    and the model is large (:data:`SINGLE_PRECISION_WEIGHTS` weights or :data:`SINGLE_PRECISION_BYTES` bytes of
-    float64 frames on), else as they are (float64)."""
-    large = design.n_weights >= SINGLE_PRECISION_WEIGHTS or design.frames.size * 8 >= SINGLE_PRECISION_BYTES
-    return design.single_precision().frames if large else design.frames
+    and the model is large (:func:`large_model`), else as they are (float64)."""
+    return design.single_precision().frames if large_model(design.n_weights, design.frames.size) else design.frames
 
 
 def linear_predictor(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable,

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.stats
 
 from bayesrf.diagnostics import ESS_PER_CHAIN, RHAT_MAX
-from bayesrf.model import SINGLE_PRECISION_BYTES, SINGLE_PRECISION_WEIGHTS
+from bayesrf.model import SINGLE_PRECISION_BYTES, SINGLE_PRECISION_WEIGHTS, large_model
 from bayesrf.nuts import STANDARDISED
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -528,8 +528,8 @@ def cost_growth_text(study: dict) -> str:
     frames, weights = (_longest_sweeps(sweeps)[axis] for axis in ("frames", "weights"))
     steps = [row["steps_per_draw"] for by in sweeps.values() for rows in by.values() for row in rows]
     single = sorted({r["frames"] for by in sweeps.values() for r in by["frames"]  # session 52's float32 rows
-                     if "stack_versions" in r and r["frames"] * r["weights"] // study["lags"] * 8
-                     >= SINGLE_PRECISION_BYTES})
+                     if "stack_versions" in r
+                     and large_model(r["weights"], r["frames"] * r["weights"] // study["lags"])})
     return (f"How the structured priors' NUTS cost grows (`docs/cost_growth.json`, written by"
             f" `benchmarks/bench_cost_growth.py`, its protocol the script's docstring; the same simulated neuron,"
             f" {study['lags']} lags; per size a probe of {study['chains']} chains × ({study['tune']} + {study['draws']})"
