@@ -13,6 +13,10 @@ every interval is held out once), fits the MAP on the rest and scores the held-o
 README's numbers differ from it.
 
 Run: ``python benchmarks/bench_baseline.py`` (a few minutes: the steps baselines' MAP is L-BFGS on the model).
+
+Session 60 (written before its run): the script now stores ``stack_versions`` (:func:`bayesrf.results.stack_versions`),
+as the other real-neuron benchmarks do, and reruns unchanged otherwise, with nothing else computing. Reading fixed now:
+the README's numbers follow the new JSON (``tests/test_readme.py``); any that moved is named in the commit.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 
 import bayesrf
 from bayesrf.heldout import block_split, heldout_log_likelihood
+from bayesrf.results import stack_versions
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "baseline_gain.json"
 FOLDS = 5
@@ -50,7 +55,8 @@ def main() -> dict:
               "spline_knots": spline.baseline_n_basis, "steps_segments": list(STEPS),
               "steps_scale": spline.baseline_scale, "steps_nu": bayesrf.priors.BASELINE_STEP_NU,
               "steps_over_spline_total": {str(n): sum(f[f"steps{n}_over_spline"] for f in folds) for n in STEPS},
-              "warnings": [str(w.message) for w in caught], "command": "python benchmarks/bench_baseline.py"}
+              "warnings": [str(w.message) for w in caught], "command": "python benchmarks/bench_baseline.py",
+              "stack_versions": stack_versions()}
     print(f"the spline baseline gains {result['gain_total']:.0f} nats of held-out log-likelihood over {FOLDS} folds")
     for n, gain in result["steps_over_spline_total"].items():
         print(f"steps of {n} segments: {gain:+.0f} nats over the spline")
