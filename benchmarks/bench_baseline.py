@@ -17,6 +17,9 @@ Run: ``python benchmarks/bench_baseline.py`` (a few minutes: the steps baselines
 Session 60 (written before its run): the script now stores ``stack_versions`` (:func:`bayesrf.results.stack_versions`),
 as the other real-neuron benchmarks do, and reruns unchanged otherwise, with nothing else computing. Reading fixed now:
 the README's numbers follow the new JSON (``tests/test_readme.py``); any that moved is named in the commit.
+Result: it ran 00:52-00:55 UTC; every held-out score is within 7e-5 nats of the stored run's (the steps baselines'
+L-BFGS; the spline and constant fits to the last digits), so no README number moved (gain 346 nats; steps of 8, 12,
+32, 64 segments -177, -7, +34, -9 nats over the spline).
 """
 
 from __future__ import annotations
