@@ -132,7 +132,7 @@ def check_sentence(c: dict) -> str:
             f"against {ac['statistic_replicated']:.2f}) and the count distribution misfits (rootogram statistic "
             f"{root['statistic']:.0f} against {root['statistic_replicated']:.0f}); the rate per eighth of the session "
             f"{'fits' if seg['ok'] else 'misfits'} (p = {seg['p']:.2f}). The posterior they replicate from "
-            f"{'passes' if c['diagnostics_ok'] else 'fails'} bayesrf's sampling diagnostics (max R-hat "
+            f"{'passes' if diag['diagnostics_ok'] else 'fails'} bayesrf's sampling diagnostics (max R-hat "
             f"{diag['max_rhat']:.3f}, min bulk ESS {diag['min_ess_bulk']:.0f}, {diag['n_divergent']:.0f} divergences)")
 
 
