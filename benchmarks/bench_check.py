@@ -25,7 +25,7 @@ again, and failed the diagnostics the same way (max R-hat 1.104, min bulk ESS 27
 Session 61 dropped the top-level ``diagnostics_ok`` (a copy of ``"diagnostics"``'s own) and reran the script so the
 stored JSON matches it. Reading written before the run: the same code path on the same machine, so every statistic,
 verdict and diagnostic number should come back as stored; any difference is reported here and the new run replaces
-the old.
+the old. It did: every statistic, verdict and diagnostic number came back as stored, in 95 s.
 """
 
 from __future__ import annotations
