@@ -120,11 +120,12 @@ def dataset(rf: str, stimulus: str, nd: float, seed: int, shape: tuple[int, int]
                             rate=RATE, dt=DT, seed=seed)
 
 
-def lagged(data) -> tuple[np.ndarray, np.ndarray]:
-    """bayesrf's lagged design (n_obs, D), columns ordered like ``rf`` (lag, y, x), and the counts."""
+def lagged(data, lags: int = LAGS) -> tuple[np.ndarray, np.ndarray]:
+    """bayesrf's lagged design (n_obs, D) of ``lags`` lags, columns ordered like ``rf`` (lag, y, x), and the
+    counts."""
     from bayesrf.design import make_design
 
-    design = make_design(data, LAGS)
+    design = make_design(data, lags)
     return design.matrix(), design.counts
 
 
@@ -140,8 +141,8 @@ def _grid_cv(estimator, param: str, X, y):
     return GridSearchCV(estimator, {param: list(ALPHAS)}, cv=5).fit(X, y).best_estimator_
 
 
-def fit_sta(data):
-    X, y = lagged(data)
+def fit_sta(data, lags: int = LAGS):
+    X, y = lagged(data, lags)
     return {"rf": (X - X.mean(0)).T @ (y - y.mean())}
 
 

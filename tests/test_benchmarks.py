@@ -54,6 +54,22 @@ def test_bench_big_posterior_probe_runs_on_a_tiny_recording():
         bench.DEFAULT_CHAINS * (DEFAULT_TUNE["nutpie"] + bench.DEFAULT_DRAWS) * row["steps_per_draw"] * row["gradient_ms"] / 1000 / bench.CORES)
 
 
+def test_bench_big_posterior_full_run_scores_against_the_truth():
+    """The amendment's default run, shrunk: every interval level scored, and the STA's error (with the script's own
+    lags, not the peer benchmark's) equal to one computed here with numpy from the raw frames."""
+    bench, peers = _load("bench_big_posterior"), _load("peers")
+    rec = bench.recording(side=4, n_frames=300)
+    row = bench.full_run(rec, "rank1", chains=2, tune=20, draws=20)
+    assert (row["chains"], row["tune"], row["draws"]) == (2, 20, 20) and row["wall_time_s"] > 0
+    assert {f"coverage_{round(100 * p)}" for p in peers.COVERAGE} <= set(row) and 0 <= row["coverage_95"] <= 1
+    assert "diagnostics_ok" in row and row["n_divergent"] >= 0 and np.isfinite(row["map_error"])
+    frames = rec["stim"].values.reshape(rec.sizes["time"], -1)
+    lagged = np.hstack([frames[bench.LAGS - 1 - lag:len(frames) - lag] for lag in range(bench.LAGS)])
+    counts = rec["counts"].values[bench.LAGS - 1:]
+    sta = (lagged - lagged.mean(0)).T @ (counts - counts.mean())
+    assert row["sta_error"] == pytest.approx(1 - np.corrcoef(sta, rec["rf_true"].values.ravel())[0, 1], abs=1e-9)
+
+
 def test_bench_cost_growth_exponents_recover_known_power_laws():
     bench = _load("bench_cost_growth")
     frames = [{"frames": n, "weights": 800, "gradient_ms": 1e-3 * n ** 0.9 if n >= bench.FRAMES_FIT_FROM else 5.0,
