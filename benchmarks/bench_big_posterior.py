@@ -43,13 +43,27 @@ its 95 % intervals covered 97 % of the true weights, so goal 1 is missed on time
 5, sampling 25; 30 leapfrog steps per draw against the probe's 50). On the RF's support the intervals under-cover
 (83 % at 95 %), as on the smaller peer-size truths. Error 0.0047 (1 - corr), the MAP's 0.030, the STA's 0.36.
 
+Amendment (session 61, after the ``rank1`` run, before this one; nothing above changed): glum under the same wall
+cap. The first amendment did not run glum and inferred from ``bench_map_scaling.py`` that it could not finish; a
+measurement replaces the inference. ``--glum``: glum's CV lasso with the peer benchmark's settings
+(``peers.fit_glum_lasso_cv``: 5 folds, ``min_alpha_ratio`` 1e-2, the dense lagged design, here with 8 lags) on the
+same neuron, in a child process with 2 BLAS threads on the same 2 cores, killed at the wall time of the stored
+``rank1`` run (``--full``'s ``wall_time_s``, 31 minutes). Stored in ``docs/big_posterior_full.json`` under
+``"glum_lasso_cv"``: its seconds and error (1 - corr, ``peers.score``), or ``"capped": true``. Reading written
+before the run: one glum ridge fit (no CV) did not finish in 120 s at 3,200 weights, and the CV lasso fits five
+folds along a path of penalties, so it is expected to be capped; if it finishes, its error is compared with the
+posterior mean's 0.0047.
+
 Usage: ``python benchmarks/bench_big_posterior.py`` -> ``docs/big_posterior.json`` (about 30 minutes);
-``python benchmarks/bench_big_posterior.py --full rank1`` -> ``docs/big_posterior_full.json``.
+``python benchmarks/bench_big_posterior.py --full rank1`` -> ``docs/big_posterior_full.json``; then ``--glum`` (at
+most as long as that run).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import time
 import warnings
@@ -157,6 +171,29 @@ def full_run(rec, prior: str, chains: int = DEFAULT_CHAINS, tune: int | None = N
     return row
 
 
+def glum_fit(side: int = SIDE, n_frames: int = N_FRAMES) -> dict:
+    """glum's CV lasso (``peers.fit_glum_lasso_cv``, ``LAGS`` lags) on :func:`recording`: seconds and error."""
+    from peers import fit_glum_lasso_cv, score
+
+    rec = recording(side, n_frames)
+    started = time.perf_counter()
+    estimate = fit_glum_lasso_cv(rec, LAGS)["rf"]
+    return {"seconds": time.perf_counter() - started, "error": score(estimate, rec["rf_true"])["error"]}
+
+
+def glum_capped(cap_s: float, side: int = SIDE, n_frames: int = N_FRAMES) -> dict:
+    """:func:`glum_fit` in a child process on ``CORES`` BLAS threads, killed after ``cap_s`` seconds (then
+    ``"capped": true``)."""
+    threads = str(CORES)
+    env = os.environ | {"OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+    command = [sys.executable, __file__, "--glum-worker", str(side), str(n_frames)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=cap_s, env=env, check=True)
+    except subprocess.TimeoutExpired:
+        return {"capped": True, "cap_s": cap_s, "cores": CORES}
+    return json.loads(done.stdout.splitlines()[-1]) | {"capped": False, "cap_s": cap_s, "cores": CORES}
+
+
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
@@ -164,7 +201,18 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", choices=PRIORS, help="run this prior's default posterior (the amendment)")
+    parser.add_argument("--glum", action="store_true", help="glum's CV lasso, capped at the rank1 run's wall time")
+    parser.add_argument("--glum-worker", nargs=2, type=int, metavar=("SIDE", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.glum_worker:
+        print(json.dumps(glum_fit(*args.glum_worker)))
+        return
+    if args.glum:
+        study = json.loads(FULL_OUT.read_text())
+        study["glum_lasso_cv"] = glum_capped(study["priors"]["rank1"]["wall_time_s"])
+        FULL_OUT.write_text(json.dumps(study, indent=1, default=float) + "\n")
+        print(study["glum_lasso_cv"], f"wrote {FULL_OUT}")
+        return
     rec = recording()
     if args.full:
         with threadpool_limits(1):

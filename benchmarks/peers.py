@@ -153,16 +153,16 @@ def fit_sklearn_ridge_cv(data):
     return {"rf": _grid_cv(PoissonRegressor(solver="newton-cholesky", max_iter=300), "alpha", X, y).coef_}
 
 
-def _glum_cv(data, l1_ratio: float):
+def _glum_cv(data, l1_ratio: float, lags: int = LAGS):
     from glum import GeneralizedLinearRegressorCV
 
-    X, y = lagged(data)
+    X, y = lagged(data, lags)
     fit = GeneralizedLinearRegressorCV(family="poisson", l1_ratio=[l1_ratio], cv=5, min_alpha_ratio=1e-2).fit(X, y)
     return {"rf": fit.coef_}
 
 
-def fit_glum_lasso_cv(data):
-    return _glum_cv(data, 1.0)
+def fit_glum_lasso_cv(data, lags: int = LAGS):
+    return _glum_cv(data, 1.0, lags)
 
 
 def fit_glum_ridge_cv(data):

@@ -70,6 +70,15 @@ def test_bench_big_posterior_full_run_scores_against_the_truth():
     assert row["sta_error"] == pytest.approx(1 - np.corrcoef(sta, rec["rf_true"].values.ravel())[0, 1], abs=1e-9)
 
 
+def test_bench_big_posterior_glum_runs_under_its_cap_or_is_capped():
+    """The glum amendment's child process: on a tiny neuron it finishes and reports its error; with a cap far shorter
+    than its imports it is killed and reported as capped, not as an error."""
+    bench = _load("bench_big_posterior")
+    done = bench.glum_capped(300, side=4, n_frames=300)
+    assert not done["capped"] and done["seconds"] > 0 and 0 <= done["error"] <= 2
+    assert bench.glum_capped(0.05, side=4, n_frames=300) == {"capped": True, "cap_s": 0.05, "cores": bench.CORES}
+
+
 def test_bench_cost_growth_exponents_recover_known_power_laws():
     bench = _load("bench_cost_growth")
     frames = [{"frames": n, "weights": 800, "gradient_ms": 1e-3 * n ** 0.9 if n >= bench.FRAMES_FIT_FROM else 5.0,
