@@ -79,6 +79,17 @@ def test_bench_big_posterior_glum_runs_under_its_cap_or_is_capped():
     assert bench.glum_capped(0.05, side=4, n_frames=300) == {"capped": True, "cap_s": 0.05, "cores": bench.CORES}
 
 
+def test_bench_big_posterior_store_full_merges_priors_and_replaces_sections(tmp_path, monkeypatch):
+    bench = _load("bench_big_posterior")
+    monkeypatch.setattr(bench, "FULL_OUT", tmp_path / "full.json")
+    bench.store_full({"rank1": {"error": 0.1}})
+    bench.store_full({"smooth": {"error": 0.2}}, glum_lasso_cv={"capped": True})
+    bench.store_full(glum_lasso_cv={"capped": False})
+    study = json.loads((tmp_path / "full.json").read_text())
+    assert study["priors"] == {"rank1": {"error": 0.1}, "smooth": {"error": 0.2}}
+    assert study["glum_lasso_cv"] == {"capped": False} and "Amendment (session 61" in study["protocol"]
+
+
 def test_bench_cost_growth_exponents_recover_known_power_laws():
     bench = _load("bench_cost_growth")
     frames = [{"frames": n, "weights": 800, "gradient_ms": 1e-3 * n ** 0.9 if n >= bench.FRAMES_FIT_FROM else 5.0,
