@@ -223,6 +223,19 @@ def test_every_generated_block_matches_its_json():
     assert not missing
 
 
+def test_big_posterior_text_reports_a_capped_prior_without_its_scores():
+    """A prior killed at the cap of ``bench_big_posterior.py --full`` gets a sentence saying so and no table rows; the
+    finished ``rank1`` run keeps its sentence, and glum's sentence names the run whose time capped it."""
+    tables = _readme_tables()
+    study = json.loads((ROOT / "docs" / "big_posterior_full.json").read_text())
+    study["priors"] = {"rank1": study["priors"]["rank1"], "smooth": {"capped": True, "cap_s": 6600.0, "cores": 2}}
+    text, table = tables.big_full_text(study), tables.big_full_table(study)
+    assert "For `smooth` it did not finish within 110 minutes on 2 cores, so goal 1 is missed on time" in text
+    assert "For `rank1`, 4 chains" in text and "minutes the `rank1` run took" in text
+    assert "| rank1 |" in table and "smooth" not in table
+    assert "The default run of `local` has not been made at this size." in text
+
+
 def test_centre_claims_follow_their_json():
     """The README says local's centre ellipses hold the truth at least as often as their level and the energy
     centroid's far less often: both read from docs/centre_coverage.json."""
