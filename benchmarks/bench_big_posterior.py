@@ -247,12 +247,14 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps(full_run(recording(), args.full_worker), default=float))
         return
     if args.full:
-        store_full({args.full: capped_child(["--full-worker", args.full], FULL_CAP_MIN * 60, 1)})
-        print(json.loads(FULL_OUT.read_text())["priors"][args.full], f"wrote {FULL_OUT}")
+        row = capped_child(["--full-worker", args.full], FULL_CAP_MIN * 60, 1)
+        store_full({args.full: row})
+        print(row, f"wrote {FULL_OUT}")
         return
     if args.glum:
-        store_full(glum_lasso_cv=glum_capped(json.loads(FULL_OUT.read_text())["priors"]["rank1"]["wall_time_s"]))
-        print(json.loads(FULL_OUT.read_text())["glum_lasso_cv"], f"wrote {FULL_OUT}")
+        glum = glum_capped(json.loads(FULL_OUT.read_text())["priors"]["rank1"]["wall_time_s"])
+        store_full(glum_lasso_cv=glum)
+        print(glum, f"wrote {FULL_OUT}")
         return
     rec = recording()
     rows = {}
