@@ -27,7 +27,7 @@ import xarray as xr
 
 from .errors import SpecError
 from .structured import (AXES, STRUCTURED_HYPERPARAMETERS, Coordinates, align_components, baseline_whitening,
-                         centred_start, centring, data_block, model_axes, shear, structured_rf)
+                         centred_start, centring, coefficient_information, data_block, model_axes, shear, structured_rf)
 
 if TYPE_CHECKING:
     from .design import Design
@@ -160,6 +160,12 @@ class Family:
     def from_nuts(self, posterior: xr.Dataset, spec: PriorSpec) -> xr.Dataset:
         """The sampler's posterior group (as nutpie or PyMC return it) with the variables a result holds."""
         return posterior
+
+    def mode_information(self, design: Design, spec: PriorSpec, values: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The Fisher information of the standardised weights ``rf_z`` at ``values`` (the model's variables by name),
+        for :func:`bayesrf.inference.map_values` to maximise the hyperparameters' Laplace-approximate evidence
+        (:func:`bayesrf.structured.evidence_term`); None: the MAP is the joint mode over weights and scales."""
+        return None
 
     def factors(self, spec: PriorSpec) -> tuple[pt.TensorVariable, pt.TensorVariable] | None:
         """``(time, space)`` of a low-rank RF in the current model, for :func:`bayesrf.model.linear_predictor`'s
@@ -457,6 +463,11 @@ class GP(Family):
         if "rf_time_z" in start:
             out["rf_time_z"] = np.ones_like(start["rf_time_z"])
         return out
+
+    def mode_information(self, design: Design, spec: PriorSpec, values: dict[str, np.ndarray]) -> np.ndarray:
+        """:func:`bayesrf.structured.coefficient_information` at ``values``' hyperparameters (and time course)."""
+        point = {name: values[name] for name in GP_HYPERPARAMETERS if name in values}
+        return coefficient_information(design, spec, point)[0]
 
     def from_nuts(self, posterior: xr.Dataset, spec: PriorSpec) -> xr.Dataset:
         if not spec.rank:

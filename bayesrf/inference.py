@@ -8,7 +8,10 @@
   L-BFGS. That joint mode of a hierarchical model tends to large scales
   (the weights' prior is N(0, 1) on ``rf_z``), unlike the posterior: on the
   real neuron it gives ``rf_scale`` ~0.2 where NUTS gives 0.002-0.012. Use
-  :func:`sample` for hierarchical priors.
+  :func:`sample` for hierarchical priors. Structured (``gp``) priors add the
+  log-determinant of the Laplace-approximate evidence, so their hyperparameters
+  are at their type-II MAP (empirical Bayes, as ASD/ALD fit them) and the
+  weights at their mode given those (:func:`bayesrf.structured.evidence_term`).
 * :func:`sample` — NUTS with nutpie (default) or PyMC's sampler, started at
   the MAP (nutpie's default U(-1, 1) jitter makes the log-rate overflow);
   Laplace priors are sampled in their smooth exponential-difference form
@@ -34,12 +37,13 @@ from .families import FAMILIES, NutsForm, family_of
 from .laplace import laplace_draws
 from .model import build_model, link_start, set_baseline_start
 from .nuts import (POSTERIOR_VARS, add_log_densities, chain_processes, checked_variables, hierarchical_start, map_pymc,
-                   model_key, pilot_disagreement, run_nuts, sampler_tune)
+                   model_key, model_values, pilot_disagreement, run_nuts, sampler_tune)
 from .ml import fit_block
 from .observation import truncation_warning
 from .penalized import n_baseline, scaled_penalty, solve_blocks, solve_full, split_theta
 from .priors import DEFAULT_PRIOR, PriorSpec, load_prior
 from .diagnostics import check_diagnostics
+from .structured import evidence_term
 from .results import assemble
 
 __all__ = ["METHODS", "data_checksum", "fit_map", "map_values", "pilot", "point_estimates", "poisson_only", "sample",
@@ -95,13 +99,18 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
             raise SpecError("per_lag MAP is only defined for fixed-scale priors, the Poisson likelihood, the exp "
                             "nonlinearity and no spike history.")
         model = build_model(design, spec)
-        values, res = map_pymc(model, _mode_start(model, design, spec))
+        start = _mode_start(model, design, spec)
+        information = family_of(spec).mode_information(design, spec, model_values(model, start))
+        if information is None:
+            point, res = map_pymc(model, start)
+            values, info = model_values(model, point), {"solver": "L-BFGS-B on the PyMC log-density"}
+        else:
+            values, res, info = _evidence_mode(model, design, spec, start, information)
         if not res.success:
             warnings.warn(f"L-BFGS-B on the log-posterior stopped before converging after {res.nit} iterations "
                           f"({res.message}); the MAP may be inaccurate. Compare with bayesrf.sample's posterior.",
                           BayesRFWarning, stacklevel=3)
-        info = {"solver": "L-BFGS-B on the PyMC log-density", "converged": int(res.success),
-                "n_iter": int(res.nit), "log_posterior": float(-res.fun)}
+        info |= {"converged": int(res.success), "n_iter": int(res.nit), "log_posterior": float(-res.fun)}
         return values, info
     sols = solve_blocks(design, spec, per_lag)
     thetas = [s.theta for s in sols]
@@ -115,6 +124,44 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
     info = {"solver": sols[0].solver, "converged": int(all(s.converged for s in sols)),
             "n_iter": int(sum(s.n_iter for s in sols)), "neg_log_posterior_kernel": float(sum(s.objective for s in sols))}
     return values, info
+
+
+EVIDENCE_ROUNDS = 4
+"""At most this many rounds of :func:`_evidence_mode` (each an L-BFGS run from the last one's mode)."""
+EVIDENCE_TOL = 0.01
+""":func:`_evidence_mode` stops when a round moves the RF by less than this fraction of its norm."""
+
+
+def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict[str, np.ndarray],
+                   information: np.ndarray) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
+    """The mode of ``model``'s log density plus :func:`bayesrf.structured.evidence_term`: the hyperparameters at
+    their Laplace-approximate type-II MAP, the weights at their mode given them.
+
+    The information ``t_k`` depends on the envelope and a rank-k time course, so it is held fixed in each round
+    (``information``, at ``start``, in the first) and recomputed at the round's mode
+    (:meth:`bayesrf.families.Family.mode_information`) until a round moves the RF by less than
+    :data:`EVIDENCE_TOL` of its norm, or :data:`EVIDENCE_ROUNDS` rounds; warns if it still moves. Returns the values,
+    the last round's L-BFGS result (``nit`` summed over rounds) and info (``solver``, ``evidence_rounds``).
+    """
+    with model:
+        data = pm.Data("rf_information", information)
+        pm.Potential("rf_evidence", evidence_term(spec, data, information.shape))
+    point, rf, n_iter = start, None, 0
+    for rounds in range(1, EVIDENCE_ROUNDS + 1):
+        point, res = map_pymc(model, point)
+        values, n_iter = model_values(model, point), n_iter + res.nit
+        moved = np.inf if rf is None else np.linalg.norm(values["rf"] - rf) / max(np.linalg.norm(values["rf"]), 1e-300)
+        if moved < EVIDENCE_TOL or rounds == EVIDENCE_ROUNDS:
+            break
+        rf = values["rf"]
+        model.set_data("rf_information", family_of(spec).mode_information(design, spec, values))
+    if moved >= EVIDENCE_TOL:
+        warnings.warn(f"the type-II MAP's hyperparameters had not settled after {EVIDENCE_ROUNDS} rounds (the last "
+                      f"moved the RF by {moved:.1%} of its norm); compare with bayesrf.sample's posterior.",
+                      BayesRFWarning, stacklevel=4)
+    res.nit = n_iter
+    return values, res, {"solver": "L-BFGS-B on the PyMC log-density + Laplace evidence (type-II MAP)",
+                         "evidence_rounds": rounds}
 
 
 def _mode_start(model: pm.Model, design: Design, spec: PriorSpec) -> dict[str, np.ndarray]:
@@ -138,7 +185,12 @@ def fit_map(
     For ``ridge``/``lasso``/``flat`` specs the MAP equals the penalised ML fit
     of :func:`bayesrf.fit_ml` at ``alpha = bayesrf.priors.alpha_for(spec, n_obs)``
     (the intercept prior adds its own small quadratic term; ``flat`` intercepts
-    make the match exact).
+    make the match exact). Hierarchical priors give the joint mode over weights and
+    scales, which overfits; structured (``gp``) priors give the type-II MAP: their
+    hyperparameters maximise the Laplace-approximate evidence (its Hessian taken as
+    diagonal in the prior's cosine basis, :func:`bayesrf.structured.evidence_term`), the
+    weights are the mode given them (attrs ``evidence_rounds``: how often the information
+    was recomputed at the mode, see :data:`EVIDENCE_ROUNDS`).
 
     Parameters
     ----------
@@ -419,7 +471,7 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
         ``attrs["ml_per_lag"]``, when even one lag has fewer intervals than parameters) and ``map``: the mode
         under the fit's prior; for per-lag hierarchical priors the mode of the weights given the
         posterior-mean scales, because the joint mode over weights and scales overfits (see
-        :func:`fit_map`); for structured ``gp`` priors that joint mode all the same, as their prior
+        :func:`fit_map`); for structured ``gp`` priors :func:`fit_map`'s type-II MAP, as their prior
         given the hyperparameters is not a per-weight penalty. Log-rate per unit contrast. ``map.attrs["long_name"]``
         says which mode it is (the figures' row label).
     """
@@ -437,8 +489,9 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
         map_rf = theta[1 : 1 + design.n_weights]
         label = f"{'' if spec.penalized_glm else 'Poisson exp-link GLM '}MAP at the mean scales"
     elif map_rf is None:
-        map_rf = np.asarray(map_values(design, spec, per_lag=False)[0]["rf"])
-        label = "joint MAP (overfits)" if spec.hierarchical else "MAP"
+        values, info = map_values(design, spec, per_lag=False)
+        map_rf = np.asarray(values["rf"])
+        label = "type-II MAP" if "evidence_rounds" in info else "joint MAP (overfits)" if spec.hierarchical else "MAP"
     dims = ("lag", "y", "x")
     return xr.Dataset({"ml_per_lag": (dims, ml.reshape(shape)), "map": (dims, map_rf.reshape(shape), {"long_name": label})},
                       coords=design.lag_coords(), attrs=note)

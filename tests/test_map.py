@@ -238,3 +238,49 @@ def test_stored_estimates_match_glum_and_plots_never_refit(small_sim, tmp_path, 
         paths = write_figures(lean, tmp_path / "b")
     assert not (tmp_path / "b" / "compare.png").exists() and paths
     assert any("no 'estimates' group" in str(w.message) for w in caught)
+
+
+def _smooth_neuron(seed: int, shape: tuple[int, int, int] = (3, 10, 8)) -> tuple:
+    """Reference simulation in numpy alone (not bayesrf.simulate): a Gaussian blob times a biphasic time course,
+    +/-1 frames, Poisson counts with lag 0 the frame on screen, as many frames as weights. Returns the recording
+    (bayesrf.from_counts; the first lags - 1 intervals, without a full window, are dropped by the fit) and the RF."""
+    rng = np.random.default_rng(seed)
+    lags, ny, nx = shape
+    y, x = np.mgrid[:ny, :nx]
+    space = np.exp(-((y - 4.5) ** 2 + (x - 3.0) ** 2) / (2 * 1.8**2))
+    rf = np.array([0.4, 1.0, -0.5])[:lags, None, None] * space / np.linalg.norm(space)
+    n = rf.size + lags - 1
+    frames = rng.choice([-1.0, 1.0], (n, ny, nx))
+    drive = sum(np.einsum("tyx,yx->t", frames[lags - 1 - lag : n - lag], rf[lag]) for lag in range(lags))
+    dt, rate = 0.05, 30.0
+    counts = np.r_[np.zeros(lags - 1, int), rng.poisson(rate * dt * np.exp(drive))]
+    return bayesrf.from_counts(frames, counts, dt, source="test_map reference simulation"), rf
+
+
+@pytest.mark.slow
+def test_structured_map_is_the_type2_mode_and_recovers_an_independent_truth():
+    """With as many frames as weights, the joint mode of a structured prior overfits (its amplitude grows, its length
+    scales shrink; 1 - corr 0.25-0.33 on bayesrf.simulate's Gabors); the type-II MAP is close to a truth simulated in
+    numpy alone and beats glum's ridge Poisson GLM at the shipped ridge prior's penalty by far."""
+    data, truth = _smooth_neuron(3)
+    design = make_design(data, 3)
+    ref = glum.GeneralizedLinearRegressor(family="poisson", alpha=alpha_for(bayesrf.load_prior("ridge"), design.n_obs),
+                                          l1_ratio=0.0, gradient_tol=1e-8)
+    ref.fit(design.matrix(), design.counts, offset=design.offset)
+    ridge_error = 1 - np.corrcoef(ref.coef_, truth.ravel())[0, 1]
+    for prior in ("smooth", "rank1"):
+        tree = bayesrf.fit_map(data, prior, lags=3, estimates=False)
+        error = 1 - np.corrcoef(tree["posterior"]["rf"].values.ravel(), truth.ravel())[0, 1]
+        assert error < 0.1 and error < 0.3 * ridge_error, (prior, error, ridge_error)
+        assert tree.attrs["evidence_rounds"] >= 2 and tree.attrs["converged"] == 1
+
+
+def test_type2_map_warns_when_its_rounds_do_not_settle(small_sim, monkeypatch):
+    """Each round holds the information at the last mode; when the RF still moves after the last round, say so."""
+    from bayesrf import inference
+
+    monkeypatch.setattr(inference, "EVIDENCE_ROUNDS", 2)
+    monkeypatch.setattr(inference, "EVIDENCE_TOL", 0.0)
+    with pytest.warns(bayesrf.BayesRFWarning, match="had not settled after 2 rounds"):
+        tree = bayesrf.fit_map(small_sim, "smooth", lags=2, estimates=False)
+    assert tree.attrs["evidence_rounds"] == 2

@@ -2,7 +2,9 @@
 
 The pinned values in ``fixtures/regression_pin.json`` were computed by this file's ``pinned_case()``
 at commit 7bcafc4, before the prior families became components (run ``python tests/test_regression.py``
-to write them again after a change that is meant to alter results, and say why in the commit).
+to write them again after a change that is meant to alter results, and say why in the commit). The
+structured priors' MAP entries were written again in session 63, when ``fit_map`` of a structured prior became its
+type-II MAP (the hyperparameters' Laplace-approximate evidence maximised) instead of the joint mode.
 MAP values must agree to 1e-8 (the penalised-GLM Newton solvers are deterministic); the structured
 priors' L-BFGS modes to 1e-4 (with numba's fastmath, which ``bayesrf.model`` now turns off, a freshly compiled
 gradient and one read from PyTensor's cache differed in the last bits, which L-BFGS amplifies:
