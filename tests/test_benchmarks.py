@@ -385,11 +385,32 @@ def test_bench_map_scaling_repeats_take_the_median_with_a_capped_run_as_the_long
     def run(seconds):
         return {"seconds": seconds, "capped": seconds is None, "warnings": [] if seconds else ["UserWarning: x"]}
 
-    first = {"seconds": 30.3, "capped": False, "warnings": []}
-    three = bench.repeated([run(40.0), run(None), run(20.0)], first)
+    three = bench.repeated([run(40.0), run(None), run(20.0)])
     assert three == {"seconds": 40.0, "capped": False, "seconds_runs": [40.0, None, 20.0],
-                     "warnings": ["UserWarning: x"], "first_run": first}
-    assert bench.repeated([run(None), run(None), run(20.0)], first)["capped"]
+                     "warnings": ["UserWarning: x"]}
+    assert bench.repeated([run(None), run(None), run(20.0)])["capped"]
+    scored = [run(t) | {"error": e} for t, e in ((30.0, 0.1), (20.0, 0.2), (25.0, 0.1))]
+    assert bench.repeated(scored) | {"warnings": []} == {"seconds": 25.0, "capped": False,
+                                                         "seconds_runs": [30.0, 20.0, 25.0], "warnings": [],
+                                                         "error_runs": [0.1, 0.2, 0.1]}
+
+
+def test_bench_map_quality_runs_and_reads_every_seed(monkeypatch, tmp_path):
+    """bench_map_quality end to end on one tiny recording, and its reading: the type-II MAP is better than the joint
+    mode only if its error is lower on every seed."""
+    bench = _load("bench_map_quality")
+    for name, value in {"OUT": tmp_path / "q.json", "N_FRAMES": 400, "LAGS": 2, "SIDES": (4,), "SEEDS": (1,),
+                        "PRIORS": ("smooth",)}.items():
+        monkeypatch.setattr(bench, name, value)
+    bench.main()
+    row, = json.loads((tmp_path / "q.json").read_text())["rows"]
+    assert row["smooth"]["type2"]["evidence_rounds"] >= 2 and "evidence_rounds" not in row["smooth"]["joint"]
+    assert all(0 <= fit["error"] < 1 for fit in (row["ridge"], *row["smooth"].values()))
+    rows = [{"pixels": [4, 4], "ridge": {"error": 0.3}, "smooth": {"type2": {"error": a}, "joint": {"error": b}}}
+            for a, b in ((0.1, 0.2), (0.3, 0.2))]
+    assert bench.summarise(rows)["smooth_4"] == {"type2_median": 0.2, "type2_max": 0.3, "joint_median": 0.2,
+                                                 "joint_max": 0.2, "type2_better_every_seed": False}
+    assert bench.summarise(rows[:1])["smooth_4"]["type2_better_every_seed"]
 
 
 def _posterior(draws: np.ndarray) -> xr.DataTree:
