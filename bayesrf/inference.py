@@ -110,7 +110,8 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
             warnings.warn(f"L-BFGS-B on the log-posterior stopped before converging after {res.nit} iterations "
                           f"({res.message}); the MAP may be inaccurate. Compare with bayesrf.sample's posterior.",
                           BayesRFWarning, stacklevel=3)
-        info |= {"converged": int(res.success), "n_iter": int(res.nit), "log_posterior": float(-res.fun)}
+        objective = "log_posterior" if information is None else "log_posterior_plus_evidence_term"
+        info |= {"converged": int(res.success), "n_iter": int(res.nit), objective: float(-res.fun)}
         return values, info
     sols = solve_blocks(design, spec, per_lag)
     thetas = [s.theta for s in sols]

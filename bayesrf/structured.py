@@ -426,7 +426,8 @@ def evidence_term(spec: PriorSpec, information: pt.TensorVariable, shape: tuple[
     hyperparameters is their type-II MAP instead of the joint mode, which lets the amplitude grow and the length
     scales shrink without paying for the freedom (simulated Gabor, 40 x 40 px x 8 lags, 20,000 frames, tuning seed 0:
     ``smooth``'s error 0.504 -> 0.035, the NUTS posterior mean's 0.035; held-out seeds: ``docs/map_quality.json``).
-    The envelope and a rank-k time course enter ``t_k``, fixed at the point it was computed at."""
+    The envelope and a rank-k time course enter ``t_k``, fixed at the point it was computed at. ``t_k`` is the
+    Poisson exp-link information (the counts for the rates), whatever the spec's likelihood and nonlinearity."""
     model = pm.modelcontext(None)
     length = model["rf_length"] if "rf_length" in model.named_vars else None
     log_sd = coefficient_log_sd(spec, shape, model["rf_amplitude"], _lengths(spec, length))
