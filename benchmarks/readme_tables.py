@@ -318,8 +318,8 @@ def map_scaling_text(study: dict) -> str:
 def _map_joint(row: dict) -> str:
     """The sentences on the structured priors' type-II MAP against the joint mode's time, and each run's error."""
     priors = ("smooth", "local", "rank1")
-    return (f"Since session 63 a structured prior's MAP is its type-II MAP (below), which costs more than the joint mode"
-            f" it replaced; at {row['weights']:,} weights the joint mode's median was "
+    return (f"Since session 63 a structured prior's MAP is its type-II MAP (below), which costs more than the joint"
+            f" mode it replaced; at {row['weights']:,} weights the joint mode's median was "
             + ", ".join(f"{p} {_seconds(row['joint_mode'][p], MAP_GOAL_S, spread=False)} s" for p in priors)
             + " (session 39). Every timed run reached the fit it was timed for: its error (1 − corr with the truth)"
             " on the seed the type-II MAP was developed on, "
@@ -446,16 +446,16 @@ def map_quality_text(study: dict) -> str:
     ratios = [np.median([r[p]["type2"]["seconds"] for r in study["rows"] if r["pixels"][0] == side])
               / np.median([r[p]["joint"]["seconds"] for r in study["rows"] if r["pixels"][0] == side])
               for p in ("smooth", "local", "rank1") for side in {r["pixels"][0] for r in study["rows"]}]
-    return ("**The structured priors' MAP is their type-II MAP** (since session 63; `docs/map_quality.json`, written by "
-            "`benchmarks/bench_map_quality.py`, its protocol the script's docstring). The joint mode over weights and "
-            "hyperparameters, which `fit_map` returned before, lets the amplitude grow and the length scales shrink at "
-            "no cost, and overfits; `fit_map` now adds the log-determinant of the Laplace-approximate evidence (its "
+    return ("**The structured priors' MAP is their type-II MAP** (since session 63; `docs/map_quality.json`, written"
+            " by `benchmarks/bench_map_quality.py`, its protocol the script's docstring). The joint mode over weights"
+            " and hyperparameters, which `fit_map` returned before, lets the amplitude grow and the length scales"
+            " shrink at no cost, and overfits; `fit_map` now adds the log-determinant of the Laplace-approximate evidence (its "
             "Hessian taken as diagonal in the prior's cosine basis, `bayesrf.structured.evidence_term`), so the "
             "hyperparameters maximise their evidence and the weights are the mode given them, in "
             f"{rounds[0] if len(rounds) == 1 else f'{rounds[0]}–{rounds[-1]}'} "
             "rounds that recompute each coefficient's information at the last mode. On simulated Gabors (8 lags, "
-            f"{study['frames']:,} frames) with seeds {', '.join(map(str, seeds))}, never used to develop it, the type-II "
-            "MAP's error is lower than the joint mode's on every seed for "
+            f"{study['frames']:,} frames) with seeds {', '.join(map(str, seeds))}, never used to develop it, the "
+            "type-II MAP's error is lower than the joint mode's on every seed for "
             + ((f"{_names(better, '') if better else 'none'}" + (f" and not for {_names(worse, '')}" if worse else ""))
                if worse else "every prior at both sizes")
             + "; " + ("it warned " + "; ".join(warned) if warned else "no fit warned") + ". It takes "
