@@ -105,12 +105,13 @@ def messages(caught: list[warnings.WarningMessage], width: int = 160) -> list[st
     return sorted({f"{w.category.__name__}: {str(w.message)[:width]}" for w in caught})
 
 
-def recording(side: int = SIDE, n_frames: int = N_FRAMES):
-    """The simulated neuron (see the protocol)."""
+def recording(side: int = SIDE, n_frames: int = N_FRAMES, seed: int = 0, lags: int = LAGS):
+    """The simulated neuron (see the protocol; also ``bench_map_scaling.py``'s and, at other seeds,
+    ``bench_map_quality.py``'s)."""
     import bayesrf
 
-    return bayesrf.simulate(n_frames=n_frames, shape=(side, side), lags=LAGS, spatial="gabor", rf_norm=1.0,
-                            rate=20.0, dt=0.05, seed=0)
+    return bayesrf.simulate(n_frames=n_frames, shape=(side, side), lags=lags, spatial="gabor", rf_norm=1.0,
+                            rate=20.0, dt=0.05, seed=seed)
 
 
 def gradient_ms(rec, prior: str, lags: int = LAGS, at_start: bool = True) -> float:

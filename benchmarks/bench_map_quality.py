@@ -44,19 +44,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from bench_big_posterior import messages
+from bench_big_posterior import messages, recording
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "map_quality.json"
 LAGS, N_FRAMES, SIDES, SEEDS = 8, 20_000, (20, 40), (101, 102, 103)
 PRIORS = ("smooth", "local", "rank1")
-
-
-def recording(side: int, seed: int):
-    """The simulated neuron of the protocol."""
-    import bayesrf
-
-    return bayesrf.simulate(n_frames=N_FRAMES, shape=(side, side), lags=LAGS, spatial="gabor", rf_norm=1.0,
-                            rate=20.0, dt=0.05, seed=seed)
 
 
 def joint_mode(rec, prior: str) -> np.ndarray:
@@ -119,7 +111,7 @@ def main() -> None:
     rows = []
     for side in SIDES:
         for seed in SEEDS:
-            rec = recording(side, seed)
+            rec = recording(side, N_FRAMES, seed, LAGS)
             row = {"pixels": [side, side], "weights": LAGS * side * side, "seed": seed,
                    "ridge": scored(lambda: bayesrf.fit_map(rec, "ridge", lags=LAGS, estimates=False)["posterior"]["rf"]
                                    .values[0, 0], rec)}

@@ -76,7 +76,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from bench_big_posterior import messages
+from bench_big_posterior import messages, recording
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "map_scaling.json"
 CAP_S = 120.0
@@ -87,10 +87,8 @@ STRUCTURED_REPEATS = 3
 
 
 def _recording(side: int):
-    import bayesrf
-
-    return bayesrf.simulate(n_frames=N_FRAMES, shape=(side, side), lags=LAGS, spatial="gabor", rf_norm=1.0,
-                            rate=20.0, dt=0.05, seed=0)
+    """``bench_big_posterior``'s neuron (seed 0) at this script's frames and lags, read when called."""
+    return recording(side, N_FRAMES, 0, LAGS)
 
 
 def _alpha(design) -> float:
