@@ -413,19 +413,24 @@ def _map_goal(row: dict) -> str:
             + (f" and missed by {', '.join(missed)}." if missed else " (every prior)."))
 
 
+def _median_seconds(study: dict, prior: str, method: str | None, side: int) -> float:
+    """Median seconds over ``docs/map_quality.json``'s seeds of one fit (``method`` None: the ridge row's)."""
+    fits = [r[prior] if method is None else r[prior][method] for r in study["rows"] if r["pixels"][0] == side]
+    return float(np.median([fit["seconds"] for fit in fits]))
+
+
 def map_quality_table(study: dict) -> str:
     """Markdown table of ``docs/map_quality.json``: each MAP's error against the truth over the held-out seeds."""
     rows = ["| prior | pixels (weights) | type-II MAP, 1 − corr: median (max) | joint mode: median (max) | "
             "type-II lower on every seed | seconds, type-II (joint) |", "|---" * 6 + "|"]
     for key, entry in study["summary"].items():
         prior, side = key.rsplit("_", 1)
-        mine = [r for r in study["rows"] if r["pixels"][0] == int(side)]
-        weights = f"{side} × {side} ({mine[0]['weights']:,})"
+        weights = f"{side} × {side} ({int(side) ** 2 * study['lags']:,})"
         if prior == "ridge":
-            seconds = np.median([r["ridge"]["seconds"] for r in mine])
-            rows.append(f"| ridge | {weights} | {entry['median']:.3f} | — | — | {seconds:.0f} |")
+            rows.append(f"| ridge | {weights} | {entry['median']:.3f} | — | — | "
+                        f"{_median_seconds(study, prior, None, int(side)):.0f} |")
             continue
-        seconds = {m: np.median([r[prior][m]["seconds"] for r in mine]) for m in ("type2", "joint")}
+        seconds = {m: _median_seconds(study, prior, m, int(side)) for m in ("type2", "joint")}
         rows.append(f"| {prior} | {weights} | {entry['type2_median']:.3f} ({entry['type2_max']:.3f}) | "
                     f"{entry['joint_median']:.3f} ({entry['joint_max']:.3f}) | "
                     f"{'yes' if entry['type2_better_every_seed'] else 'no'} | "
@@ -443,8 +448,7 @@ def map_quality_text(study: dict) -> str:
     rounds = sorted({r[p]["type2"]["evidence_rounds"] for r in study["rows"] for p in ("smooth", "local", "rank1")})
     warned = sorted({w for r in study["rows"] for p in ("smooth", "local", "rank1") for w in r[p]["type2"]["warnings"]
                      if "BayesRFWarning" in w})
-    ratios = [np.median([r[p]["type2"]["seconds"] for r in study["rows"] if r["pixels"][0] == side])
-              / np.median([r[p]["joint"]["seconds"] for r in study["rows"] if r["pixels"][0] == side])
+    ratios = [_median_seconds(study, p, "type2", side) / _median_seconds(study, p, "joint", side)
               for p in ("smooth", "local", "rank1") for side in {r["pixels"][0] for r in study["rows"]}]
     return ("**The structured priors' MAP is their type-II MAP** (since session 63; `docs/map_quality.json`, written"
             " by `benchmarks/bench_map_quality.py`, its protocol the script's docstring). The joint mode over weights"
@@ -453,11 +457,12 @@ def map_quality_text(study: dict) -> str:
             " evidence (its Hessian taken as diagonal in the prior's cosine basis, `bayesrf.structured.evidence_term`),"
             " so the hyperparameters maximise their evidence and the weights are the mode given them, in "
             f"{rounds[0] if len(rounds) == 1 else f'{rounds[0]}–{rounds[-1]}'} "
-            "rounds that recompute each coefficient's information at the last mode. On simulated Gabors (8 lags, "
+            "rounds that recompute each coefficient's information at the last mode. On simulated Gabors "
+            f"({study['lags']} lags, "
             f"{study['frames']:,} frames) with seeds {', '.join(map(str, seeds))}, never used to develop it, the "
             "type-II MAP's error is lower than the joint mode's on every seed for "
-            + ((f"{_names(better, '') if better else 'none'}" + (f" and not for {_names(worse, '')}" if worse else ""))
-               if worse else "every prior at both sizes")
+            + (f"{_names(better, '') or 'none'} and not for {_names(worse, '')}" if worse else
+               "every prior at both sizes")
             + "; " + ("it warned " + "; ".join(warned) if warned else "no fit warned") + ". It takes "
             + f"{min(ratios):.1f}–{max(ratios):.1f} times the joint mode's time (medians over the seeds, compilation "
             "included: one process, the fits one after another).")
