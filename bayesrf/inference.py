@@ -36,8 +36,8 @@ from .errors import BayesRFWarning, FitError, SpecError
 from .families import FAMILIES, NutsForm, family_of
 from .laplace import laplace_draws
 from .model import build_model, link_start, set_baseline_start
-from .nuts import (POSTERIOR_VARS, add_log_densities, chain_processes, checked_variables, hierarchical_start, map_pymc,
-                   model_key, model_values, pilot_disagreement, run_nuts, sampler_tune)
+from .nuts import (POSTERIOR_VARS, add_log_densities, chain_processes, checked_variables, hierarchical_start,
+                   log_density_gradient, map_pymc, model_key, model_values, pilot_disagreement, run_nuts, sampler_tune)
 from .ml import fit_block
 from .observation import truncation_warning
 from .penalized import n_baseline, scaled_penalty, solve_blocks, solve_full, split_theta
@@ -147,9 +147,9 @@ def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict
     with model:
         data = pm.Data("rf_information", information)
         pm.Potential("rf_evidence", evidence_term(spec, data, information.shape))
-    point, rf, n_iter = start, None, 0
+    point, rf, n_iter, compiled = start, None, 0, log_density_gradient(model)
     for rounds in range(1, EVIDENCE_ROUNDS + 1):
-        point, res = map_pymc(model, point)
+        point, res = map_pymc(model, point, compiled)
         values, n_iter = model_values(model, point), n_iter + res.nit
         moved = np.inf if rf is None else np.linalg.norm(values["rf"] - rf) / max(np.linalg.norm(values["rf"]), 1e-300)
         if moved < EVIDENCE_TOL or rounds == EVIDENCE_ROUNDS:

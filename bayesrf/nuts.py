@@ -11,6 +11,7 @@ import hashlib
 import os
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPILED_KEPT", "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "add_log_densities", "chain_processes",
-    "checked_variables", "compile_nutpie", "hierarchical_start", "map_pymc", "model_key", "model_values",
-    "pilot_disagreement", "pointwise_loglik", "run_nuts", "sampler_tune",
+    "checked_variables", "compile_nutpie", "hierarchical_start", "log_density_gradient", "map_pymc", "model_key",
+    "model_values", "pilot_disagreement", "pointwise_loglik", "run_nuts", "sampler_tune",
 ]
 
 SAMPLERS = ("nutpie", "pymc")
@@ -135,16 +136,25 @@ def hierarchical_start(model: pm.Model, design: Design, spec: PriorSpec, seed: i
     return family.start(start, slopes["rf"], spec, seed)
 
 
-def map_pymc(model: pm.Model, start: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], Any]:
+def log_density_gradient(model: pm.Model) -> Callable[..., list[np.ndarray]]:
+    """``model``'s log density and its gradient in each value variable, compiled once (keyword arguments: the value
+    variables by name). Its data variables stay shared: ``model.set_data`` changes what it computes without a
+    recompilation (about 4 s for a structured prior at 12,800 weights)."""
+    logp = model.logp()
+    return pytensor.function(model.value_vars, [logp, *pt.grad(logp, model.value_vars)])
+
+
+def map_pymc(model: pm.Model, start: dict[str, np.ndarray],
+             compiled: Callable[..., list[np.ndarray]] | None = None) -> tuple[dict[str, np.ndarray], Any]:
     """Maximise a hierarchical model's log-density in its unconstrained space with L-BFGS.
 
     L-BFGS keeps ``LBFGS_MEMORY`` correction pairs (scipy's default is 10) and is restarted from where it stops
-    until a restart gains nothing (``LBFGS_RESTARTS``). Returns the mode (value variables by name, like ``start``) and
+    until a restart gains nothing (``LBFGS_RESTARTS``). ``compiled`` is :func:`log_density_gradient` of ``model``, to
+    reuse over several calls (default: compiled here). Returns the mode (value variables by name, like ``start``) and
     scipy's result (``success``, ``nit`` summed over restarts, ``fun`` the negative log-density).
     """
     flat = _Flat({v.name: start[v.name] for v in model.value_vars})
-    logp = model.logp()
-    fn = pytensor.function(model.value_vars, [logp, *pt.grad(logp, model.value_vars)])
+    fn = compiled or log_density_gradient(model)
 
     def neg(x: np.ndarray) -> tuple[float, np.ndarray]:
         lp, *grads = fn(**flat.unravel(x))

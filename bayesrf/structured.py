@@ -611,28 +611,32 @@ def _projections(design: Design, frames: np.ndarray, lag_patterns: np.ndarray
                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``x_t . m`` for every lag pattern (columns of ``lag_patterns``, (lag, k)) times every column of ``frames``
     (frames, p), ``x_t`` interval ``t``'s window of ``frames`` (lag 0 = the interval's own frame, as
-    :attr:`bayesrf.design.Design.lagged`), ``CHUNK`` elements at a time: each chunk's counts (t,) and those (t, k, p)."""
-    L = design.n_lags
+    :attr:`bayesrf.design.Design.lagged`), ``CHUNK`` elements at a time: each chunk's counts (t,) and those (t, p, k).
+    One matrix product per chunk (its windows as rows of lags), not an einsum over (t, p, lag): the information of
+    every coefficient at 40 x 40 px x 8 lags from 20,000 frames takes 0.9 s instead of 1.7 s (2 cores; same values to
+    3e-16 relative)."""
+    L, p, k = design.n_lags, frames.shape[1], lag_patterns.shape[1]
     windows = np.lib.stride_tricks.sliding_window_view(frames, L, axis=0)  # (t, p, lag), oldest frame first
-    step = max(1, CHUNK // (L * frames.shape[1]))
+    step = max(1, CHUNK // (L * p))
     for begin in range(0, design.n_obs, step):
-        yield design.counts[begin : begin + step], np.einsum(
-            "tpl,lk->tkp", windows[design.rows[begin : begin + step], :, ::-1], lag_patterns)
+        chunk = windows[design.rows[begin : begin + step]]
+        yield design.counts[begin : begin + step], (chunk.reshape(-1, L) @ lag_patterns[::-1]).reshape(len(chunk), p, k)
 
 
 def _information(design: Design, frames: np.ndarray, lag_patterns: np.ndarray) -> np.ndarray:
     """``sum_t counts_t (x_t . m)^2`` (:func:`_projections`): shape (k, p)."""
-    total = np.zeros((lag_patterns.shape[1], frames.shape[1]))
+    total = np.zeros(frames.shape[1] * lag_patterns.shape[1])
     for counts, projected in _projections(design, frames, lag_patterns):
-        total += np.einsum("t,tkp->kp", counts, projected**2)
-    return total
+        total += counts @ np.square(projected, out=projected).reshape(len(counts), -1)
+    return total.reshape(frames.shape[1], -1).T
 
 
 def _block_information(design: Design, frames: np.ndarray, lag_patterns: np.ndarray, index: np.ndarray) -> np.ndarray:
     """``sum_t counts_t (x_t . m_i) (x_t . m_j)`` (:func:`_projections`) for the patterns at flat ``index`` of (k, p)."""
+    pattern, pixel = np.unravel_index(index, (lag_patterns.shape[1], frames.shape[1]))
     total = np.zeros((index.size, index.size))
     for counts, projected in _projections(design, frames, lag_patterns):
-        chosen = projected.reshape(len(counts), -1)[:, index]
+        chosen = projected[:, pixel, pattern]
         total += chosen.T @ (counts[:, None] * chosen)
     return total
 
