@@ -76,10 +76,12 @@ At 40 x 40 px ``local``'s log posterior has (at least) two modes 6.4 nats apart:
 (649), as did 50 pairs from the ridge fit's intercept (515)."""
 LBFGS_RESTARTS = 20
 LBFGS_RESTART_GAIN = 1e-7
+LBFGS_FTOL = 1e-14
 LBFGS_OUT_OF_BUDGET = 1
 """:func:`map_pymc` restarts L-BFGS-B from where it stopped (at most ``LBFGS_RESTARTS`` times, never after it ran
 out of iterations, status ``LBFGS_OUT_OF_BUDGET``) until a restart gains no more than ``LBFGS_RESTART_GAIN`` in log
-posterior: that point is the mode (converged), also when the last run ended in a failed line search. A
+posterior: that point is the mode (converged), also when the last run ended in a failed line search (each run stops
+at scipy's ``gtol`` 1e-6 or at a relative reduction ``LBFGS_FTOL`` of the negative log-density in one step). A
 hierarchical Laplace prior's joint mode lies on kinks of ``|rf_z|``, where one run stalls at a point that depends
 on the last bits of the compiled gradient: on the regression-test simulation ``lasso-hier`` stopped 3.0e-3 below
 the mode with a warm PyTensor cache and at it with a cold one (rf 3.4e-4 apart); restarted, both reach it (to
@@ -144,14 +146,15 @@ def log_density_gradient(model: pm.Model) -> Callable[..., list[np.ndarray]]:
     return pytensor.function(model.value_vars, [logp, *pt.grad(logp, model.value_vars)])
 
 
-def map_pymc(model: pm.Model, start: dict[str, np.ndarray],
-             compiled: Callable[..., list[np.ndarray]] | None = None) -> tuple[dict[str, np.ndarray], Any]:
+def map_pymc(model: pm.Model, start: dict[str, np.ndarray], compiled: Callable[..., list[np.ndarray]] | None = None,
+             ftol: float = LBFGS_FTOL, restart_gain: float = LBFGS_RESTART_GAIN) -> tuple[dict[str, np.ndarray], Any]:
     """Maximise a hierarchical model's log-density in its unconstrained space with L-BFGS.
 
     L-BFGS keeps ``LBFGS_MEMORY`` correction pairs (scipy's default is 10) and is restarted from where it stops
-    until a restart gains nothing (``LBFGS_RESTARTS``). ``compiled`` is :func:`log_density_gradient` of ``model``, to
-    reuse over several calls (default: compiled here). Returns the mode (value variables by name, like ``start``) and
-    scipy's result (``success``, ``nit`` summed over restarts, ``fun`` the negative log-density).
+    until a restart gains no more than ``restart_gain`` nats (``LBFGS_RESTARTS``), each run stopping at a relative
+    reduction ``ftol`` per step. ``compiled`` is :func:`log_density_gradient` of ``model``, to reuse over several calls
+    (default: compiled here). Returns the mode (value variables by name, like ``start``) and scipy's result
+    (``success``, ``nit`` summed over restarts, ``fun`` the negative log-density).
     """
     flat = _Flat({v.name: start[v.name] for v in model.value_vars})
     fn = compiled or log_density_gradient(model)
@@ -160,12 +163,12 @@ def map_pymc(model: pm.Model, start: dict[str, np.ndarray],
         lp, *grads = fn(**flat.unravel(x))
         return -float(lp), -np.concatenate([np.ravel(g) for g in grads])
 
-    options = {"maxiter": 20_000, "maxfun": 40_000, "gtol": 1e-6, "ftol": 1e-14, "maxcor": LBFGS_MEMORY}
+    options = {"maxiter": 20_000, "maxfun": 40_000, "gtol": 1e-6, "ftol": ftol, "maxcor": LBFGS_MEMORY}
     res = minimize(neg, flat.ravel(start), jac=True, method="L-BFGS-B", options=options)
     for _ in range(0 if res.status == LBFGS_OUT_OF_BUDGET else LBFGS_RESTARTS):
         again = minimize(neg, res.x, jac=True, method="L-BFGS-B", options=options)
         gain, nit = res.fun - again.fun, res.nit + again.nit
-        if gain <= LBFGS_RESTART_GAIN:  # a fresh curvature memory gets no further: a mode, however the last run ended
+        if gain <= restart_gain:  # a fresh curvature memory gets no further: a mode, however the last run ended
             res.update(success=True, status=0, nit=nit, message=f"a restart gained {max(gain, 0):.1e}")
             break
         res = again
