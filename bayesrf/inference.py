@@ -133,10 +133,11 @@ EVIDENCE_TOL = 0.01
 """:func:`_evidence_mode` stops when a round moves the RF by less than this fraction of its norm."""
 EVIDENCE_ROUND_STOP = (1e-8, 1e-2)
 """``ftol`` and ``restart_gain`` (nats) of :func:`bayesrf.nuts.map_pymc` in the rounds of :func:`_evidence_mode`,
-whose modes only set the next information; its last run, at the last information, converges with the defaults
-(simulated Gabor, 40 x 40 px x 8 lags, 20,000 frames, seed 0, one run each on 2 cores: ``smooth`` 34 -> 25 s,
-``local`` 43 -> 30 s, ``rank1`` 26 -> 23 s, the RF within 0.05 %, 0.5 % and 0.1 % of the old one's, its
-error against the truth 0.0347 -> 0.0347, 0.0034 -> 0.0036, 0.0047 -> 0.0047; ``benchmarks/bench_map_scaling.py``)."""
+whose modes only set the next information; its last run, at the last information, converges with the defaults.
+With the log density compiled once for all rounds, at 40 x 40 px x 8 lags from 20,000 frames on 2 cores (seed 0,
+medians of 3 runs, ``docs/map_scaling.json``): ``smooth`` 34.0 -> 25.5 s, ``local`` 50.0 -> 31.0 s, ``rank1`` 25.2 ->
+23.2 s; the RF within 0.03 %, 0.5 % and 0.1 % of that of rounds each run to convergence, its error against the truth
+0.0347 -> 0.0347, 0.0034 -> 0.0036, 0.0047 -> 0.0047."""
 
 
 def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict[str, np.ndarray],

@@ -38,6 +38,12 @@ its evidence rounds and ends with one converged run at the last information
 The run above is repeated unchanged (same seeds, methods and reading); the JSON keeps the summary it replaces as
 ``"previous_summary"``.
 
+Result (session 64, after that run; nothing above changed): it took 13 minutes (09:10-09:23 UTC). Every median and
+largest error over the seeds is the previous run's to the third decimal (the largest change: ``rank1`` at 40 x 40 px,
+median 0.0052 -> 0.0053); the type-II MAP is still better than the joint mode on every seed for every prior at both
+sizes; no fit warned; rounds as before. Seconds of the type-II MAP at 40 x 40 px, compilation included: 26-27
+(``smooth``), 34-52 (``local``), 22-27 (``rank1``), against 32-42, 41-70 and 25-37 before.
+
 Usage: ``python benchmarks/bench_map_quality.py`` -> ``docs/map_quality.json``.
 """
 

@@ -291,3 +291,19 @@ def test_type2_map_warns_when_its_rounds_do_not_settle(small_sim, monkeypatch):
     with pytest.warns(bayesrf.BayesRFWarning, match="had not settled after 2 rounds"):
         tree = bayesrf.fit_map(small_sim, "smooth", lags=2, estimates=False)
     assert tree.attrs["evidence_rounds"] == 2
+
+
+def test_type2_map_rounds_stopped_early_end_at_the_converged_rounds_mode(small_sim, monkeypatch):
+    """The evidence rounds stop L-BFGS early (their modes only set the next information) and a converged run ends
+    them: the RF and hyperparameters are those of rounds each run to convergence (within 1e-3 of each one's norm),
+    and the result says it converged."""
+    from bayesrf import inference
+    from bayesrf.nuts import LBFGS_FTOL, LBFGS_RESTART_GAIN
+
+    fast = bayesrf.fit_map(small_sim, "local", lags=2, estimates=False)
+    monkeypatch.setattr(inference, "EVIDENCE_ROUND_STOP", (LBFGS_FTOL, LBFGS_RESTART_GAIN))
+    full = bayesrf.fit_map(small_sim, "local", lags=2, estimates=False)
+    for name in ("rf", "rf_amplitude", "rf_length", "rf_center", "rf_width"):
+        got, want = fast["posterior"][name].values, full["posterior"][name].values
+        assert np.linalg.norm(got - want) <= 1e-3 * np.linalg.norm(want), name
+    assert fast.attrs["converged"] == 1
