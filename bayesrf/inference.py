@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -37,7 +38,8 @@ from .families import FAMILIES, NutsForm, family_of
 from .laplace import laplace_draws
 from .model import build_model, link_start, set_baseline_start
 from .nuts import (POSTERIOR_VARS, add_log_densities, chain_processes, checked_variables, hierarchical_start,
-                   log_density_gradient, map_pymc, model_key, model_values, pilot_disagreement, run_nuts, sampler_tune)
+                   log_density_gradient, map_pymc, model_key, pilot_disagreement, run_nuts, sampler_tune,
+                   values_function)
 from .ml import fit_block
 from .observation import truncation_warning
 from .penalized import n_baseline, scaled_penalty, solve_blocks, solve_full, split_theta
@@ -99,13 +101,13 @@ def map_values(design: Design, spec: PriorSpec, per_lag: bool) -> tuple[dict[str
             raise SpecError("per_lag MAP is only defined for fixed-scale priors, the Poisson likelihood, the exp "
                             "nonlinearity and no spike history.")
         model = build_model(design, spec)
-        start = _mode_start(model, design, spec)
-        information = family_of(spec).mode_information(design, spec, model_values(model, start))
+        start, values_of = _mode_start(model, design, spec), values_function(model)
+        information = family_of(spec).mode_information(design, spec, values_of(start))
         if information is None:
             point, res = map_pymc(model, start)
-            values, info = model_values(model, point), {"solver": "L-BFGS-B on the PyMC log-density"}
+            values, info = values_of(point), {"solver": "L-BFGS-B on the PyMC log-density"}
         else:
-            values, res, info = _evidence_mode(model, design, spec, start, information)
+            values, res, info = _evidence_mode(model, design, spec, start, information, values_of)
         if not res.success:
             warnings.warn(f"L-BFGS-B on the log-posterior stopped before converging after {res.nit} iterations "
                           f"({res.message}); the MAP may be inaccurate. Compare with bayesrf.sample's posterior.",
@@ -141,7 +143,8 @@ medians of 3 runs, ``docs/map_scaling.json``): ``smooth`` 34.0 -> 25.5 s, ``loca
 
 
 def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict[str, np.ndarray],
-                   information: np.ndarray) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
+                   information: np.ndarray, values_of: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
+                   ) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
     """The mode of ``model``'s log density plus :func:`bayesrf.structured.evidence_term`: the hyperparameters at
     their Laplace-approximate type-II MAP, the weights at their mode given them.
 
@@ -150,8 +153,8 @@ def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict
     (:meth:`bayesrf.families.Family.mode_information`) until a round moves the RF by less than
     :data:`EVIDENCE_TOL` of its norm, or :data:`EVIDENCE_ROUNDS` rounds; warns if it still moves. The rounds stop
     L-BFGS early (:data:`EVIDENCE_ROUND_STOP`); a last run from the last round's mode, at its information, converges.
-    Returns the values, that run's L-BFGS result (``nit`` summed over all runs) and info (``solver``,
-    ``evidence_rounds``).
+    ``values_of`` is :func:`bayesrf.nuts.values_function` of ``model``. Returns the values, that run's L-BFGS result
+    (``nit`` summed over all runs) and info (``solver``, ``evidence_rounds``).
     """
     with model:
         data = pm.Data("rf_information", information)
@@ -160,7 +163,7 @@ def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict
     ftol, restart_gain = EVIDENCE_ROUND_STOP
     for rounds in range(1, EVIDENCE_ROUNDS + 1):
         point, res = map_pymc(model, point, compiled, ftol=ftol, restart_gain=restart_gain)
-        values, n_iter = model_values(model, point), n_iter + res.nit
+        values, n_iter = values_of(point), n_iter + res.nit
         moved = np.inf if rf is None else np.linalg.norm(values["rf"] - rf) / max(np.linalg.norm(values["rf"]), 1e-300)
         if moved < EVIDENCE_TOL or rounds == EVIDENCE_ROUNDS:
             break
@@ -172,7 +175,7 @@ def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict
                       BayesRFWarning, stacklevel=4)
     point, res = map_pymc(model, point, compiled)
     res.nit += n_iter
-    return model_values(model, point), res, {
+    return values_of(point), res, {
         "solver": "L-BFGS-B on the PyMC log-density + Laplace evidence (type-II MAP)", "evidence_rounds": rounds}
 
 

