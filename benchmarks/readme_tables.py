@@ -320,8 +320,9 @@ def _map_joint(row: dict) -> str:
     priors = ("smooth", "local", "rank1")
     return (f"Since session 63 a structured prior's MAP is its type-II MAP (below), which costs more than the joint"
             f" mode it replaced; at {row['weights']:,} weights the joint mode's median was "
-            + ", ".join(f"{p} {_seconds(row['joint_mode'][p], MAP_GOAL_S, spread=False)} s" for p in priors)
-            + " (session 39)" + (_map_session63(row) if "type2_session63" in row else "")
+            + _map_medians(row["joint_mode"]) + " (session 39)"
+            + (_map_session63(row) if "type2_session63" in row else "")
+            + (_map_session64(row) if "type2_session64" in row else "")
             + ". Every timed run reached the fit it was timed for: its error (1 − corr with the truth)"
             " on the seed the type-II MAP was developed on, "
             + ", ".join(f"{p} {max(row[p]['error_runs']):.3f}" for p in priors) + " at most. ")
@@ -330,10 +331,20 @@ def _map_joint(row: dict) -> str:
 def _map_session63(row: dict) -> str:
     """The clause on session 63's type-II MAP times, before its evidence rounds stopped early."""
     return ("; session 63's type-II MAP, every evidence round run to convergence, took "
-            + ", ".join(f"{p} {_seconds(row['type2_session63'][p], MAP_GOAL_S, spread=False)} s"
-                        for p in ("smooth", "local", "rank1"))
+            + _map_medians(row["type2_session63"])
             + " (since session 64 the rounds stop early and one converged run ends them,"
               " `bayesrf.inference.EVIDENCE_ROUND_STOP`)")
+
+
+def _map_session64(row: dict) -> str:
+    """The clause on session 64's type-II MAP times, before its information was computed with fewer copies."""
+    return ("; session 64's, before each evidence round's information projected the frames with two matrix products"
+            " and the fit compiled its values function once, " + _map_medians(row["type2_session64"]))
+
+
+def _map_medians(entry: dict) -> str:
+    """Each structured prior's median MAP seconds in ``entry`` (prior -> :func:`bench_map_scaling.repeated`'s)."""
+    return ", ".join(f"{p} {_seconds(entry[p], MAP_GOAL_S, spread=False)} s" for p in ("smooth", "local", "rank1"))
 
 
 def _map_repeats(study: dict) -> str:
