@@ -8,10 +8,11 @@
   L-BFGS. That joint mode of a hierarchical model tends to large scales
   (the weights' prior is N(0, 1) on ``rf_z``), unlike the posterior: on the
   real neuron it gives ``rf_scale`` ~0.2 where NUTS gives 0.002-0.012. Use
-  :func:`sample` for hierarchical priors. Structured (``gp``) priors add the
-  log-determinant of the Laplace-approximate evidence, so their hyperparameters
-  are at their type-II MAP (empirical Bayes, as ASD/ALD fit them) and the
-  weights at their mode given those (:func:`bayesrf.structured.evidence_term`).
+  :func:`sample` for ``lasso-hier`` and ``horseshoe``. Structured (``gp``) priors
+  and ``ridge-hier`` add the log-determinant of the Laplace-approximate evidence,
+  so their hyperparameters are at their type-II MAP (empirical Bayes, as ASD/ALD
+  fit them) and the weights at their mode given those
+  (:meth:`bayesrf.families.Family.evidence_term`).
 * :func:`sample` — NUTS with nutpie (default) or PyMC's sampler, started at
   the MAP (nutpie's default U(-1, 1) jitter makes the log-rate overflow);
   Laplace priors are sampled in their smooth exponential-difference form
@@ -45,7 +46,6 @@ from .observation import truncation_warning
 from .penalized import n_baseline, scaled_penalty, solve_blocks, solve_full, split_theta
 from .priors import DEFAULT_PRIOR, PriorSpec, load_prior
 from .diagnostics import check_diagnostics
-from .structured import evidence_term
 from .results import assemble
 
 __all__ = ["METHODS", "data_checksum", "fit_map", "map_values", "pilot", "point_estimates", "poisson_only", "sample",
@@ -137,28 +137,30 @@ EVIDENCE_ROUND_STOP = (1e-8, 1e-2)
 """``ftol`` and ``restart_gain`` (nats) of :func:`bayesrf.nuts.map_pymc` in the rounds of :func:`_evidence_mode`,
 whose modes only set the next information; its last run, at the last information, converges with the defaults.
 With the log density compiled once for all rounds, at 40 x 40 px x 8 lags from 20,000 frames on 2 cores (seed 0,
-medians of 3 runs, ``docs/map_scaling.json``): ``smooth`` 34.0 -> 25.5 s, ``local`` 50.0 -> 31.0 s, ``rank1`` 25.2 ->
-23.2 s; the RF within 0.03 %, 0.5 % and 0.1 % of that of rounds each run to convergence, its error against the truth
-0.0347 -> 0.0347, 0.0034 -> 0.0036, 0.0047 -> 0.0047."""
+medians of 3 runs, ``docs/map_scaling.json``'s ``type2_session64``): ``smooth`` 34.0 -> 25.5 s, ``local`` 50.0 ->
+31.0 s, ``rank1`` 25.2 -> 23.2 s; the RF within 0.03 %, 0.5 % and 0.1 % of that of rounds each run to convergence,
+its error against the truth 0.0347 -> 0.0347, 0.0034 -> 0.0036, 0.0047 -> 0.0047."""
 
 
 def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict[str, np.ndarray],
                    information: np.ndarray, values_of: Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]
                    ) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
-    """The mode of ``model``'s log density plus :func:`bayesrf.structured.evidence_term`: the hyperparameters at
+    """The mode of ``model``'s log density plus its family's evidence term
+    (:meth:`bayesrf.families.Family.evidence_term`): the hyperparameters at
     their Laplace-approximate type-II MAP, the weights at their mode given them.
 
-    The information ``t_k`` depends on the envelope and a rank-k time course, so it is held fixed in each round
-    (``information``, at ``start``, in the first) and recomputed at the round's mode
-    (:meth:`bayesrf.families.Family.mode_information`) until a round moves the RF by less than
-    :data:`EVIDENCE_TOL` of its norm, or :data:`EVIDENCE_ROUNDS` rounds; warns if it still moves. The rounds stop
+    A structured prior's information ``t_k`` depends on the envelope and a rank-k time course, so it is held fixed in
+    each round (``information``, at ``start``, in the first) and recomputed at the round's mode
+    (:meth:`bayesrf.families.Family.mode_information`) until it does not change (``ridge-hier``'s never does), a round
+    moves the RF by less than :data:`EVIDENCE_TOL` of its norm, or :data:`EVIDENCE_ROUNDS` rounds; warns if it
+    still moves. The rounds stop
     L-BFGS early (:data:`EVIDENCE_ROUND_STOP`); a last run from the last round's mode, at its information, converges.
     ``values_of`` is :func:`bayesrf.nuts.values_function` of ``model``. Returns the values, that run's L-BFGS result
     (``nit`` summed over all runs) and info (``solver``, ``evidence_rounds``).
     """
     with model:
         data = pm.Data("rf_information", information)
-        pm.Potential("rf_evidence", evidence_term(spec, data, information.shape))
+        pm.Potential("rf_evidence", family_of(spec).evidence_term(spec, data, information.shape))
     point, rf, n_iter, compiled = start, None, 0, log_density_gradient(model)
     ftol, restart_gain = EVIDENCE_ROUND_STOP
     for rounds in range(1, EVIDENCE_ROUNDS + 1):
@@ -167,8 +169,11 @@ def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict
         moved = np.inf if rf is None else np.linalg.norm(values["rf"] - rf) / max(np.linalg.norm(values["rf"]), 1e-300)
         if moved < EVIDENCE_TOL or rounds == EVIDENCE_ROUNDS:
             break
-        rf = values["rf"]
-        model.set_data("rf_information", family_of(spec).mode_information(design, spec, values))
+        rf, information = values["rf"], family_of(spec).mode_information(design, spec, values)
+        if np.array_equal(information, model["rf_information"].get_value()):  # ridge-hier's: fixed, nothing to settle
+            moved = 0.0
+            break
+        model.set_data("rf_information", information)
     if moved >= EVIDENCE_TOL:
         warnings.warn(f"the type-II MAP's hyperparameters had not settled after {EVIDENCE_ROUNDS} rounds (the last "
                       f"moved the RF by {moved:.1%} of its norm); compare with bayesrf.sample's posterior.",
@@ -200,12 +205,13 @@ def fit_map(
     For ``ridge``/``lasso``/``flat`` specs the MAP equals the penalised ML fit
     of :func:`bayesrf.fit_ml` at ``alpha = bayesrf.priors.alpha_for(spec, n_obs)``
     (the intercept prior adds its own small quadratic term; ``flat`` intercepts
-    make the match exact). Hierarchical priors give the joint mode over weights and
-    scales, which overfits; structured (``gp``) priors give the type-II MAP: their
-    hyperparameters maximise the Laplace-approximate evidence (its Hessian taken as
-    diagonal in the prior's cosine basis, :func:`bayesrf.structured.evidence_term`), the
-    weights are the mode given them (attrs ``evidence_rounds``: how often the information
-    was recomputed at the mode, see :data:`EVIDENCE_ROUNDS`).
+    make the match exact). ``lasso-hier`` and ``horseshoe`` give the joint mode over
+    weights and scales, which overfits; structured (``gp``) priors and ``ridge-hier`` give
+    the type-II MAP: their hyperparameters maximise the Laplace-approximate evidence (its
+    Hessian taken as diagonal in the prior's cosine basis, :func:`bayesrf.structured.evidence_term`,
+    or in the pixels for ``ridge-hier``), the weights are the mode given them (attrs
+    ``evidence_rounds``: how often the information was recomputed at the mode, see
+    :data:`EVIDENCE_ROUNDS`).
 
     Parameters
     ----------

@@ -54,9 +54,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZES", "CHUNK", "Block", "Coordinates", "LOGGED",
            "STRUCTURED_HYPERPARAMETERS", "align_components", "baseline_whitening", "centred_start", "centring",
-           "coefficient_information", "coefficient_log_sd", "cosine_spectrum", "data_block", "envelope_coordinates",
-           "envelope_values", "evidence_term", "flat_whitened", "hyperparameter_coordinates", "kron_contract",
-           "mode_log_sd", "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf"]
+           "coefficient_information", "coefficient_log_sd", "cosine_spectrum", "data_block", "diagonal_evidence",
+           "envelope_coordinates", "envelope_values", "evidence_term", "flat_whitened", "hyperparameter_coordinates",
+           "kron_contract", "mode_log_sd", "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
@@ -431,6 +431,13 @@ def evidence_term(spec: PriorSpec, information: pt.TensorVariable, shape: tuple[
     model = pm.modelcontext(None)
     length = model["rf_length"] if "rf_length" in model.named_vars else None
     log_sd = coefficient_log_sd(spec, shape, model["rf_amplitude"], _lengths(spec, length))
+    return diagonal_evidence(log_sd, information)
+
+
+def diagonal_evidence(log_sd: pt.TensorVariable, information: pt.TensorVariable) -> pt.TensorVariable:
+    """``-1/2 sum_k log(1 + sd_k^2 t_k)``: the Laplace log-determinant term of independent Gaussian coefficients of
+    prior SDs ``exp(log_sd)`` and Fisher information ``information`` per unit of them, the Hessian taken as diagonal
+    (:func:`evidence_term`; broadcast against each other)."""
     return -0.5 * pt.sum(pt.log1p(pt.exp(2 * log_sd) * information))
 
 

@@ -2,6 +2,7 @@
 
 import glum
 import numpy as np
+import pytensor
 import pytest
 
 import bayesrf
@@ -101,17 +102,31 @@ def test_lasso_map_equals_glum_and_beats_it_on_the_pymc_log_posterior(request, d
     assert _model_logp(model, ours) >= _model_logp(model, theirs) - 1e-9
 
 
-def test_hierarchical_map_is_a_stationary_point(small_sim):
+def test_hierarchical_ridge_map_is_the_type2_stationary_point(small_sim):
+    """``ridge-hier``'s MAP is its scales' type-II MAP: a stationary point of the PyMC log density plus the diagonal
+    Laplace evidence term ``-1/2 sum_(l,p) log(1 + rf_scale[l]^2 t_lp)``, with ``t = counts @ X^2`` written here from
+    the dense lagged design. The model's own gradient vanishes in every variable but the log scales, where it is
+    the evidence term's derivative, ``sum_p s_l^2 t_lp / (1 + s_l^2 t_lp)`` (analytic), with the sign reversed."""
     mapfit = bayesrf.fit_map(small_sim, "ridge-hier", lags=3)
     post = mapfit.posterior
     assert post.rf_scale.dims == ("chain", "draw", "lag") and (post.rf_scale > 0).all()
-    model = bayesrf.build_model(small_sim, "ridge-hier", lags=3)
+    assert mapfit.attrs["evidence_rounds"] == 1 and mapfit.attrs["converged"] == 1
+    assert post.rf.attrs.get("long_name", "") != "joint MAP (overfits)"
+    design = make_design(small_sim, 3)
+    model = bayesrf.build_model(design, "ridge-hier")
+    scale = post.rf_scale.values[0, 0]
     point = {"intercept": post.intercept.values[0, 0], "rf_z": post.rf_z.values[0, 0],
-             "rf_scale_log__": np.log(post.rf_scale.values[0, 0]), "baseline_level": post.baseline_level.values[0, 0]}
-    grad = model.compile_dlogp()(point)
+             "rf_scale_log__": np.log(scale), "baseline_level": post.baseline_level.values[0, 0]}
+    gradients = model.compile_fn(pytensor.grad(model.logp(), model.value_vars), inputs=model.value_vars)(point)
+    grads = dict(zip([v.name for v in model.value_vars], gradients, strict=True))
+    t = (design.counts @ design.matrix() ** 2).reshape(3, -1)
+    share = (scale[:, None] ** 2 * t / (1 + scale[:, None] ** 2 * t)).sum(axis=1)
     # L-BFGS stops at a projected gradient of 1e-6 in its scaled problem; PyMC's own gradient is ~1e-4 there,
     # against a log-posterior curvature of ~6,000 (the expected counts): ~1e-8 relative
-    assert mapfit.attrs["converged"] == 1 and np.max(np.abs(grad)) < 1e-3
+    for name in ("intercept", "rf_z", "baseline_level"):
+        assert np.max(np.abs(grads[name])) < 1e-3, name
+    np.testing.assert_allclose(grads["rf_scale_log__"], share, rtol=0, atol=1e-3)
+    assert np.all(share > 1e-2), "the evidence term pulls on every scale, so the check is not trivially met"
 
 
 def test_hierarchical_lasso_map_is_glums_lasso_at_its_scales():
@@ -137,15 +152,16 @@ def test_hierarchical_lasso_map_is_glums_lasso_at_its_scales():
     np.testing.assert_allclose(_theta(mapfit), np.r_[ref.intercept_, ref.coef_[: design.n_weights]], atol=5e-4, rtol=0)
 
 
-def test_hierarchical_map_warns_when_lbfgs_stops_early(small_sim, monkeypatch):
+@pytest.mark.parametrize("prior, iterations", [("lasso-hier", 3), ("ridge-hier", 6)])  # type-II: round + last run
+def test_hierarchical_map_warns_when_lbfgs_stops_early(small_sim, monkeypatch, prior, iterations):
     from scipy.optimize import minimize
 
     def three_iterations(*args, **kwargs):
         return minimize(*args, **kwargs | {"options": kwargs["options"] | {"maxiter": 3}})
 
     monkeypatch.setattr("bayesrf.nuts.minimize", three_iterations)
-    with pytest.warns(bayesrf.BayesRFWarning, match="stopped before converging after 3 iterations"):
-        mapfit = bayesrf.fit_map(small_sim, "ridge-hier", lags=3)
+    with pytest.warns(bayesrf.BayesRFWarning, match=f"stopped before converging after {iterations} iterations"):
+        mapfit = bayesrf.fit_map(small_sim, prior, lags=3)
     assert mapfit.attrs["converged"] == 0
 
 
