@@ -462,7 +462,7 @@ def map_quality_table(study: dict) -> str:
 def map_quality_text(study: dict) -> str:
     """The README's sentences above :func:`map_quality_table`."""
     cells = {"`{}` at {} px".format(*key.rsplit("_", 1)): v for key, v in study["summary"].items()
-             if not key.startswith("ridge")}
+             if key.rsplit("_", 1)[0] in ("smooth", "local", "rank1")}
     better = [cell for cell, v in cells.items() if v["type2_better_every_seed"]]
     worse = [cell for cell, v in cells.items() if not v["type2_better_every_seed"]]
     seeds = sorted({r["seed"] for r in study["rows"]})
@@ -486,7 +486,24 @@ def map_quality_text(study: dict) -> str:
                "every prior at both sizes")
             + "; " + ("it warned " + "; ".join(warned) if warned else "no fit warned") + ". It takes "
             + f"{min(ratios):.1f}–{max(ratios):.1f} times the joint mode's time (medians over the seeds, compilation "
-            "included: one process, the fits one after another).")
+            "included: one process, the fits one after another)."
+            + (_map_quality_ridge_hier(study) if "ridge-hier" in study["rows"][0] else ""))
+
+
+def _map_quality_ridge_hier(study: dict) -> str:
+    """The sentences on ``ridge-hier``'s type-II MAP in ``docs/map_quality.json`` (the session-65 amendment)."""
+    sides = sorted({r["pixels"][0] for r in study["rows"]})
+    cells = {side: study["summary"][f"ridge-hier_{side}"] for side in sides}
+    warned = sorted({w for r in study["rows"] for w in r["ridge-hier"]["type2"]["warnings"] if "BayesRFWarning" in w})
+    better = [side for side in sides if cells[side]["type2_better_every_seed"]]
+    return (" Since session 65 `ridge-hier`'s MAP is its type-II MAP too (its per-lag scales' evidence, the Hessian"
+            " taken as diagonal in the pixels, `bayesrf.families.Normal.evidence_term`; the amendment in the script's"
+            " docstring): median error "
+            + ", ".join(f"{cells[side]['type2_median']:.3f} against the joint mode's {cells[side]['joint_median']:.3f}"
+                        f" at {side} px" for side in sides)
+            + "; lower on every seed at "
+            + (" and ".join(f"{side} px" for side in better) if better else "neither size")
+            + "; " + ("it warned " + "; ".join(warned) if warned else "no fit warned") + ".")
 
 
 NUTS_GOAL_MIN = {"smooth": 10, "local": 20, "rank1": 10}
