@@ -275,8 +275,8 @@ class Normal(_Scaled):
         ``values``. Fixed scale: None (the MAP is the penalised GLM)."""
         if not spec.hierarchical:
             return None
-        squared = replace(design, frames=np.square(design.frames, dtype=float))
-        return squared.drive_adjoint(design.counts.astype(float)).reshape(design.n_lags, design.ny, design.nx)
+        squared = replace(design, frames=np.square(design.frames))  # in the frames' precision (exact for binary)
+        return squared.drive_adjoint(design.counts).astype(float).reshape(design.n_lags, design.ny, design.nx)
 
     def evidence_term(self, spec: PriorSpec, information: pt.TensorVariable, shape: tuple[int, int, int]
                       ) -> pt.TensorVariable:

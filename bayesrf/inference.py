@@ -153,8 +153,8 @@ def _evidence_mode(model: pm.Model, design: Design, spec: PriorSpec, start: dict
     each round (``information``, at ``start``, in the first) and recomputed at the round's mode
     (:meth:`bayesrf.families.Family.mode_information`) until it does not change (``ridge-hier``'s never does), a round
     moves the RF by less than :data:`EVIDENCE_TOL` of its norm, or :data:`EVIDENCE_ROUNDS` rounds; warns if it
-    still moves. The rounds stop
-    L-BFGS early (:data:`EVIDENCE_ROUND_STOP`); a last run from the last round's mode, at its information, converges.
+    still moves. The rounds stop L-BFGS early (:data:`EVIDENCE_ROUND_STOP`); a last run from the last round's mode, at
+    its information, converges.
     ``values_of`` is :func:`bayesrf.nuts.values_function` of ``model``. Returns the values, that run's L-BFGS result
     (``nit`` summed over all runs) and info (``solver``, ``evidence_rounds``).
     """
