@@ -7,7 +7,8 @@
   model's log-density in its unconstrained, non-centred parameters with
   L-BFGS. That joint mode of a hierarchical model tends to large scales
   (the weights' prior is N(0, 1) on ``rf_z``), unlike the posterior: on the
-  real neuron it gives ``rf_scale`` ~0.2 where NUTS gives 0.002-0.012. Use
+  real neuron it gives ``rf_scale`` ~0.2 where NUTS gives 0.002-0.012 (and
+  ``ridge-hier``'s type-II MAP, below, 0.001-0.007). Use
   :func:`sample` for ``lasso-hier`` and ``horseshoe``. Structured (``gp``) priors
   and ``ridge-hier`` add the log-determinant of the Laplace-approximate evidence,
   so their hyperparameters are at their type-II MAP (empirical Bayes, as ASD/ALD
