@@ -8,7 +8,9 @@ A family declares everything about itself in one class:
   :meth:`Family.alpha`);
 * the start of its hierarchical form (:meth:`Family.start`);
 * its NUTS parametrisation (:attr:`Family.nuts_form`, :meth:`Family.to_nuts_start`,
-  :meth:`Family.from_nuts`).
+  :meth:`Family.from_nuts`);
+* for a type-II MAP, its weights' information and evidence term (:meth:`Family.mode_information`,
+  :meth:`Family.evidence_term`; without them :func:`bayesrf.fit_map` gives the joint mode).
 
 Families are registered by name (:func:`register`) and found with :func:`family_of`; no other module
 tests a family's name. Adding a family means one class here, one TOML file in ``models/`` and, for new
