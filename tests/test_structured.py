@@ -366,6 +366,30 @@ def test_centring_information_is_the_dense_fisher_diagonal(monkeypatch):
         assert got.min() >= 0 and got.max() < 1
 
 
+@pytest.mark.parametrize("axes", [["y"], ["x"], ["lag", "x"]])
+def test_information_of_a_prior_smooth_along_some_axes_is_the_dense_fisher_diagonal(axes):
+    """As above for a ``smooth`` prior smoothed along ``axes`` only, whose other axes keep their pixels (identity
+    factor, log SD 0): the projections take one spatial product, the other or none."""
+    data = bayesrf.simulate(n_frames=300, shape=SHAPE[1:], lags=SHAPE[0], seed=2)
+    design = make_design(data, SHAPE[0])
+    spec = bayesrf.load_prior("smooth", [f"structure.smooth={axes}"])
+    lengths = dict(zip(axes, [1.0, 2.0][: len(axes)], strict=True))
+    point = {"rf_amplitude": 0.1, "rf_length": np.array(list(lengths.values()))}
+    units, log_sd = {}, {}
+    for axis, n in zip(("lag", "y", "x"), SHAPE, strict=True):
+        if axis in lengths:  # se_factor's docstring: SDs sqrt(s_k / mean s), s_k = exp(-(pi k length / n)^2 / 2)
+            spectrum = np.exp(-0.5 * (np.pi * np.arange(n) * lengths[axis] / n) ** 2)
+            log_sd[axis] = 0.5 * np.log(spectrum / spectrum.mean())
+            units[axis] = se_factor(n, pt.as_tensor(lengths[axis])).eval() / np.exp(log_sd[axis])
+        else:
+            units[axis], log_sd[axis] = np.eye(n), np.zeros(n)
+    patterns = np.kron(units["lag"], np.kron(units["y"], units["x"]))  # (lag x pixel, coefficient)
+    sd2 = np.exp(2 * (np.log(0.1) + np.add.outer(np.add.outer(log_sd["lag"], log_sd["y"]), log_sd["x"]).ravel()))
+    info = np.einsum("t,tm->m", design.counts, (design.matrix() @ patterns) ** 2)
+    got = centring(design, spec, point)
+    np.testing.assert_allclose(got, (sd2 * info / (1 + sd2 * info)).reshape(got.shape), rtol=1e-8)
+
+
 def test_evidence_term_is_the_laplace_log_determinant_with_the_fisher_diagonal():
     """-1/2 sum_k log(1 + sd_k^2 t_k) at :data:`POINTS`, against the dense patterns: the diagonal of the Hessian
     ``I + J' X' C X J`` of the negative log posterior in ``rf_z`` (``J`` the dense patterns times their SDs, ``X`` the
