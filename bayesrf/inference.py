@@ -241,7 +241,8 @@ def fit_map(
     tree = assemble(batched, design, spec, method="map", sampler=str(info["solver"]), seed=None,
                     data_sha256=sha, attrs={k: v for k, v in info.items() if k != "solver"} | {"per_lag": int(per_lag)})
     if estimates:
-        tree["estimates"] = xr.DataTree(point_estimates(design, spec, tree["posterior"].to_dataset(), values["rf"]))
+        mode = (values["rf"], info)
+        tree["estimates"] = xr.DataTree(point_estimates(design, spec, tree["posterior"].to_dataset(), mode))
     return tree
 
 
@@ -474,7 +475,8 @@ def _run_pilot(model: pm.Model, start: dict[str, np.ndarray], form: NutsForm, *,
                     progress, form.target_accept, cores, key)
 
 
-def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_rf: np.ndarray | None = None) -> xr.Dataset:
+def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset,
+                    mode: tuple[np.ndarray, dict[str, Any]] | None = None) -> xr.Dataset:
     """The point estimates a fit is compared with: plain ML of each lag alone and the MAP.
 
     Parameters
@@ -483,8 +485,8 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
     spec : PriorSpec
     posterior : xarray.Dataset
         The fit's posterior (its ``rf_scale``, if any, sets the scales of the MAP).
-    map_rf : ndarray (lag, y, x), optional
-        The MAP when it is known already (a :func:`fit_map` result).
+    mode : (ndarray (lag, y, x), dict), optional
+        The MAP and its :func:`map_values` info when they are known already (a :func:`fit_map` result).
 
     Returns
     -------
@@ -503,15 +505,14 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset, map_
         note = {}
     except FitError as exc:  # too few intervals for one lag's pixels: there is no ML to compare with
         ml, note = np.full(shape, np.nan), {"ml_per_lag": f"not computed: {exc}"}
-    label = "MAP"
-    if map_rf is None and "rf_scale" in posterior:
+    if mode is None and "rf_scale" in posterior:
         scales = posterior["rf_scale"].mean(("chain", "draw")).values
         pen = scaled_penalty(design, spec, scales)
         theta = solve_full(design, spec, pen).theta
         map_rf = theta[1 : 1 + design.n_weights]
         label = f"{'' if spec.penalized_glm else 'Poisson exp-link GLM '}MAP at the mean scales"
-    elif map_rf is None:
-        values, info = map_values(design, spec, per_lag=False)
+    else:
+        values, info = ({"rf": mode[0]}, mode[1]) if mode is not None else map_values(design, spec, per_lag=False)
         map_rf = np.asarray(values["rf"])
         label = "type-II MAP" if "evidence_rounds" in info else "joint MAP (overfits)" if spec.hierarchical else "MAP"
     dims = ("lag", "y", "x")

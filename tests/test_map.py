@@ -111,7 +111,7 @@ def test_hierarchical_ridge_map_is_the_type2_stationary_point(small_sim):
     post = mapfit.posterior
     assert post.rf_scale.dims == ("chain", "draw", "lag") and (post.rf_scale > 0).all()
     assert mapfit.attrs["evidence_rounds"] == 1 and mapfit.attrs["converged"] == 1
-    assert "type-II MAP" in mapfit.attrs["sampler"]
+    assert "type-II MAP" in mapfit.attrs["sampler"] and mapfit["estimates"]["map"].attrs["long_name"] == "type-II MAP"
     design = make_design(small_sim, 3)
     model = bayesrf.build_model(design, "ridge-hier")
     scale = post.rf_scale.values[0, 0]
