@@ -493,9 +493,9 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset,
     xarray.Dataset (lag, y, x)
         ``ml_per_lag`` (each lag alone: the joint ML is often not identifiable; NaN, with the reason in
         ``attrs["ml_per_lag"]``, when even one lag has fewer intervals than parameters) and ``map``: the mode
-        under the fit's prior; for per-lag hierarchical priors the mode of the weights given the
-        posterior-mean scales, because the joint mode over weights and scales overfits (see
-        :func:`fit_map`); for structured ``gp`` priors :func:`fit_map`'s type-II MAP, as their prior
+        under the fit's prior (``mode`` when given); for a sampled fit with per-lag hierarchical priors the mode
+        of the weights given the posterior-mean scales, because the joint mode over weights and scales overfits
+        (see :func:`fit_map`); for structured ``gp`` priors :func:`fit_map`'s type-II MAP, as their prior
         given the hyperparameters is not a per-weight penalty. Log-rate per unit contrast. ``map.attrs["long_name"]``
         says which mode it is (the figures' row label).
     """
