@@ -69,6 +69,34 @@ on a tuning seed: seed 0, Gabor, 10 x 8 px, n/D 1: status ok, error 0.63, 66 s. 
 invocation plus ``--methods rfest-ald --replace`` (which drops the stored rows of the cells it reruns); nothing else
 changes, and no seed or setting is chosen from the result. ``docs/peers.json`` (the earlier run) is not rerun; its
 one ALD failure had the same cause.
+
+Amendment (session 66, written before its run): equal budgets at n/D 4
+---------------------------------------------------------------------
+Issue #18 asks for n/D from 1 to 16; the equal-budget run above covers n/D 1 only. This adds n/D 4:
+
+- **Grid**: the protocol size (20 x 15 px, 5 lags), Gabor and centre-surround, binary frames, n/D = 4, reporting
+  seed 20 (nothing has been tuned on it, and nothing is tuned here); then seed 21 only if the session's time allows.
+  Only complete (size, seed) sets are reported.
+- **Methods**: every method except ``glum-ridge-cv``, ``rfest-asd`` and ``rfest-ald``. Each timed out in all 6 of
+  its protocol-size fits at n/D 1 under this cap, and none gets cheaper with four times the frames, so they are not
+  run here (shown as not run, not as timeouts).
+- **Budget, scores, invocation**: as the session-22 amendment (one core and 300 s per fit, two fits at once),
+  appended to ``docs/peers_equal.json``::
+
+      .venv-bench/bin/python benchmarks/peers.py --sizes 4 --seeds 20 --stimuli binary --cap 300 --parallel 2 \
+          --methods sta sklearn-ridge-cv glum-lasso-cv nemos-ridge-cv nemos-lasso-cv rfest-spline bayesrf-ml \
+          bayesrf-map bayesrf-ridge-hier bayesrf-lasso-hier bayesrf-smooth bayesrf-local bayesrf-rank1 \
+          --out docs/peers_equal.json
+
+- The n/D 1 rows were fitted with the bayesrf of sessions 22-25; these with today's, whose structured priors are
+  sampled in other coordinates (pilot-chosen centring, whitening). Both sample the same posterior.
+
+Reading written before the run: in the unequal run (``docs/peers.json``, seeds 0-2, bayesrf's chains on 2 cores)
+bayesrf's posteriors at n/D 4 took 46-347 s. On one core, with the two chains one after the other, ``local``,
+``ridge-hier`` and ``lasso-hier`` may reach the cap, and then they are timeouts like any other method's. Where
+they finish, the question is whether ``local`` or ``rank1`` is still the most accurate in every run, as at n/D 1
+(10 of 10), now against peers with four times the data (the unequal run's best peer at n/D 4: glum's CV lasso,
+0.038-0.058), and whether the support coverage shortfalls seen at n/D 1 remain.
 """
 
 from __future__ import annotations
