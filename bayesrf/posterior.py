@@ -74,7 +74,8 @@ def compare_estimates(result: xr.DataTree) -> xr.Dataset:
     """ML (one lag at a time), MAP and posterior mean of the RF on the data of a fit.
 
     The ML and MAP are the fit's stored ``estimates`` group (see :func:`bayesrf.inference.point_estimates`);
-    a result without it (fitted with ``estimates=False``) gets them computed here.
+    a result without it (fitted with ``estimates=False``) gets them computed here, the MAP of a
+    :func:`bayesrf.fit_map` result being its own mode, as if it had been stored.
 
     Returns
     -------
@@ -84,8 +85,10 @@ def compare_estimates(result: xr.DataTree) -> xr.Dataset:
     if "estimates" in result.children:
         stored = result["estimates"].to_dataset()
     else:
+        posterior = result["posterior"].to_dataset()
+        mode = (posterior["rf"].values[0, 0], dict(result.attrs)) if result.attrs.get("method") == "map" else None
         stored = point_estimates(design_from_result(result), PriorSpec.from_json(result.attrs["bayesrf_spec"]),
-                                 result["posterior"].to_dataset())
+                                 posterior, mode)
     return stored.assign(posterior_mean=result["posterior"]["rf"].mean(SAMPLE_DIMS))
 
 

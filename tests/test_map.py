@@ -256,6 +256,20 @@ def test_stored_estimates_match_glum_and_plots_never_refit(small_sim, tmp_path, 
     assert any("no 'estimates' group" in str(w.message) for w in caught)
 
 
+def test_a_map_stored_without_estimates_compares_its_own_mode(small_sim):
+    """``compare_estimates`` of a ``fit_map`` result fitted with ``estimates=False`` gives what ``estimates=True``
+    would have stored: the fit's own mode and label (a per-lag fit's per-lag MAP, not a joint one; ``ridge-hier``'s
+    type-II MAP, not the penalised GLM at its scales under a sampled fit's label)."""
+    for prior, per_lag in (("ridge-hier", False), (bayesrf.load_prior("ridge", FLAT_INTERCEPT), True)):
+        lean = bayesrf.fit_map(small_sim, prior, lags=3, per_lag=per_lag, estimates=False)
+        stored = bayesrf.fit_map(small_sim, prior, lags=3, per_lag=per_lag)["estimates"].to_dataset()
+        computed = bayesrf.compare_estimates(lean)
+        np.testing.assert_array_equal(computed["map"].values, lean["posterior"]["rf"].values[0, 0])
+        np.testing.assert_allclose(computed["map"].values, stored["map"].values, rtol=0, atol=1e-5)
+        np.testing.assert_allclose(computed["ml_per_lag"].values, stored["ml_per_lag"].values, rtol=0, atol=1e-12)
+        assert computed["map"].attrs["long_name"] == stored["map"].attrs["long_name"]
+
+
 def _smooth_neuron(seed: int, shape: tuple[int, int, int] = (3, 10, 8)) -> tuple:
     """Reference simulation in numpy alone (not bayesrf.simulate): a Gaussian blob times a biphasic time course,
     +/-1 frames, Poisson counts with lag 0 the frame on screen, as many frames as weights. Returns the recording
