@@ -1667,14 +1667,35 @@ def peer_findings(rows: list[dict]) -> str:
 def peers_equal_text(rows: list[dict]) -> str:
     """The README's sentences above the equal-budget table of ``benchmarks/peers.py`` (``docs/peers_equal.json``)."""
     caps, cores = {r["cap"] for r in rows}, {r["cores"] for r in _ok(rows)}
-    seeds = sorted({r["seed"] for r in rows})
     return (f"Every method, bayesrf included, had {_names([str(c) for c in sorted(cores)], '')} core and the same"
             f" {_names([f'{c:g}' for c in sorted(caps)], '')} s wall cap per fit: {len({r['core'] for r in rows})} fits"
             f" ran at once, each worker pinned to its own core with one BLAS thread, and bayesrf's chains ran one after"
-            f" the other. Seeds"
-            f" {_names([str(s) for s in seeds], '')}, never run by this benchmark before; nothing was tuned."
-            f" `docs/peers_equal.json` holds every fit (its wall and CPU seconds, cores, cap and diagnostics). "
-            + peer_findings(rows))
+            f" the other. {_seeds_by_size(rows)}, never run by this benchmark before; nothing was tuned."
+            f"{_not_run_text(rows)} `docs/peers_equal.json` holds every fit (its wall and CPU seconds, cores, cap and"
+            f" diagnostics). " + peer_findings(rows))
+
+
+def _seeds_by_size(rows: list[dict]) -> str:
+    """'Seeds 20, 21 and 22 at n/D 1 and seed 20 at n/D 4'."""
+    parts = []
+    for nd in sorted({r["nd"] for r in rows}):
+        seeds = sorted({r["seed"] for r in rows if r["nd"] == nd})
+        parts.append(f"{'seed' if len(seeds) == 1 else 'seeds'} {_names([str(s) for s in seeds], '')} at n/D {nd:g}")
+    text = _names(parts, "")
+    return text[0].upper() + text[1:]
+
+
+def _not_run_text(rows: list[dict]) -> str:
+    """' Not run at n/D 4 (as its protocol says): `a` and `b`.' for the methods of a frame shape that ran at another
+    n/D but not at this one."""
+    out = ""
+    for shape in sorted({tuple(r["shape"]) for r in rows}, reverse=True):
+        mine = [r for r in rows if tuple(r["shape"]) == shape]
+        for nd in sorted({r["nd"] for r in mine}):
+            missing = [m for m in dict.fromkeys(r["method"] for r in mine) if not any(
+                r["method"] == m and r["nd"] == nd for r in mine)]
+            out += f" Not run at n/D {nd:g} (as its protocol says): {_names(missing)}." if missing else ""
+    return out
 
 
 def peers_stored_text(rows: list[dict]) -> str:

@@ -341,6 +341,20 @@ def test_peer_findings_name_the_winners_failures_and_short_intervals():
     assert "max R-hat 1.02–1.02 (above 1.01 in 2 of 2 fits)" in findings
 
 
+def test_equal_budget_text_names_each_size_seeds_and_the_methods_it_did_not_run():
+    """readme_tables.peers_equal_text on hand-made rows: the seeds per n/D, and a method run at n/D 1 but not at 4."""
+    tables = _load("readme_tables")
+    cell = {"rf": "gabor", "stimulus": "binary", "shape": [20, 15], "status": "ok", "error": 0.3, "cap": 300.0,
+            "cores": 1, "core": 0, "time_ratio": 1.0, "diagnostics": {"max_rhat": 1.0, "min_ess_bulk": 400.0}}
+    rows = [cell | {"nd": 1.0, "seed": seed, "method": method} for seed in (20, 21) for method in ("sta", "asd")]
+    rows += [cell | {"nd": 1.0, "seed": 20, "method": "bayesrf-local"}]
+    rows += [cell | {"nd": 4.0, "seed": 20, "method": "sta"}]
+    text = tables.peers_equal_text(rows)
+    assert "Seeds 20 and 21 at n/D 1 and seed 20 at n/D 4, never run" in text
+    assert "Not run at n/D 4 (as its protocol says): `asd` and `bayesrf-local`." in text
+    assert "Not run at n/D 1" not in text
+
+
 def test_bench_population_memory_runs_small(tmp_path):
     result = _load("bench_population_memory").main(["--units", "3", "--frames", "200", "--out", str(tmp_path / "m.json")])
     assert result["unit_shares_stimulus"] and result["counts_dtype"] == "int8"
