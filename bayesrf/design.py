@@ -264,6 +264,11 @@ class Design:
         single = self.frames.astype(np.float32)
         return replace(self, frames=single) if np.array_equal(single, self.frames) else self
 
+    def squared(self) -> Design:
+        """This design with its frames squared, in their precision (exact for binary frames): its
+        :meth:`drive_adjoint` of ``r`` is the diagonal of ``X.T diag(r) X``."""
+        return replace(self, frames=np.square(self.frames))
+
     def drive_adjoint(self, r: np.ndarray) -> np.ndarray:
         """``X.T @ r`` for ``r`` of shape (n_obs,), as (n_lags, n_pixels): the adjoint of :meth:`drive`.
 

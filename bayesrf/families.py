@@ -19,7 +19,7 @@ variables, their dims in :data:`bayesrf.model.VAR_DIMS` (new ``[prior]`` fields 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -277,8 +277,7 @@ class Normal(_Scaled):
         ``values``. Fixed scale: None (the MAP is the penalised GLM)."""
         if not spec.hierarchical:
             return None
-        squared = replace(design, frames=np.square(design.frames))  # in the frames' precision (exact for binary)
-        return squared.drive_adjoint(design.counts).astype(float).reshape(design.n_lags, design.ny, design.nx)
+        return design.squared().drive_adjoint(design.counts).astype(float).reshape(design.n_lags, design.ny, design.nx)
 
     def evidence_term(self, spec: PriorSpec, information: pt.TensorVariable, shape: tuple[int, int, int]
                       ) -> pt.TensorVariable:

@@ -19,7 +19,7 @@ Bayesian model: ridge is a Normal(0, sigma) prior with
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -328,7 +328,7 @@ class DesignOperator(LinearOperator):
     def squared(self) -> Design:
         """The design of the squared frames, ``(X * X).T @ r`` by its ``drive_adjoint``: the diagonal of
         ``X.T diag(r) X`` (squared once per operator, not at every Newton step)."""
-        return replace(self.single, frames=self.single.frames**2)
+        return self.single.squared()
 
     def hessian(self, r: np.ndarray, quad: np.ndarray) -> LinearOperator:
         """``H v = A.T @ (r * (A @ v)) + quad * v`` without forming ``H`` (p, p).
