@@ -512,8 +512,10 @@ def point_estimates(design: Design, spec: PriorSpec, posterior: xr.Dataset,
         map_rf = theta[1 : 1 + design.n_weights]
         label = f"{'' if spec.penalized_glm else 'Poisson exp-link GLM '}MAP at the mean scales"
     else:
-        values, info = ({"rf": mode[0]}, mode[1]) if mode is not None else map_values(design, spec, per_lag=False)
-        map_rf = np.asarray(values["rf"])
+        if mode is None:
+            values, info = map_values(design, spec, per_lag=False)
+            mode = (values["rf"], info)
+        map_rf, info = np.asarray(mode[0]), mode[1]
         label = "type-II MAP" if "evidence_rounds" in info else "joint MAP (overfits)" if spec.hierarchical else "MAP"
     dims = ("lag", "y", "x")
     return xr.Dataset({"ml_per_lag": (dims, ml.reshape(shape)), "map": (dims, map_rf.reshape(shape), {"long_name": label})},
