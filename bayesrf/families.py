@@ -30,7 +30,7 @@ import xarray as xr
 from .errors import SpecError
 from .structured import (AXES, STRUCTURED_HYPERPARAMETERS, Coordinates, align_components, baseline_whitening,
                          centred_start, centring, coefficient_information, data_block, diagonal_evidence,
-                         evidence_term, model_axes, shear, structured_rf)
+                         evidence_term, mode_scale, model_axes, shear, structured_rf)
 
 if TYPE_CHECKING:
     from .design import Design
@@ -168,6 +168,12 @@ class Family:
         """The Fisher information of the standardised weights ``rf_z`` at ``values`` (the model's variables by name),
         for :func:`bayesrf.inference.map_values` to maximise the hyperparameters' Laplace-approximate evidence
         (:meth:`evidence_term`); None: the MAP is the joint mode over weights and scales."""
+        return None
+
+    def mode_scale(self, spec: PriorSpec, values: dict[str, np.ndarray], information: np.ndarray
+                   ) -> dict[str, np.ndarray] | None:
+        """The unit, per value variable, that :func:`bayesrf.nuts.map_pymc` measures it in (a guess of its posterior
+        SD) given ``values`` and the information there (:meth:`mode_information`); None: every variable as it is."""
         return None
 
     def evidence_term(self, spec: PriorSpec, information: pt.TensorVariable, shape: tuple[int, int, int]
@@ -496,6 +502,11 @@ class GP(Family):
         """:func:`bayesrf.structured.coefficient_information` at ``values``' hyperparameters (and time course)."""
         point = {name: values[name] for name in GP_HYPERPARAMETERS if name in values}
         return coefficient_information(design, spec, point)[0]
+
+    def mode_scale(self, spec: PriorSpec, values: dict[str, np.ndarray], information: np.ndarray
+                   ) -> dict[str, np.ndarray]:
+        """``rf_z`` in units of its posterior SD (:func:`bayesrf.structured.mode_scale`)."""
+        return {"rf_z": mode_scale(spec, values, information)}
 
     def evidence_term(self, spec: PriorSpec, information: pt.TensorVariable, shape: tuple[int, int, int]
                       ) -> pt.TensorVariable:

@@ -11,7 +11,7 @@ import hashlib
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ import pymc as pm
 import pytensor
 import pytensor.tensor as pt
 import xarray as xr
-from scipy.optimize import minimize
+from scipy.optimize import approx_fprime, minimize
 from threadpoolctl import threadpool_limits
 
 from .design import Design
@@ -36,9 +36,10 @@ if TYPE_CHECKING:
     from .structured import Coordinates
 
 __all__ = [
-    "COMPILED_KEPT", "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED", "add_log_densities", "chain_processes",
-    "checked_variables", "compile_nutpie", "hierarchical_start", "log_density_gradient", "map_pymc", "model_key",
-    "model_values", "pilot_disagreement", "pointwise_loglik", "run_nuts", "sampler_tune", "values_function",
+    "COMPILED_KEPT", "CURVATURE_STEP", "DEFAULT_TUNE", "POSTERIOR_VARS", "SAMPLERS", "STANDARDISED",
+    "add_log_densities", "chain_processes", "checked_variables", "compile_nutpie", "curvature_scale",
+    "hierarchical_start", "log_density_gradient", "map_pymc", "model_key", "model_values", "pilot_disagreement",
+    "pointwise_loglik", "run_nuts", "sampler_tune", "values_function",
 ]
 
 SAMPLERS = ("nutpie", "pymc")
@@ -147,24 +148,30 @@ def log_density_gradient(model: pm.Model) -> Callable[..., list[np.ndarray]]:
 
 
 def map_pymc(model: pm.Model, start: dict[str, np.ndarray], compiled: Callable[..., list[np.ndarray]] | None = None,
-             ftol: float = LBFGS_FTOL, restart_gain: float = LBFGS_RESTART_GAIN) -> tuple[dict[str, np.ndarray], Any]:
+             ftol: float = LBFGS_FTOL, restart_gain: float = LBFGS_RESTART_GAIN,
+             scale: dict[str, np.ndarray] | None = None) -> tuple[dict[str, np.ndarray], Any]:
     """Maximise a hierarchical model's log-density in its unconstrained space with L-BFGS.
 
     L-BFGS keeps ``LBFGS_MEMORY`` correction pairs (scipy's default is 10) and is restarted from where it stops
     until a restart gains no more than ``restart_gain`` nats (``LBFGS_RESTARTS``), each run stopping at a relative
     reduction ``ftol`` per step. ``compiled`` is :func:`log_density_gradient` of ``model``, to reuse over several calls
-    (default: compiled here). Returns the mode (value variables by name, like ``start``) and scipy's result
-    (``success``, ``nit`` summed over restarts, ``fun`` the negative log-density).
+    (default: compiled here). ``scale`` (value variables by name, each broadcast to its shape; 1 for one left out) is
+    the unit L-BFGS measures each variable in, a guess of its posterior SD: it runs on ``value / scale``, a diagonal
+    preconditioner that leaves the mode where it is (:func:`bayesrf.structured.mode_scale`, :func:`curvature_scale`).
+    Returns the mode (value variables by name, like ``start``) and scipy's result (``success``, ``nit`` summed over
+    restarts, ``fun`` the negative log-density).
     """
     flat = _Flat({v.name: start[v.name] for v in model.value_vars})
     fn = compiled or log_density_gradient(model)
+    steps = flat.ravel({name: np.broadcast_to((scale or {}).get(name, 1.0), shape)
+                        for name, shape in zip(flat.names, flat.shapes, strict=True)})  # x = y * steps
 
-    def neg(x: np.ndarray) -> tuple[float, np.ndarray]:
-        lp, *grads = fn(**flat.unravel(x))
-        return -float(lp), -np.concatenate([np.ravel(g) for g in grads])
+    def neg(y: np.ndarray) -> tuple[float, np.ndarray]:
+        lp, *grads = fn(**flat.unravel(y * steps))
+        return -float(lp), -np.concatenate([np.ravel(g) for g in grads]) * steps
 
     options = {"maxiter": 20_000, "maxfun": 40_000, "gtol": 1e-6, "ftol": ftol, "maxcor": LBFGS_MEMORY}
-    res = minimize(neg, flat.ravel(start), jac=True, method="L-BFGS-B", options=options)
+    res = minimize(neg, flat.ravel(start) / steps, jac=True, method="L-BFGS-B", options=options)
     for _ in range(0 if res.status == LBFGS_OUT_OF_BUDGET else LBFGS_RESTARTS):
         again = minimize(neg, res.x, jac=True, method="L-BFGS-B", options=options)
         gain, nit = res.fun - again.fun, res.nit + again.nit
@@ -173,7 +180,31 @@ def map_pymc(model: pm.Model, start: dict[str, np.ndarray], compiled: Callable[.
             break
         res = again
         res.nit = nit
-    return flat.unravel(res.x), res
+    return flat.unravel(res.x * steps), res
+
+
+CURVATURE_STEP = 1e-3
+""":func:`curvature_scale`'s forward-difference step in the unconstrained coordinates (log scales, logits, pixels of
+an envelope's centre, log rates): the log density is summed in single precision over the frames, so a smaller step
+differences its round-off."""
+
+
+def curvature_scale(model: pm.Model, compiled: Callable[..., list[np.ndarray]], point: dict[str, np.ndarray],
+                    skip: Iterable[str] = ()) -> dict[str, np.ndarray]:
+    """``1 / sqrt(h_ii)`` for every value variable of ``model`` not in ``skip``, ``h_ii`` the diagonal of the Hessian
+    of the negative log density at ``point`` (value variables by name) in those variables, by forward differences
+    of ``compiled``'s gradient (:func:`log_density_gradient`; :data:`CURVATURE_STEP`, one gradient per coordinate),
+    and 1 where ``h_ii`` is not positive: :func:`map_pymc`'s ``scale`` for variables with few coordinates."""
+    names = [v.name for v in model.value_vars]
+    chosen = _Flat({name: point[name] for name in names if name not in skip})
+
+    def gradient(x: np.ndarray) -> np.ndarray:
+        grads = dict(zip(names, compiled(**(point | chosen.unravel(x)))[1:], strict=True))
+        return -chosen.ravel(grads)
+
+    x = chosen.ravel(point)
+    curvature = np.diag(np.atleast_2d(approx_fprime(x, gradient, CURVATURE_STEP)))
+    return chosen.unravel(np.where(curvature > 0, 1 / np.sqrt(np.maximum(curvature, 1e-300)), 1.0))
 
 
 def values_function(model: pm.Model) -> Callable[[dict[str, np.ndarray]], dict[str, np.ndarray]]:

@@ -56,7 +56,8 @@ __all__ = ["AXES", "BLOCK_CENTRING", "BLOCK_SIZES", "CHUNK", "Block", "Coordinat
            "STRUCTURED_HYPERPARAMETERS", "align_components", "baseline_whitening", "centred_start", "centring",
            "coefficient_information", "coefficient_log_sd", "cosine_spectrum", "data_block", "diagonal_evidence",
            "envelope_coordinates", "envelope_values", "evidence_term", "flat_whitened", "hyperparameter_coordinates",
-           "kron_contract", "mode_log_sd", "model_axes", "se_factor", "shear", "smooth_axes", "structured_rf"]
+           "kron_contract", "mode_log_sd", "mode_scale", "model_axes", "se_factor", "shear", "smooth_axes",
+           "structured_rf"]
 
 AXES = ("lag", "y", "x")
 """The RF's axes, in order."""
@@ -414,6 +415,18 @@ def coefficient_information(design: Design, spec: PriorSpec, point: dict[str, np
     its prior SD and its log prior SD, both the shape of ``rf_z``."""
     frames, lag_patterns, log_sd = _modes(design, spec, point)
     return _information(design, frames, lag_patterns).reshape(log_sd.shape), log_sd
+
+
+def mode_scale(spec: PriorSpec, point: dict[str, np.ndarray], information: np.ndarray) -> np.ndarray:
+    """``1 / sqrt(1 + sd_k^2 t_k)``: each coefficient of the non-centred ``rf_z`` in units of its posterior SD under
+    the diagonal Laplace approximation (:func:`evidence_term`), ``sd_k`` its prior SD at ``point``'s hyperparameters
+    and ``t_k`` its Fisher information ``information`` (:func:`coefficient_information`), both the shape of ``rf_z``.
+
+    :func:`bayesrf.inference.map_values` runs L-BFGS on ``rf_z / mode_scale`` once the information is a mode's, a
+    diagonal preconditioner that leaves the mode where it is."""
+    log_sd = coefficient_log_sd(spec, information.shape, np.asarray(point["rf_amplitude"]),
+                                _lengths(spec, point.get("rf_length")), np)
+    return 1 / np.sqrt(1 + np.exp(2 * log_sd) * information)
 
 
 def evidence_term(spec: PriorSpec, information: pt.TensorVariable, shape: tuple[int, int, int]) -> pt.TensorVariable:

@@ -337,3 +337,42 @@ def test_type2_map_rounds_stopped_early_end_at_the_converged_rounds_mode(small_s
         got, want = fast["posterior"][name].values, full["posterior"][name].values
         assert np.linalg.norm(got - want) <= 1e-3 * np.linalg.norm(want), name
     assert fast.attrs["converged"] == 1
+
+
+def test_type2_map_preconditioned_ends_at_the_unpreconditioned_mode(small_sim, monkeypatch):
+    """After the first round L-BFGS runs on ``rf_z`` in units of its diagonal-Laplace posterior SD
+    (:func:`bayesrf.structured.mode_scale`), a change of units that leaves the mode where it is: the RF and
+    hyperparameters are those of the runs without it (within 1e-3 of each one's norm)."""
+    from bayesrf import families
+
+    scaled = bayesrf.fit_map(small_sim, "local", lags=2, estimates=False)
+    monkeypatch.setattr(families.GP, "mode_scale", lambda self, spec, values, information: None)
+    plain = bayesrf.fit_map(small_sim, "local", lags=2, estimates=False)
+    for name in ("rf", "rf_amplitude", "rf_length", "rf_center", "rf_width"):
+        got, want = scaled["posterior"][name].values, plain["posterior"][name].values
+        assert np.linalg.norm(got - want) <= 1e-3 * np.linalg.norm(want), name
+    assert scaled.attrs["converged"] == 1 and scaled.attrs["n_iter"] != plain.attrs["n_iter"]
+
+
+def test_map_pymc_in_units_of_the_posterior_sd_finds_the_analytic_mode_in_fewer_iterations():
+    """Independent normals with SDs from 1e-3 to 1e2: the mode is their means, and the curvature of the negative log
+    density is 1 / SD^2 (curvature_scale gives the SDs back). Measured in units of their SDs the problem is isotropic
+    and L-BFGS needs fewer iterations than in the raw units, where it is ill-conditioned."""
+    import pymc as pm
+
+    from bayesrf.nuts import curvature_scale, log_density_gradient, map_pymc
+
+    mean, sd = np.linspace(-2.0, 3.0, 12), np.logspace(-3, 2, 12)
+    with pm.Model() as model:
+        pm.Normal("w", mean, sd)
+        pm.Normal("v", 0.0, 2.0)
+    start = {"w": np.zeros(12), "v": np.array(0.5)}
+    curvature = curvature_scale(model, log_density_gradient(model), start, skip=["v"])
+    assert list(curvature) == ["w"]
+    np.testing.assert_allclose(curvature["w"], sd, rtol=1e-4)
+    scaled, scaled_res = map_pymc(model, start, scale={"w": sd})
+    plain, plain_res = map_pymc(model, start)
+    for point in (scaled, plain):
+        np.testing.assert_allclose(point["w"], mean, atol=1e-6 * sd.max(), rtol=0)
+    np.testing.assert_allclose((scaled["w"] - mean) / sd, 0.0, atol=1e-6)
+    assert scaled_res.nit < plain_res.nit, (scaled_res.nit, plain_res.nit)

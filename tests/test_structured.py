@@ -414,6 +414,22 @@ def test_evidence_term_is_the_laplace_log_determinant_with_the_fisher_diagonal()
         assert full - 0.1 * abs(full) <= got <= full, (name, got, full)
 
 
+def test_mode_scale_is_one_over_the_root_of_the_dense_hessian_diagonal():
+    """``rf_z`` in units of its diagonal-Laplace posterior SD at :data:`POINTS`: the diagonal of the Hessian
+    ``I + J' X' C X J`` of the negative log posterior in ``rf_z`` from the dense patterns (as above), to the power
+    -1/2."""
+    data = bayesrf.simulate(n_frames=300, shape=SHAPE[1:], lags=SHAPE[0], seed=2)
+    design = make_design(data, SHAPE[0])
+    for name, point in POINTS.items():
+        spec = bayesrf.load_prior(name)
+        family = family_of(spec)
+        got = family.mode_scale(spec, point, family.mode_information(design, spec, point))["rf_z"]
+        patterns, log_sd = _dense_patterns(spec, point)
+        scaled = design.matrix() @ (patterns * np.exp(log_sd))
+        curvature = 1 + np.einsum("t,tm->m", design.counts, scaled**2)
+        np.testing.assert_allclose(got, curvature.reshape(got.shape) ** -0.5, rtol=1e-8, err_msg=name)
+
+
 @pytest.mark.parametrize("with_data", [5, 3])
 def test_data_block_regresses_the_pilot_and_whitens_by_the_dense_information(with_data, monkeypatch, rng):
     """:func:`data_block` on a pilot whose block values are an exact linear function of its hyperparameters (amplitude
