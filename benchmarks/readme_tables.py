@@ -323,6 +323,7 @@ def _map_joint(row: dict) -> str:
             + _map_medians(row["joint_mode"]) + " (session 39)"
             + (_map_session63(row) if "type2_session63" in row else "")
             + (_map_session64(row) if "type2_session64" in row else "")
+            + (_map_session65(row) if "type2_session65" in row else "")
             + ". Every timed run reached the fit it was timed for: its error (1 − corr with the truth)"
             " on the seed the type-II MAP was developed on, "
             + ", ".join(f"{p} {max(row[p]['error_runs']):.3f}" for p in priors) + " at most. ")
@@ -340,6 +341,12 @@ def _map_session64(row: dict) -> str:
     """The clause on session 64's type-II MAP times, before its information was computed with fewer copies."""
     return ("; session 64's, before each evidence round's information projected the frames with two matrix products"
             " and the fit compiled its values function once, " + _map_medians(row["type2_session64"]))
+
+
+def _map_session65(row: dict) -> str:
+    """The clause on session 65's type-II MAP times, before its runs after the first round were preconditioned."""
+    return ("; session 65's, before L-BFGS ran preconditioned after the first evidence round (`rf_z` in units of its"
+            " posterior SD, `bayesrf.structured.mode_scale`), " + _map_medians(row["type2_session65"]))
 
 
 def _map_medians(entry: dict) -> str:
