@@ -185,8 +185,8 @@ def map_pymc(model: pm.Model, start: dict[str, np.ndarray], compiled: Callable[.
 
 CURVATURE_STEP = 1e-3
 """:func:`curvature_scale`'s forward-difference step in the unconstrained coordinates (log scales, logits, pixels of
-an envelope's centre, log rates): the log density is summed in single precision over the frames, so a smaller step
-differences its round-off."""
+an envelope's centre, log rates): a big model's log density multiplies single-precision frames
+(:meth:`bayesrf.design.Design.single_precision`), so a much smaller step would difference its round-off."""
 
 
 def curvature_scale(model: pm.Model, compiled: Callable[..., list[np.ndarray]], point: dict[str, np.ndarray],

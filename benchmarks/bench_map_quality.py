@@ -82,6 +82,14 @@ run above is repeated unchanged (same seeds, methods and reading), then ``--ridg
 run drops the rows it adds); ``"previous_summary"`` now holds session 65's summary. The reading is the protocol's, and
 for the change: it does no harm if every median and largest error over the seeds is within 0.001 of session 65's.
 
+Result (session 67, after that run; nothing above changed): it took 17 minutes (15:52-16:09 UTC), nothing else
+computing. It does no harm: every median and largest error over the seeds is within 1.4e-5 of session 65's (the
+largest change: ``rank1``'s largest error at 40 x 40 px, 1.4e-5 higher; 9 of the 12 changes are below 5e-6); the
+type-II MAP is still better than the joint mode on every seed for every prior at both sizes; no fit warned; rounds as
+before. Seconds of the type-II MAP at 40 x 40 px, compilation included: 25-30 (``smooth``), 25-37 (``local``), 20-27
+(``rank1``), against 24-37, 28-39 and 21-24 before (one run per fit; ``bench_map_scaling.py`` is the timing evidence).
+``ridge-hier``'s errors are session 65's exactly.
+
 Usage: ``python benchmarks/bench_map_quality.py [--ridge-hier]`` -> ``docs/map_quality.json``.
 """
 
