@@ -315,38 +315,29 @@ def map_scaling_text(study: dict) -> str:
             + _map_goal(study["rows"][-1]))
 
 
+MAP_EARLIER = (
+    ("type2_session63", "; session 63's type-II MAP, every evidence round run to convergence, took ",
+     " (since session 64 the rounds stop early and one converged run ends them,"
+     " `bayesrf.inference.EVIDENCE_ROUND_STOP`)"),
+    ("type2_session64", "; session 64's, before each evidence round's information projected the frames with two matrix"
+     " products and the fit compiled its values function once, ", ""),
+    ("type2_session65", "; session 65's, before L-BFGS ran preconditioned after the first evidence round (`rf_z` in"
+     " units of its posterior SD, `bayesrf.structured.mode_scale`), ", ""),
+)
+"""The earlier type-II MAP entries of a ``docs/map_scaling.json`` row (``bench_map_scaling.EARLIER``, one per rerun):
+the key, and the clause before and after its medians in :func:`_map_joint`."""
+
+
 def _map_joint(row: dict) -> str:
     """The sentences on the structured priors' type-II MAP against the joint mode's time, and each run's error."""
     priors = ("smooth", "local", "rank1")
     return (f"Since session 63 a structured prior's MAP is its type-II MAP (below), which costs more than the joint"
             f" mode it replaced; at {row['weights']:,} weights the joint mode's median was "
             + _map_medians(row["joint_mode"]) + " (session 39)"
-            + (_map_session63(row) if "type2_session63" in row else "")
-            + (_map_session64(row) if "type2_session64" in row else "")
-            + (_map_session65(row) if "type2_session65" in row else "")
+            + "".join(before + _map_medians(row[key]) + after for key, before, after in MAP_EARLIER if key in row)
             + ". Every timed run reached the fit it was timed for: its error (1 − corr with the truth)"
             " on the seed the type-II MAP was developed on, "
             + ", ".join(f"{p} {max(row[p]['error_runs']):.3f}" for p in priors) + " at most. ")
-
-
-def _map_session63(row: dict) -> str:
-    """The clause on session 63's type-II MAP times, before its evidence rounds stopped early."""
-    return ("; session 63's type-II MAP, every evidence round run to convergence, took "
-            + _map_medians(row["type2_session63"])
-            + " (since session 64 the rounds stop early and one converged run ends them,"
-              " `bayesrf.inference.EVIDENCE_ROUND_STOP`)")
-
-
-def _map_session64(row: dict) -> str:
-    """The clause on session 64's type-II MAP times, before its information was computed with fewer copies."""
-    return ("; session 64's, before each evidence round's information projected the frames with two matrix products"
-            " and the fit compiled its values function once, " + _map_medians(row["type2_session64"]))
-
-
-def _map_session65(row: dict) -> str:
-    """The clause on session 65's type-II MAP times, before its runs after the first round were preconditioned."""
-    return ("; session 65's, before L-BFGS ran preconditioned after the first evidence round (`rf_z` in units of its"
-            " posterior SD, `bayesrf.structured.mode_scale`), " + _map_medians(row["type2_session65"]))
 
 
 def _map_medians(entry: dict) -> str:
