@@ -7,6 +7,7 @@
 import importlib.util
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -275,7 +276,8 @@ def test_peer_runs_pin_each_worker_to_its_own_core():
 
 def test_replace_reruns_only_the_chosen_stored_cells(tmp_path, capsys):
     """peers.py --replace: a stored row of a chosen cell is rerun and replaced, other stored rows are kept as they
-    are, and without --replace a stored cell is not rerun (resume); the report is readme_tables.peers_table."""
+    are, and without --replace a stored cell is not rerun (resume); the report is readme_tables.peers_table. Each row
+    it writes stores the checkout's commit (a file's rows may come from several sessions' code)."""
     peers = _load("peers")
     out = tmp_path / "peers.json"
     cell = {"rf": "gabor", "stimulus": "binary", "nd": 1.0, "seed": 0, "method": "sta", "shape": [4, 3]}
@@ -289,6 +291,10 @@ def test_replace_reruns_only_the_chosen_stored_cells(tmp_path, capsys):
     rows = {r["method"]: r for r in json.loads(out.read_text())}
     assert len(rows) == 2 and rows["sta"]["status"] == "ok" and rows["rfest-ald"]["status"] == "error"
     assert "| method (1 − corr: mean (range, seeds)) |" in capsys.readouterr().out
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(peers.__file__).parent,
+                          capture_output=True, text=True)
+    expected = head.stdout.strip()[:7] if head.returncode == 0 else "unknown"
+    assert rows["sta"]["commit"].startswith(expected) and "commit" not in rows["rfest-ald"]  # only the rows it wrote
 
 
 def test_the_ald_start_is_a_finite_local_prior_on_every_axis():
