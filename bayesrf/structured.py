@@ -255,6 +255,12 @@ def coefficient_log_sd(spec: PriorSpec, shape: tuple[int, int, int], amplitude: 
     return xp.log(amplitude) + mode_log_sd(lengths, AXES, shape, xp)
 
 
+def _point_log_sd(spec: PriorSpec, shape: tuple[int, int, int], point: dict[str, np.ndarray]) -> np.ndarray:
+    """:func:`coefficient_log_sd` in numpy at ``point``'s ``rf_amplitude`` and ``rf_length`` (values by name)."""
+    lengths = _lengths(spec, point.get("rf_length"))
+    return coefficient_log_sd(spec, shape, np.asarray(point["rf_amplitude"]), lengths, np)
+
+
 def _shift(g: Any, shear: Any, anchor: Any, xp: Any = pt) -> Any:
     """``B (g - g0)`` of :func:`shear` (``B = shear``, ``g0 = anchor``; 0 when ``shear`` is None), the shape of ``rf_z``."""
     return 0.0 if shear is None else xp.tensordot(g - anchor, shear, axes=1)
@@ -282,8 +288,7 @@ def _hyperparameters(start: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def _centred(spec: PriorSpec, z: np.ndarray, values: dict[str, np.ndarray], amounts: np.ndarray) -> np.ndarray:
     """The centred coefficients ``sd^c z`` (``c = amounts``, :func:`centring`) at the hyperparameters ``values``."""
-    log_sd = coefficient_log_sd(spec, z.shape, values["rf_amplitude"], _lengths(spec, values.get("rf_length")), np)
-    return z * np.exp(amounts * log_sd)
+    return z * np.exp(amounts * _point_log_sd(spec, z.shape, values))
 
 
 def centred_start(spec: PriorSpec, start: dict[str, np.ndarray], coordinates: Coordinates) -> dict[str, np.ndarray]:
@@ -424,9 +429,7 @@ def mode_scale(spec: PriorSpec, point: dict[str, np.ndarray], information: np.nd
 
     :func:`bayesrf.inference.map_values` runs L-BFGS on ``rf_z / mode_scale`` once the information is a mode's, a
     diagonal preconditioner that leaves the mode where it is."""
-    log_sd = coefficient_log_sd(spec, information.shape, np.asarray(point["rf_amplitude"]),
-                                _lengths(spec, point.get("rf_length")), np)
-    return 1 / np.sqrt(1 + np.exp(2 * log_sd) * information)
+    return 1 / np.sqrt(1 + np.exp(2 * _point_log_sd(spec, information.shape, point)) * information)
 
 
 def evidence_term(spec: PriorSpec, information: pt.TensorVariable, shape: tuple[int, int, int]) -> pt.TensorVariable:
@@ -474,8 +477,7 @@ def _modes(design: Design, spec: PriorSpec, point: dict[str, np.ndarray]) -> tup
         lag_patterns = np.asarray(point["rf_time"]).T  # (lag, component)
     else:
         lag_patterns = cosine_spectrum(L, lengths["lag"], np)[0] if "lag" in lengths else np.eye(L)
-    log_sd = coefficient_log_sd(spec, (spec.rank or L, ny, nx), np.asarray(point["rf_amplitude"]), lengths, np)
-    return frames.reshape(-1, ny * nx), lag_patterns, log_sd
+    return frames.reshape(-1, ny * nx), lag_patterns, _point_log_sd(spec, (spec.rank or L, ny, nx), point)
 
 
 BLOCK_CENTRING = 0.5
