@@ -819,28 +819,37 @@ def test_recorded_messages_are_distinct_sorted_and_cut():
 
 
 def test_bench_bitpacked_products_equal_numpy_and_reading_projects_the_gradient():
-    """The bit-packed kernels give numpy's float64 products of +-1 frames (pixels not a multiple of 8, k = 1 and 3);
+    """Every bit-packed kernel gives numpy's float64 products of +-1 frames (pixels not a multiple of 8, k = 1 and 3);
     non-binary frames are refused; the reading projects a gradient from known times."""
     bench = _load("bench_bitpacked")
     rng = np.random.default_rng(1)
     frames = rng.choice([-1.0, 1.0], (53, 21))
-    packed = bench.pack(frames)
-    assert packed.shape == (53, 3) and packed.dtype == np.uint8
-    for k in (1, 3):
-        m, r = rng.standard_normal((21, k)), rng.standard_normal((53, k))
-        np.testing.assert_allclose(bench.forward(packed, m), frames @ m, rtol=0, atol=1e-12)
-        np.testing.assert_allclose(bench.adjoint(packed, r, 21), frames.T @ r, rtol=0, atol=1e-12)
+    assert bench.pack(frames).shape == (53, 3) and bench.pack_bytewise(frames).shape == (3, 53)
+    for name, (packer, forward, adjoint) in bench.KERNELS.items():
+        packed = packer(frames)
+        assert packed.dtype == np.uint8, name
+        for k in (1, 3):
+            m, r = rng.standard_normal((21, k)), rng.standard_normal((53, k))
+            np.testing.assert_allclose(forward(packed, m), frames @ m, rtol=0, atol=1e-12, err_msg=name)
+            np.testing.assert_allclose(adjoint(packed, r, 21), frames.T @ r, rtol=0, atol=1e-12, err_msg=name)
     with pytest.raises(ValueError, match="-1, \\+1"):
         bench.pack(np.where(frames > 0, 1.0, 0.0))
     row = bench.measure(frames, 2)
-    assert row["error"]["bitpacked_forward"] < bench.EXACT_RTOL and row["packed_bytes"] == 53 * 3
+    assert all(row["error"][f"{name}_adjoint"] < bench.EXACT_RTOL for name in bench.KERNELS)
+    assert row["packed_bytes"] == 53 * 3 and set(row["speedup"]) == set(bench.KERNELS)
 
-    def timed(k: int, float32_ms: float, bitpacked_ms: float) -> dict:
-        ms = {"float32_forward": float32_ms / 2, "float32_adjoint": float32_ms / 2,
-              "bitpacked_forward": bitpacked_ms / 2, "bitpacked_adjoint": bitpacked_ms / 2}
-        return {"frames": bench.FRAMES[0], "k": k, "ms": ms, "speedup": float32_ms / bitpacked_ms,
-                "error": {"bitpacked_forward": 0.0, "bitpacked_adjoint": 0.0}}
+    def timed(k: int, float32_ms: float, kernel_ms: float) -> dict:
+        ms = {f"{kind}_{product}": value / 2 for kind, value in (("float32", float32_ms), ("bitpacked", 99.0),
+                                                                  ("bytewise", kernel_ms))
+              for product in ("forward", "adjoint")}
+        return {"frames": bench.FRAMES[0], "k": k, "ms": ms,
+                "speedup": {"bitpacked": float32_ms / 99.0, "bytewise": float32_ms / kernel_ms},
+                "error": {f"{name}_{product}": 0.0 for name in bench.KERNELS for product in ("forward", "adjoint")}}
 
     result = bench.reading([timed(1, 10.0, 2.0), timed(8, 40.0, 30.0)], {"rank1": 14.0, "smooth": 52.0})
-    assert result["projected_gradient_ms"] == pytest.approx({"rank1": 6.0, "smooth": 42.0})
-    assert result["speedups"] == pytest.approx({1: 5.0, 8: 40 / 30}) and result["pays"] is False
+    bytewise = result["bytewise"]
+    assert bytewise["projected_gradient_ms"] == pytest.approx({"rank1": 6.0, "smooth": 42.0})
+    assert bytewise["speedups"] == pytest.approx({1: 5.0, 8: 40 / 30}) and bytewise["pays"] is False
+    assert result["bitpacked"]["pays"] is False
+    assert bench.reading([timed(1, 10.0, 2.0), timed(8, 40.0, 20.0)], {"rank1": 14.0, "smooth": 52.0})[
+        "bytewise"]["pays"] is True
