@@ -59,6 +59,15 @@ reading is made per kernel with the same rule: a kernel **pays** if it is exact 
 ``GOAL_SPEEDUP`` for both ``k`` at 20,000 frames. The byte-major kernels were checked for exactness on a 53 x 21
 matrix before this run and not timed at any size.
 
+Result of amendment 1 (session 68, 17:55-17:58 UTC, nothing else computing): every kernel exact (largest difference
+1e-14). The byte-major kernels are 3.32x as fast as float32 BLAS for ``k = 1`` (forward 2.37 ms and adjoint 2.45 ms
+against 8.43 and 7.56 ms; 3.44x at 100,000 frames) but only 1.51x for ``k = 8`` (14.1 and 22.1 ms against 25.5 and
+29.3 ms; 1.52x at 100,000 frames), so by the rule above they **do not pay** for both ``k``. The first kernels,
+timed again, gave 0.62x and 1.58x. The gradients measured in this run were ``rank1`` 15.3 ms and ``smooth`` 49.1 ms.
+With the byte-major products in place of float32 BLAS, they project to 4.1 ms for ``rank1`` (3.7x) and 30.5 ms for
+``smooth`` (1.6x). Read after the run, and not judged by the rule: ``rank1``'s products, ``k = 1``, are where
+bit-packing pays.
+
 Usage: ``python benchmarks/bench_bitpacked.py`` -> ``docs/bitpacked.json`` (a few minutes).
 """
 
