@@ -14,7 +14,8 @@ Every fit returns an :class:`xarray.DataTree` with groups
                    compare with the posterior mean (unless fitted with ``estimates=False``)
 
 and root attrs ``bayesrf_spec`` (the prior spec as JSON), ``bayesrf_version``, ``stack_versions`` (JSON: the versions
-of Python and the numerical packages, the CPU and the BLAS kernels, :func:`stack_versions`), ``data_sha256``,
+of Python and the numerical packages, bayesrf's commit when it runs from a git checkout, the CPU and the BLAS kernels,
+:func:`stack_versions`), ``data_sha256``,
 ``seed``, ``method``, ``sampler``, ``n_lags``; a sampled fit adds where its time went (``wall_time_s`` and
 ``time_*_s``, see :func:`bayesrf.sample`). A MAP fit is a posterior with one chain and one draw.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import platform
+import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -42,7 +44,7 @@ from .priors import PriorSpec
 __all__ = [
     "STACK", "SWEEP_KIND", "as_dataset", "assemble", "check_result", "data_groups", "design_from_result",
     "count_locations", "load", "log_rate_draws", "package_version", "posterior_predictive", "predict", "read_tree",
-    "save", "softplus_unit", "stack_versions"
+    "save", "softplus_unit", "source_commit", "stack_versions"
 ]
 
 
@@ -69,10 +71,29 @@ STACK = ("pymc", "pytensor", "nutpie", "numba", "numpy", "scipy", "arviz-base", 
 """The packages whose versions :func:`stack_versions` records: those that compute a fit's numbers or run it."""
 
 
+def source_commit() -> str:
+    """The commit of bayesrf's source (``git describe --always --dirty``) when it runs from a git checkout of its own
+    repository, else "not a git checkout": bayesrf's version does not change between commits, so this is what tells
+    two checkouts' code apart."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=30)
+
+    try:  # the file must be tracked here, or the enclosing repository is someone else's (a venv inside a project)
+        if git("ls-files", "--error-unmatch", Path(__file__).name).returncode == 0:
+            described = git("describe", "--always", "--dirty")
+            if described.returncode == 0:
+                return described.stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):  # no git on this machine
+        pass
+    return "not a git checkout"
+
+
 def stack_versions() -> dict[str, str]:
-    """The versions of Python, bayesrf and :data:`STACK`, by name ("not installed" for a missing one), and what they
-    ran on: ``cpu`` (the CPU that numba compiles for, LLVM's name) and ``blas`` (each BLAS library loaded, with the
-    kernels it chose for this CPU). Stored with every result (``attrs["stack_versions"]``, JSON) and benchmark,
+    """The versions of Python, bayesrf (and its :func:`source_commit`, as ``bayesrf_commit``) and :data:`STACK`, by
+    name ("not installed" for a missing one), and what they ran on: ``cpu`` (the CPU that numba compiles for, LLVM's
+    name) and ``blas`` (each BLAS library loaded, with the kernels it chose for this CPU). Stored with every result (``attrs["stack_versions"]``, JSON) and benchmark,
     because another sampler or compiler version, or another CPU (other BLAS kernels and compiled code sum in another
     order), can give other draws from the same seed."""
     import llvmlite.binding
@@ -88,7 +109,8 @@ def stack_versions() -> dict[str, str]:
     blas = sorted({f"{lib['internal_api']} {lib['version']} ({lib.get('architecture', '?')})"
                    for lib in threadpool_info() if lib["user_api"] == "blas"})
     versions = {name: installed(name) for name in STACK}
-    return {"python": platform.python_version(), "bayesrf": package_version()} | versions | {
+    return {"python": platform.python_version(), "bayesrf": package_version(), "bayesrf_commit": source_commit()
+            } | versions | {
         "cpu": f"{platform.machine()} {llvmlite.binding.get_host_cpu_name()}", "blas": "; ".join(blas)}
 
 

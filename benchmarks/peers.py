@@ -361,14 +361,6 @@ def run_cell(cell: dict, cap: float) -> dict:
     return json.loads(lines[-1])
 
 
-def source_commit() -> str:
-    """This checkout's commit (``git describe --always --dirty``; "unknown" outside a git checkout), stored with every
-    new row: one results file holds rows that different sessions' code wrote."""
-    proc = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=Path(__file__).parent, capture_output=True,
-                          text=True)
-    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
-
-
 def cell_key(result: dict) -> tuple:
     """What identifies a fit: RF, frames, n/D, seed, method and frame shape (runs before ``shape`` was stored were
     all at the protocol size)."""
@@ -429,7 +421,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.replace:
         chosen_keys = {cell_key(c) for c in cells}
         done, seen = [r for r in done if cell_key(r) not in chosen_keys], seen - chosen_keys
-    commit = source_commit()
+    from bayesrf.results import source_commit  # here: a --worker process need not import bayesrf
+
+    commit = source_commit()  # one results file holds rows that different sessions' code wrote
     for result in run_cells([c for c in cells if cell_key(c) not in seen], args.cap, args.parallel):
         result["commit"] = commit
         print(f"{result['rf']:>6} {result['stimulus']:>8} n/D={result['nd']:<3g} seed {result['seed']} "

@@ -293,7 +293,7 @@ def test_replace_reruns_only_the_chosen_stored_cells(tmp_path, capsys):
     assert "| method (1 − corr: mean (range, seeds)) |" in capsys.readouterr().out
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(peers.__file__).parent,
                           capture_output=True, text=True)
-    expected = head.stdout.strip()[:7] if head.returncode == 0 else "unknown"
+    expected = head.stdout.strip()[:7] if head.returncode == 0 else "not a git checkout"
     assert rows["sta"]["commit"].startswith(expected) and "commit" not in rows["rfest-ald"]  # only the rows it wrote
 
 

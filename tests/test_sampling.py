@@ -3,8 +3,10 @@
 import importlib.metadata
 import json
 import platform
+import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +49,25 @@ def test_schema_and_attrs(nuts_ridge, tiny):
     assert {name: versions[name] for name in ("nutpie", "pymc", "numba")} == {
         name: importlib.metadata.version(name) for name in ("nutpie", "pymc", "numba")}
     assert versions["cpu"].split()[0] == platform.machine() and versions["blas"]  # what they ran on
+    head = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=Path(bayesrf.__file__).parent,
+                          capture_output=True, text=True)  # which code: the version alone does not change
+    assert versions["bayesrf_commit"].startswith(head.stdout.strip() if head.returncode == 0 else "not a git")
+
+
+def test_source_commit_outside_bayesrf_own_checkout(tmp_path, monkeypatch):
+    """Outside a git checkout, and inside someone else's repository (a venv inside a project), bayesrf's source has
+    no commit, rather than the enclosing repository's."""
+    from bayesrf import results
+
+    monkeypatch.setattr(results, "__file__", str(tmp_path / "results.py"))
+    assert results.source_commit() == "not a git checkout"
+    for args in (["init", "-q"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "--allow-empty",
+                                  "-m", "someone else's"]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True)
+    assert results.source_commit() == "not a git checkout"
+    (tmp_path / "results.py").write_text("")
+    subprocess.run(["git", "add", "results.py"], cwd=tmp_path, check=True)
+    assert results.source_commit().endswith("-dirty")  # tracked, uncommitted: its repository, with a change
 
 
 @pytest.mark.slow
