@@ -44,6 +44,7 @@ Structured (``family = "gp"``) priors are described in :mod:`bayesrf.structured`
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,6 +53,7 @@ import pytensor
 import pytensor.tensor as pt
 import xarray as xr
 
+from .bitpacked import BITPACKED_MAX_COLUMNS, FramesProduct, levels, pack
 from .design import Design, make_design, raised_cosine_basis, shift_sum
 from .errors import SpecError
 from .families import family_of
@@ -64,8 +66,8 @@ if TYPE_CHECKING:
     from .structured import Coordinates
 
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_BYTES", "SINGLE_PRECISION_WEIGHTS",
-           "VAR_DIMS", "build_model", "intercept_mu", "large_model", "linear_predictor", "link_start", "mean_rate",
-           "model_frames", "rate_unit", "set_baseline_start"]
+           "VAR_DIMS", "bitpacked_levels", "build_model", "frames_form", "intercept_mu", "large_model", "linear_predictor",
+           "link_start", "mean_rate", "model_frames", "rate_unit", "set_baseline_start"]
 
 LAPLACE_FORMS = ("direct", "exponential-difference", "scale-mixture")
 
@@ -210,8 +212,35 @@ def model_frames(design: Design) -> np.ndarray:
     return design.single_precision().frames if large_model(design.n_weights, design.frames.size) else design.frames
 
 
+def bitpacked_levels(design: Design, spec: PriorSpec) -> tuple[float, float] | None:
+    """The two values of ``design``'s frames when a model under ``spec`` takes them bit-packed
+    (:mod:`bayesrf.bitpacked`): its product with the frames has at most :data:`bayesrf.bitpacked.BITPACKED_MAX_COLUMNS`
+    columns (a rank-1 RF's spatial map), the model is large (:func:`large_model`) and the frames take two values.
+    Else None."""
+    if not (0 < spec.rank <= BITPACKED_MAX_COLUMNS and large_model(design.n_weights, design.frames.size)):
+        return None
+    return levels(design.frames)
+
+
+def frames_form(design: Design, spec: PriorSpec) -> str:
+    """How a model of ``design`` under ``spec`` takes its frames: ``"bits <low> <high>"`` (:func:`bitpacked_levels`)
+    or the dtype of :func:`model_frames`. Part of a compiled model's key (:func:`bayesrf.nuts.model_key`): the two
+    values are compiled into the bit-packed product."""
+    two = bitpacked_levels(design, spec)
+    return str(model_frames(design).dtype) if two is None else f"bits {two[0]!r} {two[1]!r}"
+
+
+def _frames_data(values: np.ndarray, dims: tuple[str, str] | None) -> pt.TensorVariable:
+    """``values`` as the model's data variable ``frames`` (what ``pm.Data`` makes, without its cast of float32 and
+    uint8 to float64)."""
+    frames = pytensor.shared(values, "frames")
+    pm.modelcontext(None).register_data_var(frames, dims=dims)
+    return frames
+
+
 def linear_predictor(design: Design, intercept: pt.TensorVariable, rf: pt.TensorVariable,
-                     factors: tuple[pt.TensorVariable, pt.TensorVariable] | None = None) -> pt.TensorVariable:
+                     factors: tuple[pt.TensorVariable, pt.TensorVariable] | None = None,
+                     bitpacked: tuple[float, float] | None = None) -> pt.TensorVariable:
     """Symbolic intercept plus drive (n_obs,) from the frames, without a lagged design matrix (the baseline,
     history, nonlinearity and log duration are added by :func:`build_model`).
 
@@ -221,17 +250,24 @@ def linear_predictor(design: Design, intercept: pt.TensorVariable, rf: pt.Tensor
     (k, n_lags) and (k, ny, nx)) the frames are contracted with the spatial maps first
     (``frames @ space.T``, n_frames x pixels x k) and then with the time courses, instead of with
     every lag's weights (n_frames x pixels x n_lags): the same drive, ``n_lags / k`` times fewer products.
+    With ``bitpacked = (low, high)`` (:func:`bitpacked_levels`, so far for a rank-1 RF) the product with the frames
+    is :class:`bayesrf.bitpacked.FramesProduct` of their bits (data variable ``frames``: uint8, (ceil(n_pixels / 8),
+    n_frames)), in float64.
     """
     L, n = design.n_lags, design.frames.shape[0] - design.n_lags + 1
-    values = model_frames(design)
-    frames = pytensor.shared(values, "frames")  # what pm.Data makes, without its cast of float32 to float64
-    pm.modelcontext(None).register_data_var(frames, dims=("frame", "pixel"))
+    if bitpacked is None:
+        frames = _frames_data(model_frames(design), ("frame", "pixel"))
+
+        def by_frames(matrix: pt.TensorVariable) -> pt.TensorVariable:
+            return pt.dot(frames, matrix.astype(frames.dtype)).astype("float64")
+    else:
+        bits = _frames_data(pack(design.frames, bitpacked[1]), None)
+        by_frames = partial(FramesProduct(design.n_pixels, *bitpacked), bits)
     if factors is None:
-        per_lag = pt.dot(frames, rf.reshape((L, design.n_pixels)).T.astype(values.dtype)).astype("float64")
+        per_lag = by_frames(rf.reshape((L, design.n_pixels)).T)
     else:
         time, space = factors
-        maps = space.reshape((space.shape[0], design.n_pixels)).T.astype(values.dtype)
-        per_lag = pt.dot(pt.dot(frames, maps).astype("float64"), time)
+        per_lag = pt.dot(by_frames(space.reshape((space.shape[0], design.n_pixels)).T), time)
     drive = shift_sum(per_lag, L)  # the numpy forward model's sum
     if design.rows.size != n:  # some intervals held out of the likelihood
         drive = drive[pt.constant(design.rows)]
@@ -308,7 +344,7 @@ def build_model(
         eta = intercept
         if with_rf:
             rf = family.weights(spec, ("lag", "y", "x"), laplace, coordinates)
-            eta = linear_predictor(design, intercept, rf, family.factors(spec))
+            eta = linear_predictor(design, intercept, rf, family.factors(spec), bitpacked_levels(design, spec))
         log_duration = pm.Data("log_duration", design.offset, dims="time")
         if spec.nonlinearity == "exp":  # the sums in the order of earlier releases (same floating-point results)
             log_loc = eta + log_duration + _baseline(spec, design, whitening) + _history(spec, design)

@@ -26,7 +26,7 @@ from threadpoolctl import threadpool_limits
 from .design import Design
 from .errors import BayesRFWarning, SpecError
 from .families import family_of
-from .model import VAR_DIMS, link_start, model_frames, set_baseline_start
+from .model import VAR_DIMS, frames_form, link_start, set_baseline_start
 from .ml import solve_penalized
 from .penalized import baseline_problem, solve_blocks, split_theta
 from .priors import PriorSpec
@@ -238,9 +238,9 @@ def model_key(design: Design, spec: PriorSpec, laplace: str, *, with_rf: bool = 
     """sha256 of what a compiled model depends on besides its data variables (frames, counts, durations, spline basis,
     intercept prior mean, rate unit, a fixed prior scale where :attr:`bayesrf.families.Family.scale_is_data`:
     ``pm.Data``, swapped on reuse): spec (without that scale), Laplace form, number of lags, the frames' shape and
-    the dtype they enter the model in (:func:`bayesrf.model.model_frames`: a float32 model must not take float64
-    frames that float32 does not hold exactly), the fitted intervals, and the counts too when more than the data
-    variables depend on them (spike history, the COM-Poisson normaliser's support); ``with_rf=False`` for the
+    the form they enter the model in (:func:`bayesrf.model.frames_form`: a float32 model must not take float64
+    frames that float32 does not hold exactly, and a bit-packed one is compiled for its frames' two values), the
+    fitted intervals, and the counts too when more than the data variables depend on them (spike history, the COM-Poisson normaliser's support); ``with_rf=False`` for the
     baseline-only model, ``coordinates`` for a model built with them (their values are data; a ``local`` prior's
     always hold a shear; the number of whitened coefficients is part of the key)."""
     if not spec.hierarchical and family_of(spec).scale_is_data:
@@ -250,7 +250,7 @@ def model_key(design: Design, spec: PriorSpec, laplace: str, *, with_rf: bool = 
         centring += f"|{coordinates.block.index.size}"
     digest = hashlib.sha256(
         f"{spec.to_json()}|{laplace}|{with_rf}|{design.n_lags}|{design.frames.shape}{centring}"
-        f"|{model_frames(design).dtype}".encode())
+        f"|{frames_form(design, spec)}".encode())
     arrays = [design.rows]
     if spec.history_lags or spec.likelihood == "com-poisson":
         arrays.append(design.counts if design.all_counts is None else design.all_counts)

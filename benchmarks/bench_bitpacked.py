@@ -68,6 +68,11 @@ With the byte-major products in place of float32 BLAS, they project to 4.1 ms fo
 ``smooth`` (1.6x). Read after the run, and not judged by the rule: ``rank1``'s products, ``k = 1``, are where
 bit-packing pays.
 
+Since amendment 1's run the byte-major kernels live in ``bayesrf.bitpacked`` (session 68), generalised from +-1 to
+any two values, and the model uses them for a rank-1 RF's spatial product. The script's byte-major kernels now call
+those, and the first kernels' tables are built by its ``byte_table`` (the same sums); the numbers above came from
+the script's own code at commit 16b0a22 (the same table and histogram loops).
+
 Usage: ``python benchmarks/bench_bitpacked.py`` -> ``docs/bitpacked.json`` (a few minutes).
 """
 
@@ -79,7 +84,10 @@ from pathlib import Path
 
 import numpy as np
 from bench_big_posterior import LAGS, gradient_ms, recording
+from bench_frames_memory import median_ms as frames_memory_median_ms
 from numba import njit
+
+from bayesrf import bitpacked
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "bitpacked.json"
 SIDE = 40
@@ -103,18 +111,10 @@ def pack(frames: np.ndarray) -> np.ndarray:
 @njit(cache=True)
 def _tables(m: np.ndarray, n_bytes: int) -> np.ndarray:
     """``table[j, v]`` = the sum of ``m``'s rows ``8 j + i`` over the bits ``i`` set in ``v``, shape (n_bytes, 256,
-    k); rows past ``m``'s end count as zero."""
-    n, k = m.shape
-    table = np.zeros((n_bytes, 256, k))
+    k); rows past ``m``'s end count as zero (``bayesrf.bitpacked.byte_table`` per byte, the same sums)."""
+    table = np.zeros((n_bytes, 256, m.shape[1]))
     for j in range(n_bytes):
-        for v in range(1, 256):
-            low = v & -v
-            i = 0
-            while (1 << i) != low:
-                i += 1
-            row = 8 * j + i
-            for c in range(k):
-                table[j, v, c] = table[j, v ^ low, c] + (m[row, c] if row < n else 0.0)
+        bitpacked.byte_table(m, j, table[j].T)
     return table
 
 
@@ -172,83 +172,22 @@ def adjoint(packed: np.ndarray, r: np.ndarray, n_pixels: int) -> np.ndarray:
 
 def pack_bytewise(frames: np.ndarray) -> np.ndarray:
     """:func:`pack`'s bytes stored byte-major, shape (ceil(n_pixels / 8), n_frames): one byte column's frames are
-    contiguous."""
-    return np.ascontiguousarray(pack(frames).T)
+    contiguous (``bayesrf.bitpacked.pack``)."""
+    pack(frames)  # checks the frames are +-1
+    return bitpacked.pack(frames, 1.0)
 
 
-@njit(cache=True)
-def _byte_table(m: np.ndarray, j: int, table: np.ndarray) -> None:
-    """Fill ``table`` (k, 256) with byte ``j``'s sums: ``table[c, v]`` = the sum of ``m[8 j + i, c]`` over the bits
-    ``i`` set in ``v`` (rows past ``m``'s end count as zero)."""
-    n, k = m.shape
-    for c in range(k):
-        table[c, 0] = 0.0
-    for v in range(1, 256):
-        low = v & -v
-        i = 0
-        while (1 << i) != low:
-            i += 1
-        row = 8 * j + i
-        for c in range(k):
-            table[c, v] = table[c, v ^ low] + (m[row, c] if row < n else 0.0)
-
-
-@njit(cache=True)
 def forward_bytewise(packed_t: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """:func:`forward` byte by byte: ``packed_t`` from :func:`pack_bytewise`; for each byte column one table of
-    ``256 x k`` sums (2 KB per column, in the L1 cache) and a pass over that column's frames. Returns (n_frames, k)."""
-    n_bytes, n_frames = packed_t.shape
-    k = m.shape[1]
-    acc = np.zeros((k, n_frames))
-    table = np.empty((k, 256))
-    for j in range(n_bytes):
-        _byte_table(m, j, table)
-        column = packed_t[j]
-        for c in range(k):
-            row, sums = acc[c], table[c]
-            for t in range(n_frames):
-                row[t] += sums[column[t]]
-    for c in range(k):
-        total = 0.0
-        for p in range(m.shape[0]):
-            total += m[p, c]
-        for t in range(n_frames):
-            acc[c, t] = 2.0 * acc[c, t] - total
-    return acc.T
+    """:func:`forward` byte by byte (``bayesrf.bitpacked.product``): for each byte column one table of ``256 x k``
+    sums (2 KB per column, in the L1 cache) and a pass over that column's frames. Returns (n_frames, k)."""
+    return bitpacked.product(packed_t, m, -1.0, 1.0)
 
 
-@njit(cache=True)
 def adjoint_bytewise(packed_t: np.ndarray, r: np.ndarray, n_pixels: int) -> np.ndarray:
-    """:func:`adjoint` byte by byte: ``packed_t`` from :func:`pack_bytewise`; for each byte column a histogram of
-    ``r`` over its 256 values (2 KB per column, in the L1 cache), then each of its 8 pixels sums the values with its
-    bit set. Returns (n_pixels, k)."""
-    n_bytes, n_frames = packed_t.shape
-    k = r.shape[1]
-    columns = np.ascontiguousarray(r.T)
-    totals = np.zeros(k)
-    for c in range(k):
-        for t in range(n_frames):
-            totals[c] += columns[c, t]
-    out = np.empty((n_pixels, k))
-    hist = np.empty((k, 256))
-    for j in range(n_bytes):
-        hist[:] = 0.0
-        column = packed_t[j]
-        for c in range(k):
-            counts, values = hist[c], columns[c]
-            for t in range(n_frames):
-                counts[column[t]] += values[t]
-        for i in range(8):
-            row = 8 * j + i
-            if row >= n_pixels:
-                break
-            for c in range(k):
-                total = 0.0
-                for v in range(256):
-                    if (v >> i) & 1:
-                        total += hist[c, v]
-                out[row, c] = 2.0 * total - totals[c]
-    return out
+    """:func:`adjoint` byte by byte (``bayesrf.bitpacked.adjoint``): for each byte column a histogram of ``r`` over
+    its 256 values (2 KB per column, in the L1 cache), then each of its 8 pixels sums the values with its bit set.
+    Returns (n_pixels, k)."""
+    return bitpacked.adjoint(packed_t, r, n_pixels, -1.0, 1.0)
 
 
 KERNELS = {"bitpacked": (pack, forward, adjoint), "bytewise": (pack_bytewise, forward_bytewise, adjoint_bytewise)}
@@ -257,13 +196,7 @@ KERNELS = {"bitpacked": (pack, forward, adjoint), "bytewise": (pack_bytewise, fo
 
 def median_ms(call) -> float:
     """Median milliseconds of ``REPEATS`` calls of ``call`` after one warm call."""
-    call()
-    times = []
-    for _ in range(REPEATS):
-        began = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - began)
-    return 1000 * float(np.median(times))
+    return frames_memory_median_ms(call, REPEATS)
 
 
 def relative_error(value: np.ndarray, reference: np.ndarray) -> float:

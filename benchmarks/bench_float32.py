@@ -55,15 +55,17 @@ GOAL_NATS = 0.01
 @contextmanager
 def frames_dtype(dtype: str) -> Iterator[None]:
     """Models built inside take frames exact in float32 in ``dtype`` ("float64" or "float32") at any size: both of
-    ``bayesrf.model``'s thresholds moved, and put back on leaving."""
+    ``bayesrf.model``'s thresholds moved, and bit-packing (``bayesrf.model.bitpacked_levels``: since session 68 a
+    large ``rank1`` model's binary frames) off; all put back on leaving."""
     import bayesrf.model as model
 
-    shipped = model.SINGLE_PRECISION_WEIGHTS, model.SINGLE_PRECISION_BYTES
+    shipped = model.SINGLE_PRECISION_WEIGHTS, model.SINGLE_PRECISION_BYTES, model.BITPACKED_MAX_COLUMNS
     model.SINGLE_PRECISION_WEIGHTS = model.SINGLE_PRECISION_BYTES = 0 if dtype == "float32" else 10**18
+    model.BITPACKED_MAX_COLUMNS = 0
     try:
         yield
     finally:
-        model.SINGLE_PRECISION_WEIGHTS, model.SINGLE_PRECISION_BYTES = shipped
+        model.SINGLE_PRECISION_WEIGHTS, model.SINGLE_PRECISION_BYTES, model.BITPACKED_MAX_COLUMNS = shipped
 
 
 def logp_and_gradient(design, spec, dtype: str):

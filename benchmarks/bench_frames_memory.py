@@ -78,11 +78,11 @@ def last_level_cache_bytes() -> int:
     return max(sizes)
 
 
-def median_ms(call) -> float:
-    """Median milliseconds of ``REPEATS`` calls of ``call`` after one warm call."""
+def median_ms(call, repeats: int = REPEATS) -> float:
+    """Median milliseconds of ``repeats`` calls of ``call`` after one warm call."""
     call()
     times = []
-    for _ in range(REPEATS):
+    for _ in range(repeats):
         began = time.perf_counter()
         call()
         times.append(time.perf_counter() - began)
