@@ -64,6 +64,7 @@ def test_bench_big_posterior_full_run_scores_against_the_truth():
     assert (row["chains"], row["tune"], row["draws"]) == (2, 20, 20) and row["wall_time_s"] > 0
     assert {f"coverage_{round(100 * p)}" for p in peers.COVERAGE} <= set(row) and 0 <= row["coverage_95"] <= 1
     assert "diagnostics_ok" in row and row["n_divergent"] >= 0 and np.isfinite(row["map_error"])
+    assert "type-II MAP" in row["map_solver"]
     frames = rec["stim"].values.reshape(rec.sizes["time"], -1)
     lagged = np.hstack([frames[bench.LAGS - 1 - lag:len(frames) - lag] for lag in range(bench.LAGS)])
     counts = rec["counts"].values[bench.LAGS - 1:]
@@ -89,6 +90,9 @@ def test_bench_big_posterior_store_full_merges_priors_and_replaces_sections(tmp_
     study = json.loads((tmp_path / "full.json").read_text())
     assert study["priors"] == {"rank1": {"error": 0.1}, "smooth": {"error": 0.2}}
     assert study["glum_lasso_cv"] == {"capped": False} and "Amendment (session 61" in study["protocol"]
+    bench.store_full({"rank1": {"error": 0.05}}, "rank1_first")  # a rerun keeps the run it replaces
+    study = json.loads((tmp_path / "full.json").read_text())
+    assert study["priors"]["rank1"] == {"error": 0.05} and study["superseded"] == {"rank1_first": {"error": 0.1}}
 
 
 def test_bench_cost_growth_exponents_recover_known_power_laws():
