@@ -323,6 +323,8 @@ MAP_EARLIER = (
      " products and the fit compiled its values function once, ", ""),
     ("type2_session65", "; session 65's, before L-BFGS ran preconditioned after the first evidence round (`rf_z` in"
      " units of its posterior SD, `bayesrf.structured.mode_scale`), ", ""),
+    ("type2_session67", "; session 67's, before a large `rank1` model took its binary frames bit-packed"
+     " (`bayesrf.bitpacked`), ", ""),
 )
 """The earlier type-II MAP entries of a ``docs/map_scaling.json`` row (``bench_map_scaling.EARLIER``, one per rerun):
 the key, and the clause before and after its medians in :func:`_map_joint`."""
@@ -546,7 +548,15 @@ def big_full_text(study: dict) -> str:
     unrun = [f"`{prior}`" for prior in NUTS_GOAL_MIN if prior not in study["priors"]]
     if unrun:
         lines.append(f"The default run of {', '.join(unrun)} has not been made at this size.")
+    lines += [_big_superseded_text(name, row) for name, row in study.get("superseded", {}).items()]
     return " ".join(lines + [_big_glum_text(study["glum_lasso_cv"])])
+
+
+def _big_superseded_text(name: str, row: dict) -> str:
+    """The sentence on an earlier default run at 12,800 weights, kept in the JSON under ``"superseded"``."""
+    return (f"An earlier default run, kept in the JSON as `{name}`, took {row['wall_time_s'] / 60:.0f} minutes (its pilot"
+            f" {row['time_pilot_s'] / 60:.0f}, the sampling {row['time_sampling_s'] / 60:.0f}), max R-hat"
+            f" {row['max_rhat']:.3f}, min bulk ESS {row['min_ess_bulk']:.0f}, error {row['error']:.4f}.")
 
 
 def _big_capped_text(prior: str, row: dict) -> str:
@@ -576,15 +586,24 @@ def _big_run_text(study: dict, prior: str, row: dict) -> str:
             f"(table). "
             f"Goal 1 is {'met' if not missed else 'missed on ' + ', '.join(missed)} for `{prior}`. The posterior "
             f"mean's error (1 − correlation with the truth) is {row['error']:.4f}, against "
-            f"{row['map_error']:.4f} for the joint mode with the same prior (what `fit_map` returned when this ran;"
-            f" its type-II MAP since session 63 is scored with the MAP's times above) and {row['sta_error']:.4f} for"
+            f"{row['map_error']:.4f} for " + _big_map_words(row) + f" and {row['sta_error']:.4f} for"
             f" the spike-triggered average.")
+
+
+def _big_map_words(row: dict) -> str:
+    """What ``map_error`` of a ``docs/big_posterior_full.json`` run scored: the type-II MAP (rows that store
+    ``map_solver``) or, before session 63, the joint mode."""
+    if "type-II" in row.get("map_solver", ""):
+        return "`fit_map`'s type-II MAP with the same prior"
+    return ("the joint mode with the same prior (what `fit_map` returned when this ran; its type-II MAP since session"
+            " 63 is scored with the MAP's times above)")
 
 
 def _big_glum_text(glum: dict) -> str:
     """The sentence on glum's CV lasso at 12,800 weights (``docs/big_posterior_full.json``'s ``glum_lasso_cv``),
-    capped at the ``rank1`` run's wall time."""
-    budget = f"{glum['cap_s'] / 60:.0f} minutes the `rank1` run took on the same {glum['cores']} cores"
+    capped at the wall time of the first ``rank1`` run (session 61)."""
+    budget = (f"{glum['cap_s'] / 60:.0f} minutes the first `rank1` run took (session 61) on the same {glum['cores']}"
+              " cores")
     if glum["capped"]:
         return (f"glum's CV lasso (the peer benchmark's settings) did not finish within the {budget}, so at this "
                 f"size it gives no error to compare with.")
@@ -786,6 +805,57 @@ def float32_text(study: dict) -> str:
             + " the answer by its reading. The gradient differs by at most"
             f" {max(row['max_relative_gradient_difference'] for row in rows):.1e} of its largest entry, which can"
             f" change NUTS's trajectories, not its target.")
+
+
+GOAL_BITPACKED = 2.0
+"""``bench_bitpacked.py``'s ``GOAL_SPEEDUP``: the speed-up over float32 BLAS its protocol asked for (not stored in
+its JSON)."""
+
+
+def bitpacked_text(study: dict) -> str:
+    """The README's sentences on ``docs/bitpacked.json``: bit-packed products with binary frames against float32
+    BLAS, and the gradients they project."""
+    rows, r = study["rows"], study["reading"]
+    frames = min(row["frames"] for row in rows)
+    errors = [err for row in rows for name, err in row["error"].items() if not name.startswith("float32")]
+    blas = [err for row in rows for name, err in row["error"].items() if name.startswith("float32")]
+    byte, gradients = r["bytewise"], r["gradient_ms"]
+    (one, x1), (many, xk) = byte["speedups"].items()
+    projected = " and ".join(f"`{prior}` {ms:.1f} ms ({byte['projected_gradient_speedup'][prior]:.1f}×)"
+                             for prior, ms in byte["projected_gradient_ms"].items())
+    return (f"Do bit-packed binary frames make the products cheaper? (`docs/bitpacked.json`, written by"
+            f" `benchmarks/bench_bitpacked.py`, its protocol the script's docstring; {_side(rows)} px, one core.)"
+            f" Packed 8 pixels to a byte, a product with the frames looks up one table of 256 sums per byte instead"
+            f" of 8 float32 multiply-adds. Every kernel is exact: it differs from numpy's float64 product by at most"
+            f" {max(errors):.0e} of the largest entry (float32 BLAS by up to {max(blas):.0e}). At {frames:,} frames"
+            f" the byte-major kernels' forward and adjoint products together are {x1:.2f}× as fast as float32 BLAS's"
+            f" with {one} column and {xk:.2f}× with {many} columns (one per lag); the protocol asked for"
+            f" {GOAL_BITPACKED:g}× with both, so by its reading they "
+            + ("pay" if byte["pays"] else "do not pay") +
+            f". The gradients timed in the same run were "
+            + " and ".join(f"`{prior}` {ms:.1f} ms" for prior, ms in gradients.items())
+            + f"; with the byte-major products in place of float32 BLAS they project to {projected}."
+            " Read after the run: with one column, a rank-1 RF's spatial map, bit-packing pays, so since session 68"
+            " a large `rank1` model takes two-valued frames bit-packed (`bayesrf.bitpacked`); the other priors keep"
+            " float32.")
+
+
+def bitpacked_table(study: dict) -> str:
+    """Markdown table of ``docs/bitpacked.json``: per size and number of columns, the products' milliseconds."""
+    out = ["| frames | columns | float32 BLAS, forward + adjoint (ms) | bit-packed, frame-major (ms) |"
+           " byte-major (ms) | byte-major speed-up |", "|---|---|---|---|---|---|"]
+    for row in study["rows"]:
+        ms = {kind: row["ms"][f"{kind}_forward"] + row["ms"][f"{kind}_adjoint"]
+              for kind in ("float32", "bitpacked", "bytewise")}
+        out.append(f"| {row['frames']:,} | {row['k']} | {ms['float32']:.1f} | {ms['bitpacked']:.1f} |"
+                   f" {ms['bytewise']:.1f} | {row['speedup']['bytewise']:.2f}× |")
+    return "\n".join(out)
+
+
+def _side(rows: list[dict]) -> str:
+    """'40 × 40' from the float32 bytes and frames of a ``docs/bitpacked.json`` row."""
+    side = round((rows[0]["float32_bytes"] / 4 / rows[0]["frames"]) ** 0.5)
+    return f"{side} × {side}"
 
 
 def frames_memory_table(study: dict) -> str:
@@ -1724,6 +1794,7 @@ GENERATED = (("population_bench", population_phases_text), ("dask_profiler", das
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
              ("cost_growth", cost_growth_text, cost_growth_table),
              ("frames_memory", frames_memory_text, frames_memory_table), ("float32", float32_text),
+             ("bitpacked", bitpacked_text, bitpacked_table),
              ("mixing", mixing_text, mixing_table), ("mixing_noncentred", mixing_text, mixing_table),
              ("observation_coverage", coverage_text, coverage_table), ("centre_coverage", centre_text, centre_table),
              ("real_speed", real_speed_text, real_speed_table), ("real_speed", real_speed_bounds, real_speed_phases),

@@ -231,7 +231,7 @@ def test_big_posterior_text_reports_a_capped_prior_without_its_scores():
     study["priors"] = {"rank1": study["priors"]["rank1"], "smooth": {"capped": True, "cap_s": 6600.0, "cores": 2}}
     text, table = tables.big_full_text(study), tables.big_full_table(study)
     assert "For `smooth` it did not finish within 110 minutes on 2 cores, so goal 1 is missed on time" in text
-    assert "For `rank1`, 4 chains" in text and "minutes the `rank1` run took" in text
+    assert "For `rank1`, 4 chains" in text and "minutes the first `rank1` run took (session 61)" in text
     assert "| rank1 |" in table and "smooth" not in table
     assert "The default run of `local` has not been made at this size." in text
 
