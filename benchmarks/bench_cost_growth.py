@@ -167,6 +167,15 @@ frames, now on the steps per draw, the gradient being at most linear; every prio
 ``local``'s steps exponent mixes code: its rows at 10,000 and 30,000 frames are session 45's (31 and 234.5 steps,
 before the baseline whitening), this one today's.
 
+Amendment (session 68, before its run; nothing above changed): since session 68 a large rank-1 model multiplies its
+binary frames by its spatial map bit-packed (``bayesrf.bitpacked``, ``docs/bitpacked.json``), large by the float32
+rule (``bayesrf.model.large_model``): here ``rank1``'s weight sweep from 3,200 weights on and its frame sweep's row at
+100,000 frames; its other frame-sweep rows stay float64. ``--rerun rank1 --only rank1`` measures its nine probes again
+with today's code and the settings above, on this machine with nothing else computing (files may be edited); the
+session-51/52 set moves to ``"superseded"``. Reading, fixed now: as in session 52's amendment, the exponents then
+describe the package as shipped, not one arithmetic (in frames float64 up to 30,000 frames and bits at 100,000), and
+the README says so; ``smooth``'s and ``local``'s rows are unchanged (their code did not change).
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
