@@ -174,7 +174,8 @@ rule (``bayesrf.model.large_model``): here ``rank1``'s weight sweep from 3,200 w
 with today's code and the settings above, on this machine with nothing else computing (files may be edited); the
 session-51/52 set moves to ``"superseded"``. Reading, fixed now: as in session 52's amendment, the exponents then
 describe the package as shipped, not one arithmetic (in frames float64 up to 30,000 frames and bits at 100,000), and
-the README says so; ``smooth``'s and ``local``'s rows are unchanged (their code did not change).
+the README says so; ``smooth``'s and ``local``'s rows are unchanged (their code did not change). Each new row also
+stores the form its model took the frames in (``frames_form``: ``float64``, ``float32`` or ``bits -1.0 1.0``).
 
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N] [--only PRIOR]``
@@ -206,10 +207,16 @@ COSTS = ("gradient_ms", "steps_per_draw", "draw_ms")
 
 def measure(rec, prior: str) -> dict:
     """One prior at one size: ``bench_big_posterior.probe`` (gradient ms, steps per draw, the probe's wall time and
-    diagnostics) with the size, the cost per draw (ms, one core) and the package versions (since session 52)."""
+    diagnostics) with the size, the cost per draw (ms, one core), the package versions (since session 52) and the
+    form the model takes its frames in (``bayesrf.model.frames_form``: a dtype, or bits; since session 68)."""
+    import bayesrf
+    from bayesrf.design import make_design
+    from bayesrf.model import frames_form
+
     row = probe(rec, prior, tune=TUNE, draws=DRAWS)
     return {"frames": int(rec.sizes["time"]), "weights": LAGS * int(rec["stim"][0].size), **row,
-            "draw_ms": row["steps_per_draw"] * row["gradient_ms"], "stack_versions": stack_versions()}
+            "draw_ms": row["steps_per_draw"] * row["gradient_ms"], "stack_versions": stack_versions(),
+            "frames_form": frames_form(make_design(rec, LAGS), bayesrf.load_prior(prior))}
 
 
 def exponents(rows: list[dict], x: str) -> dict[str, float] | None:
