@@ -125,6 +125,15 @@ session-67 entry moves to ``"type2_session67"``. Reading written before the run:
 the start point are not products with the frames); ``smooth``'s and ``local``'s should stay within this machine's
 day-to-day spread; its error on seed 0 may move by the float32 rounding the bits remove.
 
+Result of that rerun (session 68, 18:29-18:37 UTC, nothing else computing but a few seconds of README scripts and
+tests, niced): medians at 40 x 40 px ``smooth`` 23.6 s, ``local`` 23.4 s, ``rank1`` **13.6 s** (session 67: 27.6,
+26.5, 21.1 s); at 20 x 20 px 8.2, 9.9, 6.1 s (11.1, 12.8, 10.3 s). ``rank1``'s fell as read before the run, by less
+than the gradient's ratio (1.6x at 40 x 40 px against 2.7x). ``smooth``'s and ``local``'s, whose code did not
+change, fell by 5-26 %: this day's machine, as session 67's rerun read its own 20 x 20 px medians. ``rank1``'s first
+run at 20 x 20 px took 20.4 s (numba compiling the new kernels and PyTensor the new model; its next runs 6.1 and 5.6
+s). Errors on seed 0 at 40 x 40 px 0.0347, 0.0034, 0.0047, identical over the runs of each prior and, to four
+digits, session 67's; no run warned.
+
 Usage: ``python benchmarks/bench_map_scaling.py [--structured-repeats]`` -> ``docs/map_scaling.json`` (about 15
 minutes; about 20 with ``--structured-repeats``).
 """

@@ -554,8 +554,8 @@ def big_full_text(study: dict) -> str:
 
 def _big_superseded_text(name: str, row: dict) -> str:
     """The sentence on an earlier default run at 12,800 weights, kept in the JSON under ``"superseded"``."""
-    return (f"An earlier default run, kept in the JSON as `{name}`, took {row['wall_time_s'] / 60:.0f} minutes (its pilot"
-            f" {row['time_pilot_s'] / 60:.0f}, the sampling {row['time_sampling_s'] / 60:.0f}), max R-hat"
+    return (f"An earlier default run, kept in the JSON as `{name}`, took {row['wall_time_s'] / 60:.0f} minutes"
+            f" (its pilot {row['time_pilot_s'] / 60:.0f}, the sampling {row['time_sampling_s'] / 60:.0f}), max R-hat"
             f" {row['max_rhat']:.3f}, min bulk ESS {row['min_ess_bulk']:.0f}, error {row['error']:.4f}.")
 
 
@@ -735,8 +735,9 @@ def cost_growth_text(study: dict) -> str:
                for flag in (True, False, None)}
     frames, weights = (_longest_sweeps(sweeps)[axis] for axis in ("frames", "weights"))
     steps = [row["steps_per_draw"] for by in sweeps.values() for rows in by.values() for row in rows]
+    packed = sorted({p for p, by in sweeps.items() for r in by["frames"] if r.get("frames_form", "").startswith("bits")})
     single = sorted({r["frames"] for by in sweeps.values() for r in by["frames"]  # session 52's float32 rows
-                     if "stack_versions" in r
+                     if "stack_versions" in r and not r.get("frames_form", "").startswith("bits")
                      and large_model(r["weights"], r["frames"] * r["weights"] // study["lags"])})
     return (f"How the structured priors' NUTS cost grows (`docs/cost_growth.json`, written by"
             f" `benchmarks/bench_cost_growth.py`, its protocol the script's docstring; the same simulated neuron,"
@@ -755,10 +756,11 @@ def cost_growth_text(study: dict) -> str:
             f" {min(steps):.0f} to {max(steps):.0f} over these probes)."
             + (f" The rows at {_names([f'{n:,}' for n in single], quote='')} frames ran with the frames in float32"
                f" (bayesrf's default since session 52 from {SINGLE_PRECISION_BYTES / 2**20:g} MiB of float64 frames"
-               f" on), the smaller ones in float64, so the exponents in frames describe the package as shipped, not one"
-               f" arithmetic." if single else "")
+               f" on)" + (f", {_names(packed)}'s bit-packed (`bayesrf.bitpacked`, since session 68)" if packed else "")
+               + ", the smaller ones in float64, so the exponents in frames describe the package as shipped, not one"
+               " arithmetic." if single else "")
             + (f" {_names(list(study['superseded']))}'s rows were measured again after a change to how the prior is"
-               f" sampled or to the frames' precision (the script's docstring says which); the earlier rows are kept"
+               f" sampled or to how the model takes the frames (the script's docstring says which); the earlier rows are kept"
                f" in the JSON under \"superseded\"." if study.get("superseded") else ""))
 
 
