@@ -29,7 +29,8 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_default_op_cache_key
 
-__all__ = ["BITPACKED_MAX_COLUMNS", "FramesAdjoint", "FramesProduct", "adjoint", "byte_table", "levels", "pack", "product"]
+__all__ = ["BITPACKED_MAX_COLUMNS", "FramesAdjoint", "FramesProduct", "adjoint", "byte_table", "levels", "pack",
+           "product"]
 
 BITPACKED_MAX_COLUMNS = 1
 """A product with the frames is bit-packed when it has at most this many columns: one column was 3.3x as fast as

@@ -66,8 +66,8 @@ if TYPE_CHECKING:
     from .structured import Coordinates
 
 __all__ = ["HYPERPARAMETERS", "LAPLACE_FORMS", "RF_PRIOR_TERMS", "SINGLE_PRECISION_BYTES", "SINGLE_PRECISION_WEIGHTS",
-           "VAR_DIMS", "bitpacked_levels", "build_model", "frames_form", "intercept_mu", "large_model", "linear_predictor",
-           "link_start", "mean_rate", "model_frames", "rate_unit", "set_baseline_start"]
+           "VAR_DIMS", "bitpacked_levels", "build_model", "frames_form", "intercept_mu", "large_model",
+           "linear_predictor", "link_start", "mean_rate", "model_frames", "rate_unit", "set_baseline_start"]
 
 LAPLACE_FORMS = ("direct", "exponential-difference", "scale-mixture")
 

@@ -240,9 +240,10 @@ def model_key(design: Design, spec: PriorSpec, laplace: str, *, with_rf: bool = 
     ``pm.Data``, swapped on reuse): spec (without that scale), Laplace form, number of lags, the frames' shape and
     the form they enter the model in (:func:`bayesrf.model.frames_form`: a float32 model must not take float64
     frames that float32 does not hold exactly, and a bit-packed one is compiled for its frames' two values), the
-    fitted intervals, and the counts too when more than the data variables depend on them (spike history, the COM-Poisson normaliser's support); ``with_rf=False`` for the
-    baseline-only model, ``coordinates`` for a model built with them (their values are data; a ``local`` prior's
-    always hold a shear; the number of whitened coefficients is part of the key)."""
+    fitted intervals, and the counts too when more than the data variables depend on them (spike history, the
+    COM-Poisson normaliser's support); ``with_rf=False`` for the baseline-only model, ``coordinates`` for a model built
+    with them (their values are data; a ``local`` prior's always hold a shear; the number of whitened coefficients is
+    part of the key)."""
     if not spec.hierarchical and family_of(spec).scale_is_data:
         spec = replace(spec, scale=None)
     centring = "" if coordinates is None else "|centred"

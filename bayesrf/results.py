@@ -72,9 +72,9 @@ STACK = ("pymc", "pytensor", "nutpie", "numba", "numpy", "scipy", "arviz-base", 
 
 
 def source_commit() -> str:
-    """The commit of bayesrf's source (``git describe --always --dirty``) when it runs from a git checkout of its own
-    repository, else "not a git checkout": bayesrf's version does not change between commits, so this is what tells
-    two checkouts' code apart."""
+    """The commit of bayesrf's source (``git describe --always --dirty``, tags excluded: the abbreviated hash) when it
+    runs from a git checkout of its own repository, else "not a git checkout": bayesrf's version does not change
+    between commits, so this is what tells two checkouts' code apart."""
     here = Path(__file__).resolve().parent
 
     def git(*args: str) -> subprocess.CompletedProcess:
@@ -82,7 +82,7 @@ def source_commit() -> str:
 
     try:  # the file must be tracked here, or the enclosing repository is someone else's (a venv inside a project)
         if git("ls-files", "--error-unmatch", Path(__file__).name).returncode == 0:
-            described = git("describe", "--always", "--dirty")
+            described = git("describe", "--always", "--dirty", "--exclude=*")
             if described.returncode == 0:
                 return described.stdout.strip()
     except (OSError, subprocess.TimeoutExpired):  # no git on this machine
@@ -93,9 +93,9 @@ def source_commit() -> str:
 def stack_versions() -> dict[str, str]:
     """The versions of Python, bayesrf (and its :func:`source_commit`, as ``bayesrf_commit``) and :data:`STACK`, by
     name ("not installed" for a missing one), and what they ran on: ``cpu`` (the CPU that numba compiles for, LLVM's
-    name) and ``blas`` (each BLAS library loaded, with the kernels it chose for this CPU). Stored with every result (``attrs["stack_versions"]``, JSON) and benchmark,
-    because another sampler or compiler version, or another CPU (other BLAS kernels and compiled code sum in another
-    order), can give other draws from the same seed."""
+    name) and ``blas`` (each BLAS library loaded, with the kernels it chose for this CPU). Stored with every result
+    (``attrs["stack_versions"]``, JSON) and benchmark, because another sampler or compiler version, or another CPU
+    (other BLAS kernels and compiled code sum in another order), can give other draws from the same seed."""
     import llvmlite.binding
     import scipy.linalg  # noqa: F401  (loads scipy's BLAS, which threadpoolctl lists only once it is loaded)
     from threadpoolctl import threadpool_info

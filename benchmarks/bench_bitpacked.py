@@ -238,7 +238,8 @@ def reading(rows: list[dict], gradients: dict[str, float]) -> dict:
     at = {row["k"]: row for row in rows if row["frames"] == FRAMES[0]}
     out = {"gradient_ms": gradients}
     for name in KERNELS:
-        exact = all(row["error"][f"{name}_{product}"] < EXACT_RTOL for row in rows for product in ("forward", "adjoint"))
+        exact = all(row["error"][f"{name}_{product}"] < EXACT_RTOL
+                    for row in rows for product in ("forward", "adjoint"))
         projected = {prior: gradients[prior] - products_ms(at[k], "float32") + products_ms(at[k], name)
                      for prior, k in PRIOR_COLUMNS.items()}
         out[name] = {"exact": exact, "speedups": {k: row["speedup"][name] for k, row in at.items()},

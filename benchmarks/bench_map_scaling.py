@@ -261,8 +261,8 @@ def repeated(runs: list[dict]) -> dict:
 
 
 def rerun_structured() -> None:
-    """The amendments of sessions 39, 63, 64, 65, 67 and 68: the structured priors' MAP, :data:`STRUCTURED_REPEATS` runs per
-    prior and size, each scored against the truth, into the stored JSON (the earlier entry of each moved to
+    """The amendments of sessions 39, 63, 64, 65, 67 and 68: the structured priors' MAP, :data:`STRUCTURED_REPEATS` runs
+    per prior and size, each scored against the truth, into the stored JSON (the earlier entry of each moved to
     :data:`EARLIER`)."""
     from peers import score
 

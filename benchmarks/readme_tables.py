@@ -735,7 +735,8 @@ def cost_growth_text(study: dict) -> str:
                for flag in (True, False, None)}
     frames, weights = (_longest_sweeps(sweeps)[axis] for axis in ("frames", "weights"))
     steps = [row["steps_per_draw"] for by in sweeps.values() for rows in by.values() for row in rows]
-    packed = sorted({p for p, by in sweeps.items() for r in by["frames"] if r.get("frames_form", "").startswith("bits")})
+    packed = sorted({p for p, by in sweeps.items() for r in by["frames"]
+                     if r.get("frames_form", "").startswith("bits")})
     single = sorted({r["frames"] for by in sweeps.values() for r in by["frames"]  # session 52's float32 rows
                      if "stack_versions" in r and not r.get("frames_form", "").startswith("bits")
                      and large_model(r["weights"], r["frames"] * r["weights"] // study["lags"])})
@@ -760,8 +761,8 @@ def cost_growth_text(study: dict) -> str:
                + ", the smaller ones in float64, so the exponents in frames describe the package as shipped, not one"
                " arithmetic." if single else "")
             + (f" {_names(list(study['superseded']))}'s rows were measured again after a change to how the prior is"
-               f" sampled or to how the model takes the frames (the script's docstring says which); the earlier rows are kept"
-               f" in the JSON under \"superseded\"." if study.get("superseded") else ""))
+               " sampled or to how the model takes the frames (the script's docstring says which); the earlier rows"
+               " are kept in the JSON under \"superseded\"." if study.get("superseded") else ""))
 
 
 def frames_memory_text(study: dict) -> str:

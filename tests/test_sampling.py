@@ -68,6 +68,10 @@ def test_source_commit_outside_bayesrf_own_checkout(tmp_path, monkeypatch):
     (tmp_path / "results.py").write_text("")
     subprocess.run(["git", "add", "results.py"], cwd=tmp_path, check=True)
     assert results.source_commit().endswith("-dirty")  # tracked, uncommitted: its repository, with a change
+    for args in (["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "-m", "bayesrf"], ["tag", "v1"]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True)
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True, text=True)
+    assert results.source_commit() == head.stdout.strip()  # the commit's hash, not the tag's name
 
 
 @pytest.mark.slow
