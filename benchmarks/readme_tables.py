@@ -835,7 +835,7 @@ def bitpacked_text(study: dict) -> str:
             f" with {one} column and {xk:.2f}× with {many} columns (one per lag); the protocol asked for"
             f" {GOAL_BITPACKED:g}× with both, so by its reading they "
             + ("pay" if byte["pays"] else "do not pay") +
-            f". The gradients timed in the same run were "
+            ". The gradients timed in the same run were "
             + " and ".join(f"`{prior}` {ms:.1f} ms" for prior, ms in gradients.items())
             + f"; with the byte-major products in place of float32 BLAS they project to {projected}."
             " Read after the run: with one column, a rank-1 RF's spatial map, bit-packing pays, so since session 68"
