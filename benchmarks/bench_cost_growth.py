@@ -177,6 +177,18 @@ describe the package as shipped, not one arithmetic (in frames float64 up to 30,
 the README says so; ``smooth``'s and ``local``'s rows are unchanged (their code did not change). Each new row also
 stores the form its model took the frames in (``frames_form``: ``float64``, ``float32`` or ``bits -1.0 1.0``).
 
+Amendment (session 68, after the run; nothing above changed): ``--rerun rank1 --only rank1`` ran 18:37-19:00 UTC
+with nothing else computing but a few seconds of tests and README scripts (niced; files were edited). All nine probes
+finished, with no divergences. The rows that take the bits (3,200 to 12,800 weights, and 100,000 frames) got cheaper
+gradients: at 12,800 weights 2.15 ms against 2.74 ms, at 100,000 frames 8.47 against 9.92 ms. At 100,000 frames x
+100 px the products are a small part of the gradient, so the bits save little there. But the float64 rows, whose code
+did not change, moved as much: at 10,000 frames 0.70 against 1.21 ms, at 30,000 frames 5.35 against 3.60 ms. Their
+steps per draw moved too (62.7 against 81.6, and 80.3 against 127). From 10,000 frames ``rank1``'s cost per draw now
+grows as frames^1.40 (gradient ^1.07, steps ^0.32), against session 52's ^1.11 (^0.91, ^0.20). In weights it grows as
+^0.86 (^0.61, ^0.25), against ^0.43. The goal is still missed in frames and met in weights. Single probes at these
+sizes scatter this much between runs (the 30,000-frame matrix, 24 MB, is about this machine's 32 MB cache), so the
+change in the exponents is read as that scatter, not as the bits.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
