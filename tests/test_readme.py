@@ -308,8 +308,8 @@ def test_cost_growth_claims_follow_their_json():
     r = slopes["rank1"]
     assert (f"From 10,000 frames its cost per draw grows as frames^{r['draw_ms']:.2f} (gradient"
             f" ^{r['gradient_ms']:.2f}, steps ^{r['steps_per_draw']:.2f}), so it misses the goal; its steps grew with"
-            f" the data ({rank1[3_000]:.0f} at 3,000 frames, {rank1[10_000]:.0f} at 10,000, {rank1[30_000]:.0f} at 30,000, {rank1[100_000]:.0f} at"
-            f" 100,000)") in flat
+            f" the data ({rank1[3_000]:.0f} at 3,000 frames, {rank1[10_000]:.0f} at 10,000, {rank1[30_000]:.0f} at"
+            f" 30,000, {rank1[100_000]:.0f} at 100,000)") in flat
     assert sorted(rank1.values()) == [rank1[n] for n in sorted(rank1)]  # "grew with the data"
     smooth = [row["steps_per_draw"] for row in sweeps["smooth"]["frames"]]
     assert (f"its draws take {min(smooth):.0f} to {max(smooth):.0f} steps (steps"
