@@ -99,12 +99,17 @@ EXACT_RTOL = 1e-10
 GOAL_SPEEDUP = 2.0
 
 
+def check_plus_minus_one(frames: np.ndarray) -> None:
+    """Raise ValueError unless every value of ``frames`` is -1 or +1 (``bayesrf.bitpacked.levels``)."""
+    two = bitpacked.levels(frames)
+    if two is None or not set(two) <= {-1.0, 1.0}:
+        raise ValueError(f"bit-packing needs frames in {{-1, +1}}, got values {np.unique(frames)[:5]}")
+
+
 def pack(frames: np.ndarray) -> np.ndarray:
     """Bits of +-1 ``frames`` (n_frames, n_pixels), 8 pixels per byte (pixel ``8 j + i`` is bit ``i`` of byte ``j``),
     shape (n_frames, ceil(n_pixels / 8)), uint8."""
-    values = np.unique(frames)
-    if not set(values.tolist()) <= {-1.0, 1.0}:
-        raise ValueError(f"bit-packing needs frames in {{-1, +1}}, got values {values[:5]}")
+    check_plus_minus_one(frames)
     return np.packbits(frames > 0, axis=1, bitorder="little")
 
 
@@ -173,7 +178,7 @@ def adjoint(packed: np.ndarray, r: np.ndarray, n_pixels: int) -> np.ndarray:
 def pack_bytewise(frames: np.ndarray) -> np.ndarray:
     """:func:`pack`'s bytes stored byte-major, shape (ceil(n_pixels / 8), n_frames): one byte column's frames are
     contiguous (``bayesrf.bitpacked.pack``)."""
-    pack(frames)  # checks the frames are +-1
+    check_plus_minus_one(frames)
     return bitpacked.pack(frames, 1.0)
 
 
