@@ -100,6 +100,13 @@ the session and the package versions (with the commit). Nothing else is rerun. T
 the change: it does no harm if ``rank1``'s median and largest error over the seeds are within 0.001 of session 67's
 at both sizes. Seconds are reported (one run per fit; the timing evidence stays ``bench_map_scaling.py``'s).
 
+Result (session 69, after that run; nothing above changed): ``--rerun rank1`` took 2 minutes (20:16-20:18 UTC) at
+commit f5ad48f, nothing else computing. It does no harm: ``rank1``'s median and largest errors moved by at most 7.5e-6
+(the joint mode's median at 40 x 40 px; the type-II MAP's by at most 1.5e-6), so both methods give session 67's fits
+to rounding; the type-II MAP is still better than the joint mode on every seed; no fit warned; 2 rounds each. Seconds
+of the type-II MAP, compilation included: 12.6-14.1 at 40 x 40 px (session 67: 20.1-26.7) and 5.0-6.0 at 20 x 20 px
+(7.9-9.2); the joint mode 13.3-14.8 and 7.2-7.6 (15.0-27.1 and 7.9-18.9).
+
 Usage: ``python benchmarks/bench_map_quality.py [--ridge-hier | --rerun PRIOR]`` -> ``docs/map_quality.json``.
 """
 
