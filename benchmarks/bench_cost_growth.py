@@ -189,9 +189,25 @@ grows as frames^1.40 (gradient ^1.07, steps ^0.32), against session 52's ^1.11 (
 sizes scatter this much between runs (the 30,000-frame matrix, 24 MB, is about this machine's 32 MB cache), so the
 change in the exponents is read as that scatter, not as the bits.
 
+Amendment (session 69, before its run; nothing above changed): a probe's 100 tuning steps are not the default run's
+300 (``bayesrf.nuts.DEFAULT_TUNE``), and its steps per draw come from that short adaptation. On tuning seed 7 at
+10,000 frames (``rank1``, outside this benchmark, not stored) a probe of 2 chains x (100 + 50) draws took 47 leapfrog
+steps per draw and a run of 2 chains x (300 + 400) draws 15; goal 3 is about the default run's cost. ``--default-tune``
+(new) measures the frame sweep again (10 x 10 px, 1,000 to 100,000 frames, seed 0, the recordings above) with
+probes of 2 chains x (300 + 100) draws (``TUNED_DRAWS``; the pilot of a ``gp`` prior, which ``bayesrf.sample`` runs
+first, then has the same 300 tuning steps), everything else as in the protocol (the gradient timed alone on one
+core; one BLAS thread per chain), into ``docs/cost_growth_tuned.json``; the protocol's rows in
+``docs/cost_growth.json`` stay as they are. The weight sweep is not measured (no session time; it meets its goal with
+the short probes). Order: ``rank1``, ``smooth``, ``local`` (the cheapest probes first), each from the smallest size
+up, on this machine with nothing else computing (files may be edited). The run is stopped at 21:45 UTC (the
+session's schedule); a probe still running then is reported as stopped unfinished and that prior's goal in frames is
+not judged. Reading: the protocol's, on these rows (the cost per draw from 10,000 frames on grows at most as
+frames^1.0), beside the short probes' exponents.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
---replace-frames N] [--only PRIOR]``
--> ``docs/cost_growth.json`` (written after every probe, with ``"complete": false`` until the last one).
+--replace-frames N | --default-tune] [--only PRIOR]``
+-> ``docs/cost_growth.json`` (``docs/cost_growth_tuned.json`` with ``--default-tune``; written after every probe, with
+``"complete": false`` until the last one).
 """
 
 from __future__ import annotations
@@ -212,12 +228,16 @@ FRAMES_SIDE = 10
 SIDES = (10, 20, 30, 40)
 SIDES_FRAMES = 5_000
 TUNE, DRAWS = 100, 50
+OUT_TUNED = OUT.with_name("cost_growth_tuned.json")
+TUNED_DRAWS = 100
+"""Draws per chain of ``--default-tune``'s probes (session 69), after ``bayesrf.nuts.DEFAULT_TUNE`` tuning steps."""
+TUNED_ORDER = ("rank1", "smooth", "local")
 FRAMES_FIT_FROM = 10_000
 GOALS = {"frames": 1.0, "weights": 1.2}
 COSTS = ("gradient_ms", "steps_per_draw", "draw_ms")
 
 
-def measure(rec, prior: str) -> dict:
+def measure(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> dict:
     """One prior at one size: ``bench_big_posterior.probe`` (gradient ms, steps per draw, the probe's wall time and
     diagnostics) with the size, the cost per draw (ms, one core), the package versions (since session 52) and the
     form the model takes its frames in (``bayesrf.model.frames_form``: a dtype, or bits; since session 68)."""
@@ -225,7 +245,7 @@ def measure(rec, prior: str) -> dict:
     from bayesrf.design import make_design
     from bayesrf.model import frames_form
 
-    row = probe(rec, prior, tune=TUNE, draws=DRAWS)
+    row = probe(rec, prior, tune=tune, draws=draws)
     return {"frames": int(rec.sizes["time"]), "weights": LAGS * int(rec["stim"][0].size), **row,
             "draw_ms": row["steps_per_draw"] * row["gradient_ms"], "stack_versions": stack_versions(),
             "frames_form": frames_form(make_design(rec, LAGS), bayesrf.load_prior(prior))}
@@ -254,11 +274,12 @@ def summarise(sweeps: dict[str, dict[str, list[dict]]]) -> dict[str, dict]:
     return out
 
 
-def write(sweeps: dict[str, dict[str, list[dict]]], complete: bool, superseded: dict | None = None) -> None:
+def write(sweeps: dict[str, dict[str, list[dict]]], complete: bool, superseded: dict | None = None,
+          out: Path = OUT, tune: int = TUNE, draws: int = DRAWS) -> None:
     """Store the sweeps so far with the protocol and the summary (and, per prior, the sets of rows ``--rerun``
-    replaced, oldest first)."""
-    OUT.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "lags": LAGS, "tune": TUNE,
-                               "draws": DRAWS, "chains": 2, "cores": 2, "frames_fit_from": FRAMES_FIT_FROM,
+    replaced, oldest first) in ``out``, with the probes' ``tune`` and ``draws``."""
+    out.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "lags": LAGS, "tune": tune,
+                               "draws": draws, "chains": 2, "cores": 2, "frames_fit_from": FRAMES_FIT_FROM,
                                "goals": GOALS, "python": sys.version.split()[0], "complete": complete,
                                "sweeps": sweeps, "summary": summarise(sweeps)}
                               | ({"superseded": superseded} if superseded else {}), indent=1))
@@ -306,8 +327,36 @@ def pending(sweeps: dict[str, dict[str, list[dict]]], cases: list[tuple[str, int
             if (only is None or prior == only) and not stored(sweeps, prior, axis, frames, LAGS * side * side)]
 
 
+def default_tune() -> None:
+    """The session-69 amendment: the frame sweep with probes of the default warm-up, into :data:`OUT_TUNED`
+    (its stored probes are kept, so that a stopped run resumes)."""
+    from threadpoolctl import threadpool_limits
+
+    from bayesrf.nuts import DEFAULT_TUNE
+
+    tune = DEFAULT_TUNE["nutpie"]
+    sweeps = (json.loads(OUT_TUNED.read_text())["sweeps"] if OUT_TUNED.exists()
+              else {prior: {"frames": [], "weights": []} for prior in TUNED_ORDER})
+    todo = [(prior, n) for prior in TUNED_ORDER for n in FRAMES
+            if not stored(sweeps, prior, "frames", n, LAGS * FRAMES_SIDE**2)]
+    with threadpool_limits(1):
+        for i, (prior, frames) in enumerate(todo):
+            row = measure(recording(FRAMES_SIDE, frames), prior, tune=tune, draws=TUNED_DRAWS)
+            sweeps[prior]["frames"] = sorted([*sweeps[prior]["frames"], row], key=lambda r: r["frames"])
+            print(f"{prior:>6s} {frames:>7,d} frames: gradient {row['gradient_ms']:.2f} ms x "
+                  f"{row['steps_per_draw']:.1f} steps = {row['draw_ms']:.0f} ms per draw (probe "
+                  f"{row['probe_wall_s']:.0f} s)", flush=True)
+            write(sweeps, complete=i == len(todo) - 1, out=OUT_TUNED, tune=tune, draws=TUNED_DRAWS)
+    print(json.dumps(summarise(sweeps), indent=1))
+    print(f"wrote {OUT_TUNED}")
+
+
 def main() -> None:
     from threadpoolctl import threadpool_limits
+
+    if "--default-tune" in sys.argv:
+        default_tune()
+        return
 
     if "--report" in sys.argv:
         stored_json = json.loads(OUT.read_text())
