@@ -204,6 +204,17 @@ session's schedule); a probe still running then is reported as stopped unfinishe
 not judged. Reading: the protocol's, on these rows (the cost per draw from 10,000 frames on grows at most as
 frames^1.0), beside the short probes' exponents.
 
+Amendment (session 69, after the run; nothing above changed): ``--default-tune`` ran 20:32-21:45 UTC at commit
+ce92f65 with nothing else computing (files were edited) and was stopped by its cap during ``local``'s probe at 100,000
+frames, which had started at about 21:41; ``local``'s goal in frames is not judged. With the default warm-up the
+steps per draw no longer grow with the data for ``rank1`` (15.0 at every size up to 30,000 frames and 15.2 at
+100,000; the short probes 15, 15, 63, 80 and 131) and barely for ``smooth`` (25, 19, 17, 17 and 22; short 24, 24, 25,
+28 and 43); ``local`` took 15, 16, 21 and 31 up to 30,000 frames (short 26, 22, 31 and 234.5). From 10,000 frames on the
+cost per draw grows as frames^0.75 for ``rank1`` (gradient ^0.75, steps ^0.00): it **meets** the goal; as ^1.02 for
+``smooth`` (gradient ^0.92, steps ^0.10), which misses it by 0.02. No probe diverged. The gradients, timed again, again
+scattered against the stored ones (``local`` at 10,000 frames 6.95 ms against 1.9), as the session-68 amendment
+found. The probes' R-hat (100 draws) is not a convergence check; ``rank1``'s at 100,000 frames was 1.61.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N | --default-tune] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (``docs/cost_growth_tuned.json`` with ``--default-tune``; written after every probe, with

@@ -783,6 +783,39 @@ def cost_growth_text(study: dict) -> str:
                " are kept in the JSON under \"superseded\"." if study.get("superseded") else ""))
 
 
+def cost_growth_tuned_text(study: dict) -> str:
+    """The README's sentences above the table of ``docs/cost_growth_tuned.json`` (``bench_cost_growth.py
+    --default-tune``, session 69): the frame sweep with probes of the default warm-up, beside the short probes of
+    ``docs/cost_growth.json``."""
+    short = json.loads((DOCS / "cost_growth.json").read_text())
+    summary, sweeps = study["summary"], study["sweeps"]
+
+    def slopes(prior: str) -> str:
+        e, old = summary[prior]["exponents"]["frames"], short["summary"][prior]["exponents"]["frames"]
+        upto = "" if summary[prior]["meets"]["frames"] is not None else \
+            f" up to {sweeps[prior]['frames'][-1]['frames']:,} frames only"
+        return (f"^{e['draw_ms']:.2f} for {prior}{upto} (gradient ^{e['gradient_ms']:.2f}, steps"
+                f" ^{e['steps_per_draw']:.2f}; short probes ^{old['draw_ms']:.2f}, steps ^{old['steps_per_draw']:.2f})")
+
+    judged = {p: s["meets"].get("frames") for p, s in summary.items() if "frames" in s["exponents"]}
+    verdict = {flag: [p for p, ok in judged.items() if ok is flag] for flag in (True, False, None)}
+    steps = {p: [round(r["steps_per_draw"]) for r in by["frames"]] for p, by in sweeps.items()}
+    return (f"The steps per draw of those probes come from {short['tune']} tuning steps, not the default run's"
+            f" {study['tune']}. With the default warm-up (`docs/cost_growth_tuned.json`, written by"
+            f" `benchmarks/bench_cost_growth.py --default-tune`, the script's session-69 amendment: probes of"
+            f" {study['chains']} chains × ({study['tune']} + {study['draws']}) draws, the same recordings, the gradient"
+            f" timed again), from {study['frames_fit_from']:,} frames on the cost per draw grows as frames"
+            + ", ".join(slopes(p) for p in judged)
+            + ". The steps per draw were " + "; ".join(f"{p} {', '.join(map(str, n))}" for p, n in steps.items() if n)
+            + f" from {sweeps[next(iter(sweeps))]['frames'][0]['frames']:,} frames up. The goal (at most"
+            f" frames^{study['goals']['frames']:g}) is met by {_names(verdict[True]) or 'none'}"
+            + (f" and missed by {_names(verdict[False])}" if verdict[False] else "")
+            + (f"; not judged for {_names(verdict[None])}, whose probes did not all finish within the run's cap"
+               if verdict[None] else "")
+            + (f"; {_names(idle)} did not run" if (idle := [p for p, by in sweeps.items() if not by["frames"]]) else "")
+            + ".")
+
+
 def frames_memory_text(study: dict) -> str:
     """The README's sentences on ``docs/frames_memory.json``: why a gradient grows faster than frames here."""
     rows, r, cache = study["rows"], study["reading"], study["last_level_cache_bytes"]
@@ -1814,6 +1847,7 @@ GENERATED = (("population_bench", population_phases_text), ("dask_profiler", das
              ("big_posterior_full", big_full_text, big_full_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
              ("cost_growth", cost_growth_text, cost_growth_table),
+             ("cost_growth_tuned", cost_growth_tuned_text, cost_growth_table),
              ("frames_memory", frames_memory_text, frames_memory_table), ("float32", float32_text),
              ("bitpacked", bitpacked_text, bitpacked_table),
              ("mixing", mixing_text, mixing_table), ("mixing_noncentred", mixing_text, mixing_table),
