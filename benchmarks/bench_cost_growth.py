@@ -338,6 +338,17 @@ def pending(sweeps: dict[str, dict[str, list[dict]]], cases: list[tuple[str, int
             if (only is None or prior == only) and not stored(sweeps, prior, axis, frames, LAGS * side * side)]
 
 
+def probe_into(sweeps: dict[str, dict[str, list[dict]]], axis: str, side: int, frames: int, prior: str,
+               tune: int = TUNE, draws: int = DRAWS) -> None:
+    """Measure ``prior``'s probe at ``side`` x ``side`` px and ``frames`` frames (:func:`measure`), put its row into
+    ``sweeps[prior][axis]`` in order of size, and print it."""
+    row = measure(recording(side, frames), prior, tune=tune, draws=draws)
+    sweeps[prior][axis] = sorted([*sweeps[prior][axis], row], key=lambda r: (r["weights"], r["frames"]))
+    print(f"{axis:>7s} {prior:>6s} {frames:>7,d} frames {row['weights']:>6,d} weights: gradient "
+          f"{row['gradient_ms']:.2f} ms x {row['steps_per_draw']:.1f} steps = {row['draw_ms']:.0f} ms "
+          f"per draw (probe {row['probe_wall_s']:.0f} s)", flush=True)
+
+
 def default_tune() -> None:
     """The session-69 amendment: the frame sweep with probes of the default warm-up, into :data:`OUT_TUNED`
     (its stored probes are kept, so that a stopped run resumes)."""
@@ -352,11 +363,7 @@ def default_tune() -> None:
             if not stored(sweeps, prior, "frames", n, LAGS * FRAMES_SIDE**2)]
     with threadpool_limits(1):
         for i, (prior, frames) in enumerate(todo):
-            row = measure(recording(FRAMES_SIDE, frames), prior, tune=tune, draws=TUNED_DRAWS)
-            sweeps[prior]["frames"] = sorted([*sweeps[prior]["frames"], row], key=lambda r: r["frames"])
-            print(f"{prior:>6s} {frames:>7,d} frames: gradient {row['gradient_ms']:.2f} ms x "
-                  f"{row['steps_per_draw']:.1f} steps = {row['draw_ms']:.0f} ms per draw (probe "
-                  f"{row['probe_wall_s']:.0f} s)", flush=True)
+            probe_into(sweeps, "frames", FRAMES_SIDE, frames, prior, tune=tune, draws=TUNED_DRAWS)
             write(sweeps, complete=i == len(todo) - 1, out=OUT_TUNED, tune=tune, draws=TUNED_DRAWS)
     print(json.dumps(summarise(sweeps), indent=1))
     print(f"wrote {OUT_TUNED}")
@@ -400,11 +407,7 @@ def main() -> None:
         todo.sort(key=lambda case: max([0.0] + [r["probe_wall_s"] for r in sweeps[case[3]][case[0]]]))
     with threadpool_limits(1):
         for axis, side, frames, prior in todo:
-            row = measure(recording(side, frames), prior)
-            sweeps[prior][axis] = sorted([*sweeps[prior][axis], row], key=lambda r: (r["weights"], r["frames"]))
-            print(f"{axis:>7s} {prior:>6s} {frames:>7,d} frames {row['weights']:>6,d} weights: gradient "
-                  f"{row['gradient_ms']:.2f} ms x {row['steps_per_draw']:.1f} steps = {row['draw_ms']:.0f} ms "
-                  f"per draw (probe {row['probe_wall_s']:.0f} s)", flush=True)
+            probe_into(sweeps, axis, side, frames, prior)
             write(sweeps, complete=not pending(sweeps, cases), superseded=superseded)
     for prior, result in summarise(sweeps).items():
         print(prior, {axis: f"{s['draw_ms']:.2f} (gradient {s['gradient_ms']:.2f}, steps {s['steps_per_draw']:.2f})"
