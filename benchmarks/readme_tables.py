@@ -498,10 +498,9 @@ def _map_quality_rerun(study: dict, rerun: dict) -> str:
     moved = max(abs(study["summary"][key][stat] - study["previous_summary"][key][stat])
                 for key in (f"{p}_{side}" for p in rerun["priors"] for side in sides)
                 for stat in ("type2_median", "type2_max", "joint_median", "joint_max"))
-    seconds = [f"{np.median([r[p]['type2']['seconds'] for r in rows]):.0f} s at {side} px (before "
-               f"{np.median([r['superseded'][p]['type2']['seconds'] for r in rows]):.0f})"
-               for p in rerun["priors"] for side in sides
-               for rows in [[r for r in study["rows"] if r["pixels"][0] == side]]]
+    replaced = {"rows": [r["superseded"] | {"pixels": r["pixels"]} for r in study["rows"]]}
+    seconds = [f"{_median_seconds(study, p, 'type2', side):.0f} s at {side} px (before "
+               f"{_median_seconds(replaced, p, 'type2', side):.0f})" for p in rerun["priors"] for side in sides]
     return (f" {_names(rerun['priors'])}'s fits are session {rerun['session']}'s rerun (the script's"
             f" session-{rerun['session']} amendment; the fits they replace are kept in the JSON), since its models of"
             f" 2,000 weights or more take binary frames bit-packed: its median and largest errors moved by at most"
