@@ -215,6 +215,14 @@ cost per draw grows as frames^0.75 for ``rank1`` (gradient ^0.75, steps ^0.00): 
 scattered against the stored ones (``local`` at 10,000 frames 6.95 ms against 1.9), as the session-68 amendment
 found. The probes' R-hat (100 draws) is not a convergence check; ``rank1``'s at 100,000 frames was 1.61.
 
+Amendment (session 70, before its run; nothing above changed): ``--default-tune`` resumes a stopped run, so run again
+it measures the one probe ``docs/cost_growth_tuned.json`` lacks, ``local`` at 100,000 frames, with the settings of
+session 69's amendment. The package is unchanged since that run (no commit under ``bayesrf/`` after ce92f65). On this
+machine with nothing else computing (files may be edited; at most a few seconds of niced unit tests). The run is
+stopped 60 minutes after it starts (``timeout``; the stored probes of ``local`` at 30,000 frames took 14 minutes, and
+``smooth``'s at 100,000 frames 24); a probe still running then is reported as stopped unfinished and ``local``'s goal
+in frames stays not judged. Reading: the protocol's, as in session 69's amendment.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N | --default-tune] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (``docs/cost_growth_tuned.json`` with ``--default-tune``; written after every probe, with
