@@ -223,6 +223,15 @@ stopped 60 minutes after it starts (``timeout``; the stored probes of ``local`` 
 ``smooth``'s at 100,000 frames 24); a probe still running then is reported as stopped unfinished and ``local``'s goal
 in frames stays not judged. Reading: the protocol's, as in session 69's amendment.
 
+Amendment (session 70, before the weight sweep's run, during the probe above; nothing above changed):
+``--default-tune`` now also measures the weight sweep (10 x 10 to 40 x 40 px at 5,000 frames, the protocol's
+recordings) with the same probes as its frame sweep, after that sweep, each prior in the order ``rank1``, ``smooth``,
+``local`` from the smallest size up (``tuned_pending``). It runs after the probe above ends, on this machine with
+nothing else computing (files may be edited; at most a few seconds of niced unit tests), and is stopped 55 minutes
+after it starts or at 01:15 UTC (the session's schedule), whichever is first; a probe still running then is reported
+as stopped unfinished and that prior's goal in weights is not judged. Reading: the protocol's goal in weights (the
+cost per draw grows at most as weights^1.2 over the four sizes), beside the short probes' exponents.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N | --default-tune] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (``docs/cost_growth_tuned.json`` with ``--default-tune``; written after every probe, with
@@ -254,6 +263,8 @@ TUNED_ORDER = ("rank1", "smooth", "local")
 FRAMES_FIT_FROM = 10_000
 GOALS = {"frames": 1.0, "weights": 1.2}
 COSTS = ("gradient_ms", "steps_per_draw", "draw_ms")
+CASES = [("weights", side, SIDES_FRAMES) for side in SIDES] + [("frames", FRAMES_SIDE, n) for n in FRAMES]
+"""The protocol's probes ``(axis, side, frames)`` in its order: the pixel sweep, then the frame sweep."""
 
 
 def measure(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> dict:
@@ -357,9 +368,16 @@ def probe_into(sweeps: dict[str, dict[str, list[dict]]], axis: str, side: int, f
           f"per draw (probe {row['probe_wall_s']:.0f} s)", flush=True)
 
 
+def tuned_pending(sweeps: dict[str, dict[str, list[dict]]]) -> list[tuple[str, int, int, str]]:
+    """The probes ``(axis, side, frames, prior)`` that ``--default-tune``'s ``sweeps`` lack, in its order: the frame
+    sweep, then the weight sweep (session 70), each prior in :data:`TUNED_ORDER` from the smallest size up."""
+    return sorted(pending(sweeps, CASES), key=lambda case: (case[0] != "frames", TUNED_ORDER.index(case[3])))
+
+
 def default_tune() -> None:
-    """The session-69 amendment: the frame sweep with probes of the default warm-up, into :data:`OUT_TUNED`
-    (its stored probes are kept, so that a stopped run resumes)."""
+    """The amendments of sessions 69 and 70: the frame sweep and then the weight sweep with probes of the default
+    warm-up, each prior in :data:`TUNED_ORDER` from the smallest size up, into :data:`OUT_TUNED` (its stored probes
+    are kept, so that a stopped run resumes)."""
     from threadpoolctl import threadpool_limits
 
     from bayesrf.nuts import DEFAULT_TUNE
@@ -367,12 +385,10 @@ def default_tune() -> None:
     tune = DEFAULT_TUNE["nutpie"]
     sweeps = (json.loads(OUT_TUNED.read_text())["sweeps"] if OUT_TUNED.exists()
               else {prior: {"frames": [], "weights": []} for prior in TUNED_ORDER})
-    todo = [(prior, n) for prior in TUNED_ORDER for n in FRAMES
-            if not stored(sweeps, prior, "frames", n, LAGS * FRAMES_SIDE**2)]
     with threadpool_limits(1):
-        for i, (prior, frames) in enumerate(todo):
-            probe_into(sweeps, "frames", FRAMES_SIDE, frames, prior, tune=tune, draws=TUNED_DRAWS)
-            write(sweeps, complete=i == len(todo) - 1, out=OUT_TUNED, tune=tune, draws=TUNED_DRAWS)
+        for axis, side, frames, prior in tuned_pending(sweeps):
+            probe_into(sweeps, axis, side, frames, prior, tune=tune, draws=TUNED_DRAWS)
+            write(sweeps, complete=not pending(sweeps, CASES), out=OUT_TUNED, tune=tune, draws=TUNED_DRAWS)
     print(json.dumps(summarise(sweeps), indent=1))
     print(f"wrote {OUT_TUNED}")
 
@@ -396,7 +412,6 @@ def main() -> None:
         write(sweeps, complete=stored_json["complete"], superseded=superseded)
         print(json.dumps(summarise(sweeps), indent=1))
         return
-    cases = [("weights", side, SIDES_FRAMES) for side in SIDES] + [("frames", FRAMES_SIDE, n) for n in FRAMES]
     replaced = int(sys.argv[sys.argv.index("--replace-frames") + 1]) if "--replace-frames" in sys.argv else None
     missing = "--missing" in sys.argv or replaced is not None
     rerun = sys.argv[sys.argv.index("--rerun") + 1] if "--rerun" in sys.argv else None
@@ -410,13 +425,13 @@ def main() -> None:
     only = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
     if replaced is not None:  # session 52: the rows at these frames measured again, the replaced ones kept
         sweeps, superseded = replace_frames(sweeps, superseded, replaced, only)
-    todo = pending(sweeps, cases, only)
+    todo = pending(sweeps, CASES, only)
     if missing:  # the cheapest first (the amendment of session 38)
         todo.sort(key=lambda case: max([0.0] + [r["probe_wall_s"] for r in sweeps[case[3]][case[0]]]))
     with threadpool_limits(1):
         for axis, side, frames, prior in todo:
             probe_into(sweeps, axis, side, frames, prior)
-            write(sweeps, complete=not pending(sweeps, cases), superseded=superseded)
+            write(sweeps, complete=not pending(sweeps, CASES), superseded=superseded)
     for prior, result in summarise(sweeps).items():
         print(prior, {axis: f"{s['draw_ms']:.2f} (gradient {s['gradient_ms']:.2f}, steps {s['steps_per_draw']:.2f})"
                       for axis, s in result["exponents"].items()}, "meets", result["meets"])

@@ -811,6 +811,25 @@ def test_bench_cost_growth_only_limits_the_probes_to_one_prior():
         bench.pending(sweeps, cases, only="ridge")
 
 
+def test_bench_cost_growth_default_tune_runs_the_frame_sweep_then_the_weight_sweep():
+    """bench_cost_growth.tuned_pending: ``--default-tune``'s missing probes, the frame sweep first (session 69's) and
+    then the weight sweep (session 70's), each prior in TUNED_ORDER (rank1, smooth, local) from the smallest size up."""
+    bench = _load("bench_cost_growth")
+    empty = {prior: {"frames": [], "weights": []} for prior in bench.TUNED_ORDER}
+    todo = bench.tuned_pending(empty)
+    n_frames, n_sides = len(bench.FRAMES), len(bench.SIDES)
+    assert len(todo) == 3 * (n_frames + n_sides)
+    assert todo[:n_frames] == [("frames", bench.FRAMES_SIDE, n, "rank1") for n in bench.FRAMES]
+    assert [case[3] for case in todo[::n_frames][:3]] == ["rank1", "smooth", "local"]
+    frames_done = {prior: {"frames": [{"frames": n, "weights": bench.LAGS * bench.FRAMES_SIDE**2}
+                                      for n in bench.FRAMES], "weights": []} for prior in bench.TUNED_ORDER}
+    frames_done["local"]["frames"].pop()  # session 69's run stopped during local's probe at 100,000 frames
+    todo = bench.tuned_pending(frames_done)
+    assert todo[0] == ("frames", bench.FRAMES_SIDE, bench.FRAMES[-1], "local")
+    assert todo[1:] == [("weights", side, bench.SIDES_FRAMES, prior) for prior in bench.TUNED_ORDER
+                        for side in bench.SIDES]
+
+
 def test_recorded_messages_are_distinct_sorted_and_cut():
     """bench_big_posterior.messages (shared by the benchmarks that record warnings): the warnings a benchmark stores,
     one line per distinct warning, sorted, each message cut to the width asked (160 by default)."""
