@@ -106,6 +106,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "big_posterior.json"
@@ -133,10 +134,11 @@ def recording(side: int = SIDE, n_frames: int = N_FRAMES, seed: int = 0, lags: i
                             rate=20.0, dt=0.05, seed=seed)
 
 
-def gradient_ms(rec, prior: str, lags: int = LAGS, at_start: bool = True) -> float:
-    """Milliseconds of one log-density and gradient of ``prior``'s model at the sampler's start (one core), or with
-    ``at_start=False`` at the model's initial point jittered by N(0, 0.1) (no MAP fit, the same arithmetic; without
-    the jitter ``rank1``'s time course is zero, where its normalisation is undefined)."""
+def gradient_call(rec, prior: str, lags: int = LAGS, at_start: bool = True) -> Callable[[], object]:
+    """One log-density and gradient of ``prior``'s model at the sampler's start, or with ``at_start=False`` at the
+    model's initial point jittered by N(0, 0.1) (no MAP fit, the same arithmetic; without the jitter ``rank1``'s time
+    course is zero, where its normalisation is undefined), compiled and called once (warm), as a call of no
+    arguments."""
     import numpy as np
     import pytensor
     import pytensor.tensor as pt
@@ -155,10 +157,21 @@ def gradient_ms(rec, prior: str, lags: int = LAGS, at_start: bool = True) -> flo
     logp = model.logp()
     both = pytensor.function(model.value_vars, [logp, *pt.grad(logp, model.value_vars)])  # one graph, as NUTS calls it
     both(**point)  # compiled and warm
+    return lambda: both(**point)
+
+
+def call_ms(call: Callable[[], object], repeats: int = GRADIENT_REPEATS) -> float:
+    """Milliseconds per call of ``call``, the mean of ``repeats`` calls in a row."""
     began = time.perf_counter()
-    for _ in range(GRADIENT_REPEATS):
-        both(**point)
-    return 1000 * (time.perf_counter() - began) / GRADIENT_REPEATS
+    for _ in range(repeats):
+        call()
+    return 1000 * (time.perf_counter() - began) / repeats
+
+
+def gradient_ms(rec, prior: str, lags: int = LAGS, at_start: bool = True) -> float:
+    """Milliseconds of one log-density and gradient of ``prior``'s model (:func:`gradient_call`), on the calling
+    thread's cores (one, as the benchmarks limit BLAS to one thread)."""
+    return call_ms(gradient_call(rec, prior, lags, at_start))
 
 
 def projected_s(chains: int, iterations: int, steps: float, ms: float, cores: int) -> float:

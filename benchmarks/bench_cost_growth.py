@@ -232,8 +232,20 @@ after it starts or at 01:15 UTC (the session's schedule), whichever is first; a 
 as stopped unfinished and that prior's goal in weights is not judged. Reading: the protocol's goal in weights (the
 cost per draw grows at most as weights^1.2 over the four sizes), beside the short probes' exponents.
 
+Amendment (session 70, before ``--retime``'s run, during the weight sweep's; nothing above changed): single gradient
+timings scatter between runs (``local`` at 10,000 frames took 6.95 ms in session 69's probe and 1.89 ms in session
+45's), and each exponent in frames rests on three of them. ``--retime`` (new) times again every gradient the
+exponents of ``--default-tune`` use (10,000, 30,000 and 100,000 frames at 10 x 10 px; the weight sweep's four sizes),
+each prior's model built as ``bench_big_posterior.gradient_ms`` builds it (at the sampler's start, one core), in
+``RETIME_BLOCKS`` = 5 blocks of 20 calls, the blocks interleaved over the 21 models so that a slow minute falls on all
+of them; every block is stored in ``docs/cost_growth_tuned.json`` under ``gradient_retimed``, and the exponents of
+the probes' steps per draw times the median block under ``summary_retimed``. It runs after the weight sweep ends, on
+this machine with nothing else computing, and is stopped at 00:55 UTC (the session's schedule). Reading, fixed now:
+goal 3 is judged on the retimed medians (the steps from the probes), and the README gives the verdicts of the probes'
+single timings beside them; a model whose slowest block took more than 1.5 times its fastest is named.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
---replace-frames N | --default-tune] [--only PRIOR]``
+--replace-frames N | --default-tune | --retime] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (``docs/cost_growth_tuned.json`` with ``--default-tune``; written after every probe, with
 ``"complete": false`` until the last one).
 """
@@ -260,6 +272,8 @@ OUT_TUNED = OUT.with_name("cost_growth_tuned.json")
 TUNED_DRAWS = 100
 """Draws per chain of ``--default-tune``'s probes (session 69), after ``bayesrf.nuts.DEFAULT_TUNE`` tuning steps."""
 TUNED_ORDER = ("rank1", "smooth", "local")
+RETIME_BLOCKS = 5
+"""Blocks of ``bench_big_posterior.GRADIENT_REPEATS`` calls per gradient of ``--retime`` (session 70)."""
 FRAMES_FIT_FROM = 10_000
 GOALS = {"frames": 1.0, "weights": 1.2}
 COSTS = ("gradient_ms", "steps_per_draw", "draw_ms")
@@ -393,9 +407,56 @@ def default_tune() -> None:
     print(f"wrote {OUT_TUNED}")
 
 
+def retimed(sweeps: dict[str, dict[str, list[dict]]], blocks: dict[str, dict[str, list[dict]]]
+            ) -> dict[str, dict[str, list[dict]]]:
+    """``sweeps`` with each probe's gradient replaced by the median of its retimed ``blocks`` (``--retime``,
+    session 70: per prior and axis, rows of ``frames``, ``weights`` and ``gradient_ms_blocks``) and its cost per draw
+    recomputed; a probe without retimed blocks (below ``FRAMES_FIT_FROM`` frames, outside the exponent) as it was."""
+    out = {}
+    for prior, by in sweeps.items():
+        out[prior] = {}
+        for axis, rows in by.items():
+            timed = {(b["frames"], b["weights"]): float(np.median(b["gradient_ms_blocks"]))
+                     for b in blocks.get(prior, {}).get(axis, [])}
+            out[prior][axis] = [r if (ms := timed.get((r["frames"], r["weights"]))) is None else
+                                r | {"gradient_ms": ms, "draw_ms": r["steps_per_draw"] * ms} for r in rows]
+    return out
+
+
+def retime() -> None:
+    """Session 70's amendment: every gradient that ``--default-tune``'s exponents use timed again, in
+    :data:`RETIME_BLOCKS` blocks of ``GRADIENT_REPEATS`` calls, the blocks interleaved over the models; stored in
+    :data:`OUT_TUNED` under ``gradient_retimed`` with the exponents of the probes' steps times the median gradients
+    (``summary_retimed``)."""
+    from bench_big_posterior import call_ms, gradient_call
+    from threadpoolctl import threadpool_limits
+
+    study = json.loads(OUT_TUNED.read_text())
+    cases = [(axis, side, n) for axis, side, n in CASES if axis == "weights" or n >= FRAMES_FIT_FROM]
+    with threadpool_limits(1):
+        calls = {(prior, axis, side, n): gradient_call(recording(side, n), prior)
+                 for axis, side, n in cases for prior in TUNED_ORDER}
+        times: dict[tuple, list[float]] = {key: [] for key in calls}
+        for block in range(RETIME_BLOCKS):
+            for key, call in calls.items():
+                times[key].append(call_ms(call))
+            print(f"block {block + 1} of {RETIME_BLOCKS} timed", flush=True)
+    blocks = {prior: {axis: [{"frames": n, "weights": LAGS * side * side, "gradient_ms_blocks": ms}
+                             for (p, a, side, n), ms in times.items() if (p, a) == (prior, axis)] for axis in GOALS}
+              for prior in TUNED_ORDER}
+    study |= {"gradient_retimed": blocks, "summary_retimed": summarise(retimed(study["sweeps"], blocks)),
+              "retime_stack_versions": stack_versions()}
+    OUT_TUNED.write_text(json.dumps(study, indent=1))
+    print(json.dumps(study["summary_retimed"], indent=1))
+    print(f"wrote {OUT_TUNED}")
+
+
 def main() -> None:
     from threadpoolctl import threadpool_limits
 
+    if "--retime" in sys.argv:
+        retime()
+        return
     if "--default-tune" in sys.argv:
         default_tune()
         return

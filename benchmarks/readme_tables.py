@@ -710,17 +710,18 @@ def expected_loglik_text(study: dict) -> str:
             f" {passing('laplace')}. A k that is not finite means all but one weight underflow.")
 
 
-def _longest_sweeps(sweeps: dict) -> dict[str, list[dict]]:
-    """Per axis (weights, then frames) of ``docs/cost_growth.json``'s ``sweeps``, the longest of the priors' rows."""
-    return {axis: max((by[axis] for by in sweeps.values()), key=len) for axis in ("weights", "frames")}
+def _longest_sweeps(sweeps: dict, axes: tuple[str, ...] = ("weights", "frames")) -> dict[str, list[dict]]:
+    """Per axis (in the order of ``axes``) of ``docs/cost_growth.json``'s ``sweeps``, the longest of the priors'
+    rows."""
+    return {axis: max((by[axis] for by in sweeps.values()), key=len) for axis in axes}
 
 
-def cost_growth_table(study: dict) -> str:
+def cost_growth_table(study: dict, axes: tuple[str, ...] = ("weights", "frames")) -> str:
     """Markdown table of ``docs/cost_growth.json``: per size, each prior's gradient (ms, one core) × leapfrog steps
     per draw = ms per draw ("stopped unfinished" for the probe running when that prior's run was stopped, its first
-    missing one in the order weights then frames; "not run" for the ones after it)."""
+    missing one in the order of ``axes``, the order the sweeps ran in; "not run" for the ones after it)."""
     priors, sweeps = list(study["sweeps"]), study["sweeps"]
-    longest = _longest_sweeps(sweeps)
+    longest = _longest_sweeps(sweeps, axes)
     stopped = {p: next(((axis, len(sweeps[p][axis])) for axis in longest if len(sweeps[p][axis]) < len(longest[axis])),
                        None) for p in priors}
     rows = [f"| sweep | frames | weights | {' | '.join(f'{p}: gradient ms × steps = ms / draw' for p in priors)} |",
@@ -783,36 +784,49 @@ def cost_growth_text(study: dict) -> str:
 
 
 def cost_growth_tuned_text(study: dict) -> str:
-    """The README's sentences above the table of ``docs/cost_growth_tuned.json`` (``bench_cost_growth.py
-    --default-tune``, session 69): the frame sweep with probes of the default warm-up, beside the short probes of
-    ``docs/cost_growth.json``."""
+    """The README's sentences above :func:`cost_growth_tuned_table` (``docs/cost_growth_tuned.json``,
+    ``bench_cost_growth.py --default-tune``, sessions 69-70): the frame sweep and, once measured, the weight sweep
+    with probes of the default warm-up, beside the short probes of ``docs/cost_growth.json``."""
     short = json.loads((DOCS / "cost_growth.json").read_text())
     summary, sweeps = study["summary"], study["sweeps"]
 
-    def slopes(prior: str) -> str:
-        e, old = summary[prior]["exponents"]["frames"], short["summary"][prior]["exponents"]["frames"]
-        upto = "" if summary[prior]["meets"]["frames"] is not None else \
-            f" up to {sweeps[prior]['frames'][-1]['frames']:,} frames only"
+    def slopes(prior: str, axis: str) -> str:
+        e, old = summary[prior]["exponents"][axis], short["summary"][prior]["exponents"][axis]
+        upto = "" if summary[prior]["meets"][axis] is not None else \
+            f" up to {sweeps[prior][axis][-1][axis]:,} {axis} only"
         return (f"^{e['draw_ms']:.2f} for {prior}{upto} (gradient ^{e['gradient_ms']:.2f}, steps"
                 f" ^{e['steps_per_draw']:.2f}; short probes ^{old['draw_ms']:.2f}, steps ^{old['steps_per_draw']:.2f})")
 
-    judged = {p: s["meets"].get("frames") for p, s in summary.items() if "frames" in s["exponents"]}
-    verdict = {flag: [p for p, ok in judged.items() if ok is flag] for flag in (True, False, None)}
-    steps = {p: [round(r["steps_per_draw"]) for r in by["frames"]] for p, by in sweeps.items()}
+    def reading(axis: str) -> str:
+        judged = {p: s["meets"].get(axis) for p, s in summary.items() if axis in s["exponents"]}
+        verdict = {flag: [p for p, ok in judged.items() if ok is flag] for flag in (True, False, None)}
+        steps = {p: [round(r["steps_per_draw"]) for r in by[axis]] for p, by in sweeps.items()}
+        first = next(by[axis][0] for by in sweeps.values() if by[axis])
+        return (", ".join(slopes(p, axis) for p in judged)
+                + ". The steps per draw were " + "; ".join(f"{p} {', '.join(map(str, n))}" for p, n in steps.items()
+                                                           if n)
+                + f" from {first[axis]:,} {axis} up. The goal (at most {axis}^{study['goals'][axis]:g}) is met by"
+                f" {_names(verdict[True]) or 'none'}"
+                + (f" and missed by {_names(verdict[False])}" if verdict[False] else "")
+                + (f"; not judged for {_names(verdict[None])}, whose probes did not all finish within the run's cap"
+                   if verdict[None] else "")
+                + (f"; {_names(idle)} did not run" if (idle := [p for p, by in sweeps.items() if not by[axis]]) else "")
+                + ".")
+
+    weights = _longest_sweeps(sweeps)["weights"]
     return (f"The steps per draw of those probes come from {short['tune']} tuning steps, not the default run's"
             f" {study['tune']}. With the default warm-up (`docs/cost_growth_tuned.json`, written by"
-            f" `benchmarks/bench_cost_growth.py --default-tune`, the script's session-69 amendment: probes of"
-            f" {study['chains']} chains × ({study['tune']} + {study['draws']}) draws, the same recordings, the gradient"
-            f" timed again), from {study['frames_fit_from']:,} frames on the cost per draw grows as frames"
-            + ", ".join(slopes(p) for p in judged)
-            + ". The steps per draw were " + "; ".join(f"{p} {', '.join(map(str, n))}" for p, n in steps.items() if n)
-            + f" from {sweeps[next(iter(sweeps))]['frames'][0]['frames']:,} frames up. The goal (at most"
-            f" frames^{study['goals']['frames']:g}) is met by {_names(verdict[True]) or 'none'}"
-            + (f" and missed by {_names(verdict[False])}" if verdict[False] else "")
-            + (f"; not judged for {_names(verdict[None])}, whose probes did not all finish within the run's cap"
-               if verdict[None] else "")
-            + (f"; {_names(idle)} did not run" if (idle := [p for p, by in sweeps.items() if not by["frames"]]) else "")
-            + ".")
+            f" `benchmarks/bench_cost_growth.py --default-tune`, the script's amendments of sessions 69 and 70: probes"
+            f" of {study['chains']} chains × ({study['tune']} + {study['draws']}) draws, the same recordings, the"
+            f" gradient timed again), from {study['frames_fit_from']:,} frames on the cost per draw grows as frames"
+            + reading("frames")
+            + (f" From {weights[0]['weights']:,} weights on (at {weights[0]['frames']:,} frames) it grows as weights"
+               + reading("weights") if weights else ""))
+
+
+def cost_growth_tuned_table(study: dict) -> str:
+    """:func:`cost_growth_table` of ``docs/cost_growth_tuned.json``, its frame sweep first, the order it ran in."""
+    return cost_growth_table(study, axes=("frames", "weights"))
 
 
 def frames_memory_text(study: dict) -> str:
@@ -1846,7 +1860,7 @@ GENERATED = (("population_bench", population_phases_text), ("dask_profiler", das
              ("big_posterior_full", big_full_text, big_full_table),
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
              ("cost_growth", cost_growth_text, cost_growth_table),
-             ("cost_growth_tuned", cost_growth_tuned_text, cost_growth_table),
+             ("cost_growth_tuned", cost_growth_tuned_text, cost_growth_tuned_table),
              ("frames_memory", frames_memory_text, frames_memory_table), ("float32", float32_text),
              ("bitpacked", bitpacked_text, bitpacked_table),
              ("mixing", mixing_text, mixing_table), ("mixing_noncentred", mixing_text, mixing_table),

@@ -830,6 +830,21 @@ def test_bench_cost_growth_default_tune_runs_the_frame_sweep_then_the_weight_swe
                         for side in bench.SIDES]
 
 
+def test_bench_cost_growth_retimed_uses_the_median_block_and_keeps_untimed_rows():
+    """bench_cost_growth.retimed (``--retime``, session 70): a probe's gradient becomes the median of its retimed
+    blocks and its cost per draw steps x that median; a probe with no retimed blocks keeps its stored numbers."""
+    bench = _load("bench_cost_growth")
+    small = {"frames": 1_000, "weights": 800, "gradient_ms": 0.2, "steps_per_draw": 10.0, "draw_ms": 2.0}
+    big = {"frames": 10_000, "weights": 800, "gradient_ms": 7.0, "steps_per_draw": 20.0, "draw_ms": 140.0}
+    sweeps = {"local": {"frames": [small, big], "weights": []}}
+    blocks = {"local": {"frames": [{"frames": 10_000, "weights": 800, "gradient_ms_blocks": [2.0, 9.0, 1.0, 2.5, 3.0]}],
+                        "weights": []}}
+    out = bench.retimed(sweeps, blocks)["local"]["frames"]
+    assert out[0] == small
+    assert out[1] == big | {"gradient_ms": 2.5, "draw_ms": 50.0}
+    assert sweeps["local"]["frames"][1]["gradient_ms"] == 7.0  # the stored rows are not changed
+
+
 def test_recorded_messages_are_distinct_sorted_and_cut():
     """bench_big_posterior.messages (shared by the benchmarks that record warnings): the warnings a benchmark stores,
     one line per distinct warning, sorted, each message cut to the width asked (160 by default)."""
