@@ -244,6 +244,36 @@ this machine with nothing else computing, and is stopped at 00:55 UTC (the sessi
 goal 3 is judged on the retimed medians (the steps from the probes), and the README gives the verdicts of the probes'
 single timings beside them; a model whose slowest block took more than 1.5 times its fastest is named.
 
+Amendment (session 70, after ``local``'s probe at 100,000 frames; nothing above changed): ``--default-tune`` ran
+23:18-23:36 UTC at commit 8d320ee with nothing else computing but one niced unit-test run of about a minute
+(``tests/test_benchmarks.py -k cost_growth`` at nice 19, in the probe's first ten minutes; files were edited). The
+probe finished: 20.18 ms x 29.0 leapfrog steps = 585 ms per draw (probe 1,054 s, float32 frames, 0 divergences;
+R-hat 1.49 on ``rf_width``, as a probe's 100 draws can give). Every probe of the frame sweep is now stored. From
+10,000 frames on, ``local``'s cost per draw grows as frames^0.60 (gradient ^0.46, steps ^0.14): on these timings it
+meets the goal. Its gradient at 10,000 frames (6.95 ms, session 69) is 3.7 times the short probes' (1.89 ms), and
+with the shorter time the exponent would be higher; ``--retime`` above times it again.
+
+Amendment (session 70, after the weight sweep's run; nothing above changed): ``--default-tune`` ran the weight sweep
+23:38-00:33 UTC at commit 0d638a5 (its rows say ``0d638a5-dirty``: the worktree held the JSON copied in to resume
+from) with nothing else computing (files were edited) and was stopped by its 55-minute cap during ``local``'s probe
+at 12,800 weights, which had started at about 00:28; ``local``'s goal in weights is not judged. No probe diverged.
+Over 800 to 12,800 weights the cost per draw grows as weights^0.72 for ``rank1`` (gradient ^0.45, steps ^0.26;
+steps 15, 15, 24 and 31) and ^1.19 for ``smooth`` (gradient ^0.92, steps ^0.26; steps 17, 31, 31 and 36): both
+meet the goal of at most ^1.2, ``smooth`` by 0.01. ``local``'s three sizes give ^1.21 (steps 19, 31 and 39). The
+short probes had given ^0.86 for both: with the default warm-up the smallest size takes fewer steps (``smooth`` 17
+against 28), so the slope is steeper.
+
+Amendment (session 70, after ``--retime``'s run; nothing above changed): ``--retime`` ran 00:33-00:34 UTC at commit
+7e07c12 (``7e07c12-dirty``: the JSON copied in) with nothing else computing. With the median blocks and the probes'
+steps, from 10,000 frames on the cost per draw grows as frames^0.85 (``rank1``), ^0.83 (``smooth``) and ^0.84
+(``local``), and over the weight sweep as weights^0.70 (``rank1``), ^1.11 (``smooth``) and ^1.14 (``local``, three
+sizes): by the reading fixed above, goal 3 is met in frames by every structured prior and in weights by ``rank1`` and
+``smooth``, ``local``'s not judged. The medians at 10,000 frames (``rank1`` 0.98, ``smooth`` 3.93, ``local`` 4.00
+ms) differ from the probes' single timings (1.39, 2.40, 6.95) and from session 45's and 48's short probes (0.70,
+1.89, 1.89) by up to 2.1 times, more than the blocks of one run differ (at most 1.64 times, ``smooth`` at 10,000
+frames): the same gradient costs different times on different days on this virtual machine, so an exponent from
+three sizes is a reading of one run, which is why the blocks are interleaved.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N | --default-tune | --retime] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (``docs/cost_growth_tuned.json`` with ``--default-tune``; written after every probe, with
