@@ -274,6 +274,14 @@ ms) differ from the probes' single timings (1.39, 2.40, 6.95) and from session 4
 frames): the same gradient costs different times on different days on this virtual machine, so an exponent from
 three sizes is a reading of one run, which is why the blocks are interleaved.
 
+Amendment (session 70, before resuming the weight sweep; nothing above changed): ``--default-tune`` run again
+measures the one probe still missing, ``local`` at 12,800 weights, with the settings above, on this machine with
+nothing else computing (files may be edited), and is stopped at 01:12 UTC (the session's schedule; the probe at 7,200
+weights took 7.6 minutes); unfinished, ``local``'s goal in weights stays not judged. Since this amendment
+``--default-tune`` keeps ``--retime``'s stored blocks (``RETIMED``) and writes their summary with the probes it
+has; that model's gradient was among the 21 that ``--retime`` timed, so no gradient is timed again for the
+summary. Reading: as fixed in the ``--retime`` amendment.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N | --default-tune | --retime] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (``docs/cost_growth_tuned.json`` with ``--default-tune``; written after every probe, with
@@ -303,6 +311,8 @@ TUNED_DRAWS = 100
 """Draws per chain of ``--default-tune``'s probes (session 69), after ``bayesrf.nuts.DEFAULT_TUNE`` tuning steps."""
 TUNED_ORDER = ("rank1", "smooth", "local")
 RETIME_BLOCKS = 5
+RETIMED = ("gradient_retimed", "retime_stack_versions")
+"""The keys ``--retime`` adds to :data:`OUT_TUNED` besides its summary (``summary_retimed``)."""
 """Blocks of ``bench_big_posterior.GRADIENT_REPEATS`` calls per gradient of ``--retime`` (session 70)."""
 FRAMES_FIT_FROM = 10_000
 GOALS = {"frames": 1.0, "weights": 1.2}
@@ -349,14 +359,17 @@ def summarise(sweeps: dict[str, dict[str, list[dict]]]) -> dict[str, dict]:
 
 
 def write(sweeps: dict[str, dict[str, list[dict]]], complete: bool, superseded: dict | None = None,
-          out: Path = OUT, tune: int = TUNE, draws: int = DRAWS) -> None:
+          out: Path = OUT, tune: int = TUNE, draws: int = DRAWS, retimes: dict | None = None) -> None:
     """Store the sweeps so far with the protocol and the summary (and, per prior, the sets of rows ``--rerun``
-    replaced, oldest first) in ``out``, with the probes' ``tune`` and ``draws``."""
+    replaced, oldest first) in ``out``, with the probes' ``tune`` and ``draws``; with ``retimes`` (``--retime``'s
+    ``gradient_retimed`` blocks and ``retime_stack_versions``), those and the summary of :func:`retimed` too."""
     out.write_text(json.dumps({"protocol": __doc__.split("Usage")[0].strip(), "lags": LAGS, "tune": tune,
                                "draws": draws, "chains": 2, "cores": 2, "frames_fit_from": FRAMES_FIT_FROM,
                                "goals": GOALS, "python": sys.version.split()[0], "complete": complete,
                                "sweeps": sweeps, "summary": summarise(sweeps)}
-                              | ({"superseded": superseded} if superseded else {}), indent=1))
+                              | ({"superseded": superseded} if superseded else {})
+                              | (retimes | {"summary_retimed": summarise(retimed(sweeps, retimes["gradient_retimed"]))}
+                                 if retimes else {}), indent=1))
 
 
 def stored(sweeps: dict[str, dict[str, list[dict]]], prior: str, axis: str, frames: int, weights: int) -> bool:
@@ -427,12 +440,14 @@ def default_tune() -> None:
     from bayesrf.nuts import DEFAULT_TUNE
 
     tune = DEFAULT_TUNE["nutpie"]
-    sweeps = (json.loads(OUT_TUNED.read_text())["sweeps"] if OUT_TUNED.exists()
-              else {prior: {"frames": [], "weights": []} for prior in TUNED_ORDER})
+    study = json.loads(OUT_TUNED.read_text()) if OUT_TUNED.exists() else {}
+    sweeps = study.get("sweeps", {prior: {"frames": [], "weights": []} for prior in TUNED_ORDER})
+    retimes = {key: study[key] for key in RETIMED if key in study}  # kept, their summary with the new probes
     with threadpool_limits(1):
         for axis, side, frames, prior in tuned_pending(sweeps):
             probe_into(sweeps, axis, side, frames, prior, tune=tune, draws=TUNED_DRAWS)
-            write(sweeps, complete=not pending(sweeps, CASES), out=OUT_TUNED, tune=tune, draws=TUNED_DRAWS)
+            write(sweeps, complete=not pending(sweeps, CASES), out=OUT_TUNED, tune=tune, draws=TUNED_DRAWS,
+                  retimes=retimes)
     print(json.dumps(summarise(sweeps), indent=1))
     print(f"wrote {OUT_TUNED}")
 
@@ -474,9 +489,9 @@ def retime() -> None:
     blocks = {prior: {axis: [{"frames": n, "weights": LAGS * side * side, "gradient_ms_blocks": ms}
                              for (p, a, side, n), ms in times.items() if (p, a) == (prior, axis)] for axis in GOALS}
               for prior in TUNED_ORDER}
-    study |= {"gradient_retimed": blocks, "summary_retimed": summarise(retimed(study["sweeps"], blocks)),
-              "retime_stack_versions": stack_versions()}
-    OUT_TUNED.write_text(json.dumps(study, indent=1))
+    write(study["sweeps"], complete=study["complete"], out=OUT_TUNED, tune=study["tune"], draws=study["draws"],
+          retimes={"gradient_retimed": blocks, "retime_stack_versions": stack_versions()})
+    study = json.loads(OUT_TUNED.read_text())
     print(json.dumps(study["summary_retimed"], indent=1))
     print(f"wrote {OUT_TUNED}")
 

@@ -845,6 +845,26 @@ def test_bench_cost_growth_retimed_uses_the_median_block_and_keeps_untimed_rows(
     assert sweeps["local"]["frames"][1]["gradient_ms"] == 7.0  # the stored rows are not changed
 
 
+def test_bench_cost_growth_write_keeps_the_retimed_blocks_and_summarises_them_with_the_probes(tmp_path):
+    """bench_cost_growth.write with ``retimes`` (a resumed ``--default-tune`` after ``--retime``, session 70): the
+    stored blocks are kept and ``summary_retimed`` is the summary of the probes' steps times the median blocks."""
+    bench = _load("bench_cost_growth")
+    rows = [{"frames": n, "weights": 800, "gradient_ms": 1.0, "steps_per_draw": 10.0, "draw_ms": 10.0}
+            for n in (10_000, 100_000)]
+    sweeps = {"local": {"frames": rows, "weights": []}}
+    blocks = {"local": {"frames": [{"frames": 10_000, "weights": 800, "gradient_ms_blocks": [1.0, 1.0, 1.0]},
+                                   {"frames": 100_000, "weights": 800, "gradient_ms_blocks": [10.0, 9.0, 11.0]}],
+                        "weights": []}}
+    out = tmp_path / "tuned.json"
+    bench.write(sweeps, complete=False, out=out, retimes={"gradient_retimed": blocks, "retime_stack_versions": {}})
+    stored = json.loads(out.read_text())
+    assert stored["gradient_retimed"] == blocks
+    assert stored["summary"]["local"]["exponents"]["frames"]["draw_ms"] == pytest.approx(0, abs=1e-12)
+    assert stored["summary_retimed"]["local"]["exponents"]["frames"]["draw_ms"] == pytest.approx(1.0)
+    bench.write(sweeps, complete=False, out=out)
+    assert "summary_retimed" not in json.loads(out.read_text())
+
+
 def test_recorded_messages_are_distinct_sorted_and_cut():
     """bench_big_posterior.messages (shared by the benchmarks that record warnings): the warnings a benchmark stores,
     one line per distinct warning, sorted, each message cut to the width asked (160 by default)."""
