@@ -282,6 +282,13 @@ weights took 7.6 minutes); unfinished, ``local``'s goal in weights stays not jud
 has; that model's gradient was among the 21 that ``--retime`` timed, so no gradient is timed again for the
 summary. Reading: as fixed in the ``--retime`` amendment.
 
+Amendment (session 70, after resuming the weight sweep; nothing above changed): ``--default-tune`` ran 00:43-00:57
+UTC at commit 7ae4d69 with nothing else computing (files were edited). ``local`` at 12,800 weights: 12.53 ms x 55.0
+leapfrog steps = 689 ms per draw (probe 779 s, float32 frames, 0 divergences; a probe's R-hat 1.52 on
+``rf_length``). Every probe of both sweeps is now stored. Over the four sizes ``local``'s cost per draw grows as
+weights^1.27 on the probe's own timings (gradient ^0.90, steps ^0.37; steps 19, 31, 39 and 55) and ^1.26 with the
+retimed medians (gradient ^0.89): it misses the goal in weights (at most ^1.2) by 0.06, on its steps per draw.
+
 Usage: ``python benchmarks/bench_cost_growth.py [--report | --missing | --rerun PRIOR | --restore PRIOR |
 --replace-frames N | --default-tune | --retime] [--only PRIOR]``
 -> ``docs/cost_growth.json`` (``docs/cost_growth_tuned.json`` with ``--default-tune``; written after every probe, with

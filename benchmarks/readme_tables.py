@@ -783,6 +783,43 @@ def cost_growth_text(study: dict) -> str:
                " are kept in the JSON under \"superseded\"." if study.get("superseded") else ""))
 
 
+TUNED_AXES = ("frames", "weights")
+"""The axes of ``docs/cost_growth_tuned.json``'s sweeps, in the order they ran."""
+
+
+def _retimed_reading(study: dict) -> str:
+    """The sentences on ``docs/cost_growth_tuned.json``'s retimed gradients (``bench_cost_growth.py --retime``,
+    session 70): the exponents with the median blocks, goal 3 judged on them, how far the medians are from the
+    probes' own timings, and the models whose blocks spread by more than 1.5×; "" before the retiming."""
+    if "summary_retimed" not in study:
+        return ""
+    again, blocks = study["summary_retimed"], study["gradient_retimed"]
+    timed = [(b, r["gradient_ms"], float(np.median(b["gradient_ms_blocks"]))) for p, by in blocks.items()
+             for axis, rows in by.items() for b in rows for r in study["sweeps"][p][axis]
+             if (r["frames"], r["weights"]) == (b["frames"], b["weights"])]
+    ratio = max(max(median / once, once / median) for _, once, median in timed)
+    spread = [f"{p} at {b['frames']:,} frames × {b['weights']:,} weights ({max(t) / min(t):.2f}×)"
+              for p, by in blocks.items() for rows in by.values() for b in rows
+              if max(t := b["gradient_ms_blocks"]) > 1.5 * min(t)]
+    verdict = {axis: {flag: [p for p, s in again.items() if s["meets"].get(axis) is flag]
+                      for flag in (True, False, None)} for axis in TUNED_AXES}
+    n_blocks = {len(b["gradient_ms_blocks"]) for by in blocks.values() for rows in by.values() for b in rows}
+    return (" A single timing of a gradient scatters between runs (the script's session-70 amendment), so every"
+            f" gradient these exponents use was timed again, in {_names([str(n) for n in n_blocks], quote='')} blocks"
+            " interleaved over the models (`--retime`); with the median block and the probes' steps the cost per draw"
+            " grows as "
+            + "; ".join(f"{axis}: " + ", ".join(f"{p} ^{again[p]['exponents'][axis]['draw_ms']:.2f} (gradient"
+                                               f" ^{again[p]['exponents'][axis]['gradient_ms']:.2f})"
+                                               for p in again if axis in again[p]["exponents"]) for axis in TUNED_AXES)
+            + ". Goal 3, judged on these as fixed before the retiming, is "
+            + "; ".join(f"in {axis} met by {_names(v[True]) or 'none'}"
+                        + (f", missed by {_names(v[False])}" if v[False] else "")
+                        + (f", not judged for {_names(v[None])}" if v[None] else "") for axis, v in verdict.items())
+            + f". The median blocks differ from the probes' own timings by up to {ratio:.1f}×. "
+            + (f"Blocks of one model differed by more than 1.5× for {'; '.join(spread)}." if spread
+               else "No model's slowest block took more than 1.5× its fastest."))
+
+
 def cost_growth_tuned_text(study: dict) -> str:
     """The README's sentences above :func:`cost_growth_tuned_table` (``docs/cost_growth_tuned.json``,
     ``bench_cost_growth.py --default-tune``, sessions 69-70): the frame sweep and, once measured, the weight sweep
@@ -815,35 +852,6 @@ def cost_growth_tuned_text(study: dict) -> str:
                 + ".")
 
     weights = _longest_sweeps(sweeps)["weights"]
-    retimed = ""
-    if "summary_retimed" in study:  # --retime, session 70
-        again = study["summary_retimed"]
-        verdict = {axis: {flag: [p for p, s in again.items() if s["meets"].get(axis) is flag]
-                          for flag in (True, False, None)} for axis in TUNED_AXES}
-        spread = [f"{p} at {b['frames']:,} frames × {b['weights']:,} weights ({max(t) / min(t):.2f}×)"
-                  for p, by in study["gradient_retimed"].items() for rows in by.values() for b in rows
-                  if max(t := b["gradient_ms_blocks"]) > 1.5 * min(t)]
-        probe = {(p, r["frames"], r["weights"]): r["gradient_ms"] for p, by in sweeps.items() for rows in by.values()
-                 for r in rows}
-        ratio = max(max(m / ms, ms / m) for p, by in study["gradient_retimed"].items() for rows in by.values()
-                    for b in rows if (ms := probe.get((p, b["frames"], b["weights"])))
-                    for m in [float(np.median(b["gradient_ms_blocks"]))])
-        retimed = (" A single timing of a gradient scatters between runs (the script's session-70 amendment), so every"
-                   " gradient"
-                   " these exponents use was timed again, in 5 blocks of 20 calls interleaved over the models"
-                   " (`--retime`); with the median block and the probes' steps the cost per draw grows as "
-                   + "; ".join(f"{axis}: " + ", ".join(
-                       f"{p} ^{again[p]['exponents'][axis]['draw_ms']:.2f} (gradient"
-                       f" ^{again[p]['exponents'][axis]['gradient_ms']:.2f})"
-                       for p in again if axis in again[p]["exponents"]) for axis in TUNED_AXES)
-                   + ". Goal 3, judged on these as fixed before the retiming, is "
-                   + "; ".join(f"in {axis} met by {_names(v[True]) or 'none'}"
-                               + (f", missed by {_names(v[False])}" if v[False] else "")
-                               + (f", not judged for {_names(v[None])}" if v[None] else "")
-                               for axis, v in verdict.items())
-                   + f". The median blocks differ from the probes' own timings by up to {ratio:.1f}×. "
-                   + (f"Blocks of one model differed by more than 1.5× for {'; '.join(spread)}." if spread
-                      else "No model's slowest block took more than 1.5× its fastest."))
     return (f"The steps per draw of those probes come from {short['tune']} tuning steps, not the default run's"
             f" {study['tune']}. With the default warm-up (`docs/cost_growth_tuned.json`, written by"
             f" `benchmarks/bench_cost_growth.py --default-tune`, the script's amendments of sessions 69 and 70: probes"
@@ -851,11 +859,7 @@ def cost_growth_tuned_text(study: dict) -> str:
             f" gradient timed again), from {study['frames_fit_from']:,} frames on the cost per draw grows as frames"
             + reading("frames")
             + (f" From {weights[0]['weights']:,} weights on (at {weights[0]['frames']:,} frames) it grows as weights"
-               + reading("weights") if weights else "") + retimed)
-
-
-TUNED_AXES = ("frames", "weights")
-"""The axes of ``docs/cost_growth_tuned.json``'s sweeps, in the order they ran."""
+               + reading("weights") if weights else "") + _retimed_reading(study))
 
 
 def cost_growth_tuned_table(study: dict) -> str:
