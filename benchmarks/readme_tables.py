@@ -783,6 +783,13 @@ def cost_growth_text(study: dict) -> str:
                " are kept in the JSON under \"superseded\"." if study.get("superseded") else ""))
 
 
+def _verdicts(summary: dict, axis: str) -> dict[bool | None, list[str]]:
+    """The priors of a ``bench_cost_growth`` summary with an exponent in ``axis``, by their verdict on its goal: met
+    (True), missed (False), not judged (None: a size missing)."""
+    return {flag: [p for p, s in summary.items() if axis in s["exponents"] and s["meets"].get(axis) is flag]
+            for flag in (True, False, None)}
+
+
 TUNED_AXES = ("frames", "weights")
 """The axes of ``docs/cost_growth_tuned.json``'s sweeps, in the order they ran."""
 
@@ -794,15 +801,14 @@ def _retimed_reading(study: dict) -> str:
     if "summary_retimed" not in study:
         return ""
     again, blocks = study["summary_retimed"], study["gradient_retimed"]
-    timed = [(b, r["gradient_ms"], float(np.median(b["gradient_ms_blocks"]))) for p, by in blocks.items()
+    timed = [(r["gradient_ms"], float(np.median(b["gradient_ms_blocks"]))) for p, by in blocks.items()
              for axis, rows in by.items() for b in rows for r in study["sweeps"][p][axis]
              if (r["frames"], r["weights"]) == (b["frames"], b["weights"])]
-    ratio = max(max(median / once, once / median) for _, once, median in timed)
+    ratio = max(max(median / once, once / median) for once, median in timed)
     spread = [f"{p} at {b['frames']:,} frames × {b['weights']:,} weights ({max(t) / min(t):.2f}×)"
               for p, by in blocks.items() for rows in by.values() for b in rows
               if max(t := b["gradient_ms_blocks"]) > 1.5 * min(t)]
-    verdict = {axis: {flag: [p for p, s in again.items() if s["meets"].get(axis) is flag]
-                      for flag in (True, False, None)} for axis in TUNED_AXES}
+    verdict = {axis: _verdicts(again, axis) for axis in TUNED_AXES}
     n_blocks = {len(b["gradient_ms_blocks"]) for by in blocks.values() for rows in by.values() for b in rows}
     return (" A single timing of a gradient scatters between runs (the script's session-70 amendment), so every"
             f" gradient these exponents use was timed again, in {_names([str(n) for n in n_blocks], quote='')} blocks"
@@ -835,8 +841,8 @@ def cost_growth_tuned_text(study: dict) -> str:
                 f" ^{e['steps_per_draw']:.2f}; short probes ^{old['draw_ms']:.2f}, steps ^{old['steps_per_draw']:.2f})")
 
     def reading(axis: str) -> str:
-        judged = {p: s["meets"].get(axis) for p, s in summary.items() if axis in s["exponents"]}
-        verdict = {flag: [p for p, ok in judged.items() if ok is flag] for flag in (True, False, None)}
+        judged = [p for p, s in summary.items() if axis in s["exponents"]]
+        verdict = _verdicts(summary, axis)
         steps = {p: [round(r["steps_per_draw"]) for r in by[axis]] for p, by in sweeps.items()}
         first = next(by[axis][0] for by in sweeps.values() if by[axis])
         return (", ".join(slopes(p, axis) for p in judged)
