@@ -1,0 +1,109 @@
+"""How NUTS's leapfrog steps per draw grow with the dimension on an ideal target (issue #21, goal 3: what bounds
+the structured priors' steps per draw in weights).
+
+Goal 3 multiplies two costs: the gradient's and the leapfrog steps per draw (``bench_cost_growth.py``). On a target of
+``d`` independent coordinates, HMC keeps its acceptance rate only with a step size that shrinks as ``d^(-1/4)``
+(Beskos, Pillai, Roberts, Sanz-Serna & Stuart 2013, Bernoulli 19: 1501-1534), so even with a perfect geometry and a
+perfectly adapted mass matrix the steps per draw grow about as ``d^(1/4)``. This benchmark measures that floor with
+the sampler and settings bayesrf uses, so that a prior's steps exponent in ``docs/cost_growth_tuned.json`` can be
+split into the part any HMC pays and the part its geometry adds.
+
+Protocol (fixed before the first run)
+-------------------------------------
+- Target: a standard normal of ``d`` independent coordinates (PyMC ``pm.Normal("z", 0, 1, shape=d)``), with ``d``
+  the number of free coordinates of each structured prior's model (the sizes of ``bayesrf.build_model``'s value
+  variables) at each size of ``bench_cost_growth.py``'s weight sweep (10 x 10 to 40 x 40 px x 8 lags at 5,000
+  frames, its recordings): ``rank1`` 119 to 1,619, ``smooth`` 812 to 12,812, ``local`` 817 to 12,817.
+- Sampler: ``bayesrf.nuts.run_nuts`` as ``bayesrf.sample`` calls it for a structured prior: nutpie, 2 chains on 2
+  cores (one BLAS thread each), ``tune`` = ``bayesrf.nuts.DEFAULT_TUNE["nutpie"]`` (300), ``draws`` =
+  ``bench_cost_growth.TUNED_DRAWS`` (100), ``target_accept`` = the structured priors' (0.9), started (no jitter) at
+  a draw of the target itself, so no warm-up is spent reaching it. Seeds 0-4 (the start and the sampler), one run
+  each per ``d``.
+- Reported per ``d`` and seed: the kept draws' mean leapfrog steps (``n_steps``, as the cost-growth probes read
+  them) and mean step size; per ``d`` their mean over the seeds and its spread (min-max). Per prior: the slope of
+  log mean steps on log weights over the sweep's four sizes (the cost-growth exponents' x axis), and on log ``d``.
+- Nothing is tuned: the target has no knobs, and the settings are the package's.
+- Reading, fixed now: a prior's steps exponent in weights (``docs/cost_growth_tuned.json``) minus this reference's
+  over the same sizes is what its geometry adds. The floor of its cost-per-draw exponent with an ideal geometry is its
+  retimed gradient exponent plus the reference's steps exponent: if that floor is at most goal 3's 1.2, a prior that
+  misses the goal misses it on its geometry, not on HMC's scaling.
+- Run on this machine with nothing else computing (files may be edited).
+
+Usage: ``python benchmarks/bench_steps_reference.py`` -> ``docs/steps_reference.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from bench_big_posterior import LAGS, recording
+from bench_cost_growth import PRIORS, SIDES, SIDES_FRAMES, TUNED_DRAWS
+
+from bayesrf.results import stack_versions
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "steps_reference.json"
+SEEDS = range(5)
+TARGET_ACCEPT = 0.9
+CHAINS = 2
+
+
+def free_coordinates(prior: str, side: int) -> int:
+    """The number of free coordinates of ``prior``'s model (its value variables' sizes) for the weight sweep's
+    recording at ``side`` x ``side`` px."""
+    import bayesrf
+    from bayesrf.design import make_design
+
+    design = make_design(recording(side, SIDES_FRAMES, lags=LAGS), LAGS)
+    model = bayesrf.build_model(design, bayesrf.load_prior(prior))
+    return int(sum(np.size(value) for value in model.initial_point().values()))
+
+
+def reference_run(d: int, seed: int) -> dict:
+    """NUTS on a ``d``-dimensional standard normal with bayesrf's settings: the kept draws' mean leapfrog steps and
+    step size."""
+    import pymc as pm
+
+    from bayesrf.nuts import DEFAULT_TUNE, run_nuts
+
+    with pm.Model() as model:
+        pm.Normal("z", 0.0, 1.0, shape=d)
+    start = {"z": np.random.default_rng(seed).standard_normal(d)}
+    tree = run_nuts(model, start, TUNED_DRAWS, DEFAULT_TUNE["nutpie"], CHAINS, seed, "nutpie", False, TARGET_ACCEPT,
+                    CHAINS, reuse_key=f"reference {d}")
+    stats = tree["sample_stats"]
+    return {"seed": seed, "steps_per_draw": float(stats["n_steps"].mean()),
+            "step_size": float(stats["step_size"].mean()), "n_divergent": int(stats["diverging"].sum())}
+
+
+def summarise(rows: list[dict], sizes: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    """Per prior whose sizes all ran, the log-log slopes of the reference's mean steps per draw on weights and on
+    ``d`` over its sizes."""
+    mean = {r["d"]: r["steps_mean"] for r in rows}
+    return {prior: {x: float(np.polyfit(np.log([s[x] for s in by_size]),
+                                        np.log([mean[s["d"]] for s in by_size]), 1)[0]) for x in ("weights", "d")}
+            for prior, by_size in sizes.items() if all(s["d"] in mean for s in by_size)}
+
+
+def main() -> None:
+    from bayesrf.nuts import DEFAULT_TUNE
+
+    sizes = {prior: [{"side": side, "weights": LAGS * side**2, "d": free_coordinates(prior, side)} for side in SIDES]
+             for prior in PRIORS}
+    rows = []
+    for d in sorted({s["d"] for by_size in sizes.values() for s in by_size}):
+        runs = [reference_run(d, seed) for seed in SEEDS]
+        steps = [r["steps_per_draw"] for r in runs]
+        rows.append({"d": d, "seeds": runs, "steps_mean": float(np.mean(steps)), "steps_min": min(steps),
+                     "steps_max": max(steps)})
+        print(f"d {d:6d}: steps {np.mean(steps):5.1f} ({min(steps):.1f}-{max(steps):.1f})", file=sys.stderr, flush=True)
+        OUT.write_text(json.dumps({"protocol": __doc__, "tune": DEFAULT_TUNE["nutpie"], "draws": TUNED_DRAWS,
+                                   "chains": CHAINS, "target_accept": TARGET_ACCEPT, "sizes": sizes, "rows": rows,
+                                   "summary": summarise(rows, sizes), "stack_versions": stack_versions()},
+                                  indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
