@@ -873,6 +873,45 @@ def cost_growth_tuned_table(study: dict) -> str:
     return cost_growth_table(study, axes=TUNED_AXES)
 
 
+def steps_reference_text(study: dict) -> str:
+    """The README's sentences on ``docs/steps_reference.json`` (``bench_steps_reference.py``, session 71): how NUTS's
+    steps per draw grow with the dimension on a standard normal, and what that leaves of each prior's steps exponent
+    in weights (``docs/cost_growth_tuned.json``'s retimed summary) to its geometry."""
+    growth = json.loads((DOCS / "cost_growth_tuned.json").read_text())
+    tuned, goal = growth["summary_retimed"], growth["goals"]["weights"]
+    rows, sizes = {r["d"]: r for r in study["rows"]}, study["sizes"]
+    seeds = len(study["rows"][0]["seeds"])
+    dims = [r["d"] for r in study["rows"]]
+    size = [float(np.mean([s["step_size"] for s in r["seeds"]])) for r in study["rows"]]
+    floor = {p: tuned[p]["exponents"]["weights"]["gradient_ms"] + e["weights"] for p, e in study["summary"].items()}
+    own = {p: tuned[p]["exponents"]["weights"]["steps_per_draw"] for p in study["summary"]}
+    missed = [p for p in study["summary"] if tuned[p]["meets"]["weights"] is False]
+    return (f"What bounds the steps per draw (`docs/steps_reference.json`, written by"
+            f" `benchmarks/bench_steps_reference.py`, its protocol the script's docstring). On a target of d"
+            f" independent coordinates HMC keeps its acceptance rate only with a step size shrinking as d^-1/4"
+            f" (Beskos et al. 2013), so its steps per draw grow about as d^1/4 even with a perfect geometry. NUTS with"
+            f" bayesrf's settings (nutpie, {study['chains']} chains × ({study['tune']} + {study['draws']}) draws,"
+            f" target acceptance {study['target_accept']:g}), on a standard normal with as many coordinates as each"
+            f" prior's model in the weight sweep, took (mean of {seeds} seeds, min–max) "
+            + "; ".join(f"{p} " + ", ".join(f"{rows[s['d']]['steps_mean']:.1f} at d {s['d']:,}"
+                                             f" ({rows[s['d']]['steps_min']:.1f}–{rows[s['d']]['steps_max']:.1f})"
+                                             for s in sizes[p]) for p in study["summary"])
+            + f" steps per draw; their step size fell from {size[0]:.2f} at d {dims[0]:,} to {size[-1]:.2f} at d"
+            f" {dims[-1]:,}, as d^{np.polyfit(np.log(dims), np.log(size), 1)[0]:.2f}. Over the sweep's weights the"
+            " steps grow as "
+            + ", ".join(f"^{e['weights']:.2f} for {p} (d^{e['d']:.2f})" for p, e in study["summary"].items())
+            + ". The priors' own steps grew as " + ", ".join(f"^{own[p]:.2f} for {p}" for p in own)
+            + ", so their geometry adds " + ", ".join(f"^{own[p] - e['weights']:+.2f} ({p})"
+                                                     for p, e in study["summary"].items())
+            + ". With an ideal geometry, the retimed gradient's exponent plus the reference's steps exponent, the cost"
+            " per draw would grow as " + ", ".join(f"weights^{f:.2f} for {p}" for p, f in floor.items())
+            + f" (goal at most ^{goal:g})"
+            + ("." if not missed else "; so " + _names(missed) + (" misses" if len(missed) == 1 else " miss")
+               + " goal 3 in weights on "
+               + ("its geometry, not on HMC's scaling." if all(floor[p] <= goal for p in missed)
+                  else "HMC's scaling with that gradient: no sampler of this kind meets it there.")))
+
+
 def frames_memory_text(study: dict) -> str:
     """The README's sentences on ``docs/frames_memory.json``: why a gradient grows faster than frames here."""
     rows, r, cache = study["rows"], study["reading"], study["last_level_cache_bytes"]
@@ -1905,6 +1944,7 @@ GENERATED = (("population_bench", population_phases_text), ("dask_profiler", das
              ("expected_loglik", expected_loglik_text, expected_loglik_table),
              ("cost_growth", cost_growth_text, cost_growth_table),
              ("cost_growth_tuned", cost_growth_tuned_text, cost_growth_tuned_table),
+             ("steps_reference", steps_reference_text),
              ("frames_memory", frames_memory_text, frames_memory_table), ("float32", float32_text),
              ("bitpacked", bitpacked_text, bitpacked_table),
              ("mixing", mixing_text, mixing_table), ("mixing_noncentred", mixing_text, mixing_table),

@@ -113,6 +113,19 @@ def test_bench_cost_growth_exponents_recover_known_power_laws():
     assert partial["exponents"]["frames"]["draw_ms"] == pytest.approx(0.9) and partial["meets"]["frames"] is None
 
 
+def test_bench_steps_reference_summarise_recovers_known_power_laws_and_skips_a_prior_not_run():
+    bench = _load("bench_steps_reference")
+    sizes = {"smooth": [{"weights": w, "d": w + 12} for w in (800, 3200, 7200, 12800)],
+             "rank1": [{"weights": w, "d": w // 8 + 19} for w in (800, 3200, 7200, 12800)]}
+    rows = [{"d": s["d"], "steps_mean": 3.0 * s["d"] ** 0.25} for s in sizes["smooth"]]
+    summary = bench.summarise(rows, sizes)
+    assert list(summary) == ["smooth"]  # rank1's sizes did not run
+    assert summary["smooth"]["d"] == pytest.approx(0.25)
+    weights, d = np.log([s["weights"] for s in sizes["smooth"]]), np.log([s["d"] for s in sizes["smooth"]])
+    assert summary["smooth"]["weights"] == pytest.approx(0.25 * np.polyfit(weights, d, 1)[0])
+    assert summary["smooth"]["weights"] < 0.25  # d grows slower than the weights by the fixed hyperparameters
+
+
 def test_bench_cost_growth_supersede_keeps_every_replaced_set():
     """A rerun's replaced rows join the prior's list, oldest first; a set stored alone (session 45) becomes the first;
     other priors are untouched."""
