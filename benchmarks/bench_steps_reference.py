@@ -38,17 +38,37 @@ fell from 0.37 at d 119 to 0.12 at d 12,817 (as d^-0.25); the mean steps per dra
 summary: ``local``'s steps grew as ^0.37, 0.11 above the reference, and its floor with an ideal geometry is ^1.16
 (gradient ^0.89 + 0.26), within the goal's 1.2: ``local`` misses goal 3 in weights on its geometry.
 
-Usage: ``python benchmarks/bench_steps_reference.py`` -> ``docs/steps_reference.json``.
+Amendment (session 71, before the probes; nothing above changed): where do ``local``'s extra steps at 12,800 weights
+come from? A smaller step size (stiff directions) or longer trajectories at the reference's step size (directions
+the diagonal mass matrix leaves badly scaled or correlated, so the U-turn comes later)? ``--probe local 40 diag``
+(new) runs ``bench_cost_growth.py --default-tune``'s probe of ``local`` at 40 x 40 px (12,817 coordinates; the same
+recording, ``bayesrf.sample`` with 2 chains x (300 + 100) draws on 2 cores, seed 0) and stores, under ``"probes"``,
+the kept draws' mean step size, the distribution of their leapfrog steps, divergences, the diagnostics and the wall
+time; it should repeat the stored row's 55.0 steps per draw. Then ``--probe local 40 low_rank`` runs the same probe
+with nutpie's ``adaptation="low_rank"`` (a diagonal mass matrix with a low-rank correction from the draws' gradients;
+for the pilot run too, which ``bayesrf.sample`` runs first), the tool for a few directions that couple many
+coordinates; ``bench_mixing.py``'s amendments 33-34 found it slower and no better at 1,500 weights, n/D 16. Each runs
+on this machine with nothing else computing (files may be edited), ``diag`` stopped after 25 minutes and ``low_rank``
+after 30 (``timeout``); a probe stopped unfinished stores nothing and is reported as such. Reading, fixed now: if
+``local``'s mean step size is within 20 % of the reference's at the same ``d`` (0.119), its extra steps are longer
+trajectories, else a smaller step. ``low_rank`` is reported, not chosen: were its steps per draw x gradient below
+``diag``'s, that would be read as a candidate for goal 3 to be tried on goal 2's mixing seeds, not shipped from one
+probe.
+
+Usage: ``python benchmarks/bench_steps_reference.py [--probe PRIOR SIDE ADAPTATION]`` -> ``docs/steps_reference.json``
+(``--probe`` adds to its ``"probes"``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
-from bench_big_posterior import LAGS, recording
+from bench_big_posterior import LAGS, messages, recording
 from bench_cost_growth import PRIORS, SIDES, SIDES_FRAMES, TUNED_DRAWS
 
 from bayesrf.results import stack_versions
@@ -87,6 +107,35 @@ def reference_run(d: int, seed: int) -> dict:
             "step_size": float(stats["step_size"].mean()), "n_divergent": int(stats["diverging"].sum())}
 
 
+def prior_probe(prior: str, side: int, adaptation: str) -> dict:
+    """``bench_cost_growth.py --default-tune``'s probe of ``prior`` at ``side`` x ``side`` px (its weight sweep's
+    recording) with nutpie's ``adaptation`` (its pilot run too): the kept draws' mean step size, their leapfrog
+    steps (mean and counts of each value), divergences, diagnostics and wall time."""
+    import nutpie
+
+    import bayesrf
+    from bayesrf.nuts import DEFAULT_TUNE
+
+    sample = nutpie.sample
+    nutpie.sample = functools.partial(sample, adaptation=adaptation)  # bayesrf.nuts.run_nuts looks it up per call
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            tree = bayesrf.sample(recording(side, SIDES_FRAMES, lags=LAGS), prior, lags=LAGS, draws=TUNED_DRAWS,
+                                  tune=DEFAULT_TUNE["nutpie"], chains=CHAINS, cores=CHAINS, seed=0, estimates=False)
+    finally:
+        nutpie.sample = sample
+    stats = tree["sample_stats"]
+    values, counts = np.unique(stats["n_steps"].values, return_counts=True)
+    return {"prior": prior, "side": side, "weights": LAGS * side**2, "d": free_coordinates(prior, side),
+            "adaptation": adaptation, "steps_per_draw": float(stats["n_steps"].mean()),
+            "step_size": float(stats["step_size"].mean()),
+            "steps_counts": {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)},
+            "n_divergent": int(tree.attrs["n_divergent"]), "max_rhat": float(tree.attrs["max_rhat"]),
+            "min_ess_bulk": float(tree.attrs["min_ess_bulk"]), "wall_s": float(tree.attrs["wall_time_s"]),
+            "warnings": messages(caught), "stack_versions": stack_versions()}
+
+
 def summarise(rows: list[dict], sizes: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     """Per prior whose sizes all ran, the log-log slopes of the reference's mean steps per draw on weights and on
     ``d`` over its sizes."""
@@ -97,6 +146,12 @@ def summarise(rows: list[dict], sizes: dict[str, list[dict]]) -> dict[str, dict[
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--probe"]:
+        prior, side, adaptation = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+        study = json.loads(OUT.read_text())
+        study["probes"] = study.get("probes", []) + [prior_probe(prior, side, adaptation)]
+        OUT.write_text(json.dumps(study, indent=1) + "\n")
+        return
     from bayesrf.nuts import DEFAULT_TUNE
 
     sizes = {prior: [{"side": side, "weights": LAGS * side**2, "d": free_coordinates(prior, side)} for side in SIDES]
