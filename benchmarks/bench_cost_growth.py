@@ -342,10 +342,15 @@ def measure(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> dict:
             "frames_form": frames_form(make_design(rec, LAGS), bayesrf.load_prior(prior))}
 
 
+def fitted(x: str, frames: int) -> bool:
+    """Whether a size of ``frames`` frames enters the exponent on ``x`` ("frames": from ``FRAMES_FIT_FROM`` on;
+    "weights": every size)."""
+    return x != "frames" or frames >= FRAMES_FIT_FROM
+
+
 def exponents(rows: list[dict], x: str) -> dict[str, float] | None:
-    """Log-log slope of each cost on ``x`` ("frames": from ``FRAMES_FIT_FROM`` on; "weights": every row); None
-    below two sizes."""
-    used = [r for r in rows if x != "frames" or r["frames"] >= FRAMES_FIT_FROM]
+    """Log-log slope of each cost on ``x`` over the rows :func:`fitted` keeps; None below two sizes."""
+    used = [r for r in rows if fitted(x, r["frames"])]
     if len(used) < 2:
         return None
     return {cost: float(np.polyfit(np.log([r[x] for r in used]), np.log([r[cost] for r in used]), 1)[0])
@@ -484,7 +489,7 @@ def retime() -> None:
     from threadpoolctl import threadpool_limits
 
     study = json.loads(OUT_TUNED.read_text())
-    cases = [(axis, side, n) for axis, side, n in CASES if axis == "weights" or n >= FRAMES_FIT_FROM]
+    cases = [(axis, side, n) for axis, side, n in CASES if fitted(axis, n)]
     with threadpool_limits(1):
         calls = {(prior, axis, side, n): gradient_call(recording(side, n), prior)
                  for axis, side, n in cases for prior in TUNED_ORDER}
