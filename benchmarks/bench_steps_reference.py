@@ -55,6 +55,17 @@ trajectories, else a smaller step. ``low_rank`` is reported, not chosen: were it
 ``diag``'s, that would be read as a candidate for goal 3 to be tried on goal 2's mixing seeds, not shipped from one
 probe.
 
+Amendment (session 71, after the probes; nothing above changed): ``--probe local 40 diag`` ran 02:17-02:28 UTC at
+commit b9ea566 with nothing else computing but a niced unit-test run of about 2 s (files were edited). It repeated the
+stored row exactly: 55.0 steps per draw (50 draws of 31 steps, 150 of 63), no divergences (a probe's max R-hat 1.52,
+on ``rf_length``), 11 minutes; its mean step size 0.097, 0.82 times the reference's 0.119 at d 12,817: within 20 %,
+so by the reading fixed above longer trajectories. But the arithmetic of NUTS's doubling trees weakens that reading:
+at 0.82 times the step, the reference's 31-step trajectories would need 38 steps, more than a tree of depth 5 holds,
+so the smaller step alone can send a draw to 63; at this resolution the two causes cannot be told apart. Either way
+the extra steps are ``local``'s geometry. ``--probe local 40 low_rank`` ran 02:28-02:58 UTC and was stopped
+unfinished by its 30-minute cap (its diagonal twin took 11 minutes), so it stores nothing: nutpie's low-rank mass
+matrix is slower here too, as at 1,500 weights (``bench_mixing.py``'s amendment 34).
+
 Usage: ``python benchmarks/bench_steps_reference.py [--probe PRIOR SIDE ADAPTATION]`` -> ``docs/steps_reference.json``
 (``--probe`` adds to its ``"probes"``).
 """
