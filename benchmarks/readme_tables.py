@@ -910,25 +910,21 @@ def steps_reference_text(study: dict) -> str:
                + " goal 3 in weights on "
                + ("its geometry, not on HMC's scaling." if all(floor[p] <= goal for p in missed)
                   else "HMC's scaling with that gradient: no sampler of this kind meets it there."))
-            + "".join(_probe_reading(probe, rows[probe["d"]], study) for probe in study.get("probes", [])))
+            + "".join(_probe_reading(probe, rows[probe["d"]], study) for probe in study.get("probes", [])
+                      if probe["adaptation"] == "diag"))
 
 
 def _probe_reading(probe: dict, reference: dict, study: dict) -> str:
     """A sentence on one of ``docs/steps_reference.json``'s (``study``) probes of a prior (``--probe``), beside the
-    reference run at its number of coordinates (``reference``): with the diagonal mass matrix, read as fixed before the
-    probes (a step size within 20 % of the reference's: longer trajectories), with the arithmetic of NUTS's doubling
-    trees; with another, against the diagonal probe."""
+    reference run at its number of coordinates (``reference``), read as fixed before the probes (a step size within
+    20 % of the reference's: longer trajectories), with the arithmetic of NUTS's doubling trees. Only probes with the
+    diagonal mass matrix, which ``bayesrf`` uses, are read (session 71's ``low_rank`` probe stored nothing)."""
     ratio = probe["step_size"] / float(np.mean([s["step_size"] for s in reference["seeds"]]))
     counts = ", ".join(f"{c} draws of {n}" for n, c in sorted(probe["steps_counts"].items(), key=lambda x: int(x[0])))
     head = (f" {probe['prior']}'s own probe at {probe['weights']:,} weights (d {probe['d']:,}; nutpie's"
             f" {probe['adaptation']} mass matrix; {study['chains']} chains × ({study['tune']} + {study['draws']})"
             f" draws; {probe['wall_s'] / 60:.0f} minutes) took {probe['steps_per_draw']:.1f} steps per draw ({counts}),"
             f" its mean step size {ratio:.2f}× the reference's at that size")
-    if probe["adaptation"] != "diag":
-        diag = next(p for p in study["probes"] if p["adaptation"] == "diag" and p["d"] == probe["d"])
-        return (head + f", max R-hat {probe['max_rhat']:.2f} (the diagonal probe's {diag['max_rhat']:.2f}):"
-                + (" fewer steps than" if probe["steps_per_draw"] < diag["steps_per_draw"] else " no fewer steps than")
-                + f" the diagonal mass matrix's {diag['steps_per_draw']:.1f}.")
     needed = reference["steps_mean"] / ratio
     return (head + (". By the reading fixed before the probe its extra steps are longer trajectories at about the"
                     " reference's step size" if 0.8 <= ratio <= 1.2 else
