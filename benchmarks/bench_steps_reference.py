@@ -66,13 +66,23 @@ the extra steps are ``local``'s geometry. ``--probe local 40 low_rank`` ran 02:2
 unfinished by its 30-minute cap (its diagonal twin took 11 minutes), so it stores nothing: nutpie's low-rank mass
 matrix is slower here too, as at 1,500 weights (``bench_mixing.py``'s amendment 34).
 
-Usage: ``python benchmarks/bench_steps_reference.py [--probe PRIOR SIDE ADAPTATION]`` -> ``docs/steps_reference.json``
-(``--probe`` adds to its ``"probes"``).
+Amendment (session 71, before a third probe; nothing above changed): the structured priors sample with
+``target_accept`` 0.9 (``bayesrf.families``: it removed most divergences of the real neuron's ``local`` fit), which
+sets a smaller step than nutpie's default 0.8. If ``local``'s draws of 63 steps at 12,800 weights are its trees
+tipped past 31 steps by a step 0.82 times the reference's, a larger step should bring them back.
+``--probe local 40 diag 0.8`` (new: the fourth argument overrides the ``target_accept`` nutpie is called with, in the
+pilot and the sampled run) runs the diagonal probe again with 0.8, on this machine with nothing else computing (files
+may be edited), stopped after 20 minutes. Reported beside the 0.9 probe: steps per draw, their distribution, step
+size, divergences. Reading, fixed now: a what-if, not a change; were its steps per draw at most 31 with no
+divergences, ``target_accept`` for large models becomes a candidate for goal 3, to be judged on goal 2's mixing seeds
+and the real neuron's divergences before any default changes.
+
+Usage: ``python benchmarks/bench_steps_reference.py [--probe PRIOR SIDE ADAPTATION [TARGET_ACCEPT]]`` ->
+``docs/steps_reference.json`` (``--probe`` adds to its ``"probes"``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import warnings
@@ -118,17 +128,20 @@ def reference_run(d: int, seed: int) -> dict:
             "step_size": float(stats["step_size"].mean()), "n_divergent": int(stats["diverging"].sum())}
 
 
-def prior_probe(prior: str, side: int, adaptation: str) -> dict:
+def prior_probe(prior: str, side: int, adaptation: str, target_accept: float | None = None) -> dict:
     """``bench_cost_growth.py --default-tune``'s probe of ``prior`` at ``side`` x ``side`` px (its weight sweep's
-    recording) with nutpie's ``adaptation`` (its pilot run too): the kept draws' mean step size, their leapfrog
-    steps (mean and counts of each value), divergences, diagnostics and wall time."""
+    recording) with nutpie's ``adaptation`` and, if given, ``target_accept`` instead of the prior's (its pilot run
+    too): the kept draws' mean step size, their leapfrog steps (mean and counts of each value), divergences,
+    diagnostics and wall time."""
     import nutpie
 
     import bayesrf
+    from bayesrf.families import family_of
     from bayesrf.nuts import DEFAULT_TUNE
 
     sample = nutpie.sample
-    nutpie.sample = functools.partial(sample, adaptation=adaptation)  # bayesrf.nuts.run_nuts looks it up per call
+    override = {"adaptation": adaptation} | ({} if target_accept is None else {"target_accept": target_accept})
+    nutpie.sample = lambda *args, **kwargs: sample(*args, **kwargs | override)  # run_nuts looks it up per call
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -138,8 +151,9 @@ def prior_probe(prior: str, side: int, adaptation: str) -> dict:
         nutpie.sample = sample
     stats = tree["sample_stats"]
     values, counts = np.unique(stats["n_steps"].values, return_counts=True)
+    accept = target_accept or family_of(bayesrf.load_prior(prior)).nuts_form.target_accept
     return {"prior": prior, "side": side, "weights": LAGS * side**2, "d": free_coordinates(prior, side),
-            "adaptation": adaptation, "steps_per_draw": float(stats["n_steps"].mean()),
+            "adaptation": adaptation, "target_accept": accept, "steps_per_draw": float(stats["n_steps"].mean()),
             "step_size": float(stats["step_size"].mean()),
             "steps_counts": {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)},
             "n_divergent": int(tree.attrs["n_divergent"]), "max_rhat": float(tree.attrs["max_rhat"]),
@@ -159,8 +173,9 @@ def summarise(rows: list[dict], sizes: dict[str, list[dict]]) -> dict[str, dict[
 def main() -> None:
     if sys.argv[1:2] == ["--probe"]:
         prior, side, adaptation = sys.argv[2], int(sys.argv[3]), sys.argv[4]
+        target_accept = float(sys.argv[5]) if len(sys.argv) > 5 else None
         study = json.loads(OUT.read_text())
-        study["probes"] = study.get("probes", []) + [prior_probe(prior, side, adaptation)]
+        study["probes"] = study.get("probes", []) + [prior_probe(prior, side, adaptation, target_accept)]
         OUT.write_text(json.dumps(study, indent=1) + "\n")
         return
     from bayesrf.nuts import DEFAULT_TUNE
