@@ -77,6 +77,15 @@ size, divergences. Reading, fixed now: a what-if, not a change; were its steps p
 divergences, ``target_accept`` for large models becomes a candidate for goal 3, to be judged on goal 2's mixing seeds
 and the real neuron's divergences before any default changes.
 
+Amendment (session 71, after the third probe; nothing above changed): ``--probe local 40 diag 0.8`` ran 03:01-03:14
+UTC at commit b6bf2df with nothing else computing (files were edited). Every kept draw took 31 steps (the 0.9 probe:
+55.0), at a mean step size 0.133, 1.36 times the 0.9 probe's and 1.11 times the reference's; no divergences; 9
+minutes against 11. Its max R-hat was 2.49 (``rf_width``; the 0.9 probe 1.52 on ``rf_length``): both chains of a
+100-draw probe disagree, which says nothing about either setting's mixing. By the reading fixed above,
+``target_accept`` for large models is a candidate for goal 3: at 12,800 weights its cost per draw would be 12.53 x 31
+= 388 ms against 689, but only after goal 2's mixing seeds and the real neuron's divergences are run with it; nothing
+in the package changed.
+
 Usage: ``python benchmarks/bench_steps_reference.py [--probe PRIOR SIDE ADAPTATION [TARGET_ACCEPT]]`` ->
 ``docs/steps_reference.json`` (``--probe`` adds to its ``"probes"``).
 """

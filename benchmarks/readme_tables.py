@@ -920,11 +920,18 @@ def _probe_reading(probe: dict, reference: dict, study: dict) -> str:
     20 % of the reference's: longer trajectories), with the arithmetic of NUTS's doubling trees. Only probes with the
     diagonal mass matrix, which ``bayesrf`` uses, are read (session 71's ``low_rank`` probe stored nothing)."""
     ratio = probe["step_size"] / float(np.mean([s["step_size"] for s in reference["seeds"]]))
+    accept = probe.get("target_accept", study["target_accept"])  # the first probe, before the key: the prior's 0.9
     counts = ", ".join(f"{c} draws of {n}" for n, c in sorted(probe["steps_counts"].items(), key=lambda x: int(x[0])))
     head = (f" {probe['prior']}'s own probe at {probe['weights']:,} weights (d {probe['d']:,}; nutpie's"
             f" {probe['adaptation']} mass matrix; {study['chains']} chains × ({study['tune']} + {study['draws']})"
             f" draws; {probe['wall_s'] / 60:.0f} minutes) took {probe['steps_per_draw']:.1f} steps per draw ({counts}),"
             f" its mean step size {ratio:.2f}× the reference's at that size")
+    if accept != study["target_accept"]:
+        return (f" The same probe with target acceptance {accept:g} instead of {study['target_accept']:g}"
+                f" ({probe['wall_s'] / 60:.0f} minutes) took {probe['steps_per_draw']:.1f} steps per draw ({counts}),"
+                f" its mean step size {ratio:.2f}× the reference's, with {probe['n_divergent']} divergences."
+                " A what-if, not a change: the setting is to be judged on the mixing seeds and the real neuron's"
+                " divergences first.")
     needed = reference["steps_mean"] / ratio
     return (head + (". By the reading fixed before the probe its extra steps are longer trajectories at about the"
                     " reference's step size" if 0.8 <= ratio <= 1.2 else
