@@ -377,6 +377,17 @@ R-hat 1.021 on ``rf`` (``rf_z`` 1.045), its R-hat no lower, min bulk ESS 114 on 
 divergences, 30.7 leapfrog steps per draw. By amendment 44's reading the default stays and longer warm-up alone is set aside.
 Nothing was chosen on seed 0.
 
+Amendment 46 (session 71, before a probe; the protocol above and the stored fits unchanged): at 12,800 weights
+``local``'s probe took 31 leapfrog steps per draw with ``target_accept`` 0.8 against 55.0 with the shipped 0.9
+(``bench_steps_reference.py``'s session-71 amendments), a candidate for #21's goal 3 only if it mixes no worse and
+does not diverge. ``--probe 7 local 16 '{"target_accept": 0.8}'`` runs the shipped code with 0.8 for the probe's
+kept draws (the pilot unchanged), with nothing else computing (files may be edited) and a 35-minute limit; stopped by
+it, it is not stored. It is compared with amendment 36's probe of the shipped code (0.9: max R-hat 1.020, min bulk
+ESS 95, no divergences, 29.8 steps per draw). Reading, fixed now: it stays a candidate (for the real neuron's
+divergences and a full ``--tuning-seed`` fit next) if it has no divergences and its max R-hat and min bulk ESS are no
+worse than that probe's spread (amendments 28-45's probes of the shipped code: R-hat 1.019-1.041, bulk ESS 47-114);
+otherwise it is set aside for data-rich fits. No default changes on one probe; seed 0 is not used.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``
