@@ -386,7 +386,11 @@ it, it is not stored. It is compared with amendment 36's probe of the shipped co
 ESS 95, no divergences, 29.8 steps per draw). Reading, fixed now: it stays a candidate (for the real neuron's
 divergences and a full ``--tuning-seed`` fit next) if it has no divergences and its max R-hat and min bulk ESS are no
 worse than that probe's spread (amendments 28-45's probes of the shipped code: R-hat 1.019-1.041, bulk ESS 47-114);
-otherwise it is set aside for data-rich fits. No default changes on one probe; seed 0 is not used.
+otherwise it is set aside for data-rich fits. No default changes on one probe; seed 0 is not used. Corrected during
+the probe, before its result (files may be edited): that spread was misquoted, it mixed in probes of changed code
+(amendments 31-33 and 42). The probes of the shipped or nearly shipped code on this fit (amendments 28-30, 36 and 45)
+gave max R-hat 1.020-1.031 and min bulk ESS 77-150, so the reading is: no divergences, max R-hat at most 1.031 and
+min bulk ESS at least 77.
 
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
