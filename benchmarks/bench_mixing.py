@@ -392,6 +392,15 @@ the probe, before its result (files may be edited): that spread was misquoted, i
 gave max R-hat 1.020-1.031 and min bulk ESS 77-150, so the reading is: no divergences, max R-hat at most 1.031 and
 min bulk ESS at least 77.
 
+Amendment 47 (session 71, after amendment 46's probe): it ran 03:35-03:57 UTC at commit 89ebab9 with nothing else
+computing (files were edited: amendment 46's correction) and is stored (the sixth of ``"probes"``). Its kept draws
+took 15.0 leapfrog steps per draw (amendment 36's: 29.8) with no divergences, but it **fails** the reading fixed in
+amendment 46: max R-hat 1.065 and min bulk ESS 38, both on ``rf_amplitude`` (tail ESS 51 on ``rf_length``), outside
+the shipped code's spread (1.020-1.031, 77-150); per leapfrog step, 38 / 15 = 2.5 bulk draws against 95 / 29.8 =
+3.2. So ``target_accept`` 0.8 is set aside for data-rich fits; whether a rule by size (fewer than about one interval
+per weight, as at 12,800 weights from 5,000 frames) could use it is not measured. Nothing was chosen; seed 0 was not
+used.
+
 Usage: ``python benchmarks/bench_mixing.py [--resume | --rerun PRIOR[,PRIOR...] --because TEXT | --pilots |
 --repeat PRIOR N | --unwhitened PRIOR N | --tuning-seed SEED PRIOR N | --probe SEED PRIOR N [NUTPIE-JSON]]``
 -> ``docs/mixing.json`` (at n/D 8 about an hour on 2 cores; n/D 16 about twice that), ``docs/mixing_pilots.json``

@@ -84,7 +84,9 @@ minutes against 11. Its max R-hat was 2.49 (``rf_width``; the 0.9 probe 1.52 on 
 100-draw probe disagree, which says nothing about either setting's mixing. By the reading fixed above,
 ``target_accept`` for large models is a candidate for goal 3: at 12,800 weights its cost per draw would be 12.53 x 31
 = 388 ms against 689, but only after goal 2's mixing seeds and the real neuron's divergences are run with it; nothing
-in the package changed.
+in the package changed. (``bench_mixing.py``'s amendments 46-47, after this one: on tuning seed 7 at n/D 16,
+``local``'s kept draws with 0.8 took 15 steps instead of 29.8 but mixed worse, max R-hat 1.065 and min bulk ESS
+38, so 0.8 was set aside for data-rich fits.)
 
 Usage: ``python benchmarks/bench_steps_reference.py [--probe PRIOR SIDE ADAPTATION [TARGET_ACCEPT]]`` ->
 ``docs/steps_reference.json`` (``--probe`` adds to its ``"probes"``).
