@@ -476,16 +476,17 @@ def test_mixing_ablation_claims_follow_their_json():
 
 
 def test_mixing_probes_follow_their_json():
-    """Amendments 31-36 and 42-45 of bench_mixing: the five stored probes on tuning seed 7 (2 chains x 400 draws),
+    """Amendments 31-36 and 42-47 of bench_mixing: the six stored probes on tuning seed 7 (2 chains x 400 draws),
     each number the README gives, the first two "did not help": fewer effective draws per draw kept than the shipped
     code's full run, the fourth "made things far worse": a higher R-hat and a lower ESS than the shipped code's
-    probe (the third), and the fifth (1,000 warm-up steps) failing like it, "its R-hat no lower"."""
+    probe (the third), the fifth (1,000 warm-up steps) failing like it, "its R-hat no lower", and the sixth (target
+    acceptance 0.8) "worse than the shipped code's probe": fewer steps, a higher R-hat and a lower ESS."""
     study = json.loads((ROOT / "docs" / "mixing_tuning.json").read_text())
-    tuning, (slope, low_rank, padded, followed, longer) = study["fits"][0], study["probes"]
+    tuning, (slope, low_rank, padded, followed, longer, accept) = study["fits"][0], study["probes"]
     for probe in study["probes"]:
         assert (probe["seed"], probe["prior"], probe["n_per_d"]) == (7, "local", 16)
     assert [probe["nutpie_options"] for probe in study["probes"]] == [{}, {"adaptation": "low_rank"}, {}, {},
-                                                                      {"tune": 1000}]
+                                                                      {"tune": 1000}, {"target_accept": 0.8}]
     flat = " ".join(README.split())
 
     def worst_of(probe: dict) -> str:
@@ -516,3 +517,16 @@ def test_mixing_probes_follow_their_json():
     assert (f"max R-hat {longer['max_rhat']:.3f} on `{rhat}` and min bulk ESS {longer['min_ess_bulk']:.0f} on `{ess}`, "
             f"no divergences, in {longer['wall_time_s'] / 60:.1f} minutes; like the shipped code's probe "
             f"({padded['max_rhat']:.3f} and {padded['min_ess_bulk']:.0f}), it fails") in flat
+    assert not accept["diagnostics_ok"] and accept["n_divergent"] == 0
+    assert accept["steps_per_draw"] < padded["steps_per_draw"]
+    shipped_big, lower_big = json.loads((ROOT / "docs" / "steps_reference.json").read_text())["probes"]
+    assert lower_big["target_accept"] == accept["nutpie_options"]["target_accept"]
+    assert (f"`local`'s probe at {lower_big['weights']:,} weights from {shipped_big['steps_per_draw']:.1f} to"
+            f" {lower_big['steps_per_draw']:.0f} steps per draw") in flat
+    assert accept["max_rhat"] > padded["max_rhat"] and accept["min_ess_bulk"] < padded["min_ess_bulk"]  # "worse"
+    assert (f"acceptance {accept['nutpie_options']['target_accept']:g} instead of"
+            f" {family_of('gp').nuts_form.target_accept:g}") in flat
+    assert (f"here {accept['steps_per_draw']:.1f} leapfrog steps per draw instead of {padded['steps_per_draw']:.1f}, no"
+            f" divergences, but max R-hat {accept['max_rhat']:.3f} and min bulk ESS {accept['min_ess_bulk']:.0f}, both"
+            f" on `{worst_of(accept)}`, in {accept['wall_time_s'] / 60:.1f} minutes; it fails, worse than the shipped"
+            " code's probe") in flat
