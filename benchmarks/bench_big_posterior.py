@@ -108,6 +108,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "big_posterior.json"
 FULL_OUT = OUT.with_name("big_posterior_full.json")
@@ -180,22 +181,30 @@ def projected_s(chains: int, iterations: int, steps: float, ms: float, cores: in
     return chains * iterations * steps * ms / 1000 / cores
 
 
-def probe(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> dict:
-    """The short NUTS run of one prior and the projected cost of the default run."""
+def short_run(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> tuple[Any, list[str]]:
+    """``bayesrf.sample`` of one prior with ``tune`` and ``draws``, ``CHAINS`` chains on ``CORES`` cores, seed 0, and
+    the distinct warnings it raised (:func:`messages`)."""
     import bayesrf
-    from bayesrf.nuts import DEFAULT_TUNE
 
-    ms = gradient_ms(rec, prior)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         tree = bayesrf.sample(rec, prior, lags=LAGS, draws=draws, tune=tune, chains=CHAINS, cores=CORES, seed=0,
                               estimates=False)
+    return tree, messages(caught)
+
+
+def probe(rec, prior: str, tune: int = TUNE, draws: int = DRAWS) -> dict:
+    """The short NUTS run of one prior (:func:`short_run`) and the projected cost of the default run."""
+    from bayesrf.nuts import DEFAULT_TUNE
+
+    ms = gradient_ms(rec, prior)
+    tree, caught = short_run(rec, prior, tune, draws)
     steps = float(tree["sample_stats"]["n_steps"].mean())
     return {"gradient_ms": ms, "steps_per_draw": steps, "probe_wall_s": float(tree.attrs["wall_time_s"]),
             "n_divergent": int(tree.attrs["n_divergent"]), "max_rhat": float(tree.attrs["max_rhat"]),
             "min_ess_bulk": float(tree.attrs["min_ess_bulk"]),
             "projected_default_s": projected_s(DEFAULT_CHAINS, DEFAULT_TUNE["nutpie"] + DEFAULT_DRAWS, steps, ms, CORES),
-            "warnings": messages(caught)}
+            "warnings": caught}
 
 
 def full_run(rec, prior: str, chains: int = DEFAULT_CHAINS, tune: int | None = None,

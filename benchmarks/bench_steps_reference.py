@@ -96,11 +96,10 @@ from __future__ import annotations
 
 import json
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
-from bench_big_posterior import LAGS, messages, recording
+from bench_big_posterior import CHAINS, CORES, LAGS, recording, short_run
 from bench_cost_growth import PRIORS, SIDES, SIDES_FRAMES, TUNED_DRAWS
 
 from bayesrf.families import family_of
@@ -110,7 +109,6 @@ OUT = Path(__file__).resolve().parent.parent / "docs" / "steps_reference.json"
 SEEDS = range(5)
 TARGET_ACCEPT = family_of("gp").nuts_form.target_accept
 """The structured (``gp``) priors' ``target_accept`` (0.9), which the reference runs with."""
-CHAINS = 2
 
 
 def free_coordinates(prior: str, side: int) -> int:
@@ -135,7 +133,7 @@ def reference_run(d: int, seed: int) -> dict:
         pm.Normal("z", 0.0, 1.0, shape=d)
     start = {"z": np.random.default_rng(seed).standard_normal(d)}
     tree = run_nuts(model, start, TUNED_DRAWS, DEFAULT_TUNE["nutpie"], CHAINS, seed, "nutpie", False, TARGET_ACCEPT,
-                    CHAINS, reuse_key=f"reference {d}")
+                    CORES, reuse_key=f"reference {d}")
     stats = tree["sample_stats"]
     return {"seed": seed, "steps_per_draw": float(stats["n_steps"].mean()),
             "step_size": float(stats["step_size"].mean()), "n_divergent": int(stats["diverging"].sum())}
@@ -146,21 +144,17 @@ def prior_probe(prior: str, side: int, adaptation: str, target_accept: float | N
     recording) with nutpie's ``adaptation`` and, if given, ``target_accept`` instead of the prior's (its pilot run
     too): the kept draws' mean step size, their leapfrog steps (mean and counts of each value), divergences,
     diagnostics and wall time."""
+    from unittest import mock
+
     import nutpie
 
     import bayesrf
     from bayesrf.nuts import DEFAULT_TUNE
 
-    sample = nutpie.sample
+    shipped = nutpie.sample
     override = {"adaptation": adaptation} | ({} if target_accept is None else {"target_accept": target_accept})
-    nutpie.sample = lambda *args, **kwargs: sample(*args, **kwargs | override)  # run_nuts looks it up per call
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            tree = bayesrf.sample(recording(side, SIDES_FRAMES, lags=LAGS), prior, lags=LAGS, draws=TUNED_DRAWS,
-                                  tune=DEFAULT_TUNE["nutpie"], chains=CHAINS, cores=CHAINS, seed=0, estimates=False)
-    finally:
-        nutpie.sample = sample
+    with mock.patch("nutpie.sample", lambda *args, **kwargs: shipped(*args, **kwargs | override)):
+        tree, caught = short_run(recording(side, SIDES_FRAMES, lags=LAGS), prior, DEFAULT_TUNE["nutpie"], TUNED_DRAWS)
     stats = tree["sample_stats"]
     values, counts = np.unique(stats["n_steps"].values, return_counts=True)
     accept = target_accept or family_of(bayesrf.load_prior(prior)).nuts_form.target_accept
@@ -170,7 +164,7 @@ def prior_probe(prior: str, side: int, adaptation: str, target_accept: float | N
             "steps_counts": {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)},
             "n_divergent": int(tree.attrs["n_divergent"]), "max_rhat": float(tree.attrs["max_rhat"]),
             "min_ess_bulk": float(tree.attrs["min_ess_bulk"]), "wall_s": float(tree.attrs["wall_time_s"]),
-            "warnings": messages(caught), "stack_versions": stack_versions()}
+            "warnings": caught, "stack_versions": stack_versions()}
 
 
 def summarise(rows: list[dict], sizes: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
