@@ -88,6 +88,16 @@ in the package changed. (``bench_mixing.py``'s amendments 46-47, after this one:
 ``local``'s kept draws with 0.8 took 15 steps instead of 29.8 but mixed worse, max R-hat 1.065 and min bulk ESS
 38, so 0.8 was set aside for data-rich fits.)
 
+Amendment (session 72, before a fourth probe; nothing above changed): between the two settings. 0.8 halved
+``local``'s steps at 12,800 weights but mixed worse on goal 2's tuning seed, where its kept draws took 15 steps
+instead of 29.8 (``bench_mixing.py`` amendment 47). NUTS's trees double, so a setting whose step size still lets the
+large model's draws end at 31 steps while the small data-rich one keeps its 31 would cost nothing where 0.9 already
+works. ``--probe local 40 diag 0.85`` runs the diagonal probe with ``target_accept`` 0.85 (pilot and sampled run), on
+this machine with nothing else computing (files may be edited), stopped after 20 minutes. Reading, fixed now: a
+what-if, not a change; if its steps per draw are at most 35 (mostly 31-step draws) with no divergences, 0.85 goes on
+to goal 2's tuning seed 7 (``bench_mixing.py --probe 7 local 16``, judged there by amendment 46's reading); otherwise
+0.85 is not carried further and that probe is not run.
+
 Usage: ``python benchmarks/bench_steps_reference.py [--probe PRIOR SIDE ADAPTATION [TARGET_ACCEPT]]`` ->
 ``docs/steps_reference.json`` (``--probe`` adds to its ``"probes"``).
 """
