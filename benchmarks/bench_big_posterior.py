@@ -104,6 +104,15 @@ near 55 (the session-61 floor, 191 minutes, used a gradient of 50 ms, since made
 ``local`` fails in any case. The probe's R-hats (1.5-2.5 after 300 warm-up steps) may or may not fall below 1.01
 with 1,000 draws; the diagnostics, the coverage at every level and the error are reported as before, pass or fail.
 
+Result (session 72, 05:00-06:50 UTC at commit d56a5a4, nothing else computing): ``local`` was killed at the
+110-minute cap and is stored as ``"capped": true``; the reading's 40-80 minutes was wrong. A killed child reports
+nothing of where it was: the worker's virtual memory jumped from 4 to 10 GB between 26 and 36 minutes in, read here
+(unverified) as the 4-chain run starting after the pilot, and its resident memory then grew steadily (1.6 to 2.4
+GB), as stored draws do. On that reading the pilot and start took 26-36 minutes against the probe's few, and the
+4-chain run did not finish in the remaining 75. No diagnostics, coverage or error were measured; goal 1 is missed on
+time for ``local`` and its posterior at this size stays unmeasured. A longer cap would need a session of its own on
+this machine.
+
 Usage: ``python benchmarks/bench_big_posterior.py`` -> ``docs/big_posterior.json`` (about 30 minutes);
 ``python benchmarks/bench_big_posterior.py --full rank1`` (or ``smooth``, ``local``) ->
 ``docs/big_posterior_full.json``; then ``--glum`` (at most as long as the ``rank1`` run).

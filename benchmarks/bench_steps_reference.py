@@ -97,6 +97,8 @@ this machine with nothing else computing (files may be edited), stopped after 20
 what-if, not a change; if its steps per draw are at most 35 (mostly 31-step draws) with no divergences, 0.85 goes on
 to goal 2's tuning seed 7 (``bench_mixing.py --probe 7 local 16``, judged there by amendment 46's reading); otherwise
 0.85 is not carried further and that probe is not run.
+Not run in session 72: ``local``'s default run at 12,800 weights (``bench_big_posterior.py``'s session-72
+amendment) took the session's 110 minutes of computing; the reading above stands for whoever runs the probe.
 
 Usage: ``python benchmarks/bench_steps_reference.py [--probe PRIOR SIDE ADAPTATION [TARGET_ACCEPT]]`` ->
 ``docs/steps_reference.json`` (``--probe`` adds to its ``"probes"``).

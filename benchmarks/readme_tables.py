@@ -882,7 +882,7 @@ def steps_reference_text(study: dict) -> str:
     rows, sizes = {r["d"]: r for r in study["rows"]}, study["sizes"]
     seeds = len(study["rows"][0]["seeds"])
     dims = [r["d"] for r in study["rows"]]
-    size = [float(np.mean([s["step_size"] for s in r["seeds"]])) for r in study["rows"]]
+    size = [_reference_step_size(r) for r in study["rows"]]
     floor = {p: tuned[p]["exponents"]["weights"]["gradient_ms"] + e["weights"] for p, e in study["summary"].items()}
     own = {p: tuned[p]["exponents"]["weights"]["steps_per_draw"] for p in study["summary"]}
     missed = [p for p in study["summary"] if tuned[p]["meets"]["weights"] is False]
@@ -914,12 +914,17 @@ def steps_reference_text(study: dict) -> str:
                       if probe["adaptation"] == "diag"))
 
 
+def _reference_step_size(row: dict) -> float:
+    """The step size of one ``docs/steps_reference.json`` row (one number of coordinates), the mean over its seeds."""
+    return float(np.mean([s["step_size"] for s in row["seeds"]]))
+
+
 def _probe_reading(probe: dict, reference: dict, study: dict) -> str:
     """A sentence on one of ``docs/steps_reference.json``'s (``study``) probes of a prior (``--probe``), beside the
     reference run at its number of coordinates (``reference``), read as fixed before the probes (a step size within
     20 % of the reference's: longer trajectories), with the arithmetic of NUTS's doubling trees. Only probes with the
     diagonal mass matrix, which ``bayesrf`` uses, are read (session 71's ``low_rank`` probe stored nothing)."""
-    ratio = probe["step_size"] / float(np.mean([s["step_size"] for s in reference["seeds"]]))
+    ratio = probe["step_size"] / _reference_step_size(reference)
     accept = probe.get("target_accept", study["target_accept"])  # the first probe, before the key: the prior's 0.9
     counts = ", ".join(f"{c} draws of {n}" for n, c in sorted(probe["steps_counts"].items(), key=lambda x: int(x[0])))
     head = (f" {probe['prior']}'s own probe at {probe['weights']:,} weights (d {probe['d']:,}; nutpie's"
