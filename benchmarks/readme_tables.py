@@ -927,16 +927,16 @@ def _probe_reading(probe: dict, reference: dict, study: dict) -> str:
     ratio = probe["step_size"] / _reference_step_size(reference)
     accept = probe.get("target_accept", study["target_accept"])  # the first probe, before the key: the prior's 0.9
     counts = ", ".join(f"{c} draws of {n}" for n, c in sorted(probe["steps_counts"].items(), key=lambda x: int(x[0])))
+    minutes = f"{probe['wall_s'] / 60:.0f} minutes"
+    took = (f"took {probe['steps_per_draw']:.1f} steps per draw ({counts}), its mean step size {ratio:.2f}× the"
+            " reference's")
+    if accept != study["target_accept"]:
+        return (f" The same probe with target acceptance {accept:g} instead of {study['target_accept']:g} ({minutes})"
+                f" {took}, with {probe['n_divergent']} divergences. A what-if, not a change: the setting is to be"
+                " judged on the mixing seeds and the real neuron's divergences first.")
     head = (f" {probe['prior']}'s own probe at {probe['weights']:,} weights (d {probe['d']:,}; nutpie's"
             f" {probe['adaptation']} mass matrix; {study['chains']} chains × ({study['tune']} + {study['draws']})"
-            f" draws; {probe['wall_s'] / 60:.0f} minutes) took {probe['steps_per_draw']:.1f} steps per draw ({counts}),"
-            f" its mean step size {ratio:.2f}× the reference's at that size")
-    if accept != study["target_accept"]:
-        return (f" The same probe with target acceptance {accept:g} instead of {study['target_accept']:g}"
-                f" ({probe['wall_s'] / 60:.0f} minutes) took {probe['steps_per_draw']:.1f} steps per draw ({counts}),"
-                f" its mean step size {ratio:.2f}× the reference's, with {probe['n_divergent']} divergences."
-                " A what-if, not a change: the setting is to be judged on the mixing seeds and the real neuron's"
-                " divergences first.")
+            f" draws; {minutes}) {took} at that size")
     needed = reference["steps_mean"] / ratio
     return (head + (". By the reading fixed before the probe its extra steps are longer trajectories at about the"
                     " reference's step size" if 0.8 <= ratio <= 1.2 else
